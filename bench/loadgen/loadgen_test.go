@@ -1,0 +1,46 @@
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestRunKeepsRateAndRecordsEveryCall(t *testing.T) {
+	var calls atomic.Int64
+	rs, err := Run(context.Background(), Config{Requests: 200, Rate: 2000, Workers: 4}, func(ctx context.Context, i int) (string, error) {
+		calls.Add(1)
+		if i%50 == 0 {
+			return "", errors.New("boom")
+		}
+		return "v1", nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 200 || calls.Load() != 200 {
+		t.Fatalf("%d results for %d calls, want 200", len(rs), calls.Load())
+	}
+	// Call i is scheduled i/rate after the first: the schedule is open-loop.
+	if d := rs[199].Scheduled.Sub(rs[0].Scheduled); d != 199*500*time.Microsecond {
+		t.Errorf("schedule spans %v, want %v", d, 199*500*time.Microsecond)
+	}
+	s := Summarize(rs)
+	if s.Failed != 4 || s.Requests != 200 {
+		t.Errorf("summary %+v, want 4 failed of 200", s)
+	}
+}
+
+func TestQuantileNearestRank(t *testing.T) {
+	lat := []time.Duration{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+	for _, tc := range []struct {
+		q    float64
+		want time.Duration
+	}{{0.5, 5}, {0.9, 9}, {0.99, 10}, {0, 1}} {
+		if got := Quantile(lat, tc.q); got != tc.want {
+			t.Errorf("Quantile(%v) = %v, want %v", tc.q, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,29 @@
+// Package serve is the predictor engine: it keeps the served version of each
+// model behind an atomic pointer, answers the Open Inference Protocol v2 over
+// gRPC, and swaps versions without failing or slowing a request.
+//
+// # Serving
+//
+// An Engine serves a fixed set of models by name. Each follows a reference: an
+// alias such as "champion" (the default) or a pinned version. Requests take
+// the current version with one atomic load and a reference count, so a swap
+// never waits for requests and a request never waits for a swap.
+//
+// # Swapping
+//
+// A new version is found by Refresh, which a Watcher calls when an
+// announcement arrives on the model topic or when its poll of the lake finds
+// that the reference moved. Loading, checksum verification and a warm-up
+// score run off the request path; only then is the pointer swapped. The old
+// version keeps serving the requests that hold it and is closed when the last
+// one releases it. A version that fails to load (a corrupt or incompatible
+// artifact) is counted and logged, and the old version keeps serving.
+//
+// # Requests
+//
+// Inputs are named feature columns, one tensor per column (shape [batch] or
+// [batch, 1]), typed contents or raw little-endian contents, BYTES with 4-byte
+// length prefixes. They become one Arrow record in the model's input schema.
+// The "score" output is FP64. Every response names the version that produced
+// it.
+package serve

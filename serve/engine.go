@@ -1,0 +1,245 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+)
+
+// Model is one loaded, immutable model version.
+type Model interface {
+	// Schema is the Arrow schema of the feature columns Score reads.
+	Schema() *arrow.Schema
+	// Outputs is the number of scores per example (1, or the classes of a
+	// softmax model).
+	Outputs() int
+	// Score writes Outputs() scores per row of rec into dst, which holds
+	// rec.NumRows()*Outputs() values. It must be safe for concurrent use.
+	Score(rec arrow.Record, dst []float64) error
+}
+
+// Loader resolves references and loads versions, usually from the model
+// registry in the lake.
+type Loader interface {
+	// Resolve returns the version ref designates for model name: ref is an
+	// alias ("champion") or a version ("7").
+	Resolve(ctx context.Context, name, ref string) (string, error)
+	// Load loads and verifies one version.
+	Load(ctx context.Context, name, version string) (Model, error)
+}
+
+// Sentinel errors.
+var (
+	// ErrUnknownModel is returned for a model name the engine does not serve.
+	ErrUnknownModel = errors.New("serve: unknown model")
+	// ErrNotReady is returned when a served model has no version loaded yet.
+	ErrNotReady = errors.New("serve: model not loaded yet")
+)
+
+// ModelRef names a model to serve and the reference it follows.
+type ModelRef struct {
+	Name string
+	// Ref is an alias or a pinned version. Empty means "champion".
+	Ref string
+}
+
+// Engine serves a fixed set of models. It is safe for concurrent use.
+type Engine struct {
+	loader  Loader
+	log     *slog.Logger
+	metrics *Metrics
+	slots   map[string]*slot
+	order   []string
+}
+
+// slot is the serving state of one model name.
+type slot struct {
+	ModelRef
+	cur    atomic.Pointer[version]
+	loadMu sync.Mutex // serializes loads and swaps of this slot
+	failed sync.Map   // version string → error: known-bad versions are not retried
+}
+
+// version is one loaded version with its in-flight reference count. refs
+// starts at 1 for the slot's own reference, dropped when it is swapped out.
+type version struct {
+	name    string
+	version string
+	model   Model
+	refs    atomic.Int64
+	loaded  time.Time
+}
+
+func (v *version) release() {
+	if v.refs.Add(-1) == 0 {
+		if c, ok := v.model.(interface{ Close() error }); ok {
+			c.Close()
+		}
+	}
+}
+
+// EngineOption configures an Engine.
+type EngineOption func(*Engine)
+
+// WithLogger sets the logger; the default is slog.Default().
+func WithLogger(l *slog.Logger) EngineOption { return func(e *Engine) { e.log = l } }
+
+// WithMetrics makes the engine record into m.
+func WithMetrics(m *Metrics) EngineOption { return func(e *Engine) { e.metrics = m } }
+
+// NewEngine returns an engine for the given models. Nothing is loaded until
+// Refresh (or RefreshAll) is called.
+func NewEngine(loader Loader, models []ModelRef, opts ...EngineOption) (*Engine, error) {
+	if len(models) == 0 {
+		return nil, errors.New("serve: no models to serve: name at least one")
+	}
+	e := &Engine{loader: loader, log: slog.Default(), slots: make(map[string]*slot)}
+	for _, o := range opts {
+		o(e)
+	}
+	for _, m := range models {
+		if m.Name == "" {
+			return nil, errors.New("serve: a model has an empty name")
+		}
+		if _, dup := e.slots[m.Name]; dup {
+			return nil, fmt.Errorf("serve: model %q named twice", m.Name)
+		}
+		if m.Ref == "" {
+			m.Ref = "champion"
+		}
+		e.slots[m.Name] = &slot{ModelRef: m}
+		e.order = append(e.order, m.Name)
+	}
+	return e, nil
+}
+
+// Models returns the served model names in the order given to NewEngine.
+func (e *Engine) Models() []string { return append([]string(nil), e.order...) }
+
+// Ref returns the reference model name follows.
+func (e *Engine) Ref(name string) (string, bool) {
+	s, ok := e.slots[name]
+	if !ok {
+		return "", false
+	}
+	return s.Ref, true
+}
+
+// Ready reports whether every served model has a version loaded.
+func (e *Engine) Ready() bool {
+	for _, s := range e.slots {
+		if s.cur.Load() == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// Served returns the version currently served for name, or "" when none.
+func (e *Engine) Served(name string) string {
+	s, ok := e.slots[name]
+	if !ok {
+		return ""
+	}
+	if v := s.cur.Load(); v != nil {
+		return v.version
+	}
+	return ""
+}
+
+// acquire returns the current version of name with a reference the caller
+// must release.
+func (e *Engine) acquire(name string) (*version, error) {
+	s, ok := e.slots[name]
+	if !ok {
+		return nil, fmt.Errorf("%w %q (served: %v)", ErrUnknownModel, name, e.order)
+	}
+	for {
+		v := s.cur.Load()
+		if v == nil {
+			return nil, fmt.Errorf("%w: %s", ErrNotReady, name)
+		}
+		// A count of zero means the version was swapped out and drained
+		// between the load and the increment; take the new one instead.
+		if n := v.refs.Load(); n > 0 && v.refs.CompareAndSwap(n, n+1) {
+			return v, nil
+		}
+	}
+}
+
+// RefreshAll refreshes every model and returns the errors joined.
+func (e *Engine) RefreshAll(ctx context.Context) error {
+	var errs []error
+	for _, name := range e.order {
+		if err := e.Refresh(ctx, name); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Refresh resolves the model's reference and, when it designates another
+// version than the one served, loads, verifies and warms that version and
+// swaps it in. On failure the served version is left in place.
+func (e *Engine) Refresh(ctx context.Context, name string) error {
+	s, ok := e.slots[name]
+	if !ok {
+		return fmt.Errorf("%w %q", ErrUnknownModel, name)
+	}
+	want, err := e.loader.Resolve(ctx, name, s.Ref)
+	if err != nil {
+		return fmt.Errorf("resolve %s@%s: %w", name, s.Ref, err)
+	}
+	return e.swapTo(ctx, s, want)
+}
+
+// Offer asks the engine to serve version of name because an announcement
+// said ref now designates it. It is ignored when the model follows another
+// reference.
+func (e *Engine) Offer(ctx context.Context, name, ref, version string) error {
+	s, ok := e.slots[name]
+	if !ok || s.Ref != ref {
+		return nil
+	}
+	return e.swapTo(ctx, s, version)
+}
+
+func (e *Engine) swapTo(ctx context.Context, s *slot, want string) error {
+	s.loadMu.Lock()
+	defer s.loadMu.Unlock()
+	if cur := s.cur.Load(); cur != nil && cur.version == want {
+		return nil
+	}
+	if prev, bad := s.failed.Load(want); bad {
+		return prev.(error)
+	}
+	start := time.Now()
+	m, err := e.loader.Load(ctx, s.Name, want)
+	if err == nil {
+		err = warmUp(m)
+	}
+	if err != nil {
+		err = fmt.Errorf("load %s version %s: %w", s.Name, want, err)
+		if ctx.Err() == nil {
+			s.failed.Store(want, err)
+		}
+		e.metrics.loadFailed(s.Name)
+		e.log.Error("model version rejected; the previous version keeps serving", "model", s.Name, "version", want, "err", err)
+		return err
+	}
+	v := &version{name: s.Name, version: want, model: m, loaded: time.Now()}
+	v.refs.Store(1)
+	old := s.cur.Swap(v)
+	e.metrics.swapped(s.Name, want, time.Since(start))
+	e.log.Info("serving new model version", "model", s.Name, "version", want, "load", time.Since(start))
+	if old != nil {
+		old.release()
+	}
+	return nil
+}

@@ -1,0 +1,243 @@
+package serve
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/lakestream/lakestream/api/inference"
+)
+
+// ServerConfig configures the gRPC service.
+type ServerConfig struct {
+	// Name and Version are reported by ServerMetadata.
+	Name, Version string
+	// MaxBatch bounds the rows of one request. Default 4096.
+	MaxBatch int
+	// MaxRequestBytes bounds a request message. Default 16 MiB.
+	MaxRequestBytes int
+	// Token, when set, must be sent as "authorization: Bearer <token>" on
+	// every call except health checks.
+	Token string
+}
+
+// DefaultServerConfig returns the defaults described on ServerConfig.
+func DefaultServerConfig() ServerConfig {
+	return ServerConfig{Name: "lakestream-predictor", MaxBatch: 4096, MaxRequestBytes: 16 << 20}
+}
+
+// Service implements inference.GRPCInferenceService over an Engine.
+type Service struct {
+	pb.UnimplementedGRPCInferenceServiceServer
+	engine *Engine
+	cfg    ServerConfig
+	mem    memory.Allocator
+	health *health.Server
+}
+
+// NewService returns the inference service for e.
+func NewService(e *Engine, cfg ServerConfig) *Service {
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = DefaultServerConfig().MaxBatch
+	}
+	if cfg.MaxRequestBytes <= 0 {
+		cfg.MaxRequestBytes = DefaultServerConfig().MaxRequestBytes
+	}
+	return &Service{engine: e, cfg: cfg, mem: memory.DefaultAllocator, health: health.NewServer()}
+}
+
+// Register adds the inference service, gRPC health checking and server
+// reflection to s. Health reports NOT_SERVING until every model is loaded;
+// call UpdateHealth after loads (the Watcher does).
+func (s *Service) Register(gs *grpc.Server) {
+	pb.RegisterGRPCInferenceServiceServer(gs, s)
+	healthpb.RegisterHealthServer(gs, s.health)
+	reflection.Register(gs)
+	s.UpdateHealth()
+}
+
+// UpdateHealth sets the health status of the server ("") and of each model
+// from what is loaded now.
+func (s *Service) UpdateHealth() {
+	overall := healthpb.HealthCheckResponse_SERVING
+	for _, name := range s.engine.Models() {
+		st := healthpb.HealthCheckResponse_SERVING
+		if s.engine.Served(name) == "" {
+			st, overall = healthpb.HealthCheckResponse_NOT_SERVING, healthpb.HealthCheckResponse_NOT_SERVING
+		}
+		s.health.SetServingStatus(name, st)
+	}
+	s.health.SetServingStatus("", overall)
+	s.health.SetServingStatus("inference.GRPCInferenceService", overall)
+}
+
+// ServerOptions returns the grpc.ServerOptions the service's limits and
+// authentication need; pass them to grpc.NewServer with any TLS option.
+func (s *Service) ServerOptions() []grpc.ServerOption {
+	opts := []grpc.ServerOption{grpc.MaxRecvMsgSize(s.cfg.MaxRequestBytes)}
+	if s.cfg.Token != "" {
+		opts = append(opts, grpc.ChainUnaryInterceptor(tokenAuth(s.cfg.Token)))
+	}
+	return opts
+}
+
+func tokenAuth(token string) grpc.UnaryServerInterceptor {
+	want := []byte("Bearer " + token)
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if strings.HasPrefix(info.FullMethod, "/grpc.health.v1.Health/") {
+			return handler(ctx, req)
+		}
+		md, _ := metadata.FromIncomingContext(ctx)
+		for _, got := range md.Get("authorization") {
+			if subtle.ConstantTimeCompare([]byte(got), want) == 1 {
+				return handler(ctx, req)
+			}
+		}
+		return nil, status.Error(codes.Unauthenticated, "missing or wrong token: send metadata \"authorization: Bearer <token>\"")
+	}
+}
+
+// ServerLive implements the OIP liveness check.
+func (s *Service) ServerLive(context.Context, *pb.ServerLiveRequest) (*pb.ServerLiveResponse, error) {
+	return &pb.ServerLiveResponse{Live: true}, nil
+}
+
+// ServerReady reports whether every model has a version loaded.
+func (s *Service) ServerReady(context.Context, *pb.ServerReadyRequest) (*pb.ServerReadyResponse, error) {
+	return &pb.ServerReadyResponse{Ready: s.engine.Ready()}, nil
+}
+
+// ModelReady reports whether the model serves a version (the given one, if
+// set).
+func (s *Service) ModelReady(_ context.Context, req *pb.ModelReadyRequest) (*pb.ModelReadyResponse, error) {
+	if _, ok := s.engine.Ref(req.Name); !ok {
+		return nil, status.Errorf(codes.NotFound, "model %q is not served (served: %v)", req.Name, s.engine.Models())
+	}
+	served := s.engine.Served(req.Name)
+	return &pb.ModelReadyResponse{Ready: served != "" && (req.Version == "" || req.Version == served)}, nil
+}
+
+// ServerMetadata implements the OIP server metadata call.
+func (s *Service) ServerMetadata(context.Context, *pb.ServerMetadataRequest) (*pb.ServerMetadataResponse, error) {
+	return &pb.ServerMetadataResponse{Name: s.cfg.Name, Version: s.cfg.Version}, nil
+}
+
+// ModelMetadata describes the served version's inputs and output.
+func (s *Service) ModelMetadata(_ context.Context, req *pb.ModelMetadataRequest) (*pb.ModelMetadataResponse, error) {
+	v, err := s.engine.acquire(req.Name)
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	defer v.release()
+	if req.Version != "" && req.Version != v.version {
+		return nil, status.Errorf(codes.NotFound, "model %s serves version %s, not %s", req.Name, v.version, req.Version)
+	}
+	resp := &pb.ModelMetadataResponse{Name: req.Name, Versions: []string{v.version}, Platform: "lakestream"}
+	for _, f := range v.model.Schema().Fields() {
+		resp.Inputs = append(resp.Inputs, &pb.ModelMetadataResponse_TensorMetadata{Name: f.Name, Datatype: oipType(f.Type), Shape: []int64{-1}})
+	}
+	shape := []int64{-1}
+	if n := v.model.Outputs(); n > 1 {
+		shape = []int64{-1, int64(n)}
+	}
+	resp.Outputs = []*pb.ModelMetadataResponse_TensorMetadata{{Name: "score", Datatype: "FP64", Shape: shape}}
+	return resp, nil
+}
+
+// ModelInfer scores a batch with the version served when the request
+// arrived; the response names that version.
+func (s *Service) ModelInfer(ctx context.Context, req *pb.ModelInferRequest) (resp *pb.ModelInferResponse, err error) {
+	start := time.Now()
+	version, rows := "", 0
+	defer func() {
+		s.engine.metrics.request(req.ModelName, version, status.Code(err).String(), time.Since(start), rows)
+	}()
+	v, err := s.engine.acquire(req.ModelName)
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	defer v.release()
+	version = v.version
+	if req.ModelVersion != "" && req.ModelVersion != v.version {
+		return nil, status.Errorf(codes.FailedPrecondition, "model %s serves version %s, not the requested %s", req.ModelName, v.version, req.ModelVersion)
+	}
+	rec, err := buildRecord(s.mem, v.model.Schema(), req, s.cfg.MaxBatch)
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	defer rec.Release()
+	rows = int(rec.NumRows())
+	outs := v.model.Outputs()
+	scores := make([]float64, rows*outs)
+	if err := v.model.Score(rec, scores); err != nil {
+		return nil, grpcError(err)
+	}
+	shape := []int64{int64(rows)}
+	if outs > 1 {
+		shape = append(shape, int64(outs))
+	}
+	return &pb.ModelInferResponse{
+		ModelName:    req.ModelName,
+		ModelVersion: v.version,
+		Id:           req.Id,
+		Parameters:   map[string]*pb.InferParameter{"lakestream.version": {ParameterChoice: &pb.InferParameter_StringParam{StringParam: v.version}}},
+		Outputs: []*pb.ModelInferResponse_InferOutputTensor{{
+			Name: "score", Datatype: "FP64", Shape: shape,
+			Contents: &pb.InferTensorContents{Fp64Contents: scores},
+		}},
+	}, nil
+}
+
+func grpcError(err error) error {
+	var in *InputError
+	switch {
+	case errors.As(err, &in):
+		return status.Error(codes.InvalidArgument, err.Error())
+	case errors.Is(err, ErrUnknownModel):
+		return status.Error(codes.NotFound, err.Error())
+	case errors.Is(err, ErrNotReady):
+		return status.Error(codes.Unavailable, err.Error())
+	}
+	return status.Error(codes.Internal, err.Error())
+}
+
+// oipType names the OIP datatype a client should send for an Arrow type.
+func oipType(t arrow.DataType) string {
+	switch t.ID() {
+	case arrow.STRING, arrow.LARGE_STRING, arrow.BINARY, arrow.LARGE_BINARY:
+		return "BYTES"
+	case arrow.BOOL:
+		return "BOOL"
+	case arrow.INT8:
+		return "INT8"
+	case arrow.INT16:
+		return "INT16"
+	case arrow.INT32, arrow.DATE32:
+		return "INT32"
+	case arrow.INT64, arrow.TIMESTAMP:
+		return "INT64"
+	case arrow.UINT8:
+		return "UINT8"
+	case arrow.UINT16:
+		return "UINT16"
+	case arrow.UINT32:
+		return "UINT32"
+	case arrow.UINT64:
+		return "UINT64"
+	case arrow.FLOAT32:
+		return "FP32"
+	}
+	return "FP64"
+}

@@ -1,0 +1,88 @@
+package serve
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"google.golang.org/grpc"
+
+	"github.com/lakestream/lakestream/internal/pyref"
+)
+
+// TestPythonClientCallsEveryRPC has a client generated from the same proto in
+// another language (Python grpcio) call every RPC, and checks its scores
+// against in-process scoring of the same rows.
+func TestPythonClientCallsEveryRPC(t *testing.T) {
+	pyref.Python(t)
+	l := &fakeLoader{champion: "3"}
+	e, _ := NewEngine(l, []ModelRef{{Name: "ctr"}})
+	if err := e.RefreshAll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	svc := NewService(e, DefaultServerConfig())
+	gs := grpc.NewServer(svc.ServerOptions()...)
+	svc.Register(gs)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go gs.Serve(lis)
+	defer gs.Stop()
+
+	as := []int64{4, -2, 0, 9}
+	ss := []string{"ab", "", "héllo", "z"}
+	req := map[string]any{"columns": []map[string]any{
+		{"name": "a", "datatype": "INT64", "values": as},
+		{"name": "s", "datatype": "BYTES", "values": ss},
+	}}
+	reqFile := filepath.Join(t.TempDir(), "req.json")
+	b, _ := json.Marshal(req)
+	if err := os.WriteFile(reqFile, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := pyref.Run(t, "testdata/oip_client.py", "../api/inference", lis.Addr().String(), "ctr", reqFile)
+	var got struct {
+		Live             bool      `json:"live"`
+		Ready            bool      `json:"ready"`
+		ModelReady       bool      `json:"model_ready"`
+		ServerName       string    `json:"server_name"`
+		Version          string    `json:"version"`
+		Versions         []string  `json:"versions"`
+		Scores           []float64 `json:"scores"`
+		RawScores        []float64 `json:"raw_scores"`
+		UnknownModelCode string    `json:"unknown_model_code"`
+		Inputs           []struct{ Name, Datatype string }
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("client output %s: %v", out, err)
+	}
+	if !got.Live || !got.Ready || !got.ModelReady || got.ServerName != "lakestream-predictor" {
+		t.Errorf("health RPCs: %s", out)
+	}
+	if got.Version != "3" || len(got.Versions) != 1 || got.Versions[0] != "3" || len(got.Inputs) != 2 {
+		t.Errorf("metadata/version: %s", out)
+	}
+	if got.UnknownModelCode != "NOT_FOUND" {
+		t.Errorf("unknown model gave %s, want NOT_FOUND", got.UnknownModelCode)
+	}
+	// In-process scores of the same rows.
+	m, _ := l.Load(context.Background(), "ctr", "3")
+	rec, err := buildRecord(svc.mem, m.Schema(), inferRequest(as, ss), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Release()
+	want := make([]float64, len(as))
+	if err := m.Score(rec, want); err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if got.Scores[i] != want[i] || got.RawScores[i] != want[i] {
+			t.Errorf("row %d: python typed %v raw %v, in-process %v", i, got.Scores[i], got.RawScores[i], want[i])
+		}
+	}
+}

@@ -1,0 +1,394 @@
+package serve
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	pb "github.com/lakestream/lakestream/api/inference"
+)
+
+// InputError is returned for a request whose tensors do not fit the model.
+// Its message names the tensor and what to fix; gRPC maps it to
+// InvalidArgument.
+type InputError struct {
+	Tensor string
+	Reason string
+}
+
+func (e *InputError) Error() string {
+	if e.Tensor == "" {
+		return "bad request: " + e.Reason
+	}
+	return fmt.Sprintf("bad input tensor %q: %s", e.Tensor, e.Reason)
+}
+
+// tensor is one input column as received: typed contents or raw bytes.
+type tensor struct {
+	name     string
+	datatype string
+	contents *pb.InferTensorContents
+	raw      []byte
+	hasRaw   bool
+}
+
+// elemSize is the raw byte width of a fixed-width OIP datatype, 0 for BYTES.
+var elemSize = map[string]int{
+	"BOOL": 1, "INT8": 1, "UINT8": 1, "INT16": 2, "UINT16": 2, "INT32": 4, "UINT32": 4,
+	"INT64": 8, "UINT64": 8, "FP32": 4, "FP64": 8, "BYTES": 0,
+}
+
+// buildRecord turns the request's input tensors into one Arrow record in
+// schema. Columns of schema that the request does not send are null (the
+// feature spec's missing-value policy applies). maxBatch bounds the rows.
+func buildRecord(mem memory.Allocator, schema *arrow.Schema, req *pb.ModelInferRequest, maxBatch int) (arrow.Record, error) {
+	if len(req.RawInputContents) > 0 && len(req.RawInputContents) != len(req.Inputs) {
+		return nil, &InputError{Reason: fmt.Sprintf("raw_input_contents has %d entries for %d inputs; send one per input, in order", len(req.RawInputContents), len(req.Inputs))}
+	}
+	batch := -1
+	byName := make(map[string]tensor, len(req.Inputs))
+	for i, in := range req.Inputs {
+		if _, ok := elemSize[in.Datatype]; !ok {
+			return nil, &InputError{in.Name, fmt.Sprintf("datatype %q is not supported (use BOOL, INT8..INT64, UINT8..UINT64, FP32, FP64 or BYTES)", in.Datatype)}
+		}
+		n, err := rowsOf(in.Name, in.Shape)
+		if err != nil {
+			return nil, err
+		}
+		if batch >= 0 && n != batch {
+			return nil, &InputError{in.Name, fmt.Sprintf("has %d rows, other inputs have %d", n, batch)}
+		}
+		batch = n
+		if schema.FieldIndices(in.Name) == nil {
+			return nil, &InputError{in.Name, fmt.Sprintf("the model has no such feature column (it reads %s)", fieldNames(schema))}
+		}
+		if _, dup := byName[in.Name]; dup {
+			return nil, &InputError{in.Name, "sent twice"}
+		}
+		t := tensor{name: in.Name, datatype: in.Datatype, contents: in.Contents}
+		if len(req.RawInputContents) > 0 {
+			if in.Contents != nil && !isEmptyContents(in.Contents) {
+				return nil, &InputError{in.Name, "has both contents and raw_input_contents; send one"}
+			}
+			t.raw, t.hasRaw = req.RawInputContents[i], true
+		}
+		byName[in.Name] = t
+	}
+	if batch < 0 {
+		return nil, &InputError{Reason: "no inputs"}
+	}
+	if batch > maxBatch {
+		return nil, &InputError{Reason: fmt.Sprintf("batch of %d rows exceeds the limit of %d", batch, maxBatch)}
+	}
+	cols := make([]arrow.Array, schema.NumFields())
+	defer func() {
+		for _, c := range cols {
+			if c != nil {
+				c.Release()
+			}
+		}
+	}()
+	for i, f := range schema.Fields() {
+		t, ok := byName[f.Name]
+		var err error
+		if !ok {
+			cols[i] = array.MakeArrayOfNull(mem, f.Type, batch)
+			continue
+		}
+		if cols[i], err = buildColumn(mem, f, t, batch); err != nil {
+			return nil, err
+		}
+	}
+	return array.NewRecord(schema, cols, int64(batch)), nil
+}
+
+func rowsOf(name string, shape []int64) (int, error) {
+	switch {
+	case len(shape) == 1 && shape[0] >= 0:
+		return int(shape[0]), nil
+	case len(shape) == 2 && shape[0] >= 0 && shape[1] == 1:
+		return int(shape[0]), nil
+	}
+	return 0, &InputError{name, fmt.Sprintf("shape %v is not [batch] or [batch, 1]", shape)}
+}
+
+func fieldNames(s *arrow.Schema) []string {
+	names := make([]string, s.NumFields())
+	for i, f := range s.Fields() {
+		names[i] = f.Name
+	}
+	return names
+}
+
+func isEmptyContents(c *pb.InferTensorContents) bool {
+	return len(c.BoolContents) == 0 && len(c.IntContents) == 0 && len(c.Int64Contents) == 0 &&
+		len(c.UintContents) == 0 && len(c.Uint64Contents) == 0 && len(c.Fp32Contents) == 0 &&
+		len(c.Fp64Contents) == 0 && len(c.BytesContents) == 0
+}
+
+// numbers returns the tensor's values as float64 for numeric datatypes, or
+// an error naming the mismatch.
+func (t tensor) numbers(n int) ([]float64, error) {
+	out := make([]float64, n)
+	if t.hasRaw {
+		size := elemSize[t.datatype]
+		if size == 0 || t.datatype == "BOOL" {
+			return nil, &InputError{t.name, fmt.Sprintf("datatype %s is not numeric", t.datatype)}
+		}
+		if len(t.raw) != n*size {
+			return nil, &InputError{t.name, fmt.Sprintf("raw contents have %d bytes; %d rows of %s need %d", len(t.raw), n, t.datatype, n*size)}
+		}
+		for i := range out {
+			b := t.raw[i*size:]
+			switch t.datatype {
+			case "INT8":
+				out[i] = float64(int8(b[0]))
+			case "UINT8":
+				out[i] = float64(b[0])
+			case "INT16":
+				out[i] = float64(int16(binary.LittleEndian.Uint16(b)))
+			case "UINT16":
+				out[i] = float64(binary.LittleEndian.Uint16(b))
+			case "INT32":
+				out[i] = float64(int32(binary.LittleEndian.Uint32(b)))
+			case "UINT32":
+				out[i] = float64(binary.LittleEndian.Uint32(b))
+			case "INT64":
+				out[i] = float64(int64(binary.LittleEndian.Uint64(b)))
+			case "UINT64":
+				out[i] = float64(binary.LittleEndian.Uint64(b))
+			case "FP32":
+				out[i] = float64(math.Float32frombits(binary.LittleEndian.Uint32(b)))
+			case "FP64":
+				out[i] = math.Float64frombits(binary.LittleEndian.Uint64(b))
+			}
+		}
+		return out, nil
+	}
+	c := t.contents
+	if c == nil {
+		return nil, &InputError{t.name, "has no contents"}
+	}
+	var got int
+	switch t.datatype {
+	case "INT8", "INT16", "INT32":
+		got = len(c.IntContents)
+		for i := 0; i < n && i < got; i++ {
+			out[i] = float64(c.IntContents[i])
+		}
+	case "UINT8", "UINT16", "UINT32":
+		got = len(c.UintContents)
+		for i := 0; i < n && i < got; i++ {
+			out[i] = float64(c.UintContents[i])
+		}
+	case "INT64":
+		got = len(c.Int64Contents)
+		for i := 0; i < n && i < got; i++ {
+			out[i] = float64(c.Int64Contents[i])
+		}
+	case "UINT64":
+		got = len(c.Uint64Contents)
+		for i := 0; i < n && i < got; i++ {
+			out[i] = float64(c.Uint64Contents[i])
+		}
+	case "FP32":
+		got = len(c.Fp32Contents)
+		for i := 0; i < n && i < got; i++ {
+			out[i] = float64(c.Fp32Contents[i])
+		}
+	case "FP64":
+		got = len(c.Fp64Contents)
+		copy(out, c.Fp64Contents)
+	default:
+		return nil, &InputError{t.name, fmt.Sprintf("datatype %s is not numeric", t.datatype)}
+	}
+	if got != n {
+		return nil, &InputError{t.name, fmt.Sprintf("has %d values for %d rows", got, n)}
+	}
+	return out, nil
+}
+
+// bytesValues returns the elements of a BYTES tensor.
+func (t tensor) bytesValues(n int) ([][]byte, error) {
+	if t.datatype != "BYTES" {
+		return nil, &InputError{t.name, fmt.Sprintf("is %s; this column needs BYTES", t.datatype)}
+	}
+	if !t.hasRaw {
+		if t.contents == nil || len(t.contents.BytesContents) != n {
+			got := 0
+			if t.contents != nil {
+				got = len(t.contents.BytesContents)
+			}
+			return nil, &InputError{t.name, fmt.Sprintf("has %d values for %d rows", got, n)}
+		}
+		return t.contents.BytesContents, nil
+	}
+	out := make([][]byte, 0, n)
+	b := t.raw
+	for len(b) > 0 {
+		if len(b) < 4 {
+			return nil, &InputError{t.name, "raw BYTES contents end inside a 4-byte length prefix"}
+		}
+		l := binary.LittleEndian.Uint32(b)
+		b = b[4:]
+		if uint64(l) > uint64(len(b)) {
+			return nil, &InputError{t.name, fmt.Sprintf("raw BYTES element %d claims %d bytes but only %d remain", len(out), l, len(b))}
+		}
+		out = append(out, b[:l])
+		b = b[l:]
+	}
+	if len(out) != n {
+		return nil, &InputError{t.name, fmt.Sprintf("raw BYTES contents hold %d elements for %d rows", len(out), n)}
+	}
+	return out, nil
+}
+
+func (t tensor) bools(n int) ([]bool, error) {
+	if t.datatype != "BOOL" {
+		return nil, &InputError{t.name, fmt.Sprintf("is %s; this column needs BOOL", t.datatype)}
+	}
+	if t.hasRaw {
+		if len(t.raw) != n {
+			return nil, &InputError{t.name, fmt.Sprintf("raw contents have %d bytes for %d BOOL rows", len(t.raw), n)}
+		}
+		out := make([]bool, n)
+		for i, b := range t.raw {
+			out[i] = b != 0
+		}
+		return out, nil
+	}
+	if t.contents == nil || len(t.contents.BoolContents) != n {
+		return nil, &InputError{t.name, fmt.Sprintf("needs %d BOOL values", n)}
+	}
+	return t.contents.BoolContents, nil
+}
+
+var errUnsupportedColumn = errors.New("column type not supported over the inference protocol")
+
+// buildColumn converts one tensor into an Arrow array of field f's type.
+func buildColumn(mem memory.Allocator, f arrow.Field, t tensor, n int) (arrow.Array, error) {
+	b := array.NewBuilder(mem, f.Type)
+	defer b.Release()
+	b.Reserve(n)
+	switch bb := b.(type) {
+	case *array.StringBuilder:
+		vals, err := t.bytesValues(n)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range vals {
+			bb.BinaryBuilder.Append(v)
+		}
+	case *array.BinaryBuilder:
+		vals, err := t.bytesValues(n)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range vals {
+			bb.Append(v)
+		}
+	case *array.BooleanBuilder:
+		vals, err := t.bools(n)
+		if err != nil {
+			return nil, err
+		}
+		bb.AppendValues(vals, nil)
+	default:
+		vals, err := t.numbers(n)
+		if err != nil {
+			return nil, err
+		}
+		if err := appendNumbers(b, vals); err != nil {
+			return nil, &InputError{t.name, fmt.Sprintf("the model's column type %s: %v", f.Type, err)}
+		}
+	}
+	return b.NewArray(), nil
+}
+
+func appendNumbers(b array.Builder, vals []float64) error {
+	switch bb := b.(type) {
+	case *array.Float64Builder:
+		bb.AppendValues(vals, nil)
+	case *array.Float32Builder:
+		for _, v := range vals {
+			bb.Append(float32(v))
+		}
+	case *array.Int64Builder:
+		for _, v := range vals {
+			bb.Append(int64(v))
+		}
+	case *array.Int32Builder:
+		for _, v := range vals {
+			bb.Append(int32(v))
+		}
+	case *array.Int16Builder:
+		for _, v := range vals {
+			bb.Append(int16(v))
+		}
+	case *array.Int8Builder:
+		for _, v := range vals {
+			bb.Append(int8(v))
+		}
+	case *array.Uint64Builder:
+		for _, v := range vals {
+			bb.Append(uint64(v))
+		}
+	case *array.Uint32Builder:
+		for _, v := range vals {
+			bb.Append(uint32(v))
+		}
+	case *array.Uint16Builder:
+		for _, v := range vals {
+			bb.Append(uint16(v))
+		}
+	case *array.Uint8Builder:
+		for _, v := range vals {
+			bb.Append(uint8(v))
+		}
+	case *array.TimestampBuilder:
+		for _, v := range vals {
+			bb.Append(arrow.Timestamp(int64(v)))
+		}
+	case *array.Date32Builder:
+		for _, v := range vals {
+			bb.Append(arrow.Date32(int32(v)))
+		}
+	default:
+		return errUnsupportedColumn
+	}
+	return nil
+}
+
+// warmUp scores one row of zero values so that lazily built state (caches,
+// pools) exists before the first real request meets the new version.
+func warmUp(m Model) error {
+	mem := memory.DefaultAllocator
+	schema := m.Schema()
+	cols := make([]arrow.Array, schema.NumFields())
+	for i, f := range schema.Fields() {
+		b := array.NewBuilder(mem, f.Type)
+		b.AppendEmptyValue()
+		cols[i] = b.NewArray()
+		b.Release()
+	}
+	rec := array.NewRecord(schema, cols, 1)
+	for _, c := range cols {
+		c.Release()
+	}
+	defer rec.Release()
+	dst := make([]float64, m.Outputs())
+	if err := m.Score(rec, dst); err != nil {
+		return fmt.Errorf("warm-up score: %w", err)
+	}
+	for _, v := range dst {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("warm-up score is %v: the parameters are not finite", v)
+		}
+	}
+	return nil
+}

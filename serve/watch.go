@@ -1,0 +1,152 @@
+package serve
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Announcement says that an alias of a model now designates a version. The
+// trainer writes one to the model topic on every promotion.
+type Announcement struct {
+	Name     string             `json:"name"`
+	Alias    string             `json:"alias"`
+	Version  string             `json:"version"`
+	Location string             `json:"location,omitempty"`
+	Checksum string             `json:"checksum,omitempty"`
+	Metrics  map[string]float64 `json:"metrics,omitempty"`
+	Time     time.Time          `json:"time"`
+}
+
+// Announcements delivers announcements in order.
+type Announcements interface {
+	// Next blocks until an announcement, ctx done, or a fatal error.
+	Next(ctx context.Context) (Announcement, error)
+}
+
+// WatchConfig configures a Watcher.
+type WatchConfig struct {
+	// Poll is how often the lake is polled for moved references, as a
+	// fallback when announcements are lost. Default 30s; 0 keeps the default,
+	// a negative value disables polling.
+	Poll time.Duration
+	// Announcements, when set, triggers loads as soon as a promotion is
+	// announced.
+	Announcements Announcements
+	// OnChange is called after every refresh attempt (the service updates
+	// its health from it).
+	OnChange func()
+}
+
+// Watch keeps e current until ctx ends: it polls every cfg.Poll and follows
+// cfg.Announcements. Load failures are logged and counted by the engine and
+// do not stop the watch. It returns ctx's error.
+func Watch(ctx context.Context, e *Engine, cfg WatchConfig) error {
+	if cfg.Poll == 0 {
+		cfg.Poll = 30 * time.Second
+	}
+	changed := func() {
+		if cfg.OnChange != nil {
+			cfg.OnChange()
+		}
+	}
+	// The announcement reader is owned by Watch: it ends with ctx, and Watch
+	// waits for it before returning.
+	var readers sync.WaitGroup
+	defer readers.Wait()
+	if cfg.Announcements != nil {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			for {
+				a, err := cfg.Announcements.Next(ctx)
+				if err != nil {
+					if ctx.Err() == nil {
+						e.log.Error("model topic watch stopped; relying on polling", "err", err)
+					}
+					return
+				}
+				if err := e.Offer(ctx, a.Name, a.Alias, a.Version); err != nil {
+					e.log.Warn("announced version not served", "model", a.Name, "version", a.Version, "err", err)
+				}
+				changed()
+			}
+		}()
+	}
+	if cfg.Poll < 0 {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	t := time.NewTicker(cfg.Poll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+			if err := e.RefreshAll(ctx); err != nil && ctx.Err() == nil {
+				e.log.Warn("poll of the model registry", "err", err)
+			}
+			changed()
+		}
+	}
+}
+
+// KafkaAnnouncements reads announcements from a model topic with franz-go.
+// Every predictor reads the whole topic from its end (no consumer group):
+// each one needs every announcement made while it runs; what came before is
+// covered by the initial RefreshAll.
+type KafkaAnnouncements struct {
+	cl      *kgo.Client
+	pending []Announcement
+	log     *slog.Logger
+}
+
+// NewKafkaAnnouncements consumes topic from its current end through a new
+// client made with opts (at least kgo.SeedBrokers). Close releases it.
+func NewKafkaAnnouncements(topic string, opts ...kgo.Opt) (*KafkaAnnouncements, error) {
+	opts = append(opts, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()),
+		kgo.FetchMaxWait(100*time.Millisecond))
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("model topic %s: %w", topic, err)
+	}
+	return &KafkaAnnouncements{cl: cl, log: slog.Default()}, nil
+}
+
+// Next implements Announcements. Messages that are not announcements are
+// logged and skipped.
+func (k *KafkaAnnouncements) Next(ctx context.Context) (Announcement, error) {
+	for len(k.pending) == 0 {
+		fs := k.cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return Announcement{}, err
+		}
+		if fs.IsClientClosed() {
+			return Announcement{}, errors.New("model topic client closed")
+		}
+		fs.EachError(func(t string, p int32, err error) {
+			k.log.Warn("model topic fetch", "topic", t, "partition", p, "err", err)
+		})
+		fs.EachRecord(func(r *kgo.Record) {
+			var a Announcement
+			if err := json.Unmarshal(r.Value, &a); err != nil || a.Name == "" || a.Version == "" {
+				k.log.Warn("skipping a model topic message that is not an announcement", "partition", r.Partition, "offset", r.Offset, "err", err)
+				return
+			}
+			k.pending = append(k.pending, a)
+		})
+	}
+	a := k.pending[0]
+	k.pending = k.pending[1:]
+	return a, nil
+}
+
+// Close stops consuming.
+func (k *KafkaAnnouncements) Close() { k.cl.Close() }

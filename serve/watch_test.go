@@ -1,0 +1,102 @@
+package serve
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/lakestream/lakestream/datastream/kafka/kafkatest"
+)
+
+// chanAnnouncements delivers announcements from a channel.
+type chanAnnouncements chan Announcement
+
+func (c chanAnnouncements) Next(ctx context.Context) (Announcement, error) {
+	select {
+	case a := <-c:
+		return a, nil
+	case <-ctx.Done():
+		return Announcement{}, ctx.Err()
+	}
+}
+
+func waitServed(t *testing.T, e *Engine, name, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for e.Served(name) != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("served %q, want %q after 10s", e.Served(name), want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestWatchFollowsAnnouncementsAndPolls(t *testing.T) {
+	l := &fakeLoader{champion: "1"}
+	e, _ := NewEngine(l, []ModelRef{{Name: "ctr"}, {Name: "pinned", Ref: "5"}})
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := e.RefreshAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ann := make(chanAnnouncements)
+	done := make(chan error)
+	go func() { done <- Watch(ctx, e, WatchConfig{Poll: 50 * time.Millisecond, Announcements: ann}) }()
+
+	// An announcement is served at once, even before the registry says so.
+	ann <- Announcement{Name: "ctr", Alias: "champion", Version: "2"}
+	waitServed(t, e, "ctr", "2")
+	// Announcements for other aliases or models leave the slot alone.
+	ann <- Announcement{Name: "pinned", Alias: "champion", Version: "9"}
+	ann <- Announcement{Name: "ctr", Alias: "challenger", Version: "7"}
+	// The poll converges on what the registry says.
+	l.setChampion("3")
+	waitServed(t, e, "ctr", "3")
+	if got := e.Served("pinned"); got != "5" {
+		t.Errorf("pinned model serves %q, want 5", got)
+	}
+	cancel()
+	if err := <-done; err != context.Canceled {
+		t.Errorf("Watch returned %v, want context.Canceled", err)
+	}
+}
+
+func TestKafkaAnnouncementsIntegration(t *testing.T) {
+	brokers := kafkatest.Brokers(t)
+	topic := kafkatest.Topic(t, brokers, 1, nil)
+	ka, err := NewKafkaAnnouncements(topic, kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ka.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	// The reader starts at the end of the topic: wait until it has joined
+	// before producing, by producing markers until one arrives.
+	want := Announcement{Name: "ctr", Alias: "champion", Version: "4", Checksum: "sha256:00", Time: time.Unix(1700000000, 0).UTC()}
+	got := make(chan Announcement, 1)
+	go func() {
+		a, err := ka.Next(ctx)
+		if err == nil {
+			got <- a
+		}
+	}()
+	garbage := &kgo.Record{Topic: topic, Value: []byte("not json")}
+	val, _ := json.Marshal(want)
+	for {
+		kafkatest.Produce(t, brokers, topic, garbage, &kgo.Record{Topic: topic, Value: val})
+		select {
+		case a := <-got:
+			if a.Name != want.Name || a.Version != want.Version || a.Alias != want.Alias || !a.Time.Equal(want.Time) {
+				t.Fatalf("got %+v, want %+v", a, want)
+			}
+			return
+		case <-time.After(500 * time.Millisecond):
+		case <-ctx.Done():
+			t.Fatal("no announcement read from the real broker in 30s")
+		}
+	}
+}
