@@ -17,15 +17,19 @@ type Store interface {
 	// Stat returns the object's metadata, or an error wrapping ErrNotExist.
 	Stat(ctx context.Context, key string) (ObjectInfo, error)
 	// Open returns a random-access reader over the object's bytes as they were
-	// when Open returned; the caller must Close it. Missing objects give an
-	// error wrapping ErrNotExist.
+	// when Open returned; the caller must Close it. A store that cannot keep
+	// replaced bytes (S3) fails reads with ErrChanged once the object is
+	// overwritten, so a reader never mixes two versions. Missing objects give
+	// an error wrapping ErrNotExist.
 	Open(ctx context.Context, key string) (Reader, error)
 	// Put writes the object atomically: concurrent readers see the previous
 	// object or the whole new one, never a part. size is the byte count of r,
 	// or -1 when unknown.
 	Put(ctx context.Context, key string, r io.Reader, size int64) error
-	// List returns the objects whose keys start with prefix, in lexical key
-	// order. Pass a prefix ending in "/" to list a folder.
+	// List returns the objects whose keys start with prefix, in lexical
+	// (bytewise) key order; check Objects.Err after the loop. Pass a prefix
+	// ending in "/" to list a folder. A prefix whose folder part is not a
+	// valid key gives ErrInvalidKey (see ValidatePrefix).
 	List(ctx context.Context, prefix string) Objects
 }
 
@@ -36,6 +40,8 @@ type Deleter interface {
 }
 
 // Reader reads an object at arbitrary offsets, as Parquet footers need.
+// ReadAt follows io.ReaderAt (a short read at the end returns io.EOF) and is
+// safe for concurrent use.
 type Reader interface {
 	io.ReaderAt
 	io.Closer
