@@ -2,7 +2,7 @@
 # test; it installs and starts MinIO, Kafka and the Python references itself.
 GO ?= go
 PKGS ?= ./...
-STATICCHECK_VERSION ?= 2025.1.1
+STATICCHECK_VERSION ?= v0.6.1
 
 .PHONY: all build fmt lint test test-unit test-integration bench generate services-up services-down quickstart
 

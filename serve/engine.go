@@ -56,6 +56,7 @@ type Engine struct {
 	metrics *Metrics
 	slots   map[string]*slot
 	order   []string
+	onSwap  func(name, version string)
 }
 
 // slot is the serving state of one model name.
@@ -92,6 +93,13 @@ func WithLogger(l *slog.Logger) EngineOption { return func(e *Engine) { e.log = 
 
 // WithMetrics makes the engine record into m.
 func WithMetrics(m *Metrics) EngineOption { return func(e *Engine) { e.metrics = m } }
+
+// WithSwapHook calls fn right after each swap, from the goroutine that
+// swapped, with the model and the version now served. Tests and benchmarks
+// use it to know exactly when a version stopped serving.
+func WithSwapHook(fn func(name, version string)) EngineOption {
+	return func(e *Engine) { e.onSwap = fn }
+}
 
 // NewEngine returns an engine for the given models. Nothing is loaded until
 // Refresh (or RefreshAll) is called.
@@ -236,6 +244,9 @@ func (e *Engine) swapTo(ctx context.Context, s *slot, want string) error {
 	v := &version{name: s.Name, version: want, model: m, loaded: time.Now()}
 	v.refs.Store(1)
 	old := s.cur.Swap(v)
+	if e.onSwap != nil {
+		e.onSwap(s.Name, want)
+	}
 	e.metrics.swapped(s.Name, want, time.Since(start))
 	e.log.Info("serving new model version", "model", s.Name, "version", want, "load", time.Since(start))
 	if old != nil {

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
 	"google.golang.org/grpc"
 
 	"github.com/lakestream/lakestream/internal/pyref"
@@ -18,8 +20,11 @@ import (
 // against in-process scoring of the same rows.
 func TestPythonClientCallsEveryRPC(t *testing.T) {
 	pyref.Python(t)
-	l := &fakeLoader{champion: "3"}
-	e, _ := NewEngine(l, []ModelRef{{Name: "ctr"}})
+	store, m, _ := registryFixture(t)
+	e, err := NewEngine(NewRegistryLoader(store), []ModelRef{{Name: "ctr"}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := e.RefreshAll(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -33,11 +38,13 @@ func TestPythonClientCallsEveryRPC(t *testing.T) {
 	go gs.Serve(lis)
 	defer gs.Stop()
 
-	as := []int64{4, -2, 0, 9}
-	ss := []string{"ab", "", "héllo", "z"}
+	c1 := []int64{1005, 1002, 7, 99}
+	site := []string{"a", "b", "zz", "héllo"}
+	price := []float64{1.5, 0, 10, -3.25}
 	req := map[string]any{"columns": []map[string]any{
-		{"name": "a", "datatype": "INT64", "values": as},
-		{"name": "s", "datatype": "BYTES", "values": ss},
+		{"name": "c1", "datatype": "INT64", "values": c1},
+		{"name": "site", "datatype": "BYTES", "values": site},
+		{"name": "price", "datatype": "FP64", "values": price},
 	}}
 	reqFile := filepath.Join(t.TempDir(), "req.json")
 	b, _ := json.Marshal(req)
@@ -63,20 +70,32 @@ func TestPythonClientCallsEveryRPC(t *testing.T) {
 	if !got.Live || !got.Ready || !got.ModelReady || got.ServerName != "lakestream-predictor" {
 		t.Errorf("health RPCs: %s", out)
 	}
-	if got.Version != "3" || len(got.Versions) != 1 || got.Versions[0] != "3" || len(got.Inputs) != 2 {
+	if got.Version != "1" || len(got.Versions) != 1 || got.Versions[0] != "1" || len(got.Inputs) != 3 {
 		t.Errorf("metadata/version: %s", out)
 	}
 	if got.UnknownModelCode != "NOT_FOUND" {
 		t.Errorf("unknown model gave %s, want NOT_FOUND", got.UnknownModelCode)
 	}
-	// In-process scores of the same rows.
-	m, _ := l.Load(context.Background(), "ctr", "3")
-	rec, err := buildRecord(svc.mem, m.Schema(), inferRequest(as, ss), 100)
+	// In-process scores of the same rows, from a record in the training types.
+	schema, _, err := m.InputSchema()
 	if err != nil {
 		t.Fatal(err)
 	}
+	rb := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	defer rb.Release()
+	for i, f := range schema.Fields() {
+		switch f.Name {
+		case "c1":
+			rb.Field(i).(*array.Int64Builder).AppendValues(c1, nil)
+		case "site":
+			rb.Field(i).(*array.StringBuilder).AppendValues(site, nil)
+		case "price":
+			rb.Field(i).(*array.Float64Builder).AppendValues(price, nil)
+		}
+	}
+	rec := rb.NewRecord()
 	defer rec.Release()
-	want := make([]float64, len(as))
+	want := make([]float64, len(c1))
 	if err := m.Score(rec, want); err != nil {
 		t.Fatal(err)
 	}

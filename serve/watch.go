@@ -6,23 +6,19 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/lakestream/lakestream/model"
 )
 
-// Announcement says that an alias of a model now designates a version. The
-// trainer writes one to the model topic on every promotion.
-type Announcement struct {
-	Name     string             `json:"name"`
-	Alias    string             `json:"alias"`
-	Version  string             `json:"version"`
-	Location string             `json:"location,omitempty"`
-	Checksum string             `json:"checksum,omitempty"`
-	Metrics  map[string]float64 `json:"metrics,omitempty"`
-	Time     time.Time          `json:"time"`
-}
+// Announcement is the message on the model topic: an alias of a model now
+// designates a version.
+type Announcement = model.Announcement
 
 // Announcements delivers announcements in order.
 type Announcements interface {
@@ -72,7 +68,7 @@ func Watch(ctx context.Context, e *Engine, cfg WatchConfig) error {
 					}
 					return
 				}
-				if err := e.Offer(ctx, a.Name, a.Alias, a.Version); err != nil {
+				if err := e.Offer(ctx, a.Name, a.Alias, strconv.Itoa(a.Version)); err != nil {
 					e.log.Warn("announced version not served", "model", a.Name, "version", a.Version, "err", err)
 				}
 				changed()
@@ -99,20 +95,40 @@ func Watch(ctx context.Context, e *Engine, cfg WatchConfig) error {
 }
 
 // KafkaAnnouncements reads announcements from a model topic with franz-go.
-// Every predictor reads the whole topic from its end (no consumer group):
-// each one needs every announcement made while it runs; what came before is
-// covered by the initial RefreshAll.
+// Every predictor reads the topic from where it ended at start-up, with no
+// consumer group: each one needs every announcement made while it runs, and
+// what came before is covered by the initial RefreshAll.
 type KafkaAnnouncements struct {
 	cl      *kgo.Client
 	pending []Announcement
 	log     *slog.Logger
 }
 
-// NewKafkaAnnouncements consumes topic from its current end through a new
-// client made with opts (at least kgo.SeedBrokers). Close releases it.
-func NewKafkaAnnouncements(topic string, opts ...kgo.Opt) (*KafkaAnnouncements, error) {
-	opts = append(opts, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()),
-		kgo.FetchMaxWait(100*time.Millisecond))
+// NewKafkaAnnouncements consumes topic from its current end through a client
+// made with opts (at least kgo.SeedBrokers): it looks the end offsets up
+// before returning, so every announcement produced after it returns is read.
+// Partitions added to the topic later are not followed; model topics should
+// have one partition, which also keeps announcements in order. Close
+// releases the client.
+func NewKafkaAnnouncements(ctx context.Context, topic string, opts ...kgo.Opt) (*KafkaAnnouncements, error) {
+	admin, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("model topic %s: %w", topic, err)
+	}
+	ends, err := kadm.NewClient(admin).ListEndOffsets(ctx, topic)
+	admin.Close()
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("model topic %s: look up its end: %w", topic, err)
+	}
+	start := map[string]map[int32]kgo.Offset{topic: {}}
+	ends.Each(func(o kadm.ListedOffset) { start[topic][o.Partition] = kgo.NewOffset().At(o.Offset) })
+	if len(start[topic]) == 0 {
+		return nil, fmt.Errorf("model topic %s has no partitions (create it first)", topic)
+	}
+	opts = append(opts, kgo.ConsumePartitions(start), kgo.FetchMaxWait(100*time.Millisecond))
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("model topic %s: %w", topic, err)
@@ -136,7 +152,7 @@ func (k *KafkaAnnouncements) Next(ctx context.Context) (Announcement, error) {
 		})
 		fs.EachRecord(func(r *kgo.Record) {
 			var a Announcement
-			if err := json.Unmarshal(r.Value, &a); err != nil || a.Name == "" || a.Version == "" {
+			if err := json.Unmarshal(r.Value, &a); err != nil || a.Name == "" || a.Version < 1 {
 				k.log.Warn("skipping a model topic message that is not an announcement", "partition", r.Partition, "offset", r.Offset, "err", err)
 				return
 			}

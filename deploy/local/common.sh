@@ -4,6 +4,7 @@
 LAKESTREAM_CACHE=${LAKESTREAM_CACHE:-$HOME/.cache/lakestream}
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c   # github.com/minio/minio, built with go install
 KAFKA_VERSION=3.9.1                                # org.apache.kafka:kafka_2.13 from Maven Central
+GRPCURL_VERSION=v1.9.3                             # github.com/fullstorydev/grpcurl, for the reflection test
 
 MINIO_ADDR=${LAKESTREAM_MINIO_ADDR:-127.0.0.1:19000}
 MINIO_CONSOLE_ADDR=${LAKESTREAM_MINIO_CONSOLE_ADDR:-127.0.0.1:19001}

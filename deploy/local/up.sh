@@ -5,8 +5,9 @@
 # version, Kafka's jars from Maven Central at a pinned version), caching both
 # under ~/.cache/lakestream. Idempotent: services already answering are reused.
 #
-# Usage: deploy/local/up.sh [--env] [minio] [kafka] [python]
-#   With no service names, starts minio and kafka and prepares python.
+# Usage: deploy/local/up.sh [--env] [minio] [kafka] [python] [tools]
+#   With no names, starts minio and kafka and prepares python and tools
+#   (grpcurl, which a test uses as an independent gRPC reflection client).
 #   --env prints the environment (export lines) for the tests on stdout.
 # The same exports are written to ~/.cache/lakestream/env.sh.
 set -euo pipefail
@@ -19,11 +20,11 @@ services=()
 for arg in "$@"; do
   case $arg in
     --env) print_env=true ;;
-    minio|kafka|python) services+=("$arg") ;;
-    *) die "unknown argument $arg (want --env, minio, kafka, python)" ;;
+    minio|kafka|python|tools) services+=("$arg") ;;
+    *) die "unknown argument $arg (want --env, minio, kafka, python, tools)" ;;
   esac
 done
-[ ${#services[@]} -gt 0 ] || services=(minio kafka python)
+[ ${#services[@]} -gt 0 ] || services=(minio kafka python tools)
 
 healthcheck() {
   local bin=$LAKESTREAM_CACHE/bin/lakestream-healthcheck
@@ -119,11 +120,22 @@ PROPS
   log "Kafka healthy"
 }
 
+install_tools() {
+  local bin=$LAKESTREAM_CACHE/bin/grpcurl-$GRPCURL_VERSION
+  if [ ! -x "$bin" ]; then
+    log "building grpcurl $GRPCURL_VERSION with go install (first run only)"
+    local tmp; tmp=$(mktemp -d)
+    GOBIN=$tmp GOFLAGS=-mod=mod go install "github.com/fullstorydev/grpcurl/cmd/grpcurl@$GRPCURL_VERSION" || die "go install grpcurl failed"
+    mv "$tmp/grpcurl" "$bin"; rmdir "$tmp"
+  fi
+}
+
 for s in "${services[@]}"; do
   case $s in
     minio) start_minio ;;
     kafka) start_kafka ;;
     python) "$here/python.sh" >/dev/null ;;
+    tools) install_tools ;;
   esac
 done
 
@@ -135,6 +147,7 @@ export AWS_SECRET_ACCESS_KEY=$MINIO_PASSWORD
 export AWS_REGION=us-east-1
 export LAKESTREAM_KAFKA_BROKERS=$KAFKA_ADDR
 export LAKESTREAM_PYTHON=$LAKESTREAM_CACHE/venv/bin/python
+export LAKESTREAM_GRPCURL=$LAKESTREAM_CACHE/bin/grpcurl-$GRPCURL_VERSION
 ENV
 $print_env && cat "$env_file"
 exit 0
