@@ -25,6 +25,13 @@ type command struct {
 // Each lives in a file named after it.
 var commands = []command{
 	// Subcommands are added here, one line each.
+	{"quickstart", "generate a click-log lake, train LR and FM, evaluate and save them (no services needed)", runQuickstart},
+	{"train", "train a model on a Parquet table in the lake", runTrain},
+	{"models", "the model registry: list | show NAME[@VERSION] | promote NAME VERSION | rollback NAME [VERSION] | retain NAME", runModels},
+	{"eval", "evaluate a model (or champion vs challenger) on a held-out table: report.json and plots", runEval},
+	{"ps", "serve one parameter-server shard (--shard i/n); shard 0 can coordinate the job's workers", runPS},
+	{"worker", "join a distributed training job: train splits from the coordinator against the ps shards", runWorker},
+	{"scan", "print a Parquet table's schema, partitions, files and rows (--generate-sample DIR: no services needed)", runScan},
 }
 
 func main() {

@@ -1,0 +1,207 @@
+// Command predictor serves Lakestream models over the Open Inference
+// Protocol v2 (gRPC), following registry aliases in the lake and swapping in
+// new versions as they are announced on the model topic.
+//
+//	predictor --lake s3://models-bucket/lake --model ctr --model ranker@challenger \
+//	    --kafka-brokers 127.0.0.1:9092
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	"github.com/lakestream/lakestream/lake"
+	"github.com/lakestream/lakestream/serve"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+type modelFlags []serve.ModelRef
+
+func (m *modelFlags) String() string { return fmt.Sprint(*m) }
+func (m *modelFlags) Set(s string) error {
+	name, ref, _ := strings.Cut(s, "@")
+	if name == "" {
+		return fmt.Errorf("--model %q: want NAME or NAME@ALIAS or NAME@VERSION", s)
+	}
+	*m = append(*m, serve.ModelRef{Name: name, Ref: ref})
+	return nil
+}
+
+type config struct {
+	lake        string
+	models      modelFlags
+	listen      string
+	metrics     string
+	brokers     string
+	modelTopic  string
+	poll        time.Duration
+	tlsCert     string
+	tlsKey      string
+	token       string
+	maxBatch    int
+	maxReqBytes int
+	logJSON     bool
+}
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "predictor:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func parseFlags(args []string) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("predictor", flag.ContinueOnError)
+	fs.StringVar(&c.lake, "lake", envOr("LAKESTREAM_LAKE", ""), "lake holding the model registry: a folder, file://… or s3://bucket/prefix (env LAKESTREAM_LAKE)")
+	fs.Var(&c.models, "model", "model to serve, NAME (follows its champion), NAME@ALIAS or NAME@VERSION; repeat for several")
+	fs.StringVar(&c.listen, "listen", envOr("LAKESTREAM_PREDICTOR_LISTEN", "127.0.0.1:8001"), "gRPC listen address")
+	fs.StringVar(&c.metrics, "metrics-listen", envOr("LAKESTREAM_PREDICTOR_METRICS", "127.0.0.1:8002"), "Prometheus /metrics listen address; empty disables")
+	fs.StringVar(&c.brokers, "kafka-brokers", envOr("LAKESTREAM_KAFKA_BROKERS", ""), "Kafka brokers for the model topic; empty: poll the lake only")
+	fs.StringVar(&c.modelTopic, "model-topic", envOr("LAKESTREAM_MODEL_TOPIC", "lakestream.models"), "Kafka topic where promotions are announced")
+	fs.DurationVar(&c.poll, "poll", 30*time.Second, "how often to poll the lake for moved aliases (fallback to the model topic)")
+	fs.StringVar(&c.tlsCert, "tls-cert", "", "TLS certificate file (with --tls-key) to serve gRPC over TLS")
+	fs.StringVar(&c.tlsKey, "tls-key", "", "TLS private key file")
+	fs.StringVar(&c.token, "token", os.Getenv("LAKESTREAM_PREDICTOR_TOKEN"), "require \"authorization: Bearer TOKEN\" on every call but health (env LAKESTREAM_PREDICTOR_TOKEN)")
+	fs.IntVar(&c.maxBatch, "max-batch", serve.DefaultServerConfig().MaxBatch, "largest batch (rows) one request may carry")
+	fs.IntVar(&c.maxReqBytes, "max-request-bytes", serve.DefaultServerConfig().MaxRequestBytes, "largest request message in bytes")
+	fs.BoolVar(&c.logJSON, "log-json", false, "log JSON lines instead of text")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	switch {
+	case c.lake == "":
+		return c, errors.New("--lake is required (or set LAKESTREAM_LAKE)")
+	case len(c.models) == 0:
+		return c, errors.New("name at least one --model")
+	case (c.tlsCert == "") != (c.tlsKey == ""):
+		return c, errors.New("--tls-cert and --tls-key go together")
+	}
+	return c, nil
+}
+
+func run(args []string) error {
+	c, err := parseFlags(args)
+	if err != nil {
+		return err
+	}
+	var handler slog.Handler = slog.NewTextHandler(os.Stderr, nil)
+	if c.logJSON {
+		handler = slog.NewJSONHandler(os.Stderr, nil)
+	}
+	log := slog.New(handler)
+	slog.SetDefault(log)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	store, err := lake.Open(ctx, c.lake)
+	if err != nil {
+		return fmt.Errorf("--lake %s: %w", c.lake, err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	engine, err := serve.NewEngine(serve.NewRegistryLoader(store), c.models, serve.WithLogger(log), serve.WithMetrics(serve.NewMetrics(reg)))
+	if err != nil {
+		return err
+	}
+	svc := serve.NewService(engine, serve.ServerConfig{
+		Name: "lakestream-predictor", Version: version,
+		MaxBatch: c.maxBatch, MaxRequestBytes: c.maxReqBytes, Token: c.token,
+	})
+	opts := svc.ServerOptions()
+	if c.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(c.tlsCert, c.tlsKey)
+		if err != nil {
+			return fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		}
+		opts = append(opts, grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})))
+	}
+	gs := grpc.NewServer(opts...)
+	svc.Register(gs)
+
+	// Load what the registry designates now. A model that cannot load yet
+	// is not fatal: health stays NOT_SERVING and the watch keeps trying.
+	if err := engine.RefreshAll(ctx); err != nil {
+		log.Warn("initial load incomplete; health is NOT_SERVING until it loads", "err", err)
+	}
+	svc.UpdateHealth()
+
+	watch := serve.WatchConfig{Poll: c.poll, OnChange: svc.UpdateHealth}
+	if c.brokers != "" {
+		ka, err := serve.NewKafkaAnnouncements(ctx, c.modelTopic, kgo.SeedBrokers(strings.Split(c.brokers, ",")...))
+		if err != nil {
+			return err
+		}
+		defer ka.Close()
+		watch.Announcements = ka
+	}
+
+	lis, err := net.Listen("tcp", c.listen)
+	if err != nil {
+		return fmt.Errorf("--listen %s: %w", c.listen, err)
+	}
+	log.Info("predictor serving", "grpc", lis.Addr().String(), "models", engine.Models(), "lake", c.lake)
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return gs.Serve(lis) })
+	g.Go(func() error {
+		err := serve.Watch(gctx, engine, watch)
+		if errors.Is(err, context.Canceled) {
+			return nil
+		}
+		return err
+	})
+	var metricsSrv *http.Server
+	if c.metrics != "" {
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+		metricsSrv = &http.Server{Addr: c.metrics, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		g.Go(func() error {
+			if err := metricsSrv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("--metrics-listen %s: %w", c.metrics, err)
+			}
+			return nil
+		})
+	}
+	g.Go(func() error {
+		<-gctx.Done()
+		log.Info("stopping: draining in-flight requests")
+		gs.GracefulStop()
+		if metricsSrv != nil {
+			metricsSrv.Close()
+		}
+		return nil
+	})
+	return g.Wait()
+}

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/lakestream/lakestream/lake"
+	"github.com/lakestream/lakestream/model"
+)
+
+// runModels is "trainer models list|show|promote|rollback|retain".
+func runModels(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return &usageError{"models: want a subcommand: list, show NAME[@VERSION], promote NAME VERSION, rollback NAME [VERSION], or retain NAME"}
+	}
+	switch args[0] {
+	case "list":
+		return modelsList(ctx, args[1:], stdout)
+	case "show":
+		return modelsShow(ctx, args[1:], stdout)
+	case "promote":
+		return modelsPromote(ctx, args[1:], stdout)
+	case "rollback":
+		return modelsRollback(ctx, args[1:], stdout)
+	case "retain":
+		return modelsRetain(ctx, args[1:], stdout)
+	}
+	return &usageError{fmt.Sprintf("models: unknown subcommand %q (want list, show, promote, rollback or retain)", args[0])}
+}
+
+func lakeFlag(fs *flag.FlagSet) *string {
+	return fs.String("lake", "lake", "the lake: a folder, file:///path or s3://bucket/prefix")
+}
+
+// modelsList prints every model with its latest version.
+func modelsList(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("models list", flag.ContinueOnError)
+	uri := lakeFlag(fs)
+	if err := parseConfig(fs, args, nil); err != nil {
+		return err
+	}
+	store, err := lake.Open(ctx, *uri)
+	if err != nil {
+		return fmt.Errorf("--lake: %w", err)
+	}
+	names, err := model.Names(ctx, store)
+	if err != nil {
+		return err
+	}
+	if len(names) == 0 {
+		fmt.Fprintf(stdout, "no models in %s (train one with: trainer train ... --output NAME)\n", *uri)
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "name\tversions\tlatest\tkind\tcreated\trows\tmetrics")
+	for _, n := range names {
+		vs, err := model.Versions(ctx, store, n)
+		if err != nil {
+			return err
+		}
+		if len(vs) == 0 {
+			continue
+		}
+		m := vs[len(vs)-1].Meta
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%d\t%s\n", n, len(vs), m.Version, m.Kind,
+			m.Created.Format(time.DateTime), m.Rows, formatMetricMap(m.Metrics))
+	}
+	return tw.Flush()
+}
+
+// modelsShow prints one version's manifest.
+func modelsShow(ctx context.Context, args []string, stdout io.Writer) error {
+	var ref string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		ref, args = args[0], args[1:]
+	}
+	fs := flag.NewFlagSet("models show", flag.ContinueOnError)
+	uri := lakeFlag(fs)
+	asJSON := fs.Bool("json", false, "print the manifest as JSON")
+	if err := parseConfig(fs, args, nil); err != nil {
+		return err
+	}
+	if ref == "" {
+		return &usageError{"models show: want NAME or NAME@VERSION before the flags"}
+	}
+	name, ver, err := parseModelRef(ref)
+	if err != nil {
+		return &usageError{err.Error()}
+	}
+	store, err := lake.Open(ctx, *uri)
+	if err != nil {
+		return fmt.Errorf("--lake: %w", err)
+	}
+	mf, err := model.ReadManifest(ctx, store, name, ver)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(mf)
+	}
+	m := mf.Meta
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "model\t%s version %d\n", m.Name, m.Version)
+	fmt.Fprintf(tw, "kind\t%s\n", m.Kind)
+	arch, _ := json.Marshal(m.Arch)
+	fmt.Fprintf(tw, "arch\t%s\n", arch)
+	fmt.Fprintf(tw, "created\t%s\n", m.Created.Format(time.RFC3339))
+	fmt.Fprintf(tw, "code\t%s\n", m.CodeVersion)
+	fmt.Fprintf(tw, "data\t%s  %s..%s\n", m.Data.Source, m.Data.From, m.Data.To)
+	fmt.Fprintf(tw, "rows\t%d\n", m.Rows)
+	if m.Optimizer != nil {
+		opt, _ := json.Marshal(m.Optimizer)
+		fmt.Fprintf(tw, "optimizer\t%s\n", opt)
+	}
+	fmt.Fprintf(tw, "seed\t%d\n", m.Seed)
+	fmt.Fprintf(tw, "metrics\t%s\n", formatMetricMap(m.Metrics))
+	fmt.Fprintf(tw, "hyperparameters\t%s\n", formatStringMap(m.Hyperparameters))
+	for _, t := range mf.Tables {
+		kind := "sparse"
+		if t.Dense {
+			kind = "dense"
+		}
+		fmt.Fprintf(tw, "table %s\t%s %d×%d (%d bytes)\n", t.Name, kind, t.Rows, t.Width, t.Values.Size)
+	}
+	fmt.Fprintf(tw, "size\t%d bytes in %s\n", mf.Size(), model.VersionPrefix(m.Name, m.Version))
+	return tw.Flush()
+}
+
+func formatMetricMap(m map[string]float64) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%.4g", k, m[k])
+	}
+	return strings.Join(parts, " ")
+}
+
+func formatStringMap(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		if m[k] != "" {
+			parts = append(parts, k+"="+m[k])
+		}
+	}
+	return strings.Join(parts, " ")
+}

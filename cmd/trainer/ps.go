@@ -1,0 +1,247 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/lakestream/lakestream/lake"
+	"github.com/lakestream/lakestream/paramserver"
+	"github.com/lakestream/lakestream/train"
+)
+
+// clusterFlags are the flags shared by "trainer ps" and "trainer worker":
+// the shard map and the security settings of every gRPC endpoint.
+type clusterFlags struct {
+	shards   string
+	token    string
+	tlsCert  string
+	tlsKey   string
+	tlsCA    string
+	maxMsg   int
+	timeout  time.Duration
+	shardMap []string
+}
+
+func (c *clusterFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.shards, "shards", "", "comma-separated shard addresses host:port in shard order (the job's shard map)")
+	fs.StringVar(&c.token, "token", "", "shared token required on every parameter-server call (use with TLS off a trusted network)")
+	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate the ps serves (enables TLS)")
+	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
+	fs.StringVar(&c.tlsCA, "tls-ca", "", "PEM CA bundle to verify shards with (enables TLS for clients)")
+	fs.IntVar(&c.maxMsg, "max-msg-bytes", paramserver.DefaultMaxMsgBytes, "gRPC message-size limit; clients split larger requests")
+	fs.DurationVar(&c.timeout, "rpc-timeout", 30*time.Second, "deadline of each parameter-server call")
+}
+
+// finish checks the flags; needShards says the shard map is required.
+func (c *clusterFlags) finish(needShards bool) error {
+	if c.shards != "" {
+		for _, a := range strings.Split(c.shards, ",") {
+			if a = strings.TrimSpace(a); a == "" {
+				return &usageError{fmt.Sprintf("--shards %q: empty address", c.shards)}
+			}
+			c.shardMap = append(c.shardMap, strings.TrimSpace(a))
+		}
+	}
+	if needShards && len(c.shardMap) == 0 {
+		return &usageError{"--shards is required (comma-separated host:port of every shard, in shard order)"}
+	}
+	if (c.tlsCert == "") != (c.tlsKey == "") {
+		return &usageError{"--tls-cert and --tls-key go together"}
+	}
+	return nil
+}
+
+func (c *clusterFlags) serverTLS() (*tls.Config, error) {
+	if c.tlsCert == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(c.tlsCert, c.tlsKey)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-cert %s / --tls-key %s: %w", c.tlsCert, c.tlsKey, err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+func (c *clusterFlags) clientConfig() (paramserver.ClientConfig, error) {
+	cfg := paramserver.ClientConfig{Shards: c.shardMap, Token: c.token, MaxMsgBytes: c.maxMsg, Timeout: c.timeout}
+	if c.tlsCA != "" {
+		pem, err := os.ReadFile(c.tlsCA)
+		if err != nil {
+			return cfg, fmt.Errorf("--tls-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return cfg, fmt.Errorf("--tls-ca %s: no PEM certificate", c.tlsCA)
+		}
+		cfg.TLS = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return cfg, nil
+}
+
+// parseShard parses "i/n".
+func parseShard(s string) (int, int, error) {
+	a, b, ok := strings.Cut(s, "/")
+	i, err1 := strconv.Atoi(a)
+	n, err2 := strconv.Atoi(b)
+	if !ok || err1 != nil || err2 != nil || n < 1 || i < 0 || i >= n {
+		return 0, 0, &usageError{fmt.Sprintf("--shard %q: want i/n with 0 ≤ i < n, e.g. 0/2", s)}
+	}
+	return i, n, nil
+}
+
+// psModel builds the job's model from its flags, as "trainer train" does,
+// so that shards and workers declare the same tables.
+func psModel(j *trainJob) (train.Model, error) {
+	j.model.Fields = j.spec.NumFields()
+	if j.model.Kind == train.KindSoftmax {
+		j.model.Classes = j.spec.NumClasses()
+	}
+	j.model.Seed = j.seed
+	m, err := train.NewModel(j.model)
+	if err != nil {
+		return nil, &usageError{err.Error()}
+	}
+	if err := j.opt.Validate(); err != nil {
+		return nil, &usageError{fmt.Sprintf("optimizer: %v", err)}
+	}
+	return m, nil
+}
+
+// runPS is the "trainer ps" subcommand: one parameter-server shard, and on
+// shard 0 with --coordinate the job's coordinator and clock table.
+func runPS(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("ps", flag.ContinueOnError)
+	finish := trainFlags(fs)
+	var cl clusterFlags
+	cl.register(fs)
+	shard := fs.String("shard", "", "this shard as i/n (required), e.g. 0/2")
+	listen := fs.String("listen", "127.0.0.1:7070", "address to serve gRPC on")
+	coordinate := fs.Bool("coordinate", false, "run the job's coordinator and clock table here (shard 0)")
+	consistency := fs.String("consistency", paramserver.Sync, "consistency model: sync, ssp or async (give the same to every shard)")
+	staleness := fs.Int64("staleness", 0, "ssp: steps a worker may run ahead of the slowest")
+	workers := fs.Int("workers", 1, "workers that must join before the first barrier (sync, ssp)")
+	prefix := fs.String("checkpoint-prefix", "checkpoints/ps", "lake folder of parameter-server checkpoints")
+	every := fs.Int("checkpoint-every", 0, "coordinator: checkpoint after this many completed splits (0: at start and epoch ends)")
+	lease := fs.Duration("lease", 10*time.Second, "coordinator: a worker silent for this long is dead and its split reassigned")
+	expireEvery := fs.Duration("expire-every", time.Minute, "how often to drop rows past their table's TTL")
+	if err := parseConfig(fs, args, nil); err != nil {
+		return err
+	}
+	j, err := finish()
+	if err != nil {
+		return err
+	}
+	if err := cl.finish(*coordinate); err != nil {
+		return err
+	}
+	if *shard == "" {
+		return &usageError{"--shard is required, e.g. --shard 0/2"}
+	}
+	i, n, err := parseShard(*shard)
+	if err != nil {
+		return err
+	}
+	if *coordinate && i != 0 {
+		return &usageError{"--coordinate runs on shard 0"}
+	}
+	cc := paramserver.ConsistencyConfig{Mode: *consistency, Staleness: *staleness, Workers: *workers}
+	if err := cc.Validate(); err != nil {
+		return &usageError{err.Error()}
+	}
+	log := newLogger(os.Stderr).With("shard", *shard)
+	m, err := psModel(j)
+	if err != nil {
+		return err
+	}
+	// Under sync every shard aggregates a step's pushes and applies them once
+	// at the barrier (workers call Flush), so --consistency is given to
+	// every shard, not only the coordinating one.
+	store, err := paramserver.New(paramserver.Config{Tables: tableSpecs(m, j.opt, j.seed), Shard: i, Shards: n,
+		Deferred: *consistency == paramserver.Sync})
+	if err != nil {
+		return err
+	}
+	lk, err := lake.Open(ctx, j.lakeURI)
+	if err != nil {
+		return fmt.Errorf("--lake: %w", err)
+	}
+	srvTLS, err := cl.serverTLS()
+	if err != nil {
+		return err
+	}
+	scfg := paramserver.ServerConfig{Store: store, Lake: lk, SnapshotPrefix: *prefix, Token: cl.token, TLS: srvTLS,
+		MaxMsgBytes: cl.maxMsg, ExpireEvery: *expireEvery, Logger: log}
+	var co *paramserver.Coordinator
+	if *coordinate {
+		if scfg.Clocks, err = paramserver.NewClocks(cc); err != nil {
+			return err
+		}
+		if len(cl.shardMap) != n {
+			return &usageError{fmt.Sprintf("--shards lists %d addresses, --shard says %d shards", len(cl.shardMap), n)}
+		}
+		co, err = paramserver.NewCoordinator(paramserver.CoordinatorConfig{Epochs: j.run.Epochs, LeaseTTL: *lease,
+			CheckpointEvery: *every, Clocks: scfg.Clocks, Lake: lk, Prefix: *prefix, Logger: log})
+		if err != nil {
+			return err
+		}
+		scfg.Coordinator = co
+	}
+	srv, err := paramserver.NewServer(scfg)
+	if err != nil {
+		return err
+	}
+	lis, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("--listen %s: %w", *listen, err)
+	}
+	log.Info("parameter server listening", "addr", lis.Addr().String(), "tables", len(store.Tables()), "coordinator", *coordinate)
+	fmt.Fprintf(stdout, "ps shard %d/%d listening on %s\n", i, n, lis.Addr())
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return srv.Serve(gctx, lis) })
+	if co != nil {
+		g.Go(func() error { return runCoordinator(gctx, co, cl, log, stdout) })
+	}
+	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// runCoordinator connects the coordinator to every shard (including this one)
+// for checkpoints and drives it until the job finishes. The shard keeps
+// serving afterwards so the trained tables can be read.
+func runCoordinator(ctx context.Context, co *paramserver.Coordinator, cl clusterFlags, log *slog.Logger, stdout io.Writer) error {
+	ccfg, err := cl.clientConfig()
+	if err != nil {
+		return err
+	}
+	dctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	client, err := paramserver.Dial(dctx, ccfg)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("coordinator: %w", err)
+	}
+	defer client.Close()
+	co.SetShards(client)
+	if err := co.Run(ctx, 0); err != nil {
+		return err
+	}
+	st := co.Status()
+	log.Info("job finished", "epochs", st.Epoch+1, "splits", st.Splits, "checkpoints", st.Checkpoints)
+	fmt.Fprintf(stdout, "job finished: %d epochs of %d splits, %d checkpoints\n", st.Epoch+1, st.Splits, st.Checkpoints)
+	<-ctx.Done()
+	return nil
+}

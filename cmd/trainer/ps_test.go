@@ -1,0 +1,380 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lakestream/lakestream/lake"
+	"github.com/lakestream/lakestream/paramserver"
+	"github.com/lakestream/lakestream/train/clicklog"
+)
+
+// The distributed acceptance tests run real "trainer ps" and "trainer
+// worker" processes on loopback against a generated click log and compare
+// with the single-process "trainer train" run of the same job. Each takes
+// 10–40 s on a 2-core machine; they are skipped under -short.
+
+// cluster is one test's lake, binary and job flags.
+type cluster struct {
+	t      *testing.T
+	bin    string
+	lake   string
+	spec   string
+	days   []clicklog.Day
+	procs  []*proc
+	jobArg []string
+}
+
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	out  bytes.Buffer
+	errb bytes.Buffer
+	done chan error
+}
+
+var buildOnce struct {
+	sync.Mutex
+	bins map[*testing.T]string
+}
+
+// newCluster generates the lake and builds the trainer binary.
+func newCluster(t *testing.T, model string, extra ...string) *cluster {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("distributed acceptance test: real processes, 10-40 s (run without -short)")
+	}
+	dir := t.TempDir()
+	c := &cluster{t: t, bin: filepath.Join(dir, "trainer"), lake: filepath.Join(dir, "lake"), spec: filepath.Join(dir, "spec.yaml")}
+	build := exec.Command("go", "build", "-o", c.bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	store, err := lake.NewLocal(c.lake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := clicklog.DefaultConfig()
+	cfg.Rows, cfg.RowGroupRows = 120_000, 5000 // 3 train days × 6 splits, 1 validation day
+	sum, err := clicklog.Generate(context.Background(), store, "clicks", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.days = sum.Days
+	if err := os.WriteFile(c.spec, []byte(clicklog.SpecYAML(18)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.jobArg = append([]string{"--lake", c.lake, "--data", "clicks", "--spec", c.spec,
+		"--dt", sum.Days[0].DT + ".." + sum.Days[len(sum.Days)-2].DT, "--validation-dt", sum.Test().DT,
+		"--model", model, "--seed", "7", "--batch-size", "256"}, extra...)
+	t.Cleanup(c.stopAll)
+	return c
+}
+
+// singleProcess trains the same job in process and returns its validation AUC.
+func (c *cluster) singleProcess() float64 {
+	c.t.Helper()
+	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+	finish := trainFlags(fs)
+	if err := fs.Parse(c.jobArg); err != nil {
+		c.t.Fatal(err)
+	}
+	j, err := finish()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	j.stderr, j.logger = io.Discard, slog.New(slog.DiscardHandler)
+	out, err := j.execute(context.Background())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return out.result.Validation.AUC
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lis.Close()
+	return lis.Addr().String()
+}
+
+func (c *cluster) start(name string, args ...string) *proc {
+	c.t.Helper()
+	p := &proc{name: name, cmd: exec.Command(c.bin, args...), done: make(chan error, 1)}
+	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.errb
+	if err := p.cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	go func() { p.done <- p.cmd.Wait() }()
+	c.procs = append(c.procs, p)
+	return p
+}
+
+func (c *cluster) stopAll() {
+	for _, p := range c.procs {
+		if p.cmd.ProcessState == nil {
+			_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		}
+	}
+	for _, p := range c.procs {
+		select {
+		case <-p.done:
+		case <-time.After(10 * time.Second):
+			_ = p.cmd.Process.Kill()
+		}
+		if c.t.Failed() {
+			c.t.Logf("%s stderr (tail):\n%s", p.name, tail(p.errb.String(), 3000))
+		}
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// startShards starts n shards (shard 0 coordinating) and returns the shard map.
+func (c *cluster) startShards(n int, consistency string, extra ...string) []string {
+	addrs := make([]string, n)
+	for i := range addrs {
+		addrs[i] = freePort(c.t)
+	}
+	shardMap := strings.Join(addrs, ",")
+	for i := range n {
+		args := append([]string{"ps", "--shard", fmt.Sprintf("%d/%d", i, n), "--listen", addrs[i], "--shards", shardMap,
+			"--token", "t0k", "--consistency", consistency}, c.jobArg...)
+		if i == 0 {
+			args = append(args, "--coordinate", "--workers", "3", "--lease", "2s")
+			args = append(args, extra...)
+		}
+		c.start(fmt.Sprintf("ps%d", i), args...)
+	}
+	return addrs
+}
+
+func (c *cluster) startWorker(i int, addrs []string, extra ...string) *proc {
+	args := append([]string{"worker", "--name", fmt.Sprintf("w%d", i), "--coordinator", addrs[0],
+		"--shards", strings.Join(addrs, ","), "--token", "t0k", "--heartbeat", "300ms"}, c.jobArg...)
+	args = append(args, extra...)
+	return c.start(fmt.Sprintf("worker%d", i), args...)
+}
+
+var aucLine = regexp.MustCompile(`validation auc ([0-9.]+)`)
+
+// waitWorker waits for a worker to exit successfully and returns its AUC.
+func (c *cluster) waitWorker(p *proc, timeout time.Duration) float64 {
+	c.t.Helper()
+	select {
+	case err := <-p.done:
+		if err != nil {
+			c.t.Fatalf("%s: %v\nstdout:\n%s\nstderr:\n%s", p.name, err, p.out.String(), tail(p.errb.String(), 4000))
+		}
+	case <-time.After(timeout):
+		c.t.Fatalf("%s did not finish in %s\nstderr:\n%s", p.name, timeout, tail(p.errb.String(), 4000))
+	}
+	m := aucLine.FindStringSubmatch(p.out.String())
+	if m == nil {
+		c.t.Fatalf("%s printed no validation AUC:\n%s", p.name, p.out.String())
+	}
+	auc, _ := strconv.ParseFloat(m[1], 64)
+	return auc
+}
+
+func (c *cluster) coordinator(addr string) *paramserver.CoordinatorClient {
+	cc, err := paramserver.DialCoordinator(addr, paramserver.ClientConfig{Token: "t0k", Timeout: 5 * time.Second})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(func() { cc.Close() })
+	return cc
+}
+
+// waitDone polls the coordinator until at least n splits are done.
+func waitDone(t *testing.T, cc *paramserver.CoordinatorClient, n int, timeout time.Duration) paramserver.CoordinatorStatus {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		st, err := cc.Status(context.Background())
+		if err == nil && (st.DoneSplits >= n || st.Finished) {
+			return st
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("coordinator did not reach %d done splits in %s", n, timeout)
+	return paramserver.CoordinatorStatus{}
+}
+
+// TestDistributedMatchesSingleProcess: 2 shards + 3 workers train LR and FM
+// under sync and async consistency; the validation AUC must be within 0.002
+// (sync) or 0.005 (async) of the single-process run with the same seed. The
+// tolerances are the issue's acceptance bounds: data-parallel training sees
+// the mini-batches in another order, which moves the AUC by ~1e-4 here.
+//
+// Under sync the shards sum a step's pushes and apply one update at the
+// barrier, so W workers of batch b train like one process with batch W·b.
+// LR is insensitive to the batch size; FM with FTRL is not (batch 256 vs 768
+// moves its AUC by 0.009 on this data), so the sync workers use batch 86,
+// for the single process's 256.
+func TestDistributedMatchesSingleProcess(t *testing.T) {
+	for _, tc := range []struct {
+		model, consistency string
+		tol                float64
+		workerBatch        string
+	}{
+		{"logistic", paramserver.Sync, 0.002, "86"},
+		{"logistic", paramserver.Async, 0.005, "256"},
+		{"fm", paramserver.Sync, 0.002, "86"},
+	} {
+		t.Run(tc.model+"-"+tc.consistency, func(t *testing.T) {
+			c := newCluster(t, tc.model)
+			single := c.singleProcess()
+			addrs := c.startShards(2, tc.consistency)
+			var ws []*proc
+			for i := range 3 {
+				ws = append(ws, c.startWorker(i, addrs, "--batch-size", tc.workerBatch))
+			}
+			for _, w := range ws {
+				auc := c.waitWorker(w, 3*time.Minute)
+				t.Logf("%s: distributed AUC %.5f, single-process %.5f", w.name, auc, single)
+				if math.Abs(auc-single) > tc.tol {
+					t.Errorf("%s: distributed AUC %.5f differs from single-process %.5f by more than %v", w.name, auc, single, tc.tol)
+				}
+			}
+			st, err := c.coordinator(addrs[0]).Status(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, n := range st.Trained {
+				if n != 1 {
+					t.Errorf("split %d trained %d times", i, n)
+				}
+			}
+		})
+	}
+}
+
+// TestKillWorker kills -9 a worker while it holds a split under sync
+// consistency: the barrier waits until its lease expires, its split is
+// resumed by another worker from the recorded progress, no split is
+// completed twice, and the job finishes with the expected quality.
+func TestKillWorker(t *testing.T) {
+	c := newCluster(t, "logistic")
+	single := c.singleProcess()
+	addrs := c.startShards(2, paramserver.Sync)
+	cc := c.coordinator(addrs[0])
+	ws := []*proc{c.startWorker(0, addrs), c.startWorker(1, addrs), c.startWorker(2, addrs)}
+	split := waitOwner(t, cc, "w2", 2*time.Minute)
+	if err := ws[2].cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-ws[2].done
+	for _, w := range ws[:2] {
+		auc := c.waitWorker(w, 3*time.Minute)
+		if math.Abs(auc-single) > 0.002 {
+			t.Errorf("%s: AUC %.5f after a worker died, single-process %.5f", w.name, auc, single)
+		}
+	}
+	st, err := cc.Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Finished {
+		t.Fatalf("job not finished: %+v", st)
+	}
+	for i, n := range st.Trained {
+		if n != 1 {
+			t.Errorf("split %d completed %d times, want exactly once", i, n)
+		}
+	}
+	if !strings.Contains(c.procs[0].errb.String(), "lease expired") {
+		t.Errorf("the coordinator never expired the dead worker's lease")
+	}
+	t.Logf("w2 died holding split %d; final status %+v", split, st)
+}
+
+// waitOwner waits until worker holds a split with trained rows, and returns it.
+func waitOwner(t *testing.T, cc *paramserver.CoordinatorClient, worker string, timeout time.Duration) int {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		st, err := cc.Status(context.Background())
+		if err == nil {
+			if st.Finished {
+				t.Fatalf("the job finished before %s held a split", worker)
+			}
+			for i, o := range st.Owners {
+				if o == worker && st.Rows[i] > 0 {
+					return i
+				}
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("%s held no split within %s", worker, timeout)
+	return -1
+}
+
+// TestKillShard kills -9 shard 1 mid-job after a checkpoint, restarts it,
+// and checks that the job restores every shard from the last checkpoint,
+// rewinds the splits to it, and finishes with the quality of an
+// uninterrupted run.
+func TestKillShard(t *testing.T) {
+	c := newCluster(t, "logistic")
+	single := c.singleProcess()
+	addrs := c.startShards(2, paramserver.Sync, "--checkpoint-every", "3")
+	cc := c.coordinator(addrs[0])
+	ws := []*proc{c.startWorker(0, addrs), c.startWorker(1, addrs), c.startWorker(2, addrs)}
+	st := waitDone(t, cc, 4, 2*time.Minute)
+	if st.Finished || st.Checkpoints < 2 {
+		t.Fatalf("want the kill mid-job after a checkpoint, status %+v", st)
+	}
+	shard1 := c.procs[1]
+	if err := shard1.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-shard1.done
+	time.Sleep(300 * time.Millisecond)
+	args := append([]string{"ps", "--shard", "1/2", "--listen", addrs[1], "--shards", strings.Join(addrs, ","),
+		"--token", "t0k", "--consistency", paramserver.Sync}, c.jobArg...)
+	c.start("ps1-restarted", args...)
+	for _, w := range ws {
+		auc := c.waitWorker(w, 3*time.Minute)
+		if math.Abs(auc-single) > 0.002 {
+			t.Errorf("%s: AUC %.5f after a shard died, single-process %.5f", w.name, auc, single)
+		}
+	}
+	st, err := cc.Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Generation < 1 {
+		t.Fatalf("no recovery happened: %+v", st)
+	}
+	for i, n := range st.Trained {
+		if n != 1 {
+			t.Errorf("split %d counts %d completions after the restore, want 1", i, n)
+		}
+	}
+	t.Logf("after recovery: %+v", st)
+}

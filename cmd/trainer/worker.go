@@ -1,0 +1,299 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/lakestream/lakestream/dataset"
+	"github.com/lakestream/lakestream/lake"
+	"github.com/lakestream/lakestream/paramserver"
+	"github.com/lakestream/lakestream/train"
+	"github.com/lakestream/lakestream/train/feature"
+)
+
+// worker is one data-parallel training process: it asks the coordinator for
+// splits, trains each with the trainer's Stepper against the sharded
+// parameter server, and reports progress before every push.
+type worker struct {
+	name      string
+	job       *trainJob
+	plan      *dataset.Plan
+	splits    []dataset.Split
+	model     train.Model
+	ps        *paramserver.Client
+	coord     *paramserver.CoordinatorClient
+	async     bool // no clock barriers
+	sync      bool // barriers, and shards that apply a step's pushes at Flush
+	log       *slog.Logger
+	examples  int64
+	batches   int64
+	heartbeat time.Duration
+}
+
+// runWorker is the "trainer worker" subcommand.
+func runWorker(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	finish := trainFlags(fs)
+	var cl clusterFlags
+	cl.register(fs)
+	coordAddr := fs.String("coordinator", "", "address of the coordinator (the ps running --coordinate), host:port (required)")
+	host, _ := os.Hostname()
+	name := fs.String("name", fmt.Sprintf("%s-%d", host, os.Getpid()), "this worker's unique name in the job")
+	heartbeat := fs.Duration("heartbeat", 2*time.Second, "how often to renew the lease while training (well under the coordinator's --lease)")
+	if err := parseConfig(fs, args, nil); err != nil {
+		return err
+	}
+	j, err := finish()
+	if err != nil {
+		return err
+	}
+	if err := cl.finish(true); err != nil {
+		return err
+	}
+	if *coordAddr == "" {
+		return &usageError{"--coordinator is required (the address of the ps started with --coordinate)"}
+	}
+	log := newLogger(os.Stderr).With("worker", *name)
+	w := &worker{name: *name, job: j, log: log, heartbeat: *heartbeat}
+	lk, err := lake.Open(ctx, j.lakeURI)
+	if err != nil {
+		return fmt.Errorf("--lake: %w", err)
+	}
+	filter, err := dataset.ParseWhere(j.where)
+	if err != nil {
+		return &usageError{fmt.Sprintf("--where: %v", err)}
+	}
+	dts, err := dtFilter(j.dt)
+	if err != nil {
+		return &usageError{err.Error()}
+	}
+	if w.plan, err = j.plan(ctx, lk, append(filter, dts...), "training"); err != nil {
+		return err
+	}
+	w.splits = w.plan.Splits()
+	if err := j.fitSpec(ctx, w.plan); err != nil {
+		return err
+	}
+	if w.model, err = psModel(j); err != nil {
+		return err
+	}
+	ccfg, err := cl.clientConfig()
+	if err != nil {
+		return err
+	}
+	dctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	w.ps, err = paramserver.Dial(dctx, ccfg)
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer w.ps.Close()
+	infos, err := w.ps.Info(ctx)
+	if err != nil {
+		return err
+	}
+	w.async = infos[0].Consistency == paramserver.Async
+	w.sync = infos[0].Consistency == paramserver.Sync
+	if w.coord, err = paramserver.DialCoordinator(*coordAddr, ccfg); err != nil {
+		return err
+	}
+	defer w.coord.Close()
+	if err := w.coord.Register(ctx, w.name, len(w.splits)); err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := w.run(ctx); err != nil {
+		return err
+	}
+	d := time.Since(start)
+	fmt.Fprintf(stdout, "worker %s trained %d examples in %d batches in %s (%s examples/s)\n",
+		w.name, w.examples, w.batches, d.Round(time.Millisecond), rate(w.examples, d))
+	if j.valDT != "" {
+		m, err := w.validate(ctx, lk, filter)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "validation auc %.6f  logloss %.6f  (%d examples)\n", m.AUC, m.LogLoss, m.Examples)
+	}
+	return nil
+}
+
+// run trains splits until the coordinator says the job is done.
+func (w *worker) run(ctx context.Context) error {
+	st := train.NewStepper(w.model, w.ps, w.job.run.ClipNorm)
+	hbCtx, stopHB := context.WithCancel(ctx)
+	defer stopHB()
+	go w.heartbeats(hbCtx)
+	for {
+		a, err := w.coord.Acquire(ctx, w.name)
+		if errors.Is(err, paramserver.ErrWorkerExpired) {
+			err = w.rejoin(ctx)
+			if err == nil {
+				continue
+			}
+		}
+		if err != nil {
+			return err
+		}
+		switch a.State {
+		case paramserver.Done:
+			return nil
+		case paramserver.Wait:
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(20 * time.Millisecond):
+			}
+			continue
+		}
+		err = w.trainSplit(ctx, st, a)
+		switch {
+		case err == nil:
+			if err := w.coord.Complete(ctx, w.name, a); err != nil && !errors.Is(err, paramserver.ErrLeaseLost) {
+				return err
+			}
+		case errors.Is(err, paramserver.ErrLeaseLost):
+			w.log.Warn("split taken away; acquiring another", "split", a.Split, "err", err)
+		case errors.Is(err, paramserver.ErrWorkerExpired):
+			// Declared dead (a pause longer than the lease): the split went
+			// to another worker; join again as a new member.
+			if err := w.rejoin(ctx); err != nil {
+				return err
+			}
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case storeLost(err):
+			w.log.Warn("parameter server failed; asking for recovery", "split", a.Split, "err", err)
+			if ferr := w.coord.Fail(ctx, w.name, a, true, err.Error()); ferr != nil {
+				return ferr
+			}
+		default:
+			_ = w.coord.Fail(ctx, w.name, a, false, err.Error())
+			return fmt.Errorf("split %d (%s): %w", a.Split, w.splits[a.Split], err)
+		}
+	}
+}
+
+// storeLost reports whether err means a shard went away (and may have lost
+// its tables), as opposed to a bug or bad data.
+func storeLost(err error) bool {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if st, ok := status.FromError(e); ok {
+			switch st.Code() {
+			case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled, codes.Aborted:
+				return true
+			}
+		}
+	}
+	return errors.Is(err, context.DeadlineExceeded)
+}
+
+// rejoin registers again after the coordinator expired this worker.
+func (w *worker) rejoin(ctx context.Context) error {
+	w.log.Warn("the coordinator expired this worker; registering again")
+	return w.coord.Register(ctx, w.name, len(w.splits))
+}
+
+func (w *worker) heartbeats(ctx context.Context) {
+	t := time.NewTicker(w.heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := w.coord.Heartbeat(ctx, w.name); err != nil && ctx.Err() == nil {
+				w.log.Warn("heartbeat failed", "err", err)
+			}
+		}
+	}
+}
+
+// trainSplit trains one split from its recorded progress. Each mini-batch's
+// rows are recorded with the coordinator before its gradients are pushed,
+// and under sync or ssp the worker then waits at the clock barrier.
+func (w *worker) trainSplit(ctx context.Context, st *train.Stepper, a paramserver.Assignment) error {
+	if a.Split < 0 || a.Split >= len(w.splits) {
+		return fmt.Errorf("coordinator assigned split %d of %d", a.Split, len(w.splits))
+	}
+	clock := int64(0)
+	if !w.async {
+		c, err := w.ps.Join(ctx, w.name)
+		if err != nil {
+			return err
+		}
+		clock = c
+		defer func() { _ = w.ps.Leave(context.WithoutCancel(ctx), w.name) }()
+	}
+	sc := w.plan.Scan(ctx, []dataset.Split{w.splits[a.Split]}, dataset.ScanOptions{BatchSize: 8192,
+		ShuffleBuffer: w.job.shuffle, Seed: w.job.seed + uint64(a.Epoch)<<32 + uint64(a.Split)})
+	fz, err := feature.NewFeaturizer(w.job.spec)
+	if err != nil {
+		sc.Close()
+		return err
+	}
+	bs := train.NewSourceBatches(sc, fz, w.job.batchSize)
+	defer bs.Close()
+	var rows int64
+	for bs.Next(ctx) {
+		b := bs.At()
+		n := int64(b.Rows())
+		if rows+n <= a.SkipRows {
+			rows += n // trained by a worker that died
+			continue
+		}
+		rows += n
+		if err := w.coord.Progress(ctx, w.name, a, rows); err != nil {
+			return err
+		}
+		if _, err := st.Step(ctx, b); err != nil {
+			return err
+		}
+		w.examples += n
+		w.batches++
+		if !w.async {
+			clock++
+			if _, err := w.ps.Clock(ctx, w.name, clock); err != nil {
+				return err
+			}
+		}
+		if w.sync {
+			// Every worker's pushes of this step are in: apply them as one
+			// update before anyone pulls for the next step.
+			if err := w.ps.Flush(ctx, clock); err != nil {
+				return err
+			}
+		}
+	}
+	return bs.Err()
+}
+
+// validate scores the validation days with the trained tables.
+func (w *worker) validate(ctx context.Context, lk lake.Store, filter dataset.Filter) (train.Metrics, error) {
+	vdts, err := dtFilter(w.job.valDT)
+	if err != nil {
+		return train.Metrics{}, &usageError{err.Error()}
+	}
+	p, err := w.job.plan(ctx, lk, append(filter[:len(filter):len(filter)], vdts...), "validation")
+	if err != nil {
+		return train.Metrics{}, err
+	}
+	data := &train.SourceData{Spec: w.job.spec, BatchSize: w.job.batchSize,
+		Validation: func(ctx context.Context) (train.Records, error) {
+			return p.Scan(ctx, p.Splits(), dataset.ScanOptions{BatchSize: 8192}), nil
+		}}
+	vb, err := data.ValidationBatches(ctx)
+	if err != nil {
+		return train.Metrics{}, err
+	}
+	return train.Evaluate(ctx, train.NewStepper(w.model, w.ps, 0), vb)
+}

@@ -1,0 +1,721 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/lakestream/lakestream/datastream"
+)
+
+// StartKind says where a Source begins reading partitions for which there is
+// no restored position.
+type StartKind int
+
+// Start kinds.
+const (
+	// StartCommitted resumes from the group's committed offsets, and from
+	// the earliest offset for partitions without one. It is the default.
+	StartCommitted StartKind = iota
+	// StartEarliest reads from the oldest retained record.
+	StartEarliest
+	// StartLatest reads only records produced after the source starts.
+	StartLatest
+	// StartTimestamp reads from the first record whose timestamp is at or
+	// after SourceConfig.StartMillis.
+	StartTimestamp
+)
+
+// Assignment says how a Source gets its partitions.
+type Assignment int
+
+// Assignments.
+const (
+	// AssignByGroup joins SourceConfig.Group; Kafka balances the topic's
+	// partitions among the group's members.
+	AssignByGroup Assignment = iota
+	// AssignAll reads every partition of the topic with no group
+	// membership, so restarts need no rebalance; Group, if set, only
+	// receives the committed offsets.
+	AssignAll
+)
+
+// SourceConfig configures a Source. Start from DefaultSourceConfig.
+type SourceConfig struct {
+	Brokers []string // seed brokers, required
+	Topic   string   // topic to read, required
+	Group   string   // consumer group; required for AssignByGroup and StartCommitted
+	// InstanceID sets static group membership (KIP-345), so a restarted
+	// member takes its partitions back without waiting for a session timeout.
+	InstanceID string
+	Assignment Assignment
+	Start      StartKind
+	// StartMillis is the timestamp (ms since the epoch) for StartTimestamp.
+	StartMillis int64
+
+	// Schema declares the columns decoded from each JSON message (see
+	// Decoder for types and coercions). Required.
+	Schema *arrow.Schema
+	// DeadLetterTopic receives every message that does not decode. Required:
+	// bad records are never dropped silently.
+	DeadLetterTopic string
+
+	// MaxBatchRows, MaxBatchBytes and MaxBatchDelay cut micro-batches: a
+	// partition's batch is emitted when it holds MaxBatchRows records or
+	// MaxBatchBytes message bytes, or when its oldest record has waited
+	// MaxBatchDelay. Defaults 8192, 4 MiB, 100ms.
+	MaxBatchRows  int
+	MaxBatchBytes int
+	MaxBatchDelay time.Duration
+	// MaxRecordBytes is the largest message decoded; longer ones are
+	// dead-lettered as ReasonOversized. Default 1 MiB.
+	MaxRecordBytes int
+
+	// RecordTimeWatermark makes each batch carry a watermark from Kafka
+	// record timestamps: the partition's largest timestamp so far minus
+	// OutOfOrderness, minus 1ms. Otherwise batches carry
+	// datastream.NoWatermark and the runtime derives watermarks from a
+	// timestamp column.
+	RecordTimeWatermark bool
+	OutOfOrderness      time.Duration
+
+	// ReadUncommitted reads records of open and aborted transactions too.
+	// The default is read-committed isolation.
+	ReadUncommitted bool
+
+	Allocator  memory.Allocator // nil: memory.DefaultAllocator
+	Now        func() time.Time // clock for MaxBatchDelay; nil: time.Now
+	ClientOpts []kgo.Opt        // extra franz-go options (TLS, SASL, fetch sizes)
+}
+
+// DefaultSourceConfig returns the defaults; set Brokers, Topic, Schema and
+// DeadLetterTopic (and Group) before use.
+func DefaultSourceConfig() SourceConfig {
+	return SourceConfig{
+		Start:          StartCommitted,
+		MaxBatchRows:   8192,
+		MaxBatchBytes:  4 << 20,
+		MaxBatchDelay:  100 * time.Millisecond,
+		MaxRecordBytes: 1 << 20,
+	}
+}
+
+// Validate reports the first configuration error.
+func (c SourceConfig) Validate() error {
+	switch {
+	case len(c.Brokers) == 0:
+		return errors.New("kafka source: no brokers")
+	case c.Topic == "":
+		return errors.New("kafka source: no topic")
+	case c.Schema == nil:
+		return errors.New("kafka source: no schema")
+	case c.DeadLetterTopic == "":
+		return errors.New("kafka source: no dead-letter topic")
+	case c.DeadLetterTopic == c.Topic:
+		return errors.New("kafka source: the dead-letter topic is the input topic")
+	case c.Assignment == AssignByGroup && c.Group == "":
+		return errors.New("kafka source: group assignment needs a group")
+	case c.Start == StartCommitted && c.Group == "":
+		return errors.New("kafka source: start at committed offsets needs a group")
+	case c.Start < StartCommitted || c.Start > StartTimestamp:
+		return fmt.Errorf("kafka source: unknown start kind %d", c.Start)
+	case c.Assignment != AssignByGroup && c.Assignment != AssignAll:
+		return fmt.Errorf("kafka source: unknown assignment %d", c.Assignment)
+	case c.MaxBatchRows <= 0 || c.MaxBatchBytes <= 0 || c.MaxBatchDelay <= 0:
+		return errors.New("kafka source: batch limits must be positive")
+	case c.MaxRecordBytes <= 0:
+		return errors.New("kafka source: MaxRecordBytes must be positive")
+	}
+	return nil
+}
+
+// SourceStats are a Source's counters since it was created.
+type SourceStats struct {
+	Records     int64            // messages decoded into batches
+	Bytes       int64            // message value bytes read, good and bad
+	Batches     int64            // batches returned
+	DeadLetters map[Reason]int64 // messages dead-lettered, by reason
+	// Lag is the consumer lag: the sum over partitions of the high
+	// watermark last seen in a fetch minus the next offset to return.
+	// Records fetched but not yet cut into a batch count as lag.
+	Lag int64
+}
+
+// partBuf holds one partition's fetched records not yet cut into a batch.
+type partBuf struct {
+	recs    []*kgo.Record
+	bytes   int
+	since   time.Time // when the oldest pending record was fetched
+	maxTime int64     // largest record timestamp returned (ms)
+	split   string
+}
+
+// Source reads JSON messages from one Kafka topic into Arrow batches, one
+// partition per batch (Batch.Split is "topic/partition"). It implements
+// datastream.Source, datastream.Positioner and
+// datastream.CheckpointCommitter: positions are the next offset of every
+// partition, and committed group offsets follow durable checkpoints only.
+//
+// ReadBatch and Position are called from one goroutine; CommitCheckpoint,
+// Stats and Close may be called from others.
+type Source struct {
+	cfg SourceConfig
+	dec *Decoder
+	now func() time.Time
+
+	cl    *kgo.Client // created by the first ReadBatch; written under mu
+	admMu sync.Mutex  // guards admCl and adm, created on first use
+	admCl *kgo.Client
+	adm   *kadm.Client
+
+	// mu guards the fields below and writes of cl: franz-go runs the group
+	// callbacks (adjustOffsets, dropPartitions) on its own goroutines. It is
+	// never held together with admMu or deadMu, and never across a network
+	// call.
+	mu       sync.Mutex
+	seek     map[int32]int64 // restored position, consumed when partitions are assigned
+	parts    map[int32]*partBuf
+	next     map[int32]int64 // offset after the last record returned or dead-lettered
+	assigned map[int32]bool  // partitions assigned before (start positions apply once)
+	announce []int32         // newly assigned partitions not yet announced to the runtime
+	hwm      map[int32]int64 // high watermark per partition from the last fetch
+
+	records, bytes, batches atomic.Int64
+	deadMu                  sync.Mutex
+	dead                    map[Reason]int64
+	closed                  atomic.Bool
+}
+
+// NewSource checks cfg and returns a Source. It connects lazily: the first
+// ReadBatch creates the client, so that SeekTo can come first.
+func NewSource(cfg SourceConfig) (*Source, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	dec, err := NewDecoder(cfg.Schema, cfg.Allocator, cfg.MaxRecordBytes)
+	if err != nil {
+		return nil, fmt.Errorf("kafka source %s: %w", cfg.Topic, err)
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Source{cfg: cfg, dec: dec, now: now, parts: map[int32]*partBuf{},
+		next: map[int32]int64{}, assigned: map[int32]bool{}, hwm: map[int32]int64{}, dead: map[Reason]int64{}}, nil
+}
+
+// SeekTo makes the source resume from pos, a value returned by Position
+// (possibly in another process). It must be called before the first
+// ReadBatch. Partitions absent from pos start from the configured start; an
+// empty pos (a checkpoint taken before the source reported a position) seeks
+// nowhere.
+func (s *Source) SeekTo(_ context.Context, pos []byte) error {
+	if s.cl != nil {
+		return errors.New("kafka source: SeekTo after the first ReadBatch")
+	}
+	if len(pos) == 0 {
+		return nil
+	}
+	var p Position
+	if err := p.UnmarshalBinary(pos); err != nil {
+		return fmt.Errorf("kafka source %s: seek: %w", s.cfg.Topic, err)
+	}
+	if p.Topic != s.cfg.Topic {
+		return fmt.Errorf("kafka source %s: seek to a position of topic %q: %w", s.cfg.Topic, p.Topic, ErrBadPosition)
+	}
+	s.mu.Lock()
+	s.seek = p.Next
+	for k, v := range p.Next {
+		s.next[k] = v
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// Position returns the next offset of every partition this source has read
+// from or been positioned on, encoded as a Position.
+func (s *Source) Position() ([]byte, error) {
+	s.mu.Lock()
+	p := Position{Topic: s.cfg.Topic, Next: make(map[int32]int64, len(s.next))}
+	for k, v := range s.next {
+		p.Next[k] = v
+	}
+	s.mu.Unlock()
+	return p.MarshalBinary()
+}
+
+// CommitCheckpoint commits the offsets of a durable checkpoint's position to
+// the consumer group (if Group is set), so that lag monitoring and
+// StartCommitted see them. Kafka's committed offsets never run ahead of a
+// durable checkpoint.
+//
+// An empty state (a checkpoint taken before the source reported a position)
+// commits nothing.
+func (s *Source) CommitCheckpoint(ctx context.Context, id int64, state []byte) error {
+	if s.cfg.Group == "" || len(state) == 0 {
+		return nil
+	}
+	var p Position
+	if err := p.UnmarshalBinary(state); err != nil {
+		return fmt.Errorf("kafka source %s: commit checkpoint %d: %w", s.cfg.Topic, id, err)
+	}
+	adm, err := s.admin()
+	if err != nil {
+		return err
+	}
+	os := kadm.Offsets{}
+	for part, off := range p.Next {
+		os.Add(kadm.Offset{Topic: p.Topic, Partition: part, At: off, LeaderEpoch: -1,
+			Metadata: "lakestream checkpoint " + strconv.FormatInt(id, 10)})
+	}
+	if len(os) == 0 {
+		return nil
+	}
+	s.mu.Lock()
+	member := s.cl
+	s.mu.Unlock()
+	if s.cfg.Assignment == AssignByGroup && member != nil {
+		// A member must commit with its generation, through its client.
+		var commitErr error
+		done := make(chan struct{})
+		member.CommitOffsetsSync(ctx, toEpochOffsets(p), func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+			defer close(done)
+			if err != nil {
+				commitErr = err
+				return
+			}
+			for _, t := range resp.Topics {
+				for _, pp := range t.Partitions {
+					if e := kerr.ErrorForCode(pp.ErrorCode); e != nil && commitErr == nil {
+						commitErr = fmt.Errorf("partition %d: %w", pp.Partition, e)
+					}
+				}
+			}
+		})
+		<-done
+		if commitErr != nil {
+			return fmt.Errorf("kafka source %s: commit checkpoint %d to group %s: %w", s.cfg.Topic, id, s.cfg.Group, commitErr)
+		}
+		return nil
+	}
+	if err := adm.CommitAllOffsets(ctx, s.cfg.Group, os); err != nil {
+		return fmt.Errorf("kafka source %s: commit checkpoint %d to group %s: %w", s.cfg.Topic, id, s.cfg.Group, err)
+	}
+	return nil
+}
+
+func toEpochOffsets(p Position) map[string]map[int32]kgo.EpochOffset {
+	m := make(map[int32]kgo.EpochOffset, len(p.Next))
+	for k, v := range p.Next {
+		m[k] = kgo.EpochOffset{Epoch: -1, Offset: v}
+	}
+	return map[string]map[int32]kgo.EpochOffset{p.Topic: m}
+}
+
+// Stats returns the source's counters.
+func (s *Source) Stats() SourceStats {
+	st := SourceStats{Records: s.records.Load(), Bytes: s.bytes.Load(), Batches: s.batches.Load(), DeadLetters: map[Reason]int64{}}
+	s.deadMu.Lock()
+	for k, v := range s.dead {
+		st.DeadLetters[k] = v
+	}
+	s.deadMu.Unlock()
+	s.mu.Lock()
+	for p, h := range s.hwm {
+		if next, ok := s.next[p]; ok && h > next {
+			st.Lag += h - next
+		}
+	}
+	s.mu.Unlock()
+	return st
+}
+
+// Close stops fetching and releases the client and the decoder.
+func (s *Source) Close(context.Context) error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	s.mu.Lock()
+	cl := s.cl
+	s.mu.Unlock()
+	if cl != nil {
+		cl.Close()
+	}
+	s.admMu.Lock()
+	if s.admCl != nil {
+		s.admCl.Close()
+	}
+	s.admMu.Unlock()
+	s.dec.Release()
+	return nil
+}
+
+func (s *Source) admin() (*kadm.Client, error) {
+	s.admMu.Lock()
+	defer s.admMu.Unlock()
+	if s.adm != nil {
+		return s.adm, nil
+	}
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(s.cfg.Brokers...)}, s.cfg.ClientOpts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("kafka source %s: admin client: %w", s.cfg.Topic, err)
+	}
+	s.admCl, s.adm = cl, kadm.NewClient(cl)
+	return s.adm, nil
+}
+
+// startOffsets resolves where each partition of the topic starts: the
+// restored position, else the configured start, as concrete offsets, so
+// Position covers every partition from the first batch on.
+func (s *Source) startOffsets(ctx context.Context, adm *kadm.Client) (map[int32]int64, error) {
+	var (
+		listed kadm.ListedOffsets
+		err    error
+	)
+	switch s.cfg.Start {
+	case StartLatest:
+		listed, err = adm.ListEndOffsets(ctx, s.cfg.Topic)
+	case StartTimestamp:
+		listed, err = adm.ListOffsetsAfterMilli(ctx, s.cfg.StartMillis, s.cfg.Topic)
+	default:
+		listed, err = adm.ListStartOffsets(ctx, s.cfg.Topic)
+	}
+	if err == nil {
+		err = listed.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("kafka source %s: list offsets: %w", s.cfg.Topic, err)
+	}
+	out := map[int32]int64{}
+	listed.Each(func(o kadm.ListedOffset) { out[o.Partition] = o.Offset })
+	if len(out) == 0 {
+		return nil, fmt.Errorf("kafka source %s: topic has no partitions (does it exist?)", s.cfg.Topic)
+	}
+	if s.cfg.Start == StartCommitted {
+		committed, err := adm.FetchOffsetsForTopics(ctx, s.cfg.Group, s.cfg.Topic)
+		if err == nil {
+			err = committed.Error()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("kafka source %s: committed offsets of group %s: %w", s.cfg.Topic, s.cfg.Group, err)
+		}
+		committed.Each(func(o kadm.OffsetResponse) {
+			if _, ok := out[o.Partition]; ok && o.At >= 0 {
+				out[o.Partition] = o.At
+			}
+		})
+	}
+	s.mu.Lock()
+	for p, off := range s.seek {
+		out[p] = off
+	}
+	s.mu.Unlock()
+	return out, nil
+}
+
+func (s *Source) connect(ctx context.Context) error {
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(s.cfg.Brokers...),
+		kgo.FetchMaxPartitionBytes(int32(max(s.cfg.MaxBatchBytes, 1<<20))),
+		kgo.FetchMaxBytes(int32(max(4*s.cfg.MaxBatchBytes, 16<<20))),
+	}
+	if !s.cfg.ReadUncommitted {
+		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	}
+	switch s.cfg.Assignment {
+	case AssignAll:
+		adm, err := s.admin()
+		if err != nil {
+			return err
+		}
+		starts, err := s.startOffsets(ctx, adm)
+		if err != nil {
+			return err
+		}
+		offs := make(map[int32]kgo.Offset, len(starts))
+		s.mu.Lock()
+		for p, off := range starts {
+			offs[p] = kgo.NewOffset().At(off)
+			s.next[p] = off
+			s.announce = append(s.announce, p)
+		}
+		slices.Sort(s.announce)
+		s.mu.Unlock()
+		opts = append(opts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{s.cfg.Topic: offs}))
+	case AssignByGroup:
+		reset := kgo.NewOffset().AtStart()
+		switch s.cfg.Start {
+		case StartLatest:
+			reset = kgo.NewOffset().AtEnd()
+		case StartTimestamp:
+			reset = kgo.NewOffset().AfterMilli(s.cfg.StartMillis)
+		}
+		opts = append(opts,
+			kgo.ConsumerGroup(s.cfg.Group),
+			kgo.ConsumeTopics(s.cfg.Topic),
+			kgo.DisableAutoCommit(),
+			kgo.ConsumeResetOffset(reset),
+			kgo.AdjustFetchOffsetsFn(s.adjustOffsets),
+			kgo.OnPartitionsRevoked(s.dropPartitions),
+			kgo.OnPartitionsLost(s.dropPartitions),
+		)
+		if s.cfg.InstanceID != "" {
+			opts = append(opts, kgo.InstanceID(s.cfg.InstanceID))
+		}
+	}
+	cl, err := kgo.NewClient(append(opts, s.cfg.ClientOpts...)...)
+	if err != nil {
+		return fmt.Errorf("kafka source %s: client: %w", s.cfg.Topic, err)
+	}
+	s.mu.Lock()
+	s.cl = cl
+	s.mu.Unlock()
+	return nil
+}
+
+// adjustOffsets runs when the group assigns partitions, with the committed
+// offsets (or the reset offset) franz-go is about to fetch from. A restored
+// position wins; otherwise a non-committed start applies to a partition's
+// first assignment.
+func (s *Source) adjustOffsets(_ context.Context, m map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for p := range m[s.cfg.Topic] {
+		first := !s.assigned[p]
+		s.assigned[p] = true
+		s.announce = append(s.announce, p)
+		if off, ok := s.seek[p]; ok {
+			m[s.cfg.Topic][p] = kgo.NewOffset().At(off)
+			delete(s.seek, p)
+			continue
+		}
+		if !first {
+			continue
+		}
+		switch s.cfg.Start {
+		case StartEarliest:
+			m[s.cfg.Topic][p] = kgo.NewOffset().AtStart()
+		case StartLatest:
+			m[s.cfg.Topic][p] = kgo.NewOffset().AtEnd()
+		case StartTimestamp:
+			m[s.cfg.Topic][p] = kgo.NewOffset().AfterMilli(s.cfg.StartMillis)
+		}
+	}
+	return m, nil
+}
+
+// dropPartitions forgets revoked or lost partitions: their buffered records
+// belong to the next owner, and they leave this source's position.
+func (s *Source) dropPartitions(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range lost[s.cfg.Topic] {
+		delete(s.parts, p)
+		delete(s.next, p)
+		delete(s.hwm, p)
+	}
+}
+
+// ReadBatch blocks until some partition has a full batch, or a partial one
+// whose oldest record has waited MaxBatchDelay, and returns it decoded.
+// Before the first rows of a newly assigned partition it returns one
+// heartbeat (nil Record) naming the partition's split, so the runtime holds
+// the watermark back for it.
+// Messages that do not decode are produced to the dead-letter topic (and
+// acknowledged) before the batch that passes them is returned.
+func (s *Source) ReadBatch(ctx context.Context) (datastream.Batch, error) {
+	if s.closed.Load() {
+		return datastream.Batch{}, ErrClosed
+	}
+	if s.cl == nil {
+		if err := s.connect(ctx); err != nil {
+			return datastream.Batch{}, err
+		}
+	}
+	for {
+		if b, ok := s.announceSplit(); ok {
+			return b, nil
+		}
+		if b, ok, err := s.cut(ctx); err != nil || ok {
+			return b, err
+		}
+		wait := s.cfg.MaxBatchDelay
+		s.mu.Lock()
+		now := s.now()
+		for _, pb := range s.parts {
+			if len(pb.recs) > 0 {
+				wait = min(wait, max(pb.since.Add(s.cfg.MaxBatchDelay).Sub(now), time.Millisecond))
+			}
+		}
+		s.mu.Unlock()
+		if err := s.poll(ctx, wait); err != nil {
+			return datastream.Batch{}, err
+		}
+	}
+}
+
+func (s *Source) poll(ctx context.Context, wait time.Duration) error {
+	pctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	fs := s.cl.PollRecords(pctx, 4*s.cfg.MaxBatchRows)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if fs.IsClientClosed() {
+		return ErrClosed
+	}
+	var ferr error
+	fs.EachError(func(t string, p int32, err error) {
+		var loss *kgo.ErrDataLoss
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.As(err, &loss) {
+			return // poll timeout; data loss is informational (franz-go resets the offset)
+		}
+		if ferr == nil {
+			ferr = fmt.Errorf("kafka source: fetch %s/%d: %w", t, p, err)
+		}
+	})
+	if ferr != nil {
+		return ferr
+	}
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fs.EachPartition(func(ftp kgo.FetchTopicPartition) {
+		if ftp.HighWatermark > 0 {
+			s.hwm[ftp.Partition] = ftp.HighWatermark
+		}
+		if len(ftp.Records) == 0 {
+			return
+		}
+		pb := s.parts[ftp.Partition]
+		if pb == nil {
+			pb = &partBuf{split: s.split(ftp.Partition), maxTime: -1 << 62}
+			s.parts[ftp.Partition] = pb
+		}
+		if len(pb.recs) == 0 {
+			pb.since = now
+		}
+		pb.recs = append(pb.recs, ftp.Records...)
+		for _, r := range ftp.Records {
+			pb.bytes += len(r.Value)
+		}
+	})
+	return nil
+}
+
+// announceSplit returns a heartbeat for a newly assigned partition, if any.
+// Its watermark, just above NoWatermark, registers the split with the
+// runtime, so the source's watermark (the minimum over its splits) waits for
+// this partition's first rows instead of running ahead on the partitions that
+// delivered first.
+func (s *Source) announceSplit() (datastream.Batch, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.announce) == 0 {
+		return datastream.Batch{}, false
+	}
+	p := s.announce[0]
+	s.announce = s.announce[1:]
+	return datastream.Batch{Watermark: datastream.NoWatermark + 1, Split: s.split(p)}, true
+}
+
+func (s *Source) split(p int32) string { return s.cfg.Topic + "/" + strconv.Itoa(int(p)) }
+
+// cut returns the batch of the first ready partition, if any.
+func (s *Source) cut(ctx context.Context) (datastream.Batch, bool, error) {
+	s.mu.Lock()
+	now := s.now()
+	var (
+		part int32
+		pb   *partBuf
+	)
+	for p, b := range s.parts {
+		if len(b.recs) == 0 {
+			continue
+		}
+		if len(b.recs) >= s.cfg.MaxBatchRows || b.bytes >= s.cfg.MaxBatchBytes || now.Sub(b.since) >= s.cfg.MaxBatchDelay {
+			part, pb = p, b
+			break
+		}
+	}
+	if pb == nil {
+		s.mu.Unlock()
+		return datastream.Batch{}, false, nil
+	}
+	n, size := 0, 0
+	for n < len(pb.recs) && n < s.cfg.MaxBatchRows && size < s.cfg.MaxBatchBytes {
+		size += len(pb.recs[n].Value)
+		n++
+	}
+	recs := pb.recs[:n:n]
+	pb.recs = pb.recs[n:]
+	pb.bytes -= size
+	if len(pb.recs) == 0 {
+		pb.recs = nil
+	} else {
+		pb.since = now
+	}
+	s.mu.Unlock()
+
+	var bad []*kgo.Record
+	s.dec.Reserve(len(recs))
+	maxTime := pb.maxTime
+	for _, r := range recs {
+		if err := s.dec.Decode(r.Value); err != nil {
+			var de *DecodeError
+			if !errors.As(err, &de) {
+				return datastream.Batch{}, false, err
+			}
+			bad = append(bad, deadLetter(s.cfg.DeadLetterTopic, r, de, s.cfg.MaxRecordBytes))
+			s.countDead(de.Reason)
+			continue
+		}
+		maxTime = max(maxTime, r.Timestamp.UnixMilli())
+	}
+	rec := s.dec.NewRecord()
+	if len(bad) > 0 {
+		// The position passes these records once the batch is returned, so
+		// they must be in the dead-letter topic first.
+		if err := s.cl.ProduceSync(ctx, bad...).FirstErr(); err != nil {
+			rec.Release()
+			return datastream.Batch{}, false, fmt.Errorf("kafka source %s/%d: produce %d records to dead-letter topic %s: %w",
+				s.cfg.Topic, part, len(bad), s.cfg.DeadLetterTopic, err)
+		}
+	}
+	s.mu.Lock()
+	if _, still := s.parts[part]; still || s.cfg.Assignment == AssignAll {
+		s.next[part] = recs[len(recs)-1].Offset + 1
+	}
+	pb.maxTime = maxTime
+	s.mu.Unlock()
+	s.bytes.Add(int64(size))
+	if rec.NumRows() == 0 {
+		rec.Release()
+		return datastream.Batch{}, false, nil
+	}
+	s.records.Add(rec.NumRows())
+	s.batches.Add(1)
+	wm := datastream.NoWatermark
+	if s.cfg.RecordTimeWatermark && maxTime > -1<<62 {
+		wm = maxTime - s.cfg.OutOfOrderness.Milliseconds() - 1
+	}
+	return datastream.Batch{Record: rec, Watermark: wm, Split: pb.split}, true, nil
+}
+
+func (s *Source) countDead(r Reason) {
+	s.deadMu.Lock()
+	s.dead[r]++
+	s.deadMu.Unlock()
+}

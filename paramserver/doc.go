@@ -1,0 +1,50 @@
+// Package paramserver holds model parameters for data-parallel training:
+// tables of fixed-width float32 rows that workers pull by key and update by
+// pushing gradients, with the optimizer (package train/optim) applied where
+// the parameters live.
+//
+// # Tables
+//
+// A table is declared by a TableSpec: a name, a row width, an optimizer, an
+// initializer, and whether it is dense (Rows rows addressed by index) or a
+// hashed sparse table (any uint64 key, rows created on first push). Each row
+// stores its weights followed by the optimizer's per-parameter state (for
+// example FTRL's z and n, Adam's moments) and an update count used for bias
+// correction. Sparse tables can admit a key only after AdmitAfter pushes
+// (counted in a count-min sketch) and drop rows unseen for TTL (Expire, on
+// an injected clock), so long-running streams do not grow without bound.
+// Initial values depend only on (seed, key, column), so any shard layout
+// starts from the same model.
+//
+// # Stores
+//
+// Local is the in-process store: the embedded default on one machine and the
+// engine of every shard. Client talks to shards over gRPC (service
+// lakestream.paramserver.v1.ParamServer in api/paramserver) and implements
+// the same Pull/Push methods, so the trainer's ParamStore interface is
+// satisfied by both:
+//
+//	store, _ := paramserver.NewLocal(specs...)           // one process
+//	store, _ := paramserver.Dial(ctx, paramserver.ClientConfig{Shards: addrs})
+//
+// Keys are hashed to shards with ShardOf; the shard map (the ordered list of
+// addresses) is job configuration. A Client splits each request by shard,
+// calls the shards in parallel, splits large requests into chunks below the
+// message-size limit, and merges the answers into the caller's dst. Keys and
+// values travel as packed little-endian bytes. Servers take an optional TLS
+// configuration and shared token, checked on every call.
+//
+// # Consistency
+//
+// Clocks implements the job's consistency model — bulk-synchronous (Sync),
+// stale-synchronous with bound s (SSP) or asynchronous (Async) — as a clock
+// table kept by shard 0: workers push a step's gradients, then call Clock,
+// which returns when they may start the next step.
+//
+// # Snapshots
+//
+// WriteSnapshot and ReadSnapshot store every table, with optimizer state and
+// update counts, in a compact checksummed binary format (see snapshot.go);
+// shards write them to the lake under <prefix>/<checkpoint>/shard-i-of-n.pssnap
+// when a checkpoint is taken at a barrier, and restore them after a failure.
+package paramserver

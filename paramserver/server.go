@@ -1,0 +1,390 @@
+package paramserver
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	pb "github.com/lakestream/lakestream/api/paramserver"
+	"github.com/lakestream/lakestream/lake"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/status"
+)
+
+// DefaultMaxMsgBytes is the default gRPC message-size limit of servers and
+// clients; clients split requests so that they stay below it.
+const DefaultMaxMsgBytes = 64 << 20
+
+// ServerConfig configures a shard server.
+type ServerConfig struct {
+	// Store holds the shard's tables. Required.
+	Store *Local
+	// Clocks is the job's clock table, kept by one shard (shard 0 by
+	// convention). Nil makes Join, Clock and Leave fail with
+	// FailedPrecondition.
+	Clocks *Clocks
+	// Coordinator, when set, is served as the Coordinator service on the
+	// same port (shard 0 by convention).
+	Coordinator *Coordinator
+	// Lake and SnapshotPrefix say where Snapshot and Restore read and write:
+	// <SnapshotPrefix>/<name>/shard-<i>-of-<n>.pssnap. A nil Lake makes them
+	// fail with FailedPrecondition.
+	Lake           lake.Store
+	SnapshotPrefix string
+	// Token, when set, is required on every call (see auth.go).
+	Token string
+	// TLS, when set, serves TLS with this configuration.
+	TLS *tls.Config
+	// MaxMsgBytes limits received and sent messages; 0 means
+	// DefaultMaxMsgBytes.
+	MaxMsgBytes int
+	// ExpireEvery, when positive, runs Store.Expire at this period.
+	ExpireEvery time.Duration
+	// Logger receives operational messages; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Server serves one shard's tables over gRPC (service
+// lakestream.paramserver.v1.ParamServer).
+type Server struct {
+	pb.UnimplementedParamServerServer
+	cfg      ServerConfig
+	instance uint64    // random per process; see InfoResponse.instance
+	scratch  sync.Pool // *serverScratch
+	snapMu   sync.Mutex
+}
+
+type serverScratch struct {
+	keys  []uint64
+	keys2 []uint64
+	vals  []float32
+}
+
+// NewServer validates cfg and returns a server.
+func NewServer(cfg ServerConfig) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("paramserver: ServerConfig.Store is nil")
+	}
+	if cfg.MaxMsgBytes == 0 {
+		cfg.MaxMsgBytes = DefaultMaxMsgBytes
+	}
+	if cfg.MaxMsgBytes < 1<<16 {
+		return nil, fmt.Errorf("paramserver: MaxMsgBytes %d is below 64 KiB", cfg.MaxMsgBytes)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	var id [8]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, instance: binary.LittleEndian.Uint64(id[:])}
+	s.scratch.New = func() any { return new(serverScratch) }
+	return s, nil
+}
+
+// GRPCServer returns a gRPC server with the shard service registered and the
+// configured limits, TLS and token check installed.
+func (s *Server) GRPCServer() *grpc.Server {
+	opts := []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(s.cfg.MaxMsgBytes),
+		grpc.MaxSendMsgSize(s.cfg.MaxMsgBytes),
+	}
+	if s.cfg.TLS != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(s.cfg.TLS)))
+	}
+	if s.cfg.Token != "" {
+		opts = append(opts, grpc.UnaryInterceptor(tokenUnary(s.cfg.Token)), grpc.StreamInterceptor(tokenStream(s.cfg.Token)))
+	}
+	g := grpc.NewServer(opts...)
+	pb.RegisterParamServerServer(g, s)
+	if s.cfg.Coordinator != nil {
+		pb.RegisterCoordinatorServer(g, &coordinatorServer{co: s.cfg.Coordinator})
+	}
+	return g
+}
+
+// Serve serves on lis until ctx is done, then stops gracefully (in-flight
+// calls finish; Clock calls blocked on a barrier are cancelled).
+func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
+	g := s.GRPCServer()
+	errc := make(chan error, 1)
+	go func() { errc <- g.Serve(lis) }()
+	var tick <-chan time.Time
+	if s.cfg.ExpireEvery > 0 {
+		t := time.NewTicker(s.cfg.ExpireEvery)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case err := <-errc:
+			return err
+		case <-tick:
+			n, err := s.cfg.Store.Expire(ctx)
+			if err == nil && n > 0 {
+				s.cfg.Logger.Info("expired rows", "rows", n)
+			}
+		case <-ctx.Done():
+			stopped := make(chan struct{})
+			go func() { g.GracefulStop(); close(stopped) }()
+			select {
+			case <-stopped:
+			case <-time.After(5 * time.Second):
+				g.Stop()
+			}
+			<-errc
+			return nil
+		}
+	}
+}
+
+// toStatus maps package errors to gRPC status codes; fromStatus undoes it on
+// the client so errors.Is keeps working across the wire.
+func toStatus(err error) error {
+	var kre *KeyRangeError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return status.FromContextError(err).Err()
+	case errors.Is(err, ErrUnknownTable):
+		return status.Error(codes.NotFound, err.Error())
+	case errors.As(err, &kre):
+		return status.Error(codes.OutOfRange, err.Error())
+	case errors.Is(err, ErrWorkerExpired):
+		return status.Error(codes.FailedPrecondition, err.Error())
+	case errors.Is(err, ErrBadSnapshot), errors.Is(err, lake.ErrNotExist):
+		return status.Error(codes.DataLoss, err.Error())
+	}
+	return status.Error(codes.Internal, err.Error())
+}
+
+func (s *Server) spec(table string) (TableSpec, error) {
+	spec, err := s.cfg.Store.Spec(table)
+	return spec, toStatus(err)
+}
+
+func invalid(format string, args ...any) error {
+	return status.Errorf(codes.InvalidArgument, "paramserver: "+format, args...)
+}
+
+func (s *Server) pull(ctx context.Context, spec TableSpec, keys []uint64) ([]byte, error) {
+	// vals escapes as the response's bytes, so it is not pooled.
+	vals := make([]float32, len(keys)*spec.Width)
+	if err := s.cfg.Store.Pull(ctx, spec.Name, keys, vals); err != nil {
+		return nil, toStatus(err)
+	}
+	return floatBytes(vals), nil
+}
+
+func (s *Server) push(ctx context.Context, sc *serverScratch, spec TableSpec, keyBytes, gradBytes []byte) error {
+	var err error
+	sc.keys, err = decodeKeys(sc.keys[:0], keyBytes)
+	if err != nil {
+		return invalid("push %q: %v", spec.Name, err)
+	}
+	n := len(sc.keys) * spec.Width
+	if cap(sc.vals) < n {
+		sc.vals = make([]float32, n)
+	}
+	sc.vals = sc.vals[:n]
+	if err := decodeFloats(sc.vals, gradBytes); err != nil {
+		return invalid("push %q of width %d: %v", spec.Name, spec.Width, err)
+	}
+	return toStatus(s.cfg.Store.Push(ctx, spec.Name, sc.keys, sc.vals))
+}
+
+// Pull implements the Pull RPC.
+func (s *Server) Pull(ctx context.Context, req *pb.PullRequest) (*pb.PullResponse, error) {
+	spec, err := s.spec(req.Table)
+	if err != nil {
+		return nil, err
+	}
+	sc := s.scratch.Get().(*serverScratch)
+	defer s.scratch.Put(sc)
+	sc.keys, err = decodeKeys(sc.keys[:0], req.Keys)
+	if err != nil {
+		return nil, invalid("pull %q: %v", req.Table, err)
+	}
+	vals, err := s.pull(ctx, spec, sc.keys)
+	if err != nil {
+		return nil, err
+	}
+	return &pb.PullResponse{Values: vals}, nil
+}
+
+// Push implements the Push RPC.
+func (s *Server) Push(ctx context.Context, req *pb.PushRequest) (*pb.PushResponse, error) {
+	spec, err := s.spec(req.Table)
+	if err != nil {
+		return nil, err
+	}
+	sc := s.scratch.Get().(*serverScratch)
+	defer s.scratch.Put(sc)
+	if err := s.push(ctx, sc, spec, req.Keys, req.Grads); err != nil {
+		return nil, err
+	}
+	return &pb.PushResponse{}, nil
+}
+
+// PushPull implements the PushPull RPC.
+func (s *Server) PushPull(ctx context.Context, req *pb.PushPullRequest) (*pb.PullResponse, error) {
+	spec, err := s.spec(req.Table)
+	if err != nil {
+		return nil, err
+	}
+	sc := s.scratch.Get().(*serverScratch)
+	defer s.scratch.Put(sc)
+	if len(req.PushKeys) > 0 {
+		if err := s.push(ctx, sc, spec, req.PushKeys, req.Grads); err != nil {
+			return nil, err
+		}
+	}
+	sc.keys2, err = decodeKeys(sc.keys2[:0], req.PullKeys)
+	if err != nil {
+		return nil, invalid("pull %q: %v", req.Table, err)
+	}
+	vals, err := s.pull(ctx, spec, sc.keys2)
+	if err != nil {
+		return nil, err
+	}
+	return &pb.PullResponse{Values: vals}, nil
+}
+
+func (s *Server) clocks() (*Clocks, error) {
+	if s.cfg.Clocks == nil {
+		return nil, status.Errorf(codes.FailedPrecondition, "paramserver: shard %d does not keep the job's clocks (shard 0 does)", s.cfg.Store.cfg.Shard)
+	}
+	return s.cfg.Clocks, nil
+}
+
+// Join implements the Join RPC.
+func (s *Server) Join(ctx context.Context, req *pb.JoinRequest) (*pb.JoinResponse, error) {
+	c, err := s.clocks()
+	if err != nil {
+		return nil, err
+	}
+	if req.Worker == "" {
+		return nil, invalid("join: empty worker name")
+	}
+	return &pb.JoinResponse{Clock: c.Join(req.Worker)}, nil
+}
+
+// Clock implements the Clock RPC.
+func (s *Server) Clock(ctx context.Context, req *pb.ClockRequest) (*pb.ClockResponse, error) {
+	c, err := s.clocks()
+	if err != nil {
+		return nil, err
+	}
+	m, err := c.Advance(ctx, req.Worker, req.Clock)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.ClockResponse{MinClock: m}, nil
+}
+
+// Flush implements the Flush RPC.
+func (s *Server) Flush(ctx context.Context, req *pb.FlushRequest) (*pb.FlushResponse, error) {
+	if err := s.cfg.Store.Flush(ctx, req.Clock); err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.FlushResponse{}, nil
+}
+
+// Leave implements the Leave RPC.
+func (s *Server) Leave(ctx context.Context, req *pb.LeaveRequest) (*pb.LeaveResponse, error) {
+	c, err := s.clocks()
+	if err != nil {
+		return nil, err
+	}
+	c.Leave(req.Worker)
+	return &pb.LeaveResponse{}, nil
+}
+
+// SnapshotKey returns the lake key of shard's snapshot in checkpoint name.
+func SnapshotKey(prefix, name string, shard, shards int) string {
+	key := fmt.Sprintf("%s/shard-%d-of-%d.pssnap", name, shard, max(shards, 1))
+	if p := strings.TrimSuffix(prefix, "/"); p != "" {
+		key = p + "/" + key
+	}
+	return key
+}
+
+func (s *Server) snapshotKey(name string) (string, error) {
+	if s.cfg.Lake == nil {
+		return "", status.Error(codes.FailedPrecondition, "paramserver: shard has no lake to snapshot to (flag --lake)")
+	}
+	if name == "" || strings.ContainsAny(name, "/\\") || name == "." || name == ".." {
+		return "", invalid("snapshot name %q must be a non-empty path element", name)
+	}
+	c := s.cfg.Store.cfg
+	return SnapshotKey(s.cfg.SnapshotPrefix, name, c.Shard, c.Shards), nil
+}
+
+// Snapshot implements the Snapshot RPC.
+func (s *Server) Snapshot(ctx context.Context, req *pb.SnapshotRequest) (*pb.SnapshotResponse, error) {
+	key, err := s.snapshotKey(req.Name)
+	if err != nil {
+		return nil, err
+	}
+	s.snapMu.Lock()
+	defer s.snapMu.Unlock()
+	// A checkpoint holds every gradient pushed before it.
+	if err := s.cfg.Store.Flush(ctx, -1); err != nil {
+		return nil, toStatus(err)
+	}
+	if err := s.cfg.Store.SaveSnapshot(ctx, s.cfg.Lake, key); err != nil {
+		return nil, toStatus(err)
+	}
+	info, err := s.cfg.Lake.Stat(ctx, key)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	s.cfg.Logger.Info("snapshot written", "key", key, "bytes", info.Size)
+	return &pb.SnapshotResponse{Key: key, Bytes: info.Size}, nil
+}
+
+// Restore implements the Restore RPC.
+func (s *Server) Restore(ctx context.Context, req *pb.RestoreRequest) (*pb.RestoreResponse, error) {
+	key, err := s.snapshotKey(req.Name)
+	if err != nil {
+		return nil, err
+	}
+	s.snapMu.Lock()
+	defer s.snapMu.Unlock()
+	if err := s.cfg.Store.LoadSnapshot(ctx, s.cfg.Lake, key); err != nil {
+		return nil, toStatus(err)
+	}
+	s.cfg.Logger.Info("snapshot restored", "key", key)
+	return &pb.RestoreResponse{Key: key}, nil
+}
+
+// Info implements the Info RPC.
+func (s *Server) Info(ctx context.Context, _ *pb.InfoRequest) (*pb.InfoResponse, error) {
+	c := s.cfg.Store.cfg
+	resp := &pb.InfoResponse{Shard: int32(c.Shard), Shards: int32(max(c.Shards, 1)), Instance: s.instance}
+	for _, t := range s.cfg.Store.Tables() {
+		n, _ := s.cfg.Store.Len(t.Name)
+		resp.Tables = append(resp.Tables, &pb.TableInfo{Name: t.Name, Width: int32(t.Width), Dense: t.Dense, Rows: int64(n), Optimizer: t.Optimizer.Name})
+	}
+	if s.cfg.Clocks != nil {
+		cc := s.cfg.Clocks.Config()
+		resp.Consistency = cc.Mode
+		if resp.Consistency == "" {
+			resp.Consistency = Sync
+		}
+		resp.Staleness = cc.Staleness
+	}
+	return resp, nil
+}

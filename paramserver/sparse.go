@@ -1,0 +1,295 @@
+package paramserver
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// A sparse table is split into stripes by the top bits of the key's hash;
+// each stripe is an open-addressing hash table (linear probing) over a row
+// arena, guarded by its own RWMutex. Rows live contiguously in vals, each row
+// being Width weights followed by Width*Slots optimizer state values, so
+// growth appends to a few slices and never allocates per key.
+const (
+	stripeBits = 6
+	numStripes = 1 << stripeBits
+	// minIndex is the initial open-addressing index size of a stripe.
+	minIndex = 64
+)
+
+type sparseTable struct {
+	spec   TableSpec
+	rule   rule
+	width  int
+	kept   int   // width * (1 + slots): weights and optimizer state, what snapshots keep
+	stride int   // kept, plus width for the gradient accumulator when deferred
+	ttl    int64 // nanoseconds; 0 disables expiry bookkeeping
+	admit  uint8 // sightings needed; ≤ 1 admits at once
+	// deferred tables add pushed gradients into a per-row accumulator and
+	// apply the optimizer once per Flush (bulk-synchronous training).
+	deferred bool
+
+	stripes [numStripes]stripe
+}
+
+type stripe struct {
+	mu    sync.RWMutex
+	index []int32 // 0 is empty, otherwise row+1; len is a power of two
+	keys  []uint64
+	steps []int64
+	seen  []int64 // last pull or push, unix nanoseconds; atomic under RLock
+	vals  []float32
+	// sketch counts pushes of keys not yet admitted (AdmitAfter > 1).
+	sketch *sketch
+	// dirty lists the rows with accumulated gradients (deferred tables);
+	// isDirty marks them.
+	dirty   []int32
+	isDirty []bool
+}
+
+func newSparseTable(spec TableSpec, r rule, deferred bool) *sparseTable {
+	t := &sparseTable{
+		spec:     spec,
+		rule:     r,
+		width:    spec.Width,
+		kept:     spec.Width * (1 + r.Slots()),
+		ttl:      int64(spec.TTL),
+		admit:    uint8(spec.AdmitAfter),
+		deferred: deferred,
+	}
+	t.stride = t.kept
+	if deferred {
+		t.stride += t.width
+	}
+	for i := range t.stripes {
+		s := &t.stripes[i]
+		s.index = make([]int32, minIndex)
+		if t.admit > 1 {
+			s.sketch = newSketch(sketchCounters)
+		}
+	}
+	return t
+}
+
+func (t *sparseTable) stripeOf(h uint64) *stripe { return &t.stripes[h>>(64-stripeBits)] }
+
+// find returns the row of key or -1. The caller holds s.mu.
+func (s *stripe) find(key, h uint64) int {
+	mask := uint64(len(s.index) - 1)
+	for p := h & mask; ; p = (p + 1) & mask {
+		i := s.index[p]
+		if i == 0 {
+			return -1
+		}
+		if s.keys[i-1] == key {
+			return int(i - 1)
+		}
+	}
+}
+
+// insert appends a row for key (known to be absent) with its initial values
+// and zero optimizer state, and returns it. The caller holds s.mu for writing.
+func (t *sparseTable) insert(s *stripe, key, h uint64, now int64) int {
+	row := len(s.keys)
+	if (row+1)*4 > len(s.index)*3 {
+		s.rehash(len(s.index) * 2)
+	}
+	s.keys = append(s.keys, key)
+	s.steps = append(s.steps, 0)
+	s.seen = append(s.seen, now)
+	if t.deferred {
+		s.isDirty = append(s.isDirty, false)
+	}
+	n := len(s.vals)
+	s.vals = growFloats(s.vals, t.stride)
+	initRow(&t.spec.Init, key, s.vals[n:n+t.width])
+	clear(s.vals[n+t.width : n+t.stride])
+	s.place(h, row)
+	return row
+}
+
+// place puts row into the index at the first free slot of its probe chain.
+func (s *stripe) place(h uint64, row int) {
+	mask := uint64(len(s.index) - 1)
+	p := h & mask
+	for s.index[p] != 0 {
+		p = (p + 1) & mask
+	}
+	s.index[p] = int32(row + 1)
+}
+
+// rehash rebuilds the index with size slots from the key column.
+func (s *stripe) rehash(size int) {
+	if cap(s.index) >= size {
+		s.index = s.index[:size]
+		clear(s.index)
+	} else {
+		s.index = make([]int32, size)
+	}
+	for row, k := range s.keys {
+		s.place(mix64(k), row)
+	}
+}
+
+// growFloats extends v by n zeroed values, amortizing reallocation.
+func growFloats(v []float32, n int) []float32 {
+	if len(v)+n <= cap(v) {
+		v = v[:len(v)+n]
+		clear(v[len(v)-n:])
+		return v
+	}
+	return append(v, make([]float32, n)...)
+}
+
+func (t *sparseTable) pull(keys []uint64, dst []float32, now int64) {
+	w := t.width
+	for i, k := range keys {
+		h := mix64(k)
+		s := t.stripeOf(h)
+		out := dst[i*w : (i+1)*w]
+		s.mu.RLock()
+		if r := s.find(k, h); r >= 0 {
+			copy(out, s.vals[r*t.stride:r*t.stride+w])
+			if t.ttl > 0 {
+				atomic.StoreInt64(&s.seen[r], now)
+			}
+		} else {
+			initRow(&t.spec.Init, k, out)
+		}
+		s.mu.RUnlock()
+	}
+}
+
+func (t *sparseTable) push(keys []uint64, grads []float32, now int64) {
+	w := t.width
+	for i, k := range keys {
+		h := mix64(k)
+		s := t.stripeOf(h)
+		s.mu.Lock()
+		r := s.find(k, h)
+		if r < 0 {
+			if t.admit > 1 && !s.sketch.sight(h, t.admit) {
+				s.mu.Unlock()
+				continue
+			}
+			r = t.insert(s, k, h, now)
+		}
+		row := s.vals[r*t.stride : (r+1)*t.stride]
+		if t.deferred {
+			acc := row[t.kept:]
+			for j, g := range grads[i*w : (i+1)*w] {
+				acc[j] += g
+			}
+			if !s.isDirty[r] {
+				s.isDirty[r] = true
+				s.dirty = append(s.dirty, int32(r))
+			}
+		} else {
+			s.steps[r]++
+			t.rule.Update(row[:w], row[w:t.kept], grads[i*w:(i+1)*w], s.steps[r])
+		}
+		s.seen[r] = now
+		s.mu.Unlock()
+	}
+}
+
+// flush applies the optimizer once to every row with accumulated gradients.
+func (t *sparseTable) flush() {
+	for i := range t.stripes {
+		s := &t.stripes[i]
+		s.mu.Lock()
+		t.flushLocked(s)
+		s.mu.Unlock()
+	}
+}
+
+func (t *sparseTable) flushLocked(s *stripe) {
+	w := t.width
+	for _, r := range s.dirty {
+		row := s.vals[int(r)*t.stride : int(r+1)*t.stride]
+		s.steps[r]++
+		t.rule.Update(row[:w], row[w:t.kept], row[t.kept:], s.steps[r])
+		clear(row[t.kept:])
+		s.isDirty[r] = false
+	}
+	s.dirty = s.dirty[:0]
+}
+
+// expire drops the rows last seen before cutoff and returns how many.
+func (t *sparseTable) expire(cutoff int64) int {
+	dropped := 0
+	for i := range t.stripes {
+		s := &t.stripes[i]
+		s.mu.Lock()
+		t.flushLocked(s) // compaction moves rows; apply what they hold first
+		kept := 0
+		for r := range s.keys {
+			if s.seen[r] < cutoff {
+				continue
+			}
+			if kept != r {
+				s.keys[kept] = s.keys[r]
+				s.steps[kept] = s.steps[r]
+				s.seen[kept] = s.seen[r]
+				copy(s.vals[kept*t.stride:(kept+1)*t.stride], s.vals[r*t.stride:(r+1)*t.stride])
+			}
+			kept++
+		}
+		if kept != len(s.keys) {
+			dropped += len(s.keys) - kept
+			s.keys = s.keys[:kept]
+			s.steps = s.steps[:kept]
+			s.seen = s.seen[:kept]
+			s.vals = s.vals[:kept*t.stride]
+			if t.deferred {
+				s.isDirty = s.isDirty[:kept]
+			}
+			s.rehash(len(s.index))
+		}
+		s.mu.Unlock()
+	}
+	return dropped
+}
+
+// len returns the number of rows.
+func (t *sparseTable) len() int {
+	n := 0
+	for i := range t.stripes {
+		s := &t.stripes[i]
+		s.mu.RLock()
+		n += len(s.keys)
+		s.mu.RUnlock()
+	}
+	return n
+}
+
+// reset drops every row and every admission count.
+func (t *sparseTable) reset() {
+	for i := range t.stripes {
+		s := &t.stripes[i]
+		s.mu.Lock()
+		s.keys, s.steps, s.seen, s.vals = s.keys[:0], s.steps[:0], s.seen[:0], s.vals[:0]
+		s.dirty, s.isDirty = s.dirty[:0], s.isDirty[:0]
+		s.index = make([]int32, minIndex)
+		if s.sketch != nil {
+			s.sketch.reset()
+		}
+		s.mu.Unlock()
+	}
+}
+
+// restoreRow inserts or overwrites one row from a snapshot. vals holds the
+// kept values (weights then optimizer state).
+func (t *sparseTable) restoreRow(key uint64, step, seen int64, vals []float32) {
+	h := mix64(key)
+	s := t.stripeOf(h)
+	s.mu.Lock()
+	r := s.find(key, h)
+	if r < 0 {
+		r = t.insert(s, key, h, seen)
+	}
+	copy(s.vals[r*t.stride:r*t.stride+t.kept], vals)
+	s.steps[r] = step
+	s.seen[r] = seen
+	s.mu.Unlock()
+}

@@ -1,0 +1,61 @@
+// Package train trains Lakestream's models: hand-written sparse kernels for
+// the models, a per-mini-batch step against a parameter store, and the loops
+// that drive it over bounded data (epochs, validation, early stopping) and on
+// the datastream runtime (one pass, as a sink).
+//
+// # Data flow
+//
+// Records (Arrow, from a Parquet scan of the lake or a stream) are
+// featurized column by column by train/feature into a CSR mini-batch
+// (Batch: hashed keys, values, field ids, labels, weights). A Stepper takes
+// one Batch at a time:
+//
+//  1. deduplicates its keys (an open-addressing table with generation
+//     stamps, so nothing is cleared or allocated per batch),
+//  2. pulls the distinct rows of the sparse table "w" and every dense table
+//     from the ParamStore, once per mini-batch,
+//  3. runs the model's kernel, which writes predictions and accumulates the
+//     gradient of the summed, weighted loss into buffers aligned with the
+//     pulled rows,
+//  4. checks that the loss and every gradient are finite (else a
+//     *DivergenceError naming the step and table, and nothing is pushed),
+//     clips the gradient's global L2 norm if asked, and
+//  5. pushes the gradients; the store applies the table's optimizer
+//     (train/optim) — the same code in process and on the parameter server.
+//
+// Gradients are summed over the mini-batch, not averaged, so a learning rate
+// tuned per example carries over to any batch size for sparse features.
+//
+// # Models
+//
+// Model kinds (Kinds): logistic and linear regression, softmax, factorization
+// machines (Rendle 2010), field-aware FMs (Juan et al. 2016), matrix
+// factorization with explicit ratings or implicit feedback with negative
+// sampling, Bayesian linear regression and AdPredictor (Graepel et al. 2010),
+// which update a diagonal Gaussian posterior themselves (their tables are
+// Posterior: the "gradient" is the exact change, applied with SGD at rate 1),
+// and two deep models whose dense towers are gorgonia graphs: an MLP over
+// field embeddings and DeepFM (Guo et al. 2017). Parameter layouts are those
+// of package model (model.LayoutOf), so a trained model is saved and scored
+// without this package: NewArtifact builds the model.Model.
+//
+// Every kernel has a finite-difference gradient check (gradient_test.go);
+// the posterior updates are checked against the conjugate closed form and
+// the published equations.
+//
+// # Loops
+//
+// Run makes epochs over a Data (SourceData reads record iterators such as
+// dataset.Scanner, with a validation split by partition or by a hash of a
+// column), evaluates after each epoch with package eval, stops early, keeps
+// the best epoch's parameters, and reports progress as a bar on a terminal or
+// as slog lines. Sink runs the same Stepper as the terminal operator of a
+// datastream job. WarmStart continues from a published model.
+//
+// # Concurrency
+//
+// A Stepper, a Model and a SourceBatches are used by one goroutine;
+// data-parallel workers each own theirs and share the ParamStore, which is
+// safe for concurrent use. Nothing in the step allocates once buffers have
+// grown to the largest mini-batch (TestStepDoesNotAllocate).
+package train

@@ -1,0 +1,304 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/zeebo/xxh3"
+
+	"github.com/lakestream/lakestream/train/feature"
+)
+
+// Records iterates over Arrow records, like dataset.Scanner (which
+// implements it): the record At returns is owned by the iterator and valid
+// until the next call of Next. Close releases what the iterator holds.
+type Records interface {
+	Next() bool
+	At() arrow.Record
+	Err() error
+	Close() error
+}
+
+// SourceData is Data read from record iterators (a Parquet scan of the lake,
+// or any other bounded input) and featurized with a spec. Train opens the
+// training records of an epoch; the caller seeds its shuffle from the epoch
+// so each epoch sees a different, reproducible order.
+// Validation, if not nil, opens the held-out source (a partition range, such
+// as the last day). Alternatively HashSplit holds out rows by a hash of a
+// column of the training source.
+type SourceData struct {
+	Train      func(ctx context.Context, epoch int) (Records, error)
+	Validation func(ctx context.Context) (Records, error)
+	// HashSplit, when its Column is set, sends the rows whose column hashes
+	// into the first Percent of 100 buckets to validation and the others to
+	// training; both read the Train source (of epoch 0 for validation).
+	HashSplit HashSplit
+	// Spec is the feature spec; every source opened gets its own
+	// Featurizer.
+	Spec *feature.Spec
+	// BatchSize is the number of rows per mini-batch (default 512).
+	// Records are cut into mini-batches; a mini-batch never spans records.
+	BatchSize int
+}
+
+// HashSplit holds out the rows whose Column value hashes into the first
+// Percent of 100 buckets. Hashing a user or session id keeps each user's rows
+// on one side.
+type HashSplit struct {
+	Column  string
+	Percent int
+}
+
+// DefaultBatchSize is the mini-batch size of SourceData when BatchSize is 0.
+const DefaultBatchSize = 512
+
+// TrainBatches implements Data.
+func (d *SourceData) TrainBatches(ctx context.Context, epoch int) (Batches, error) {
+	src, err := d.Train(ctx, epoch)
+	if err != nil {
+		return nil, err
+	}
+	return d.batches(src, false)
+}
+
+// ValidationBatches implements Data.
+func (d *SourceData) ValidationBatches(ctx context.Context) (Batches, error) {
+	if d.HashSplit.Column != "" {
+		src, err := d.Train(ctx, 0)
+		if err != nil {
+			return nil, err
+		}
+		return d.batches(src, true)
+	}
+	if d.Validation == nil {
+		return nil, errors.New("train: no validation data configured")
+	}
+	src, err := d.Validation(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return d.batches(src, false)
+}
+
+// HasValidation implements Data.
+func (d *SourceData) HasValidation() bool { return d.Validation != nil || d.HashSplit.Column != "" }
+
+func (d *SourceData) batches(src Records, heldOut bool) (*SourceBatches, error) {
+	fz, err := feature.NewFeaturizer(d.Spec)
+	if err != nil {
+		_ = src.Close()
+		return nil, err
+	}
+	sb := NewSourceBatches(src, fz, d.BatchSize)
+	if d.HashSplit.Column != "" {
+		sb.split, sb.heldOut = d.HashSplit, heldOut
+	}
+	return sb, nil
+}
+
+// SourceBatches featurizes records and cuts them into mini-batches. It
+// implements Batches; it closes the records when the input ends or fails
+// (and on Close).
+type SourceBatches struct {
+	src     Records
+	fz      *feature.Featurizer
+	split   HashSplit
+	heldOut bool
+
+	cut     cutter
+	mask    []bool
+	err     error
+	done    bool
+	records int64
+}
+
+// cutter hands out the rows of a featurized record as mini-batches that
+// share its memory (only Indptr is rebased, into a reused buffer).
+type cutter struct {
+	fb     feature.Batch
+	lo     int // next row of fb to hand out
+	size   int
+	cur    Batch
+	indptr []int32
+}
+
+// next sets cur to the next mini-batch of fb; false when fb is used up.
+func (c *cutter) next() bool {
+	if c.lo >= c.fb.Rows {
+		return false
+	}
+	hi := min(c.lo+c.size, c.fb.Rows)
+	lo, beg, end := c.lo, c.fb.Indptr[c.lo], c.fb.Indptr[hi]
+	c.lo = hi
+	c.indptr = grow(c.indptr, hi-lo+1)
+	for i, p := range c.fb.Indptr[lo : hi+1] {
+		c.indptr[i] = p - beg
+	}
+	c.cur = Batch{
+		Indptr:  c.indptr,
+		Indices: c.fb.Indices[beg:end],
+		Values:  c.fb.Values[beg:end],
+		Fields:  c.fb.Fields[beg:end],
+		Labels:  c.fb.Labels[lo:hi],
+		Weights: c.fb.Weights[lo:hi],
+	}
+	return true
+}
+
+// NewSourceBatches returns mini-batches of size rows (DefaultBatchSize if
+// size ≤ 0) from src featurized by fz.
+func NewSourceBatches(src Records, fz *feature.Featurizer, size int) *SourceBatches {
+	if size <= 0 {
+		size = DefaultBatchSize
+	}
+	return &SourceBatches{src: src, fz: fz, cut: cutter{size: size}}
+}
+
+// Next advances to the next mini-batch.
+func (s *SourceBatches) Next(ctx context.Context) bool {
+	if s.done {
+		return false
+	}
+	for !s.cut.next() {
+		if !s.readRecord(ctx) {
+			return false
+		}
+	}
+	return true
+}
+
+// readRecord featurizes the next record into s.cut.fb; false at the end or on
+// error.
+func (s *SourceBatches) readRecord(ctx context.Context) bool {
+	if err := ctx.Err(); err != nil {
+		s.err = err
+		s.finish()
+		return false
+	}
+	if !s.src.Next() {
+		if err := s.src.Err(); err != nil {
+			s.err = fmt.Errorf("read records: %w", err)
+		}
+		s.finish()
+		return false
+	}
+	rec := s.src.At()
+	s.records++
+	if err := s.fz.Featurize(rec, &s.cut.fb); err != nil {
+		s.err = fmt.Errorf("featurize record %d: %w", s.records, err)
+		s.finish()
+		return false
+	}
+	s.cut.lo = 0
+	if s.split.Column != "" {
+		if err := s.applySplit(rec); err != nil {
+			s.err = err
+			s.finish()
+			return false
+		}
+	}
+	return true
+}
+
+// applySplit keeps in s.cut.fb only the rows on this iterator's side of the hash
+// split, compacting the CSR arrays in place.
+func (s *SourceBatches) applySplit(rec arrow.Record) error {
+	idx := rec.Schema().FieldIndices(s.split.Column)
+	if len(idx) == 0 {
+		return fmt.Errorf("train: validation split column %q is not in the data (columns: %v)", s.split.Column, columnNames(rec.Schema()))
+	}
+	n := int(rec.NumRows())
+	s.mask = grow(s.mask, n)
+	if err := hashMask(rec.Column(idx[0]), s.split.Percent, s.heldOut, s.mask); err != nil {
+		return fmt.Errorf("train: validation split column %q: %w", s.split.Column, err)
+	}
+	fb := &s.cut.fb
+	out, nnz := 0, int32(0)
+	for r := range n {
+		if !s.mask[r] {
+			continue
+		}
+		lo, hi := fb.Indptr[r], fb.Indptr[r+1]
+		copy(fb.Indices[nnz:], fb.Indices[lo:hi])
+		copy(fb.Values[nnz:], fb.Values[lo:hi])
+		copy(fb.Fields[nnz:], fb.Fields[lo:hi])
+		fb.Indptr[out] = nnz
+		nnz += hi - lo
+		fb.Labels[out] = fb.Labels[r]
+		fb.Weights[out] = fb.Weights[r]
+		out++
+	}
+	fb.Indptr[out] = nnz
+	fb.Rows = out
+	fb.Indptr = fb.Indptr[:out+1]
+	fb.Indices, fb.Values, fb.Fields = fb.Indices[:nnz], fb.Values[:nnz], fb.Fields[:nnz]
+	fb.Labels, fb.Weights = fb.Labels[:out], fb.Weights[:out]
+	return nil
+}
+
+// hashMask sets mask[r] when row r of col belongs to the selected side:
+// bucket < percent for the held-out side, ≥ percent otherwise. Nulls hash
+// like the empty value.
+func hashMask(col arrow.Array, percent int, heldOut bool, mask []bool) error {
+	side := func(h uint64) bool { return (int(h%100) < percent) == heldOut }
+	switch a := col.(type) {
+	case *array.String:
+		for r := range mask {
+			mask[r] = side(xxh3.HashString(a.Value(r)))
+		}
+	case *array.Binary:
+		for r := range mask {
+			mask[r] = side(xxh3.Hash(a.Value(r)))
+		}
+	case *array.Int64:
+		for r := range mask {
+			mask[r] = side(splitMix(uint64(a.Value(r))))
+		}
+	case *array.Int32:
+		for r := range mask {
+			mask[r] = side(splitMix(uint64(a.Value(r))))
+		}
+	default:
+		return fmt.Errorf("type %s not supported (want string, binary, int32 or int64)", col.DataType())
+	}
+	return nil
+}
+
+func splitMix(z uint64) uint64 {
+	z += 0x9E3779B97F4A7C15
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EB
+	return z ^ (z >> 31)
+}
+
+func columnNames(s *arrow.Schema) []string {
+	out := make([]string, s.NumFields())
+	for i, f := range s.Fields() {
+		out[i] = f.Name
+	}
+	return out
+}
+
+// At returns the current mini-batch, valid until the next call of Next.
+func (s *SourceBatches) At() *Batch { return &s.cut.cur }
+
+// Err returns the error that ended the iteration, if any.
+func (s *SourceBatches) Err() error { return s.err }
+
+// Close closes the records early. It is safe to call after the end.
+func (s *SourceBatches) Close() error {
+	if s.done {
+		return nil
+	}
+	s.done = true
+	return s.src.Close()
+}
+
+func (s *SourceBatches) finish() {
+	if err := s.Close(); err != nil && s.err == nil {
+		s.err = fmt.Errorf("close source: %w", err)
+	}
+}

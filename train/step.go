@@ -1,0 +1,274 @@
+package train
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+)
+
+// Stepper runs one training step per mini-batch against a ParamStore: it
+// deduplicates the batch's keys, pulls their rows and the dense tables,
+// computes the gradient with the model's kernel, checks it is finite, clips
+// it, and pushes it. It drives the model directly, so it works inside the
+// trainer's loop, inside a stream operator, or from a test.
+//
+// A Stepper reuses every buffer between calls: after the first batches of
+// the largest size, a step allocates nothing. It is not safe for concurrent
+// use; data-parallel workers each own one.
+type Stepper struct {
+	model  Model
+	store  ParamStore
+	tables []Table
+	width  int // width of the sparse table
+	clip   float64
+
+	idx     keyIndex
+	params  Params
+	grads   Params
+	denseKs [][]uint64
+	pred    []float64
+	seen    keySet
+	steps   int64
+}
+
+// StepResult summarizes one training step.
+type StepResult struct {
+	Examples int     // rows in the batch (after negative sampling)
+	Loss     float64 // summed weighted loss
+	Weight   float64 // summed example weight
+	// Predictions made before the update, Outputs() per row; valid until
+	// the next call on the Stepper.
+	Predictions []float64
+}
+
+// NewStepper returns a Stepper for m over s. clipNorm > 0 rescales each
+// step's gradient (all non-posterior tables together) to at most that L2
+// norm; 0 disables clipping.
+func NewStepper(m Model, s ParamStore, clipNorm float64) *Stepper {
+	st := &Stepper{model: m, store: s, tables: m.Tables(), clip: clipNorm}
+	st.width = st.tables[0].Width
+	for _, t := range st.tables[1:] {
+		keys := make([]uint64, t.Rows)
+		for i := range keys {
+			keys[i] = uint64(i)
+		}
+		st.denseKs = append(st.denseKs, keys)
+		st.params.Dense = append(st.params.Dense, make([]float32, t.Rows*t.Width))
+		st.grads.Dense = append(st.grads.Dense, make([]float32, t.Rows*t.Width))
+	}
+	return st
+}
+
+// Model returns the model the Stepper trains.
+func (s *Stepper) Model() Model { return s.model }
+
+// Steps returns the number of training steps taken.
+func (s *Stepper) Steps() int64 { return s.steps }
+
+// checkLabels returns a *LabelError for the first label the model rejects.
+func (s *Stepper) checkLabels(b *Batch) error {
+	for r, y := range b.Labels {
+		if !s.model.CheckLabel(y) {
+			return &LabelError{Row: r, Value: y, Kind: s.model.Kind()}
+		}
+	}
+	return nil
+}
+
+// pull deduplicates b's keys and pulls every table; it records the keys in
+// the export set when train is true.
+func (s *Stepper) pull(ctx context.Context, b *Batch, train bool) error {
+	s.idx.reset(len(b.Indices))
+	s.params.Slot = grow(s.params.Slot, len(b.Indices))
+	for j, k := range b.Indices {
+		s.params.Slot[j] = s.idx.add(k)
+	}
+	uniq := s.idx.uniq
+	if train {
+		for _, k := range uniq {
+			s.seen.add(k)
+		}
+	}
+	s.params.Sparse = grow(s.params.Sparse, len(uniq)*s.width)
+	if err := s.store.Pull(ctx, s.tables[0].Name, uniq, s.params.Sparse); err != nil {
+		return fmt.Errorf("pull %s: %w", s.tables[0].Name, err)
+	}
+	for i, t := range s.tables[1:] {
+		if err := s.store.Pull(ctx, t.Name, s.denseKs[i], s.params.Dense[i]); err != nil {
+			return fmt.Errorf("pull %s: %w", t.Name, err)
+		}
+	}
+	return nil
+}
+
+// Predict writes the model's predictions for b into dst (Outputs() per row)
+// without updating anything.
+func (s *Stepper) Predict(ctx context.Context, b *Batch, dst []float64) error {
+	if err := b.Validate(); err != nil {
+		return err
+	}
+	if err := s.pull(ctx, b, false); err != nil {
+		return err
+	}
+	s.model.Predict(dst, b, &s.params)
+	return nil
+}
+
+// Step trains on one mini-batch. Errors: a malformed batch (ErrBadBatch), a
+// label the model rejects (*LabelError), a non-finite loss or gradient
+// (*DivergenceError, nothing is pushed), or the store's error.
+func (s *Stepper) Step(ctx context.Context, b *Batch) (StepResult, error) {
+	if err := b.Validate(); err != nil {
+		return StepResult{}, err
+	}
+	if err := s.checkLabels(b); err != nil {
+		return StepResult{}, err
+	}
+	if a, ok := s.model.(augmenter); ok {
+		b = a.augment(b)
+	}
+	s.steps++
+	if err := s.pull(ctx, b, true); err != nil {
+		return StepResult{}, err
+	}
+	n := b.Rows()
+	s.grads.Slot = s.params.Slot
+	s.grads.Sparse = grow(s.grads.Sparse, len(s.params.Sparse))
+	clear(s.grads.Sparse)
+	for _, d := range s.grads.Dense {
+		clear(d)
+	}
+	s.pred = grow(s.pred, n*s.model.Outputs())
+	loss := s.model.Gradient(&s.grads, s.pred, b, &s.params)
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return StepResult{}, &DivergenceError{Step: s.steps, Row: -1, Value: loss}
+	}
+	if err := s.checkAndClip(); err != nil {
+		return StepResult{}, err
+	}
+	if err := s.store.Push(ctx, s.tables[0].Name, s.idx.uniq, s.grads.Sparse); err != nil {
+		return StepResult{}, fmt.Errorf("push %s: %w", s.tables[0].Name, err)
+	}
+	for i, t := range s.tables[1:] {
+		if err := s.store.Push(ctx, t.Name, s.denseKs[i], s.grads.Dense[i]); err != nil {
+			return StepResult{}, fmt.Errorf("push %s: %w", t.Name, err)
+		}
+	}
+	res := StepResult{Examples: n, Loss: loss, Predictions: s.pred}
+	if b.Weights == nil {
+		res.Weight = float64(n)
+	} else {
+		for _, w := range b.Weights {
+			res.Weight += float64(w)
+		}
+	}
+	return res, nil
+}
+
+// checkAndClip fails on the first table with a non-finite gradient and
+// rescales the non-posterior gradients to the clipping norm.
+func (s *Stepper) checkAndClip() error {
+	var total float64
+	for i, t := range s.tables {
+		g := s.grads.Sparse
+		if i > 0 {
+			g = s.grads.Dense[i-1]
+		}
+		var ss float64
+		for _, v := range g {
+			ss += float64(v) * float64(v)
+		}
+		if math.IsNaN(ss) || math.IsInf(ss, 0) {
+			bad := ss
+			for _, v := range g {
+				if f := float64(v); math.IsNaN(f) || math.IsInf(f, 0) {
+					bad = f
+					break
+				}
+			}
+			return &DivergenceError{Step: s.steps, Table: t.Name, Row: -1, Value: bad}
+		}
+		if !t.Posterior {
+			total += ss
+		}
+	}
+	if s.clip <= 0 {
+		return nil
+	}
+	norm := math.Sqrt(total)
+	if norm <= s.clip {
+		return nil
+	}
+	scale := float32(s.clip / norm)
+	for i, t := range s.tables {
+		if t.Posterior {
+			continue
+		}
+		g := s.grads.Sparse
+		if i > 0 {
+			g = s.grads.Dense[i-1]
+		}
+		for j := range g {
+			g[j] *= scale
+		}
+	}
+	return nil
+}
+
+// TableData is one exported parameter table: row i holds the values
+// Values[i*Width:(i+1)*Width] of key Keys[i]. Dense tables list keys
+// 0 … Rows-1.
+type TableData struct {
+	Name   string
+	Width  int
+	Dense  bool
+	Keys   []uint64
+	Values []float32
+}
+
+// Export pulls every row the Stepper has trained (every key seen in a
+// training step, and the dense tables) from the store.
+func (s *Stepper) Export(ctx context.Context) ([]TableData, error) {
+	out := make([]TableData, 0, len(s.tables))
+	keys := s.seen.keys(make([]uint64, 0, s.seen.len()))
+	slices.Sort(keys)
+	t0 := s.tables[0]
+	vals := make([]float32, len(keys)*t0.Width)
+	if err := s.store.Pull(ctx, t0.Name, keys, vals); err != nil {
+		return nil, fmt.Errorf("export %s: %w", t0.Name, err)
+	}
+	out = append(out, TableData{Name: t0.Name, Width: t0.Width, Keys: keys, Values: vals})
+	for i, t := range s.tables[1:] {
+		v := make([]float32, t.Rows*t.Width)
+		if err := s.store.Pull(ctx, t.Name, s.denseKs[i], v); err != nil {
+			return nil, fmt.Errorf("export %s: %w", t.Name, err)
+		}
+		out = append(out, TableData{Name: t.Name, Width: t.Width, Dense: true, Keys: append([]uint64(nil), s.denseKs[i]...), Values: v})
+	}
+	return out, nil
+}
+
+// LabelError reports a label outside the model's target type.
+type LabelError struct {
+	Row   int // row within the mini-batch
+	Value float32
+	Kind  Kind
+}
+
+func (e *LabelError) Error() string {
+	want := "a finite number"
+	switch e.Kind {
+	case KindLogistic, KindAdPredictor, KindFM, KindFFM, KindMF:
+		want = "0 or 1 (or a finite number with the squared loss)"
+		if e.Kind == KindLogistic || e.Kind == KindAdPredictor {
+			want = "0 or 1"
+		}
+	case KindSoftmax:
+		want = "a class number 0 … classes-1"
+	}
+	return fmt.Sprintf("train: label %v in batch row %d is outside the %s model's targets (want %s)", e.Value, e.Row, e.Kind, want)
+}
+
+// Unwrap makes errors.Is(err, ErrBadLabel) hold.
+func (e *LabelError) Unwrap() error { return ErrBadLabel }

@@ -1,0 +1,70 @@
+package train
+
+import (
+	"context"
+	"testing"
+
+	"github.com/lakestream/lakestream/train/optim"
+	"github.com/lakestream/lakestream/train/traintest"
+)
+
+// newStore returns an in-memory parameter store holding m's tables with
+// optimizer opt.
+func newStore(t testing.TB, m Model, opt optim.Config, seed uint64) *traintest.Store {
+	t.Helper()
+	var specs []traintest.Table
+	for _, tab := range m.Tables() {
+		specs = append(specs, traintest.Table{Name: tab.Name, Width: tab.Width, Dense: tab.Dense, Rows: tab.Rows,
+			Optimizer: tab.Optimizer(opt), InitStd: tab.InitStd, Seed: seed})
+	}
+	s, err := traintest.NewStore(specs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// sliceBatches iterates over batches held in memory.
+type sliceBatches struct {
+	bs []*Batch
+	i  int
+}
+
+func (s *sliceBatches) Next(ctx context.Context) bool {
+	if ctx.Err() != nil || s.i >= len(s.bs) {
+		return false
+	}
+	s.i++
+	return true
+}
+func (s *sliceBatches) At() *Batch { return s.bs[s.i-1] }
+func (s *sliceBatches) Err() error { return nil }
+
+// memData is Data over in-memory batches, without shuffling.
+type memData struct{ train, val []*Batch }
+
+func (d *memData) TrainBatches(context.Context, int) (Batches, error) {
+	return &sliceBatches{bs: d.train}, nil
+}
+func (d *memData) ValidationBatches(context.Context) (Batches, error) {
+	return &sliceBatches{bs: d.val}, nil
+}
+func (d *memData) HasValidation() bool { return len(d.val) > 0 }
+
+// split cuts examples (one batch) into batches of size n.
+func split(b *Batch, n int) []*Batch {
+	var out []*Batch
+	for lo := 0; lo < b.Rows(); lo += n {
+		hi := min(lo+n, b.Rows())
+		s, e := b.Indptr[lo], b.Indptr[hi]
+		c := &Batch{Indices: b.Indices[s:e], Values: b.Values[s:e], Fields: b.Fields[s:e], Labels: b.Labels[lo:hi]}
+		for _, p := range b.Indptr[lo : hi+1] {
+			c.Indptr = append(c.Indptr, p-s)
+		}
+		if b.Weights != nil {
+			c.Weights = b.Weights[lo:hi]
+		}
+		out = append(out, c)
+	}
+	return out
+}
