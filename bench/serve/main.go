@@ -22,10 +22,13 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
@@ -34,6 +37,7 @@ import (
 	"github.com/lakestream/lakestream/dataset"
 	"github.com/lakestream/lakestream/lake"
 	"github.com/lakestream/lakestream/model"
+	"github.com/lakestream/lakestream/serve/swaptest"
 	"github.com/lakestream/lakestream/train/clicklog"
 	"github.com/lakestream/lakestream/train/feature"
 )
@@ -56,8 +60,12 @@ func run() error {
 	mlserverBin := flag.String("mlserver", "", "folder holding the mlserver executable (its venv's bin); empty skips the peer")
 	duration := flag.Duration("duration", 10*time.Second, "length of each scenario")
 	workers := flag.Int("workers", 16, "concurrent client calls when saturating")
+	swap := flag.Bool("swap", false, "run the swap-under-load scenario (serve/swaptest) against the Kafka broker in LAKESTREAM_KAFKA_BROKERS instead")
 	flag.Parse()
 	ctx := context.Background()
+	if *swap {
+		return runSwap(ctx)
+	}
 
 	dir, err := os.MkdirTemp("", "lakestream-bench-serve-")
 	if err != nil {
@@ -404,4 +412,58 @@ func drive(ctx context.Context, addr string, reqs []*pb.ModelInferRequest, sc sc
 		}
 	}
 	return loadgen.Summarize(kept), nil
+}
+
+// runSwap runs serve/swaptest's acceptance scenario and prints its figures.
+func runSwap(ctx context.Context) error {
+	brokers := os.Getenv("LAKESTREAM_KAFKA_BROKERS")
+	if brokers == "" {
+		return errors.New("-swap needs LAKESTREAM_KAFKA_BROKERS (deploy/local/up.sh)")
+	}
+	dir, err := os.MkdirTemp("", "lakestream-bench-swap-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	store, err := lake.NewLocal(dir)
+	if err != nil {
+		return err
+	}
+	topic := fmt.Sprintf("lakestream-bench-swap-%d", time.Now().UnixNano())
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, topic); err != nil {
+		return err
+	}
+	defer adm.DeleteTopics(context.WithoutCancel(ctx), topic)
+	cfg := swaptest.DefaultConfig()
+	cfg.Store, cfg.Brokers, cfg.Topic = store, strings.Split(brokers, ","), topic
+	rep, err := swaptest.Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("machine: %d cores, %s\n\n", runtime.NumCPU(), cpuModel())
+	fmt.Printf("%d requests at %.0f/s (batch 1, %d client workers, client and server in one process); %d promotions in the second half, a corrupt version after #%d\n\n",
+		cfg.Requests, cfg.Rate, cfg.Workers, cfg.Promotions, cfg.CorruptAt)
+	fmt.Println("| phase | requests | failed | p50 | p90 | p99 | max |")
+	fmt.Println("|---|---|---|---|---|---|---|")
+	for _, ph := range []struct {
+		name string
+		s    loadgen.Summary
+	}{{"no swaps", rep.Baseline}, {"100 swaps", rep.Swapping}} {
+		fmt.Printf("| %s | %d | %d | %v | %v | %v | %v |\n", ph.name, ph.s.Requests, ph.s.Failed,
+			ph.s.P50.Round(time.Microsecond), ph.s.P90.Round(time.Microsecond), ph.s.P99.Round(time.Microsecond), ph.s.Max.Round(time.Microsecond))
+	}
+	fmt.Printf("\np99 ratio (swaps / no swaps): %.2f\n", float64(rep.Swapping.P99)/float64(rep.Baseline.P99))
+	fmt.Printf("freshness, promotion → first response from it: p50 %v, p99 %v, max %v (%d of %d versions answered)\n",
+		rep.FreshnessQuantile(0.5).Round(time.Millisecond), rep.FreshnessQuantile(0.99).Round(time.Millisecond),
+		rep.FreshnessQuantile(1).Round(time.Millisecond), rep.Served, rep.Promoted)
+	fmt.Printf("promotion → swap: p50 %v, p99 %v; corrupt version served %d times; violations %d\n",
+		loadgen.Quantile(rep.SwapLag, 0.5).Round(time.Millisecond), loadgen.Quantile(rep.SwapLag, 0.99).Round(time.Millisecond),
+		rep.CorruptServed, len(rep.Violations))
+	return nil
 }

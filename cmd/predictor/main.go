@@ -7,6 +7,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -21,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -29,6 +31,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
+	"github.com/lakestream/lakestream/datastream"
 	"github.com/lakestream/lakestream/lake"
 	"github.com/lakestream/lakestream/serve"
 )
@@ -62,6 +65,15 @@ type config struct {
 	maxBatch    int
 	maxReqBytes int
 	logJSON     bool
+
+	// Stream scoring (optional): data topic × model topic → predictions.
+	streamData  string
+	streamOut   string
+	streamDLQ   string
+	streamGroup string
+	streamKeep  string
+	streamTxnID string
+	streamCkpt  time.Duration
 }
 
 func main() {
@@ -96,6 +108,13 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.maxBatch, "max-batch", serve.DefaultServerConfig().MaxBatch, "largest batch (rows) one request may carry")
 	fs.IntVar(&c.maxReqBytes, "max-request-bytes", serve.DefaultServerConfig().MaxRequestBytes, "largest request message in bytes")
 	fs.BoolVar(&c.logJSON, "log-json", false, "log JSON lines instead of text")
+	fs.StringVar(&c.streamData, "stream-data-topic", "", "also score every JSON row of this Kafka topic with the first --model (stream scoring)")
+	fs.StringVar(&c.streamOut, "stream-predictions-topic", "", "where stream scoring writes {kept columns, model_version, score} rows")
+	fs.StringVar(&c.streamDLQ, "stream-dead-letter-topic", "", "where data rows that do not decode go, with the reason in a header")
+	fs.StringVar(&c.streamGroup, "stream-group", "lakestream-predictor", "consumer group of the data topic")
+	fs.StringVar(&c.streamKeep, "stream-keep", "", "data columns copied to each prediction, NAME:string or NAME:int64, comma-separated (e.g. request_id:string)")
+	fs.StringVar(&c.streamTxnID, "stream-transactional-id", "", "write predictions in Kafka transactions with this id prefix (exactly-once output; commits at each checkpoint)")
+	fs.DurationVar(&c.streamCkpt, "stream-checkpoint-interval", 10*time.Second, "checkpoint the stream-scoring job into the lake (checkpoints/<job>/) this often, and restore from the latest on start; 0 disables")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -106,6 +125,10 @@ func parseFlags(args []string) (config, error) {
 		return c, errors.New("name at least one --model")
 	case (c.tlsCert == "") != (c.tlsKey == ""):
 		return c, errors.New("--tls-cert and --tls-key go together")
+	case c.streamData != "" && (c.streamOut == "" || c.streamDLQ == "" || c.brokers == ""):
+		return c, errors.New("--stream-data-topic needs --stream-predictions-topic, --stream-dead-letter-topic and --kafka-brokers")
+	case c.streamTxnID != "" && c.streamCkpt <= 0:
+		return c, errors.New("--stream-transactional-id commits at checkpoints: set --stream-checkpoint-interval > 0")
 	}
 	return c, nil
 }
@@ -182,6 +205,20 @@ func run(args []string) error {
 		}
 		return err
 	})
+	if c.streamData != "" {
+		job, err := streamJob(ctx, c, store)
+		if err != nil {
+			return err
+		}
+		g.Go(func() error {
+			sum, err := job.Run(gctx)
+			if errors.Is(err, context.Canceled) {
+				err = nil
+			}
+			log.Info("stream scoring stopped", "summary", sum)
+			return err
+		})
+	}
 	var metricsSrv *http.Server
 	if c.metrics != "" {
 		mux := http.NewServeMux()
@@ -204,4 +241,48 @@ func run(args []string) error {
 		return nil
 	})
 	return g.Wait()
+}
+
+// streamJob builds the stream-scoring job for the first --model.
+func streamJob(ctx context.Context, c config, store lake.Store) (*datastream.Job, error) {
+	ref := c.models[0]
+	loader := serve.NewRegistryLoader(store)
+	v, err := loader.Resolve(ctx, ref.Name, cmp.Or(ref.Ref, "champion"))
+	if err != nil {
+		return nil, fmt.Errorf("stream scoring: %w", err)
+	}
+	m, err := loader.Load(ctx, ref.Name, v)
+	if err != nil {
+		return nil, fmt.Errorf("stream scoring: %w", err)
+	}
+	var keep []arrow.Field
+	for _, spec := range strings.Split(c.streamKeep, ",") {
+		if spec == "" {
+			continue
+		}
+		name, typ, _ := strings.Cut(spec, ":")
+		switch typ {
+		case "string", "":
+			keep = append(keep, arrow.Field{Name: name, Type: arrow.BinaryTypes.String, Nullable: true})
+		case "int64":
+			keep = append(keep, arrow.Field{Name: name, Type: arrow.PrimitiveTypes.Int64, Nullable: true})
+		default:
+			return nil, fmt.Errorf("--stream-keep %s: type %q, want string or int64", spec, typ)
+		}
+	}
+	return serve.NewStreamJob(serve.StreamConfig{
+		Brokers: strings.Split(c.brokers, ","), DataTopic: c.streamData, ModelTopic: c.modelTopic,
+		PredictionsTopic: c.streamOut, DeadLetterTopic: c.streamDLQ, Group: c.streamGroup,
+		Model: ref, Keep: keep, TransactionalID: c.streamTxnID,
+	}, loader, m.Schema(), m.Outputs(), jobOpts(c, store)...)
+}
+
+func jobOpts(c config, store lake.Store) []datastream.Option {
+	if c.streamCkpt <= 0 {
+		return nil
+	}
+	return []datastream.Option{
+		datastream.WithCheckpoints(datastream.ObjectCheckpoints(store, lake.ErrNotExist), c.streamCkpt, 3),
+		datastream.WithRestore(),
+	}
 }

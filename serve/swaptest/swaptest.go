@@ -94,6 +94,16 @@ func buildModel(keys int, seed uint64) (*model.Model, error) {
 	return model.New(model.Metadata{Kind: model.KindLogistic, Seed: seed}, spec, []model.Table{w, bias})
 }
 
+// SaveModel saves a logistic regression over the string columns site, app
+// and device, with keys weights drawn from seed, as the next version of name.
+func SaveModel(ctx context.Context, store lake.Store, name string, keys int, seed uint64) (int, error) {
+	m, err := buildModel(keys, seed)
+	if err != nil {
+		return 0, err
+	}
+	return m.Save(ctx, store, name)
+}
+
 // corrupt flips bytes of a stored table file so its checksum fails.
 func corrupt(ctx context.Context, store lake.Store, name string, version int) error {
 	mf, err := model.ReadManifest(ctx, store, name, version)
@@ -117,11 +127,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	// Versions: 1 is the first champion, 2..Promotions+1 are promoted in
 	// order, and one corrupt version is saved last.
 	for i := 0; i <= cfg.Promotions; i++ {
-		m, err := buildModel(cfg.Keys, uint64(i+1))
-		if err != nil {
-			return rep, err
-		}
-		if _, err := m.Save(ctx, cfg.Store, cfg.Name); err != nil {
+		if _, err := SaveModel(ctx, cfg.Store, cfg.Name, cfg.Keys, uint64(i+1)); err != nil {
 			return rep, err
 		}
 	}

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	pb "github.com/lakestream/lakestream/api/inference"
+	"github.com/lakestream/lakestream/lake"
+	"github.com/lakestream/lakestream/model"
+	"github.com/lakestream/lakestream/serve/swaptest"
+)
+
+func TestParseFlagsErrors(t *testing.T) {
+	t.Setenv("LAKESTREAM_LAKE", "")
+	t.Setenv("LAKESTREAM_KAFKA_BROKERS", "")
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--model", "ctr"}, "--lake is required"},
+		{[]string{"--lake", "x"}, "at least one --model"},
+		{[]string{"--lake", "x", "--model", "@champion"}, "want NAME"},
+		{[]string{"--lake", "x", "--model", "ctr", "--tls-cert", "c.pem"}, "go together"},
+		{[]string{"--lake", "x", "--model", "ctr", "--stream-data-topic", "d"}, "--stream-predictions-topic"},
+		{[]string{"--lake", "x", "--model", "ctr", "--stream-data-topic", "d", "--stream-predictions-topic", "p",
+			"--stream-dead-letter-topic", "q", "--kafka-brokers", "b", "--stream-transactional-id", "t", "--stream-checkpoint-interval", "0"}, "checkpoint"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.want, func(t *testing.T) {
+			_, err := parseFlags(tc.args)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("parseFlags(%v) = %v, want an error containing %q", tc.args, err, tc.want)
+			}
+		})
+	}
+	c, err := parseFlags([]string{"--lake", "x", "--model", "ctr", "--model", "rank@challenger", "--model", "old@3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.models) != 3 || c.models[1].Ref != "challenger" || c.models[2].Ref != "3" || c.models[0].Ref != "" {
+		t.Errorf("models = %+v", c.models)
+	}
+}
+
+// TestPredictorBinaryServesAndStops builds the real binary, serves the
+// champion of a lake over gRPC, follows a promotion by polling, and stops
+// gracefully on SIGTERM.
+func TestPredictorBinaryServesAndStops(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary; run without -short")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "predictor")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	ctx := context.Background()
+	lakeDir := filepath.Join(dir, "lake")
+	if err := os.Mkdir(lakeDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	store, err := lake.NewLocal(lakeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seed := range uint64(2) {
+		if _, err := swaptest.SaveModel(ctx, store, "ctr", 100, seed+1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := model.SetAlias(ctx, store, "ctr", model.Champion, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "--lake", lakeDir, "--model", "ctr", "--listen", "127.0.0.1:0", "--metrics-listen", "", "--poll", "200ms")
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	// The log line "predictor serving" names the address it listens on.
+	addr := ""
+	lines := bufio.NewScanner(stderr)
+	for lines.Scan() {
+		line := lines.Text()
+		if i := strings.Index(line, "grpc="); i >= 0 && strings.Contains(line, "predictor serving") {
+			addr = strings.Fields(line[i+len("grpc="):])[0]
+			break
+		}
+	}
+	if addr == "" {
+		t.Fatal("the predictor did not log its address")
+	}
+	go func() {
+		for lines.Scan() {
+		}
+	}()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	cl := pb.NewGRPCInferenceServiceClient(conn)
+	req := &pb.ModelInferRequest{ModelName: "ctr", Inputs: []*pb.ModelInferRequest_InferInputTensor{
+		{Name: "site", Datatype: "BYTES", Shape: []int64{1}, Contents: &pb.InferTensorContents{BytesContents: [][]byte{[]byte("s1")}}},
+	}}
+	resp, err := cl.ModelInfer(ctx, req)
+	if err != nil || resp.ModelVersion != "1" {
+		t.Fatalf("ModelInfer = %v, %v; want version 1", resp, err)
+	}
+	if p := resp.Outputs[0].Contents.Fp64Contents[0]; p <= 0 || p >= 1 {
+		t.Errorf("score %v is not a probability", p)
+	}
+	if _, err := model.SetAlias(ctx, store, "ctr", model.Champion, 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for resp.ModelVersion != "2" {
+		if time.Now().After(deadline) {
+			t.Fatal("the predictor did not pick up version 2 by polling within 10s")
+		}
+		time.Sleep(50 * time.Millisecond)
+		if resp, err = cl.ModelInfer(ctx, req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("predictor exited with %v after SIGTERM, want 0", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("predictor did not stop within 15s of SIGTERM")
+	}
+}
