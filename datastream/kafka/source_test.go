@@ -79,9 +79,18 @@ func sourceConfig(brokers []string, topic, dlq string) kafka.SourceConfig {
 // TestSourceSeekAndCommit reads part of a topic, records the position,
 // restarts a new source from it, and checks the rest arrives exactly once;
 // then commits the position to a group and starts a third source from the
-// committed offsets.
+// committed offsets. It runs with both assignments.
 func TestSourceSeekAndCommit(t *testing.T) {
 	brokers := kafkatest.Brokers(t)
+	for _, mode := range []struct {
+		name string
+		a    kafka.Assignment
+	}{{"all partitions", kafka.AssignAll}, {"group member", kafka.AssignByGroup}} {
+		t.Run(mode.name, func(t *testing.T) { testSeekAndCommit(t, brokers, mode.a) })
+	}
+}
+
+func testSeekAndCommit(t *testing.T, brokers []string, assign kafka.Assignment) {
 	topic := kafkatest.Topic(t, brokers, 4, nil)
 	dlq := kafkatest.Topic(t, brokers, 1, nil)
 	var recs []*kgo.Record
@@ -91,7 +100,7 @@ func TestSourceSeekAndCommit(t *testing.T) {
 	kafkatest.Produce(t, brokers, topic, recs...)
 
 	cfg := sourceConfig(brokers, topic, dlq)
-	cfg.Group = kafkatest.Name(t, "g")
+	cfg.Group, cfg.Assignment = kafkatest.Name(t, "g"), assign
 	src, err := kafka.NewSource(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -106,8 +115,10 @@ func TestSourceSeekAndCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	var p kafka.Position
-	if err := p.UnmarshalBinary(pos); err != nil || len(p.Next) != 4 {
-		t.Fatalf("position %+v, %v: want 4 partitions", p, err)
+	// With all partitions the position covers every one from the start;
+	// a group member knows the partitions it has read from.
+	if err := p.UnmarshalBinary(pos); err != nil || len(p.Next) == 0 || assign == kafka.AssignAll && len(p.Next) != 4 {
+		t.Fatalf("position %+v, %v: want all 4 partitions (some for a group member)", p, err)
 	}
 	if err := src.Close(context.Background()); err != nil {
 		t.Fatal(err)
@@ -145,6 +156,10 @@ func TestSourceSeekAndCommit(t *testing.T) {
 	// Commit the first source's position; a source starting from committed
 	// offsets resumes there.
 	if err := src2.CommitCheckpoint(context.Background(), 1, pos); err != nil {
+		t.Fatal(err)
+	}
+	// src2 leaves the group, so src3 gets every partition.
+	if err := src2.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	cfg.Start = kafka.StartCommitted
@@ -363,7 +378,7 @@ func TestSourceBatchCuts(t *testing.T) {
 }
 
 // TestSourceStartTimestamp starts at a timestamp: only records at or after it
-// are read.
+// are read. It also checks watermarks from record timestamps.
 func TestSourceStartTimestamp(t *testing.T) {
 	brokers := kafkatest.Brokers(t)
 	topic := kafkatest.Topic(t, brokers, 2, nil)
@@ -378,18 +393,38 @@ func TestSourceStartTimestamp(t *testing.T) {
 	kafkatest.Produce(t, brokers, topic, recs...)
 	cfg := sourceConfig(brokers, topic, dlq)
 	cfg.Start, cfg.StartMillis = kafka.StartTimestamp, base.Add(60*time.Second).UnixMilli()
+	cfg.RecordTimeWatermark, cfg.OutOfOrderness = true, 2*time.Second
 	src, err := kafka.NewSource(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer src.Close(context.Background())
-	got := readN(t, src, 40)
-	for _, ns := range got {
-		for _, n := range ns {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	maxTime := map[string]int64{}
+	for read := 0; read < 40; {
+		b, err := src.ReadBatch(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Record == nil {
+			continue
+		}
+		ns := b.Record.Column(1).(*array.Int64)
+		for i := range ns.Len() {
+			n := ns.Value(i)
 			if n < 60 {
 				t.Errorf("read record %d, produced before the start timestamp", n)
 			}
+			maxTime[b.Split] = max(maxTime[b.Split], base.Add(time.Duration(n)*time.Second).UnixMilli())
 		}
+		// The watermark trails the split's largest record timestamp by
+		// the out-of-orderness and 1ms.
+		if want := maxTime[b.Split] - 2000 - 1; b.Watermark != want {
+			t.Errorf("batch of %s: watermark %d, want %d", b.Split, b.Watermark, want)
+		}
+		read += ns.Len()
+		b.Record.Release()
 	}
 }
 
