@@ -2,8 +2,8 @@ package serve
 
 import (
 	"context"
-	"log/slog"
 	"fmt"
+	"log/slog"
 	"strconv"
 
 	"github.com/apache/arrow/go/v17/arrow"

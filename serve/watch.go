@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/lakestream/lakestream/model"
@@ -115,7 +116,12 @@ func NewKafkaAnnouncements(ctx context.Context, topic string, opts ...kgo.Opt) (
 	if err != nil {
 		return nil, fmt.Errorf("model topic %s: %w", topic, err)
 	}
-	ends, err := kadm.NewClient(admin).ListEndOffsets(ctx, topic)
+	adm := kadm.NewClient(admin)
+	err = EnsureModelTopic(ctx, adm, topic)
+	var ends kadm.ListedOffsets
+	if err == nil {
+		ends, err = adm.ListEndOffsets(ctx, topic)
+	}
 	admin.Close()
 	if err == nil {
 		err = ends.Error()
@@ -134,6 +140,23 @@ func NewKafkaAnnouncements(ctx context.Context, topic string, opts ...kgo.Opt) (
 		return nil, fmt.Errorf("model topic %s: %w", topic, err)
 	}
 	return &KafkaAnnouncements{cl: cl, log: slog.Default()}, nil
+}
+
+// EnsureModelTopic creates topic with one partition (which keeps
+// announcements in order) and the broker's default replication when it does
+// not exist yet.
+func EnsureModelTopic(ctx context.Context, adm *kadm.Client, topic string) error {
+	resp, err := adm.CreateTopic(ctx, 1, -1, nil, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if errors.Is(err, kerr.TopicAlreadyExists) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("create model topic %s: %w", topic, err)
+	}
+	return nil
 }
 
 // Next implements Announcements. Messages that are not announcements are

@@ -14,11 +14,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/lakestream/lakestream/eval"
 	"github.com/lakestream/lakestream/lake"
 	"github.com/lakestream/lakestream/model"
+	"github.com/lakestream/lakestream/serve"
 )
 
 // announceFlags are the flags of the commands that move an alias: they
@@ -66,6 +68,9 @@ func (a *announceFlags) announce(ctx context.Context, store lake.Store, lakeURI,
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	if err := serve.EnsureModelTopic(ctx, kadm.NewClient(cl), a.topic); err != nil {
+		return fmt.Errorf("announce: %w (the alias has moved; predictors will see it at their next poll)", err)
+	}
 	if err := cl.ProduceSync(ctx, &kgo.Record{Key: []byte(name), Value: msg}).FirstErr(); err != nil {
 		return fmt.Errorf("announce %s@%s=%d on topic %s: %w (the alias has moved; predictors will see it at their next poll)", name, rec.Alias, rec.Version, a.topic, err)
 	}
