@@ -19,7 +19,7 @@ import (
 // registryFixture saves an LR model over an int64 and a string column, as
 // training would, makes it champion, and returns the record it was "trained"
 // on.
-func registryFixture(t *testing.T) (lake.Store, *model.Model, arrow.Record) {
+func registryFixture(t testing.TB) (lake.Store, *model.Model, arrow.Record) {
 	t.Helper()
 	schema := arrow.NewSchema([]arrow.Field{
 		{Name: "click", Type: arrow.PrimitiveTypes.Int32},

@@ -315,53 +315,38 @@ func appendNumbers(b array.Builder, vals []float64) error {
 	case *array.Float64Builder:
 		bb.AppendValues(vals, nil)
 	case *array.Float32Builder:
-		for _, v := range vals {
-			bb.Append(float32(v))
-		}
+		appendConverted(bb, vals)
 	case *array.Int64Builder:
-		for _, v := range vals {
-			bb.Append(int64(v))
-		}
+		appendConverted(bb, vals)
 	case *array.Int32Builder:
-		for _, v := range vals {
-			bb.Append(int32(v))
-		}
+		appendConverted(bb, vals)
 	case *array.Int16Builder:
-		for _, v := range vals {
-			bb.Append(int16(v))
-		}
+		appendConverted(bb, vals)
 	case *array.Int8Builder:
-		for _, v := range vals {
-			bb.Append(int8(v))
-		}
+		appendConverted(bb, vals)
 	case *array.Uint64Builder:
-		for _, v := range vals {
-			bb.Append(uint64(v))
-		}
+		appendConverted(bb, vals)
 	case *array.Uint32Builder:
-		for _, v := range vals {
-			bb.Append(uint32(v))
-		}
+		appendConverted(bb, vals)
 	case *array.Uint16Builder:
-		for _, v := range vals {
-			bb.Append(uint16(v))
-		}
+		appendConverted(bb, vals)
 	case *array.Uint8Builder:
-		for _, v := range vals {
-			bb.Append(uint8(v))
-		}
+		appendConverted(bb, vals)
 	case *array.TimestampBuilder:
-		for _, v := range vals {
-			bb.Append(arrow.Timestamp(int64(v)))
-		}
+		appendConverted(bb, vals)
 	case *array.Date32Builder:
-		for _, v := range vals {
-			bb.Append(arrow.Date32(int32(v)))
-		}
+		appendConverted(bb, vals)
 	default:
 		return errUnsupportedColumn
 	}
 	return nil
+}
+
+// appendConverted appends vals converted to the builder's value type.
+func appendConverted[T ~int8 | ~int16 | ~int32 | ~int64 | ~uint8 | ~uint16 | ~uint32 | ~uint64 | ~float32](b interface{ Append(T) }, vals []float64) {
+	for _, v := range vals {
+		b.Append(T(v))
+	}
 }
 
 // warmUp scores one row of zero values so that lazily built state (caches,

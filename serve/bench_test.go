@@ -1,0 +1,44 @@
+package serve
+
+import (
+	"context"
+	"strconv"
+	"testing"
+
+	pb "github.com/lakestream/lakestream/api/inference"
+)
+
+// BenchmarkModelInfer measures the service's request path in process (no
+// network): tensors → Arrow record → featurize → score → response.
+func BenchmarkModelInfer(b *testing.B) {
+	store, _, _ := registryFixture(b)
+	e, err := NewEngine(NewRegistryLoader(store), []ModelRef{{Name: "ctr"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := e.RefreshAll(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	svc := NewService(e, DefaultServerConfig())
+	for _, batch := range []int{1, 256} {
+		req := &pb.ModelInferRequest{ModelName: "ctr"}
+		c1 := &pb.ModelInferRequest_InferInputTensor{Name: "c1", Datatype: "INT64", Shape: []int64{int64(batch)}, Contents: &pb.InferTensorContents{}}
+		site := &pb.ModelInferRequest_InferInputTensor{Name: "site", Datatype: "BYTES", Shape: []int64{int64(batch)}, Contents: &pb.InferTensorContents{}}
+		price := &pb.ModelInferRequest_InferInputTensor{Name: "price", Datatype: "FP64", Shape: []int64{int64(batch)}, Contents: &pb.InferTensorContents{}}
+		for i := range batch {
+			c1.Contents.Int64Contents = append(c1.Contents.Int64Contents, int64(1000+i%7))
+			site.Contents.BytesContents = append(site.Contents.BytesContents, []byte("site"+strconv.Itoa(i%13)))
+			price.Contents.Fp64Contents = append(price.Contents.Fp64Contents, float64(i%5))
+		}
+		req.Inputs = []*pb.ModelInferRequest_InferInputTensor{c1, site, price}
+		b.Run("batch="+strconv.Itoa(batch), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := svc.ModelInfer(context.Background(), req); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/example")
+		})
+	}
+}
