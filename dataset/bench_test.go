@@ -138,38 +138,13 @@ func BenchmarkScanClickLog1M(b *testing.B) {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	b.Run("dataset", func(b *testing.B) {
-		store, err := lake.NewLocal(filepath.Dir(path))
-		if err != nil {
-			b.Fatal(err)
+	for _, recycle := range []bool{false, true} {
+		name := "dataset"
+		if recycle {
+			name = "dataset-recycle"
 		}
-		b.SetBytes(st.Size())
-		b.ReportAllocs()
-		start, cpu0 := time.Now(), cpuTime()
-		for range b.N {
-			ds, err := dataset.Open(ctx, store, filepath.Base(path))
-			if err != nil {
-				b.Fatal(err)
-			}
-			plan, err := ds.Plan(ctx, dataset.Query{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			sc := plan.Scan(ctx, plan.Splits(), dataset.ScanOptions{BatchSize: 8192})
-			rows := 0
-			for sc.Next() {
-				rows += int(sc.At().NumRows())
-			}
-			if err := sc.Err(); err != nil {
-				b.Fatal(err)
-			}
-			sc.Close()
-			if rows != clickLogRows {
-				b.Fatalf("read %d rows", rows)
-			}
-		}
-		reportRows(b, start, cpu0)
-	})
+		b.Run(name, func(b *testing.B) { benchDataset(b, path, st.Size(), recycle) })
+	}
 	b.Run("pqarrow", func(b *testing.B) {
 		b.SetBytes(st.Size())
 		b.ReportAllocs()
@@ -219,6 +194,41 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// benchDataset scans the click log with this package.
+func benchDataset(b *testing.B, path string, size int64, recycle bool) {
+	ctx := context.Background()
+	store, err := lake.NewLocal(filepath.Dir(path))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(size)
+	b.ReportAllocs()
+	start, cpu0 := time.Now(), cpuTime()
+	for range b.N {
+		ds, err := dataset.Open(ctx, store, filepath.Base(path))
+		if err != nil {
+			b.Fatal(err)
+		}
+		plan, err := ds.Plan(ctx, dataset.Query{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		sc := plan.Scan(ctx, plan.Splits(), dataset.ScanOptions{BatchSize: 8192, RecycleBuffers: recycle})
+		rows := 0
+		for sc.Next() {
+			rows += int(sc.At().NumRows())
+		}
+		if err := sc.Err(); err != nil {
+			b.Fatal(err)
+		}
+		sc.Close()
+		if rows != clickLogRows {
+			b.Fatalf("read %d rows", rows)
+		}
+	}
+	reportRows(b, start, cpu0)
 }
 
 // BenchmarkScanClickLog1MMinIO scans the same table from the test MinIO

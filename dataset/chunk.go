@@ -32,14 +32,14 @@ type chunkReader struct {
 	rows   int
 }
 
-func newChunkReader(f *planFile, rowGroup int, col *leafColumn, r io.ReaderAt) (*chunkReader, error) {
+func newChunkReader(f *planFile, rowGroup int, col *leafColumn, r io.ReaderAt, recycle bool) (*chunkReader, error) {
 	key := f.key
 	chunk := f.pf.RowGroups()[rowGroup].ColumnChunks()[col.leaf]
 	flen := 0
 	if t := chunk.Type(); t.Kind() == parquet.FixedLenByteArray {
 		flen = t.Length()
 	}
-	b, err := newLeafBuilder(col, flen)
+	b, err := newLeafBuilder(col, flen, recycle)
 	if err != nil {
 		return nil, err
 	}

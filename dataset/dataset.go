@@ -2,6 +2,7 @@ package dataset
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"strconv"
@@ -103,20 +104,21 @@ func Open(ctx context.Context, store lake.Store, where string, opts ...Option) (
 		}
 	}
 	pattern, folder := where, ""
+	listed := false // the listing holds every object below folder
 	if strings.ContainsAny(where, "*?[\\") {
 		lit := where[:strings.IndexAny(where, "*?[\\")]
 		if i := strings.LastIndexByte(lit, '/'); i >= 0 {
 			folder = lit[:i+1]
 		}
 	} else if where == "" || strings.HasSuffix(where, "/") {
-		folder = where
+		folder, listed = where, true
 	} else if info, err := store.Stat(ctx, where); err == nil && info.Key != "" {
 		// A single object.
 		if i := strings.LastIndexByte(where, '/'); i >= 0 {
 			folder = where[:i+1]
 		}
 	} else {
-		folder = where + "/"
+		folder, listed = where+"/", true
 		pattern = folder
 	}
 	if pattern == "" {
@@ -133,9 +135,22 @@ func Open(ctx context.Context, store lake.Store, where string, opts ...Option) (
 			markers[strings.TrimSuffix(o.Key, lake.SuccessMarker)] = true
 		}
 	}
+	// A marker the listing could not see (a glob that does not match
+	// "_SUCCESS", or a table root above the listed folder) is looked up
+	// with Stat, once per folder.
+	var statErr error
 	committed := func(key string) bool {
 		for _, f := range lake.PartitionFolders(key) {
-			if markers[f] {
+			seen, ok := markers[f]
+			if !ok && !(listed && strings.HasPrefix(f, folder)) {
+				_, err := store.Stat(ctx, f+lake.SuccessMarker)
+				if err != nil && !errors.Is(err, lake.ErrNotExist) && statErr == nil {
+					statErr = fmt.Errorf("dataset: look for %s%s: %w", f, lake.SuccessMarker, err)
+				}
+				seen = err == nil
+				markers[f] = seen
+			}
+			if seen {
 				return true
 			}
 		}
@@ -172,6 +187,9 @@ func Open(ctx context.Context, store lake.Store, where string, opts ...Option) (
 		}
 		d.files = append(d.files, File{Key: o.Key, Size: o.Size, ModTime: o.ModTime, Partitions: parts})
 		raw = append(raw, parts)
+	}
+	if statErr != nil {
+		return nil, statErr
 	}
 	if len(d.files) == 0 {
 		if len(d.skipped) > 0 {

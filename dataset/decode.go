@@ -95,14 +95,15 @@ func (v *validity) take() (*memory.Buffer, int) {
 // fixedBuilder decodes fixed-width physical values P into Arrow values A.
 // When conv is nil, P and A have the same layout and runs are copied.
 type fixedBuilder[P, A any] struct {
-	typ   arrow.DataType
-	conv  func(P) A
-	vals  []A
-	valid validity
-	plain []P
-	dict  []P
-	idx   []int32
-	col   string
+	typ     arrow.DataType
+	recycle bool // see ScanOptions.RecycleBuffers
+	conv    func(P) A
+	vals    []A
+	valid   validity
+	plain   []P
+	dict    []P
+	idx     []int32
+	col     string
 }
 
 func (b *fixedBuilder[P, A]) setPage(raw []byte, _ []uint32, dict parquet.Dictionary) error {
@@ -183,7 +184,7 @@ func (b *fixedBuilder[P, A]) length() int { return len(b.vals) }
 func (b *fixedBuilder[P, A]) finish() arrow.ArrayData {
 	n := len(b.vals)
 	vb, nulls := b.valid.take()
-	d := newData(b.typ, n, []*memory.Buffer{vb, poolBuffer(b.vals)}, nil, nulls)
+	d := newData(b.typ, n, []*memory.Buffer{vb, poolBuffer(b.vals, b.recycle)}, nil, nulls)
 	b.vals = nil
 	return d
 }
@@ -306,6 +307,7 @@ func (b *boolBuilder) finish() arrow.ArrayData {
 // Arrow string or binary arrays (int32 offsets).
 type binaryBuilder struct {
 	typ     arrow.DataType
+	recycle bool // see ScanOptions.RecycleBuffers
 	offsets []int32
 	data    []byte
 	valid   validity
@@ -490,7 +492,7 @@ func (b *binaryBuilder) finish() arrow.ArrayData {
 	}
 	n := len(b.offsets) - 1
 	vb, nulls := b.valid.take()
-	d := newData(b.typ, n, []*memory.Buffer{vb, poolBuffer(b.offsets), memory.NewBufferBytes(b.data)}, nil, nulls)
+	d := newData(b.typ, n, []*memory.Buffer{vb, poolBuffer(b.offsets, b.recycle), memory.NewBufferBytes(b.data)}, nil, nulls)
 	if n > 0 {
 		b.bytesPerRow = (len(b.data) + n - 1) / n
 	}
@@ -607,13 +609,13 @@ func int96Nanos(v [3]uint32) arrow.Timestamp {
 }
 
 // newLeafBuilder returns the builder for column c of a file.
-func newLeafBuilder(c *leafColumn, flen int) (leafBuilder, error) {
+func newLeafBuilder(c *leafColumn, flen int, recycle bool) (leafBuilder, error) {
 	pow := math.Pow10(int(c.scale))
 	switch c.conv {
 	case convBool:
 		return &boolBuilder{col: c.name}, nil
 	case convInt32:
-		return &fixedBuilder[int32, int32]{typ: c.elem, col: c.name}, nil
+		return &fixedBuilder[int32, int32]{typ: c.elem, col: c.name, recycle: recycle}, nil
 	case convInt8:
 		return &fixedBuilder[int32, int8]{typ: c.elem, col: c.name, conv: func(v int32) int8 { return int8(v) }}, nil
 	case convInt16:
@@ -623,21 +625,21 @@ func newLeafBuilder(c *leafColumn, flen int) (leafBuilder, error) {
 	case convUint16:
 		return &fixedBuilder[int32, uint16]{typ: c.elem, col: c.name, conv: func(v int32) uint16 { return uint16(v) }}, nil
 	case convUint32, convDate32:
-		return &fixedBuilder[int32, int32]{typ: c.elem, col: c.name}, nil
+		return &fixedBuilder[int32, int32]{typ: c.elem, col: c.name, recycle: recycle}, nil
 	case convInt64:
-		return &fixedBuilder[int64, int64]{typ: c.elem, col: c.name}, nil
+		return &fixedBuilder[int64, int64]{typ: c.elem, col: c.name, recycle: recycle}, nil
 	case convInt96:
 		return &fixedBuilder[[3]uint32, arrow.Timestamp]{typ: c.elem, col: c.name, conv: int96Nanos}, nil
 	case convFloat32:
-		return &fixedBuilder[float32, float32]{typ: c.elem, col: c.name}, nil
+		return &fixedBuilder[float32, float32]{typ: c.elem, col: c.name, recycle: recycle}, nil
 	case convFloat64:
-		return &fixedBuilder[float64, float64]{typ: c.elem, col: c.name}, nil
+		return &fixedBuilder[float64, float64]{typ: c.elem, col: c.name, recycle: recycle}, nil
 	case convDecimal32:
 		return &fixedBuilder[int32, float64]{typ: c.elem, col: c.name, conv: func(v int32) float64 { return float64(v) / pow }}, nil
 	case convDecimal64:
 		return &fixedBuilder[int64, float64]{typ: c.elem, col: c.name, conv: func(v int64) float64 { return float64(v) / pow }}, nil
 	case convBinary:
-		return &binaryBuilder{typ: c.elem, flen: flen, col: c.name}, nil
+		return &binaryBuilder{typ: c.elem, flen: flen, col: c.name, recycle: recycle}, nil
 	case convDecimalBytes:
 		return &decimalBytesBuilder{inner: binaryBuilder{flen: flen, col: c.name}, scale: pow}, nil
 	}

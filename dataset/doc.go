@@ -27,17 +27,19 @@
 // _SUCCESS marker commits are skipped, by the rule of lake.Commit, unless
 // WithoutSuccessMarkers is given.
 //
-// Plan applies the Filter. Predicates on partition columns are exact and
-// drop files before their footers are read. Predicates on data columns skip
-// row groups whose min/max statistics prove that no row matches; they do not
-// filter rows inside the row groups that are kept. ParseWhere reads the
-// small language of the --where flag (comparisons, IN, AND); Where builds
-// the same predicates in code. Plan then reads the surviving footers (ranged
+// A scan yields exactly the rows that satisfy the Filter, reading as little
+// as it can: predicates on partition columns drop files before their footers
+// are read; predicates on data columns skip row groups whose min/max
+// statistics prove that no row matches, then filter the rows of the kept row
+// groups (reading the column even when it is not projected). Null never
+// matches. ParseWhere reads the small language of the --where flag
+// (comparisons, IN, AND); Where builds the same predicates in code. Plan then reads the surviving footers (ranged
 // reads through lake.Reader, 8 at a time), unifies their schemas and checks
 // the projection.
 //
-// Schema rule: the table's columns are the union of the files' columns in
-// order of first appearance, then the partition columns. A column missing
+// Schema rule: the table's columns are the union of the columns of the
+// files the plan reads (those that survive partition pruning), in order of
+// first appearance, then the partition columns. A column missing
 // from a file reads as nulls in that file's rows. A column whose Arrow type
 // differs between two files is a *SchemaConflictError naming both files.
 //
@@ -78,11 +80,11 @@
 //
 // Pages are decoded column by column straight into the Arrow buffers: plain
 // runs are copied, dictionary indexes gathered, nulls expanded from the
-// definition levels; rows are never materialized. Value and offset buffers
-// come from a pool and return to it when the consumer releases the record,
-// so a consumer must not keep slices such as Int64Values() of a record it
-// has released (string values stay valid: string bytes are not pooled).
-// Records never span two row groups. Errors name the object, and the column
+// definition levels; rows are never materialized. A row group's projected
+// column chunks are fetched with a few coalesced ranged reads before
+// decoding (one or two GETs per row group on S3). With
+// ScanOptions.RecycleBuffers, value and offset buffers return to a pool
+// when the consumer releases a record. Records never span two row groups. Errors name the object, and the column
 // when there is one; malformed Parquet gives ErrNotParquet or ErrCorrupt.
 //
 // Observer (and its implementation Counter) reports which footers and row

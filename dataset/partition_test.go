@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -131,8 +132,8 @@ func testHivePruning(t *testing.T, store lake.Store) {
 			if users.Value(i) != want || countries.Value(i) != "fr" || day < "2026-11-02" {
 				t.Fatalf("row %d: user %q dt %s country %q clicks %d", rows+i, users.Value(i), day, countries.Value(i), clicks.Value(i))
 			}
-			if clicks.Value(i) < 100 {
-				t.Fatalf("row group with clicks < 100 was not skipped")
+			if clicks.Value(i) < 150 {
+				t.Fatalf("row with clicks %d < 150 was not filtered", clicks.Value(i))
 			}
 		}
 		rows += int(rec.NumRows())
@@ -140,8 +141,8 @@ func testHivePruning(t *testing.T, store lake.Store) {
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if rows != 200 {
-		t.Errorf("read %d rows, want 200", rows)
+	if rows != 100 {
+		t.Errorf("read %d rows, want 100 (clicks 150-199 of two files)", rows)
 	}
 	wantRGs := []string{wantFiles[0] + "#1", wantFiles[1] + "#1"}
 	if got := seen.RowGroups(); !slices.Equal(got, wantRGs) {
@@ -157,21 +158,23 @@ func TestPruningPredicates(t *testing.T) {
 		where     string
 		files     int // footers read
 		rowGroups int // row groups kept
+		rows      int // rows returned
 	}{
-		{"", 6, 12},
-		{"country != 'fr'", 3, 6},
-		{"country IN ('fr', 'xx')", 3, 6},
-		{"dt < '2026-11-02'", 2, 4},
-		{"dt <= '2026-11-02' AND dt > '2026-11-01'", 2, 4},
-		{"clicks = 99", 6, 6},
-		{"clicks > 199", 6, 0},
-		{"clicks < 0", 6, 0},
-		{"clicks IN (5, 150)", 6, 12},
-		{"clicks != 5", 6, 12},
-		{"score >= 60", 6, 6},
-		{"user = 'x'", 6, 0},
-		{"user >= '2026-11-01/de-0'", 6, 12},
-		{"dt = '2026-11-09'", 1, 0}, // one footer for the schema
+		{"", 6, 12, 1200},
+		{"country != 'fr'", 3, 6, 600},
+		{"country IN ('fr', 'xx')", 3, 6, 600},
+		{"dt < '2026-11-02'", 2, 4, 400},
+		{"dt <= '2026-11-02' AND dt > '2026-11-01'", 2, 4, 400},
+		{"clicks = 99", 6, 6, 6},
+		{"clicks > 199", 6, 0, 0},
+		{"clicks < 0", 6, 0, 0},
+		{"clicks IN (5, 150)", 6, 12, 12},
+		{"clicks != 5", 6, 12, 1194},
+		// score is clicks/2, null when clicks is a multiple of 5.
+		{"score >= 60", 6, 6, 6 * 64},
+		{"user = 'x'", 6, 0, 0},
+		{"user >= '2026-11-01/de-0'", 6, 12, 1200},
+		{"dt = '2026-11-09'", 1, 0, 0}, // one footer for the schema
 	}
 	for _, tt := range tests {
 		t.Run(tt.where, func(t *testing.T) {
@@ -193,6 +196,22 @@ func TestPruningPredicates(t *testing.T) {
 			}
 			if got := len(plan.Splits()); got != tt.rowGroups {
 				t.Errorf("%d row groups kept, want %d", got, tt.rowGroups)
+			}
+			// clicks is projected; score is not and is read for the filter.
+			sc := plan.Scan(ctx, plan.Splits(), dataset.ScanOptions{BatchSize: 64})
+			defer sc.Close()
+			rows := 0
+			for sc.Next() {
+				if n := sc.At().NumCols(); n != 2 {
+					t.Fatalf("%d columns, want 2", n)
+				}
+				rows += int(sc.At().NumRows())
+			}
+			if err := sc.Err(); err != nil {
+				t.Fatal(err)
+			}
+			if rows != tt.rows {
+				t.Errorf("%d rows, want %d", rows, tt.rows)
 			}
 		})
 	}
@@ -232,4 +251,59 @@ func TestPlanErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestOpenPatterns(t *testing.T) {
+	ctx := context.Background()
+	store := laketest.NewMemory()
+	writeEvents(t, store)
+	tests := []struct {
+		name  string
+		where string
+		files int
+		parts string // partition columns
+	}{
+		{"folder", "events/", 6, "dt,country"},
+		{"folder without slash", "events", 6, "dt,country"},
+		{"glob", "events/dt=2026-11-0[12]/*/*.parquet", 4, "dt,country"},
+		{"sub folder", "events/dt=2026-11-02/", 2, "country"},
+		{"one file", "events/dt=2026-11-02/country=fr/part-0.parquet", 1, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ds, err := dataset.Open(ctx, store, tt.where)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, f := range ds.PartitionColumns() {
+				names = append(names, f.Name)
+			}
+			if len(ds.Files()) != tt.files || fmt.Sprint(names) != fmt.Sprint(splitNames(tt.parts)) {
+				t.Errorf("%d files, partitions %v; want %d, %s", len(ds.Files()), names, tt.files, tt.parts)
+			}
+		})
+	}
+	// dt=2026-11-04 has no marker; one at the table root, outside the
+	// listed folder, commits it.
+	if _, err := dataset.Open(ctx, store, "events/dt=2026-11-04/"); err == nil {
+		t.Fatal("uncommitted partition was read")
+	}
+	if err := lake.Commit(ctx, store, "events"); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := dataset.Open(ctx, store, "events/dt=2026-11-04/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds.Files()) != 2 {
+		t.Errorf("%d files after the root commit, want 2", len(ds.Files()))
+	}
+}
+
+func splitNames(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
 }

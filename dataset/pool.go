@@ -8,13 +8,15 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 )
 
-// valuePool recycles the fixed-width value buffers and the offset buffers
-// of the records a scan returns (not the bytes of strings and binaries:
-// array.String.Value aliases them, and strings kept as map keys after the
-// record is released must stay valid). A record's buffers go back to the pool when the consumer
-// releases it, so a steady scan reuses the same memory instead of asking
-// the Go heap for (and zeroing) hundreds of megabytes per million rows.
-// Records that are never released are simply garbage collected.
+// valuePool holds the byte buffers a scan fetches row groups into, and,
+// with ScanOptions.RecycleBuffers, the fixed-width value buffers and the
+// offset buffers of the records it returns (never the bytes of strings and
+// binaries: array.String.Value aliases them, and strings kept as map keys
+// after the record is released must stay valid). A recycled record's
+// buffers go back to the pool when the consumer releases it, so a steady
+// scan reuses the same memory instead of asking the Go heap for (and
+// zeroing) hundreds of megabytes per million rows. Records that are never
+// released are simply garbage collected.
 //
 // Buffers from the pool are NOT zeroed: builders write every byte they
 // expose. It implements memory.Allocator for Buffer.Release only.
@@ -97,15 +99,19 @@ func poolFree[T any](s []T) {
 	valuePool.Free(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s))), cap(s)*size))
 }
 
-// poolBuffer wraps the first n elements of s (from poolGrow) as an Arrow
-// buffer that returns s to the pool when released. The caller hands its
-// reference to array.NewData and must Release it afterwards.
-func poolBuffer[T any](s []T) *memory.Buffer {
+// poolBuffer wraps s (from poolGrow) as an Arrow buffer. With recycle, the
+// buffer returns s to the pool when its last reference is released (the
+// caller hands its reference to array.NewData and must Release it
+// afterwards); without, s is left to the garbage collector.
+func poolBuffer[T any](s []T, recycle bool) *memory.Buffer {
 	var zero T
 	size := int(unsafe.Sizeof(zero))
 	if cap(s) == 0 {
 		return memory.NewBufferBytes(nil)
 	}
 	full := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s))), cap(s)*size)
+	if !recycle {
+		return memory.NewBufferBytes(full[:len(s)*size])
+	}
 	return memory.NewBufferWithAllocator(full[:len(s)*size], valuePool)
 }

@@ -34,6 +34,15 @@ type ScanOptions struct {
 	// Seed seeds the row shuffle. The same seed, splits and options give the
 	// same rows in the same order.
 	Seed uint64
+	// RecycleBuffers reuses the fixed-width value and offset buffers of a
+	// record once every reference to it is released, which saves the Go
+	// heap from allocating and zeroing them for every batch (about 20%
+	// faster on wide numeric tables). Only for consumers that never touch a
+	// record, or slices such as Int64Values() taken from it, after
+	// releasing it: with recycling such a bug reads another batch's values
+	// instead of stale ones. Strings from array.String.Value stay valid
+	// either way.
+	RecycleBuffers bool
 }
 
 // Scanner reads splits of a Plan as Arrow records, one goroutine at a time.
@@ -45,10 +54,8 @@ type ScanOptions struct {
 //	if err := sc.Err(); err != nil { ... }
 //
 // The record returned by At is owned by the Scanner and released by the next
-// call to Next or by Close; Retain it to keep it longer. Its fixed-width
-// value and offset buffers are recycled for later records once every
-// reference is released, so do not keep slices such as Int64Values() past
-// Release (strings from array.String.Value stay valid).
+// call to Next or by Close; Retain it to keep it longer (see also
+// ScanOptions.RecycleBuffers).
 type Scanner struct {
 	ctx    context.Context
 	plan   *Plan
@@ -256,7 +263,7 @@ func (s *Scanner) openSplit(sp Split) error {
 		if !ok {
 			continue // missing column: nulls
 		}
-		cr, err := newChunkReader(f, sp.RowGroup, &f.schema.cols[ci], sr.bytes)
+		cr, err := newChunkReader(f, sp.RowGroup, &f.schema.cols[ci], sr.bytes, s.opts.RecycleBuffers)
 		if err != nil {
 			sr.close()
 			return err

@@ -63,75 +63,81 @@ func TestReadPyarrowTypes(t *testing.T) {
 		"lst": "list<item: int64, nullable>", "lst_s": "list<item: utf8, nullable>",
 	}
 	for _, m := range manifest {
-		name := m["file"].(string)
-		t.Run(name, func(t *testing.T) {
-			ctx := context.Background()
-			ds, err := dataset.Open(ctx, store, name)
-			if err != nil {
-				t.Fatal(err)
+		for _, recycle := range []bool{false, true} {
+			name := m["file"].(string)
+			sub := name
+			if recycle {
+				sub += "/recycle"
 			}
-			plan, err := ds.Plan(ctx, dataset.Query{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			int96 := m["int96"] == true
-			if n := len(plan.Splits()); n != 3 {
-				t.Errorf("got %d splits, want 3 row groups", n)
-			}
-			// 700 rows per batch so batches straddle pages and row groups.
-			sc := plan.Scan(ctx, plan.Splits(), dataset.ScanOptions{BatchSize: 700})
-			defer sc.Close()
-			got := map[string][]arrow.Array{}
-			rows := 0
-			for sc.Next() {
-				rec := sc.At()
-				for i, f := range rec.Schema().Fields() {
-					c := rec.Column(i)
-					c.Retain()
-					got[f.Name] = append(got[f.Name], c)
+			t.Run(sub, func(t *testing.T) {
+				ctx := context.Background()
+				ds, err := dataset.Open(ctx, store, name)
+				if err != nil {
+					t.Fatal(err)
 				}
-				rows += int(rec.NumRows())
-			}
-			if err := sc.Err(); err != nil {
-				t.Fatal(err)
-			}
-			if rows != 3000 {
-				t.Fatalf("read %d rows, want 3000", rows)
-			}
-			for _, f := range plan.Schema().Fields() {
-				key := f.Name
-				want := wantTypes[f.Name]
-				if int96 {
-					key, want = "int96_"+f.Name, "timestamp[ns]"
+				plan, err := ds.Plan(ctx, dataset.Query{})
+				if err != nil {
+					t.Fatal(err)
 				}
-				if f.Type.String() != want {
-					t.Errorf("column %s: type %s, want %s", f.Name, f.Type, want)
+				int96 := m["int96"] == true
+				if n := len(plan.Splits()); n != 3 {
+					t.Errorf("got %d splits, want 3 row groups", n)
 				}
-				if f.Name == "req" && f.Nullable {
-					t.Errorf("column req is required in the file but nullable in the schema")
-				}
-				exp, ok := expected[key]
-				if !ok {
-					t.Fatalf("no expected values for %s", key)
-				}
-				row := 0
-				for _, a := range got[f.Name] {
-					for i := 0; i < a.Len(); i++ {
-						if msg := compareValue(a, i, exp[row]); msg != "" {
-							t.Fatalf("column %s row %d: %s", f.Name, row, msg)
-						}
-						row++
+				// 700 rows per batch so batches straddle pages and row groups.
+				sc := plan.Scan(ctx, plan.Splits(), dataset.ScanOptions{BatchSize: 700, RecycleBuffers: recycle})
+				defer sc.Close()
+				got := map[string][]arrow.Array{}
+				rows := 0
+				for sc.Next() {
+					rec := sc.At()
+					for i, f := range rec.Schema().Fields() {
+						c := rec.Column(i)
+						c.Retain()
+						got[f.Name] = append(got[f.Name], c)
 					}
-					a.Release()
+					rows += int(rec.NumRows())
 				}
-			}
-			if int96 && len(plan.Schema().Fields()) != 3 {
-				t.Errorf("int96 file: %d columns, want 3", len(plan.Schema().Fields()))
-			}
-			if !int96 && len(plan.Schema().Fields()) != len(wantTypes) {
-				t.Errorf("%d columns, want %d", len(plan.Schema().Fields()), len(wantTypes))
-			}
-		})
+				if err := sc.Err(); err != nil {
+					t.Fatal(err)
+				}
+				if rows != 3000 {
+					t.Fatalf("read %d rows, want 3000", rows)
+				}
+				for _, f := range plan.Schema().Fields() {
+					key := f.Name
+					want := wantTypes[f.Name]
+					if int96 {
+						key, want = "int96_"+f.Name, "timestamp[ns]"
+					}
+					if f.Type.String() != want {
+						t.Errorf("column %s: type %s, want %s", f.Name, f.Type, want)
+					}
+					if f.Name == "req" && f.Nullable {
+						t.Errorf("column req is required in the file but nullable in the schema")
+					}
+					exp, ok := expected[key]
+					if !ok {
+						t.Fatalf("no expected values for %s", key)
+					}
+					row := 0
+					for _, a := range got[f.Name] {
+						for i := 0; i < a.Len(); i++ {
+							if msg := compareValue(a, i, exp[row]); msg != "" {
+								t.Fatalf("column %s row %d: %s", f.Name, row, msg)
+							}
+							row++
+						}
+						a.Release()
+					}
+				}
+				if int96 && len(plan.Schema().Fields()) != 3 {
+					t.Errorf("int96 file: %d columns, want 3", len(plan.Schema().Fields()))
+				}
+				if !int96 && len(plan.Schema().Fields()) != len(wantTypes) {
+					t.Errorf("%d columns, want %d", len(plan.Schema().Fields()), len(wantTypes))
+				}
+			})
+		}
 	}
 }
 
