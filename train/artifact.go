@@ -47,6 +47,10 @@ func NewArtifact(c ModelConfig, spec *feature.Spec, tables []TableData, meta mod
 // penalties shrink towards base rather than towards zero. Keys of base's "w"
 // table are exported even if training never sees them.
 //
+// The store must start every row at zero (declare the tables without
+// InitStd): δ starts at zero, and keys base lacks start at zero too (their
+// factors then grow from the gradient through base's factors).
+//
 // base must have the Stepper's model kind and table shapes, else the error
 // names the first difference. Call WarmStart before the first step.
 func (s *Stepper) WarmStart(base *model.Model) error {

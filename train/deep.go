@@ -227,6 +227,17 @@ func (m *deepModel) Predict(dst []float64, b *Batch, p *Params) {
 	for r, z := range t.z.Value().Data().([]float32) {
 		dst[r] = m.loss.link(float64(z))
 	}
+	m.resetGrads(t)
+}
+
+// resetGrads zeroes the gradients gorgonia keeps on the bound nodes: its
+// tape machine adds each run's gradients to them rather than overwriting.
+func (m *deepModel) resetGrads(t *tower) {
+	for _, nd := range append(append(append(G.Nodes{}, t.ws...), t.bs...), t.x, t.s) {
+		if v, err := nd.Grad(); err == nil {
+			clear(v.Data().([]float32))
+		}
+	}
 }
 
 func (m *deepModel) Gradient(g *Params, pred []float64, b *Batch, p *Params) float64 {
@@ -290,5 +301,6 @@ func (m *deepModel) Gradient(g *Params, pred []float64, b *Batch, p *Params) flo
 	if m.kind == KindDeepFM {
 		g.Dense[0][0] += float32(gb)
 	}
+	m.resetGrads(t)
 	return float64(t.cost.Value().Data().(float32))
 }

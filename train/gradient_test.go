@@ -108,8 +108,12 @@ func TestGradientFiniteDifferences(t *testing.T) {
 			// accumulation across rows is exercised too.
 			b := randomBatch(rng, 6, 4, 7, 4, tc.label(rng))
 			p := paramsFor(rng, m, b, 0.5)
-			g := zeroLike(p)
 			pred := make([]float64, b.Rows()*m.Outputs())
+			// A first call, discarded: a kernel must not carry state from
+			// one batch into the next (gorgonia accumulates gradients
+			// across runs unless they are reset).
+			m.Gradient(zeroLike(p), pred, b, p)
+			g := zeroLike(p)
 			m.Gradient(g, pred, b, p)
 
 			loss := func() float64 {

@@ -135,6 +135,22 @@ func (s *keySet) grow() {
 	}
 }
 
+// has reports whether key is in the set.
+func (s *keySet) has(key uint64) bool {
+	if s.n == 0 {
+		return false
+	}
+	mask := uint64(len(s.slots) - 1)
+	h := (key * 0x9E3779B97F4A7C15) >> s.shift
+	for s.used[h] {
+		if s.slots[h] == key {
+			return true
+		}
+		h = (h + 1) & mask
+	}
+	return false
+}
+
 // keys appends the set's keys to dst in no particular order.
 func (s *keySet) keys(dst []uint64) []uint64 {
 	for i, u := range s.used {

@@ -81,7 +81,26 @@ func (s *Stepper) checkLabels(b *Batch) error {
 func (s *Stepper) pull(ctx context.Context, b *Batch, train bool) error {
 	s.idx.reset(len(b.Indices))
 	s.params.Slot = grow(s.params.Slot, len(b.Indices))
+	// Low-cardinality fields repeat the same key row after row: remembering
+	// each field's last key and slot skips most hash probes for them.
+	var last [64]struct {
+		key  uint64
+		slot int32
+	}
+	var seen uint64 // bit f: last[f] is valid in this batch
 	for j, k := range b.Indices {
+		f := uint32(b.Fields[j])
+		if f < 64 {
+			if seen&(1<<f) != 0 && last[f].key == k {
+				s.params.Slot[j] = last[f].slot
+				continue
+			}
+			sl := s.idx.add(k)
+			last[f].key, last[f].slot = k, sl
+			seen |= 1 << f
+			s.params.Slot[j] = sl
+			continue
+		}
 		s.params.Slot[j] = s.idx.add(k)
 	}
 	uniq := s.idx.uniq
@@ -103,13 +122,24 @@ func (s *Stepper) pull(ctx context.Context, b *Batch, train bool) error {
 }
 
 // Predict writes the model's predictions for b into dst (Outputs() per row)
-// without updating anything.
+// without updating anything. Keys no training step has seen score as a row
+// of zeros, not as the store's random initial value, exactly as the saved
+// model (package model) scores them, so validation metrics are those of
+// the artifact.
 func (s *Stepper) Predict(ctx context.Context, b *Batch, dst []float64) error {
 	if err := b.Validate(); err != nil {
 		return err
 	}
 	if err := s.pull(ctx, b, false); err != nil {
 		return err
+	}
+	if s.tables[0].InitStd > 0 {
+		w := s.width
+		for i, k := range s.idx.uniq {
+			if !s.seen.has(k) {
+				clear(s.params.Sparse[i*w : i*w+w])
+			}
+		}
 	}
 	s.model.Predict(dst, b, &s.params)
 	return nil

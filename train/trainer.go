@@ -89,7 +89,9 @@ type Result struct {
 	Stopped   bool
 	Examples  int64 // training examples over all epochs
 	Steps     int64
-	Duration  time.Duration
+	Duration  time.Duration // the whole run, validation included
+	// TrainTime is the time spent in training passes (validation excluded).
+	TrainTime time.Duration
 	// Tables are the trained parameters (those of BestEpoch).
 	Tables []TableData
 	// Validation is BestEpoch's validation metrics, if any.
@@ -130,6 +132,7 @@ func Run(ctx context.Context, s *Stepper, data Data, cfg Config) (Result, error)
 			return res, err
 		}
 		res.Examples += rep.Examples
+		res.TrainTime += rep.Duration
 		if rep.Examples == 0 {
 			return res, fmt.Errorf("epoch %d: %w (check the data path and partition filters)", epoch, ErrNoData)
 		}

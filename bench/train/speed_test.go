@@ -115,8 +115,10 @@ func TestSpeedVersusScikitLearn(t *testing.T) {
 		prev := runtime.GOMAXPROCS(1)
 		defer runtime.GOMAXPROCS(prev)
 		pass(t, store, key, kind, opt) // warm the page cache and code paths
+		// Best of five passes: on a shared machine the best pass is the one
+		// least disturbed by other processes.
 		best := 0.0
-		for range 3 {
+		for range 5 {
 			t0 := time.Now()
 			n := pass(t, store, key, kind, opt)
 			best = max(best, float64(n)/time.Since(t0).Seconds())

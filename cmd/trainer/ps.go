@@ -105,6 +105,9 @@ func parseShard(s string) (int, int, error) {
 // psModel builds the job's model from its flags, as "trainer train" does,
 // so that shards and workers declare the same tables.
 func psModel(j *trainJob) (train.Model, error) {
+	if j.warm != "" {
+		return nil, &usageError{"--warm-start is not supported by distributed jobs (ps, worker) yet; use trainer train"}
+	}
 	j.model.Fields = j.spec.NumFields()
 	if j.model.Kind == train.KindSoftmax {
 		j.model.Classes = j.spec.NumClasses()
@@ -169,7 +172,7 @@ func runPS(ctx context.Context, args []string, stdout io.Writer) error {
 	// Under sync every shard aggregates a step's pushes and applies them once
 	// at the barrier (workers call Flush), so --consistency is given to
 	// every shard, not only the coordinating one.
-	store, err := paramserver.New(paramserver.Config{Tables: tableSpecs(m, j.opt, j.seed), Shard: i, Shards: n,
+	store, err := paramserver.New(paramserver.Config{Tables: tableSpecs(m, j.opt, j.seed, false), Shard: i, Shards: n,
 		Deferred: *consistency == paramserver.Sync})
 	if err != nil {
 		return err

@@ -104,11 +104,14 @@ func runQuickstart(ctx context.Context, args []string, stdout io.Writer) error {
 	for _, e := range entries {
 		fmt.Fprintf(stdout, "Training %s on %d rows × %d epochs …\n", e.label, trainRows, *epochs)
 		j := &trainJob{
-			lakeURI: *dir, data: quickstartTable,
-			dt:      trainDays[0].DT + ".." + trainDays[len(trainDays)-1].DT,
-			valDT:   test.DT,
-			spec:    spec, specPath: "(quickstart spec)",
-			model: e.model, opt: e.opt,
+			lakeURI:   *dir,
+			data:      quickstartTable,
+			dt:        trainDays[0].DT + ".." + trainDays[len(trainDays)-1].DT,
+			valDT:     test.DT,
+			spec:      spec,
+			specPath:  "(quickstart spec)",
+			model:     e.model,
+			opt:       e.opt,
 			run:       runCfg,
 			batchSize: train.DefaultBatchSize,
 			seed:      *seed,
@@ -135,7 +138,7 @@ func runQuickstart(ctx context.Context, args []string, stdout io.Writer) error {
 	for i, out := range results {
 		v := out.result.Validation
 		fmt.Fprintf(tw, "%s\t%.4f\t%.4f\t%.4f\t%s\t%s\tmodels/%s/%s\n", entries[i].label, v.AUC, v.LogLoss, saved[i],
-			rate(out.result.Examples, out.result.Duration), out.duration.Round(time.Millisecond), entries[i].name, out.version)
+			rate(out.result.Examples, out.result.TrainTime), out.duration.Round(time.Millisecond), entries[i].name, out.version)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

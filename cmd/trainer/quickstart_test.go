@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"errors"
+	"github.com/lakestream/lakestream/lake"
+	"github.com/lakestream/lakestream/model"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -48,9 +50,24 @@ func TestQuickstartSmall(t *testing.T) {
 			t.Errorf("%s: test AUC %v, saved model's %v; want equal and > 0.6", r[1], trainAUC, savedAUC)
 		}
 	}
+	store, err := lake.NewLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, name := range []string{"quickstart-lr", "quickstart-fm"} {
-		if _, err := os.Stat(filepath.Join(dir, "models", name, "1", "manifest.json")); err != nil {
+		mf, err := model.ReadManifest(context.Background(), store, name, 1)
+		if err != nil {
 			t.Errorf("model %s not saved: %v", name, err)
+			continue
+		}
+		// The input types travel with the model, so a predictor hashes the
+		// integer columns (C1, banner_pos, …) as integers.
+		types := map[string]string{}
+		for _, c := range mf.Meta.Inputs {
+			types[c.Name] = c.Type
+		}
+		if len(mf.Meta.Inputs) != 21 || types["C1"] != "int64" || types["site_id"] != "string" {
+			t.Errorf("model %s records inputs %v, want the 21 feature columns with their types", name, mf.Meta.Inputs)
 		}
 	}
 
@@ -105,6 +122,11 @@ func testTrainCommand(t *testing.T, dir string) {
 	out, err = run("--dt", "2014-10-23", "--validation-dt", "2014-10-24", "--output", "site-lr", "--warm-start", "site-lr")
 	if err != nil || !strings.Contains(out, "saved models/site-lr/2") {
 		t.Fatalf("warm-started train: %v\n%s", err, out)
+	}
+	var globOut strings.Builder
+	globArgs := []string{"--lake", dir, "--data", "clicks/dt=2014-10-2[12]/*.parquet", "--spec", spec}
+	if err := runTrain(context.Background(), globArgs, &globOut); err != nil || !strings.Contains(globOut.String(), "on 20000 rows") {
+		t.Errorf("train on a glob of two days: %v\n%s", err, globOut.String())
 	}
 	_, err = run("--model", "fm", "--warm-start", "site-lr@1")
 	if err == nil || !strings.Contains(err.Error(), "warm start") {

@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
+	"github.com/apache/arrow/go/v17/arrow"
 	"io"
 	"log/slog"
 	"os"
@@ -52,6 +52,7 @@ type trainOutcome struct {
 	duration time.Duration
 	model    train.Model
 	spec     *feature.Spec // the spec as trained (standardization fitted)
+	schema   *arrow.Schema // the training table's schema: the model's input types
 	version  string        // saved model version, if saved
 }
 
@@ -118,7 +119,7 @@ func (j *trainJob) plan(ctx context.Context, store lake.Store, filter dataset.Fi
 		return nil, fmt.Errorf("plan %s data of %s: %w", what, j.data, err)
 	}
 	if p.Rows() == 0 {
-		return nil, fmt.Errorf("%s data: %w: no rows in %s match --where %q --dt %q (files: %d)", what, train.ErrNoData, j.data, j.where, filter, len(p.Files()))
+		return nil, fmt.Errorf("%s data: %w: no rows of %s match %s", what, train.ErrNoData, j.data, filter)
 	}
 	if err := j.spec.ValidateSchema(p.Schema()); err != nil {
 		return nil, fmt.Errorf("spec %s against %s: %w", j.specPath, j.data, err)
@@ -166,12 +167,14 @@ func (j *trainJob) fitSpec(ctx context.Context, p *dataset.Plan) error {
 	return nil
 }
 
-// tableSpecs declares the model's tables on the parameter server.
-func tableSpecs(m train.Model, opt optim.Config, seed uint64) []paramserver.TableSpec {
+// tableSpecs declares the model's tables on the parameter server. A warm
+// start (warm true) needs rows that start at zero (see
+// train.Stepper.WarmStart), so factor tables get no random start then.
+func tableSpecs(m train.Model, opt optim.Config, seed uint64, warm bool) []paramserver.TableSpec {
 	var specs []paramserver.TableSpec
 	for _, t := range m.Tables() {
 		s := paramserver.TableSpec{Name: t.Name, Width: t.Width, Dense: t.Dense, Rows: t.Rows, Optimizer: t.Optimizer(opt)}
-		if t.InitStd > 0 {
+		if t.InitStd > 0 && !warm {
 			s.Init = paramserver.InitConfig{Kind: paramserver.InitNormal, Std: t.InitStd, Seed: seed}
 		}
 		specs = append(specs, s)
@@ -199,7 +202,7 @@ func (j *trainJob) execute(ctx context.Context) (trainOutcome, error) {
 	if err != nil {
 		return out, err
 	}
-	out.rows = trainPlan.Rows()
+	out.rows, out.schema = trainPlan.Rows(), trainPlan.Schema()
 	if err := j.fitSpec(ctx, trainPlan); err != nil {
 		return out, err
 	}
@@ -239,7 +242,7 @@ func (j *trainJob) execute(ctx context.Context) (trainOutcome, error) {
 	if err := j.opt.Validate(); err != nil {
 		return out, &usageError{fmt.Sprintf("optimizer: %v", err)}
 	}
-	ps, err := paramserver.NewLocal(tableSpecs(m, j.opt, j.seed)...)
+	ps, err := paramserver.NewLocal(tableSpecs(m, j.opt, j.seed, j.warm != "")...)
 	if err != nil {
 		return out, err
 	}
@@ -313,6 +316,13 @@ func (j *trainJob) save(ctx context.Context, store lake.Store, out trainOutcome)
 		},
 		Metrics: map[string]float64{"train_loss": res.Epochs[res.BestEpoch].TrainLoss},
 	}
+	// The input types travel with the model: a predictor must hash an
+	// integer column as an integer, not as its decimal string.
+	inputs, err := model.InputsOf(out.schema, out.spec)
+	if err != nil {
+		return "", fmt.Errorf("save model %s: %w", j.output, err)
+	}
+	meta.Inputs = inputs
 	if lo, hi, ok := strings.Cut(j.dt, ".."); ok {
 		meta.Data.From, meta.Data.To = lo, hi
 	} else if j.dt != "" {
@@ -344,7 +354,7 @@ func (j *trainJob) save(ctx context.Context, store lake.Store, out trainOutcome)
 func trainFlags(fs *flag.FlagSet) func() (*trainJob, error) {
 	j := &trainJob{}
 	fs.StringVar(&j.lakeURI, "lake", "lake", "the lake: a folder, file:///path or s3://bucket/prefix")
-	fs.StringVar(&j.data, "data", "", "table folder in the lake to train on, e.g. clicks (Hive-partitioned Parquet)")
+	fs.StringVar(&j.data, "data", "", "table in the lake: a folder (clicks), an object key or a glob (clicks/dt=2026-11-0[1-7]/*.parquet); Hive-partitioned Parquet")
 	fs.StringVar(&j.where, "where", "", "row filter, e.g. \"dt >= '2026-11-01' AND country = 'fr'\" (prunes partitions and row groups)")
 	fs.StringVar(&j.dt, "dt", "", "dt partition day or range a..b to train on (a scheduler's data interval)")
 	fs.StringVar(&j.valDT, "validation-dt", "", "dt day or range a..b held out for validation and early stopping")
@@ -354,6 +364,10 @@ func trainFlags(fs *flag.FlagSet) func() (*trainJob, error) {
 	loss := fs.String("loss", "", "fm/ffm/mf target: logistic or squared (default: logistic, squared for mf)")
 	factors := fs.Int("factors", 8, "latent factors k of fm, ffm and mf")
 	negatives := fs.Int("negatives", 0, "mf implicit feedback: sampled negatives per example")
+	userField := fs.Int("user-field", 0, "mf: field number (spec order) of the user column")
+	itemField := fs.Int("item-field", 1, "mf: field number (spec order) of the item column")
+	prior := fs.Float64("prior-variance", 1, "bayes-linear and adpredictor: prior variance of each weight")
+	noise := fs.Float64("noise-variance", 1, "bayes-linear: observation noise σ²; adpredictor: β²")
 	optName := fs.String("optimizer", optim.FTRL, fmt.Sprintf("optimizer: %v", optim.Names()))
 	lr := fs.Float64("learning-rate", 0, "learning rate (default: the optimizer's)")
 	alpha := fs.Float64("alpha", 0, "ftrl alpha (default 0.1)")
@@ -390,6 +404,8 @@ func trainFlags(fs *flag.FlagSet) func() (*trainJob, error) {
 			j.model.Loss = train.Loss(*loss)
 		}
 		j.model.Factors, j.model.Negatives = *factors, *negatives
+		j.model.UserField, j.model.ItemField = *userField, *itemField
+		j.model.PriorVariance, j.model.NoiseVariance = *prior, *noise
 		j.model.Hidden = nil
 		for _, h := range strings.Split(*hidden, ",") {
 			var w int
@@ -433,15 +449,11 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) error {
 	j.logger = newLogger(os.Stderr)
 	out, err := j.execute(ctx)
 	if err != nil {
-		var ue *usageError
-		if errors.As(err, &ue) {
-			return err
-		}
 		return err
 	}
 	res := out.result
 	fmt.Fprintf(stdout, "trained %s on %d rows × %d epochs in %s (%s examples/s)\n",
-		out.model.Kind(), out.rows, len(res.Epochs), out.duration.Round(time.Millisecond), rate(res.Examples, res.Duration))
+		out.model.Kind(), out.rows, len(res.Epochs), out.duration.Round(time.Millisecond), rate(res.Examples, res.TrainTime))
 	if v := res.Validation; v != nil {
 		fmt.Fprintf(stdout, "validation (epoch %d): %s\n", res.BestEpoch+1, formatMetrics(*v))
 	}

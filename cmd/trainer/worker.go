@@ -295,5 +295,28 @@ func (w *worker) validate(ctx context.Context, lk lake.Store, filter dataset.Fil
 	if err != nil {
 		return train.Metrics{}, err
 	}
-	return train.Evaluate(ctx, train.NewStepper(w.model, w.ps, 0), vb)
+	// Score as the exported model would: features no worker trained read as
+	// zero. The shards know which rows were trained; this process's Stepper
+	// saw only its own splits, so the model is rebuilt without random
+	// factor starts (which would make the Stepper zero every row it did
+	// not train itself) and pulls trained rows only.
+	mc := w.job.model
+	mc.FactorStd = 0
+	m, err := train.NewModel(mc)
+	if err != nil {
+		return train.Metrics{}, err
+	}
+	return train.Evaluate(ctx, train.NewStepper(m, trainedRows{w.ps}, 0), vb)
+}
+
+// trainedRows is a read-only view of the shards where rows never pushed
+// read as zeros.
+type trainedRows struct{ c *paramserver.Client }
+
+func (t trainedRows) Pull(ctx context.Context, table string, keys []uint64, dst []float32) error {
+	return t.c.PullTrained(ctx, table, keys, dst)
+}
+
+func (t trainedRows) Push(context.Context, string, []uint64, []float32) error {
+	return errors.New("worker: validation does not push")
 }

@@ -65,14 +65,6 @@ func listElem(dt arrow.DataType) arrow.DataType {
 	return nil
 }
 
-// hashColumn writes the value hash of each element of arr into dst[i]
-// (len(dst) == arr.Len()), 0 for nulls. dict is scratch for the hashes of a
-// dictionary array's dictionary.
-func hashColumn(arr arrow.Array, dst []uint64, dict *[]uint64) {
-	*dict = dictionaryHashes(arr, *dict)
-	hashRange(arr, 0, dst, *dict)
-}
-
 // dictionaryHashes returns the value hashes of arr's dictionary in scratch
 // if arr is a dictionary array, else scratch unchanged.
 func dictionaryHashes(arr arrow.Array, scratch []uint64) []uint64 {

@@ -21,6 +21,7 @@ type ValueError struct {
 	Reason string
 }
 
+// Error names the column, the row and the value.
 func (e *ValueError) Error() string {
 	return fmt.Sprintf("feature: column %q row %d: value %s: %s", e.Column, e.Row, e.Value, e.Reason)
 }
@@ -175,8 +176,12 @@ func (s *Spec) ValidateSchema(schema *arrow.Schema, opts ...Option) error {
 	return f.bind(schema)
 }
 
-// bind resolves the spec's columns in schema and checks their types.
+// bind resolves the spec's columns in schema and checks their types. Until it
+// succeeds the featurizer is unbound, so a failed bind (which may have
+// resolved some fields) is never mistaken for a binding to the previous
+// schema.
 func (f *Featurizer) bind(schema *arrow.Schema) error {
+	f.bound = nil
 	find := func(col string, line int) (int, arrow.DataType, error) {
 		idx := schema.FieldIndices(col)
 		if len(idx) == 0 {
@@ -468,6 +473,34 @@ func bucketOf(bounds []float64, v float64) uint32 {
 // categorical fills rows lo … lo+m−1 of a single-valued categorical field
 // and keeps their value hashes in fd.hashes for crosses.
 func (f *Featurizer) categorical(fd *field, arr arrow.Array, lo, m, slot int, dst *Batch) {
+	if a, ok := arr.(*array.String); ok && !fd.crossed && a.NullN() == 0 {
+		// The common case (a string column without nulls that no cross
+		// needs) in one pass, without the per-row hash scratch.
+		offs, data := a.ValueOffsets(), a.ValueBytes()
+		base := offs[0]
+		offs = offs[lo : lo+m+1]
+		indptr := dst.Indptr[lo : lo+m]
+		for r, p := range indptr {
+			h := hashBytes(data[offs[r]-base : offs[r+1]-base])
+			pos := int(p) + slot
+			dst.Indices[pos] = Key(fd.id, hashedBucket(h, fd.seed, fd.bits))
+			dst.Values[pos] = 1
+			dst.Fields[pos] = fd.id
+		}
+		return
+	}
+	if a, ok := arr.(*array.Int64); ok && !fd.crossed && a.NullN() == 0 {
+		vals := a.Int64Values()[lo : lo+m]
+		indptr := dst.Indptr[lo : lo+m]
+		vals = vals[:len(indptr)]
+		for r, p := range indptr {
+			pos := int(p) + slot
+			dst.Indices[pos] = Key(fd.id, hashedBucket(hashInt(uint64(vals[r])), fd.seed, fd.bits))
+			dst.Values[pos] = 1
+			dst.Fields[pos] = fd.id
+		}
+		return
+	}
 	fd.hashes = grow(fd.hashes, m)
 	hashRange(arr, lo, fd.hashes, fd.dict)
 	indptr := dst.Indptr[lo : lo+m]
@@ -511,12 +544,16 @@ func (f *Featurizer) cross(fd *field, lo, m, slot int, dst *Batch) {
 func (f *Featurizer) multiValued(fd *field, arr arrow.Array, n int, dst *Batch) {
 	f.offs = grow(f.offs, n+1)
 	child := listOffsets(arr, f.offs)
-	f.elems = grow(f.elems, child.Len())
-	hashColumn(child, f.elems, &f.dict)
+	// Hash only the child elements these rows reference: a sliced list
+	// array shares its parent's whole child array.
+	base := f.offs[0]
+	f.elems = grow(f.elems, int(f.offs[n]-base))
+	f.dict = dictionaryHashes(child, f.dict)
+	hashRange(child, int(base), f.elems, f.dict)
 	nulls := arr.NullN() > 0
 	for r := range n {
 		pos := f.cursor[r]
-		lo, hi := f.offs[r], f.offs[r+1]
+		lo, hi := f.offs[r]-base, f.offs[r+1]-base
 		if lo == hi || (nulls && arr.IsNull(r)) {
 			dst.Indices[pos] = Key(fd.id, MissingBucket)
 			dst.Values[pos] = 1

@@ -572,3 +572,29 @@ func TestBlocksMatchSingleRows(t *testing.T) {
 		}
 	}
 }
+
+// TestRebindAfterSchemaError: a record with a bad schema must not leave the
+// featurizer half-bound to it; the next good record featurizes correctly.
+func TestRebindAfterSchemaError(t *testing.T) {
+	spec := &feature.Spec{Categorical: []feature.Categorical{{Column: "a"}, {Column: "b"}}}
+	good := record(t, column{"a", strs("x")}, column{"b", strs("y")})
+	// b first and a mistyped: bind resolves b at column 0, then fails on a.
+	bad := record(t, column{"b", strs("y")}, column{"a", f64s(1)})
+	f, err := feature.NewFeaturizer(spec, feature.WithoutLabels())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want, got feature.Batch
+	if err := f.Featurize(good, &want); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Featurize(bad, &got); err == nil {
+		t.Fatal("a float column was accepted as categorical")
+	}
+	if err := f.Featurize(good, &got); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(want.Indices, got.Indices) {
+		t.Errorf("after a schema error: keys %v, want %v", got.Indices, want.Indices)
+	}
+}

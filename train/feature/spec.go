@@ -246,6 +246,7 @@ type SpecError struct {
 	Err    error // an underlying sentinel such as ErrNotFitted, or nil
 }
 
+// Error names the spec line and column.
 func (e *SpecError) Error() string {
 	var b bytes.Buffer
 	b.WriteString("feature spec")
@@ -260,6 +261,7 @@ func (e *SpecError) Error() string {
 	return b.String()
 }
 
+// Unwrap returns the underlying sentinel, if any.
 func (e *SpecError) Unwrap() error { return e.Err }
 
 // Parse decodes a YAML spec and validates it (Validate). Unknown keys are
@@ -330,6 +332,7 @@ const (
 	KindCross                        // a hashed combination of fields
 )
 
+// String returns the kind's name as Spec documentation uses it.
 func (k FieldKind) String() string {
 	switch k {
 	case KindNumeric:

@@ -128,6 +128,7 @@ type ConfigError struct {
 	Reason    string
 }
 
+// Error names the optimizer, the field, its value and the reason.
 func (e *ConfigError) Error() string {
 	return fmt.Sprintf("optim: %s: %s = %v: %s", e.Optimizer, e.Field, e.Value, e.Reason)
 }
