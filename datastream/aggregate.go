@@ -54,9 +54,13 @@ func Sum(column, as string) Agg { return Agg{Kind: AggSum, Column: column, As: a
 // SumInt sums an integer column exactly into an Int64 column as.
 func SumInt(column, as string) Agg { return Agg{Kind: AggSumInt, Column: column, As: as} }
 
-// Min, Max and Mean aggregate a numeric column into a Float64 column as.
-func Min(column, as string) Agg  { return Agg{Kind: AggMin, Column: column, As: as} }
-func Max(column, as string) Agg  { return Agg{Kind: AggMax, Column: column, As: as} }
+// Min takes the minimum of a numeric column into a Float64 column as.
+func Min(column, as string) Agg { return Agg{Kind: AggMin, Column: column, As: as} }
+
+// Max takes the maximum of a numeric column into a Float64 column as.
+func Max(column, as string) Agg { return Agg{Kind: AggMax, Column: column, As: as} }
+
+// Mean averages a numeric column into a Float64 column as.
 func Mean(column, as string) Agg { return Agg{Kind: AggMean, Column: column, As: as} }
 
 // AggState is the accumulator of Aggregates: per aggregate, an integer

@@ -116,6 +116,12 @@ func (b *broadcastOp[S]) restore(data []byte) error {
 	return nil
 }
 
+// restoreRescaled restores the state of any old subtask: every subtask saw
+// the same broadcast records, so all hold the same state.
+func (b *broadcastOp[S]) restoreRescaled(parts [][]byte, _ func(string) bool) error {
+	return b.restore(parts[0])
+}
+
 func (b *broadcastOp[S]) close(context.Context) error {
 	b.out.Release()
 	return nil

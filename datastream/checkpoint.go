@@ -320,22 +320,18 @@ func readManifest(ctx context.Context, store CheckpointStore, job string, id int
 	return m, nil
 }
 
-// loadStates reads and checks the state files of m against the job graph.
-func (x *execution) loadStates(ctx context.Context, m *Manifest) (map[taskKey]map[string][]byte, error) {
-	want := map[taskKey]int{}
-	for _, c := range x.chains {
-		for s := range c.parallelism {
-			want[taskKey{c.name, s}] = c.parallelism
-		}
-	}
-	out := map[taskKey]map[string][]byte{}
+// opPart is one subtask's checkpointed state of an operator.
+type opPart struct {
+	subtask, parallelism int
+	data                 []byte
+}
+
+// loadStates reads and checks the state files of m and groups the state by
+// operator name. Every operator with state in the checkpoint must exist in
+// the job graph; operators new to the graph start empty.
+func (x *execution) loadStates(ctx context.Context, m *Manifest) (map[string][]opPart, error) {
+	out := map[string][]opPart{}
 	for _, sf := range m.States {
-		k := taskKey{sf.Chain, sf.Subtask}
-		p, ok := want[k]
-		if !ok || p != sf.Parallelism {
-			return nil, fmt.Errorf("%w: checkpoint %d has state for %s[%d] of parallelism %d, which the job graph does not have (operator names and parallelism must match)",
-				ErrBadManifest, m.ID, sf.Chain, sf.Subtask, sf.Parallelism)
-		}
 		b, err := x.cfg.store.Get(ctx, sf.Key)
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", sf.Key, err)
@@ -347,10 +343,47 @@ func (x *execution) loadStates(ctx context.Context, m *Manifest) (map[taskKey]ma
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s: %w", ErrBadManifest, sf.Key, err)
 		}
-		out[k] = st
+		for name, data := range st {
+			out[name] = append(out[name], opPart{subtask: sf.Subtask, parallelism: sf.Parallelism, data: data})
+		}
 	}
-	if len(out) != len(want) {
-		return nil, fmt.Errorf("%w: checkpoint %d has state for %d subtasks, the job graph has %d", ErrBadManifest, m.ID, len(out), len(want))
+	for name := range out {
+		if !x.job.names[name] {
+			return nil, fmt.Errorf("%w: checkpoint %d has state of operator %q, which the job graph does not have", ErrBadManifest, m.ID, name)
+		}
 	}
 	return out, nil
+}
+
+// rescaler is implemented by operators whose state can move to a different
+// parallelism: keyed operators keep the keys that hash to their subtask.
+type rescaler interface {
+	restoreRescaled(parts [][]byte, keep func(key string) bool) error
+}
+
+// restoreOp gives operator r of subtask t its checkpointed state.
+func (x *execution) restoreOp(t *task, r *opRuntime, parts []opPart) error {
+	if len(parts) == 0 {
+		return nil
+	}
+	n := r.node
+	if parts[0].parallelism == n.parallelism {
+		for _, p := range parts {
+			if p.subtask == t.subtask {
+				return r.op.restore(p.data)
+			}
+		}
+		return nil
+	}
+	rs, ok := r.op.(rescaler)
+	if !ok {
+		return fmt.Errorf("operator %q had parallelism %d in checkpoint %d and has %d now; only keyed and broadcast operators can change parallelism",
+			n.name, parts[0].parallelism, x.restored.ID, n.parallelism)
+	}
+	datas := make([][]byte, len(parts))
+	for i, p := range parts {
+		datas[i] = p.data
+	}
+	sub, par := uint64(t.subtask), uint64(n.parallelism)
+	return rs.restoreRescaled(datas, func(key string) bool { return hashKey([]byte(key))%par == sub })
 }

@@ -3,6 +3,7 @@ package datastream_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -167,6 +168,13 @@ func TestCheckpointRetentionAndCommits(t *testing.T) {
 	if got := metricValue(t, reg, "lakestream_datastream_checkpoints_total", ""); got != 4 {
 		t.Errorf("checkpoints_total = %v, want 4", got)
 	}
+	// Event times are in 1970, the clock is not: the lag is decades.
+	if got := metricValue(t, reg, "lakestream_datastream_watermark_lag_seconds", "count"); got < 3600*24*365 {
+		t.Errorf("watermark_lag_seconds{operator=count} = %v, want the decades since the rows' event time", got)
+	}
+	if got := metricValue(t, reg, "lakestream_datastream_checkpoint_size_bytes", ""); got <= 0 {
+		t.Errorf("checkpoint_size_bytes = %v", got)
+	}
 	cancel()
 	r := <-done
 	if !errors.Is(r.err, context.Canceled) {
@@ -257,11 +265,17 @@ func TestFailedCheckpointKeepsRunning(t *testing.T) {
 }
 
 // TestObjectCheckpointsOnLake runs a checkpoint and a restore through a
-// lake.Store, the production checkpoint store.
+// lake.Store, the production checkpoint store: the in-memory double and
+// the real MinIO (an integration test, skipped under -short).
 func TestObjectCheckpointsOnLake(t *testing.T) {
+	t.Run("memory", func(t *testing.T) { testLakeCheckpoints(t, laketest.NewMemory()) })
+	t.Run("minio", func(t *testing.T) { testLakeCheckpoints(t, laketest.MinIO(t)) })
+}
+
+func testLakeCheckpoints(t *testing.T, lakeStore lake.Store) {
 	all := randomClicks(12, 10, 20, 5, 0)
 	steps := stepsOf(t, all, 20)
-	store := datastream.ObjectCheckpoints(laketest.NewMemory(), lake.ErrNotExist)
+	store := datastream.ObjectCheckpoints(lakeStore, lake.ErrNotExist)
 	if _, err := datastream.LatestCheckpoint(testCtx(t), store, "count"); !errors.Is(err, datastream.ErrNoCheckpoint) {
 		t.Fatalf("latest of an empty store: %v, want ErrNoCheckpoint", err)
 	}
@@ -281,5 +295,125 @@ func TestObjectCheckpointsOnLake(t *testing.T) {
 	}
 	if got, want := sorted(log.Committed()), referenceTumbling(all, 60000); !slices.Equal(got, want) {
 		t.Fatalf("committed %d rows, want %d", len(got), len(want))
+	}
+}
+
+// TestCheckpointAfterASourceEnded checkpoints a job whose first source
+// subtask has already ended, crashes it, and restores: the ended subtask
+// resumes at its end, the other where it was, and the committed output is
+// exact.
+func TestCheckpointAfterASourceEnded(t *testing.T) {
+	short := randomClicks(31, 5, 20, 6, 0)
+	long := randomClicks(32, 30, 20, 6, 0)
+	shortSteps, longSteps := stepsOf(t, short, 20), stepsOf(t, long, 20)
+	build := func(srcs [2]*datastreamtest.Source, log *datastreamtest.TxLog, store datastream.CheckpointStore, opts ...datastream.Option) *datastream.Job {
+		opts = append([]datastream.Option{datastream.WithCheckpoints(store, time.Hour, 2)}, opts...)
+		job := datastream.NewJob("partial", opts...)
+		s := job.Sources("clicks", func(i int) (datastream.Source, error) { return srcs[i], nil }, datastream.Parallelism(2),
+			datastream.Watermarks(datastream.WatermarkStrategy{TimestampColumn: "ts"}))
+		datastream.Aggregate(s.KeyBy("user").Window(datastream.Tumbling(time.Minute)), "count",
+			datastream.Aggregates(datastream.Count("count"), datastream.SumInt("amount", "sum")), datastream.Parallelism(2)).
+			To("sink", datastreamtest.NewTxSink(log))
+		return job
+	}
+	store := datastreamtest.NewMemoryStore()
+	log := datastreamtest.NewTxLog()
+	first := [2]*datastreamtest.Source{datastreamtest.NewSource(nil, shortSteps...), datastreamtest.NewSource(nil, longSteps...).BlockAt(12)}
+	job := build(first, log, store)
+	ctx, cancel := context.WithCancel(testCtx(t))
+	done := runAsync(ctx, job)
+	<-first[1].Blocked()
+	<-first[0].Ended()
+	time.Sleep(20 * time.Millisecond) // let the short subtask deliver its end
+	id, err := job.TriggerCheckpoint(ctx)
+	if err != nil {
+		t.Fatalf("checkpoint with one source ended: %v", err)
+	}
+	cancel()
+	<-done
+	m, err := datastream.LatestCheckpoint(testCtx(t), store, "partial")
+	if err != nil || m.ID != id || len(m.Sources) != 2 || len(m.States) != 5 {
+		t.Fatalf("manifest %+v, %v", m, err)
+	}
+	second := [2]*datastreamtest.Source{datastreamtest.NewSource(nil, shortSteps...), datastreamtest.NewSource(nil, longSteps...)}
+	if _, err := build(second, log, store, datastream.WithRestore()).Run(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := sorted(log.Committed()), referenceTumbling(append(short, long...), 60000); !slices.Equal(got, want) {
+		t.Fatalf("committed %d rows, want %d", len(got), len(want))
+	}
+}
+
+// TestRescaleKeyedState takes a savepoint of a job whose window and process
+// operators run with parallelism 2 and resumes it with 3 and 1: keyed state
+// moves to the subtasks its keys hash to, and the results are exact.
+func TestRescaleKeyedState(t *testing.T) {
+	all := randomClicks(41, 30, 40, 23, 0)
+	steps := stepsOf(t, all, 40)
+	build := func(src datastream.Source, log *datastreamtest.TxLog, store datastream.CheckpointStore, p int, opts ...datastream.Option) *datastream.Job {
+		opts = append([]datastream.Option{datastream.WithCheckpoints(store, time.Hour, 2)}, opts...)
+		job := datastream.NewJob("rescale", opts...)
+		s := job.Source("clicks", src, datastream.Watermarks(datastream.WatermarkStrategy{TimestampColumn: "ts"}))
+		datastream.Aggregate(s.KeyBy("user").Window(datastream.Tumbling(time.Minute)), "count",
+			datastream.Aggregates(datastream.Count("count"), datastream.SumInt("amount", "sum")), datastream.Parallelism(p)).
+			To("sink", datastreamtest.NewTxSink(log))
+		datastream.Process(s.KeyBy("user"), "joins", joinSchema, datastream.KeyedProcessFunc[joinState](joinCount{}), datastream.Parallelism(p)).
+			To("totals", datastreamtest.NewTxSink(log))
+		return job
+	}
+	var want []string
+	counts := map[string]int64{}
+	for _, c := range all {
+		counts[c.user]++
+	}
+	for u, n := range counts {
+		want = append(want, fmt.Sprintf("user=%s left=%d right=0", u, n))
+	}
+	want = sorted(append(want, referenceTumbling(all, 60000)...))
+	for _, newP := range []int{3, 1} {
+		t.Run(fmt.Sprintf("2to%d", newP), func(t *testing.T) {
+			store := datastreamtest.NewMemoryStore()
+			log := datastreamtest.NewTxLog()
+			src := datastreamtest.NewSource(nil, steps...).BlockAt(13)
+			job := build(src, log, store, 2)
+			done := runAsync(testCtx(t), job)
+			<-src.Blocked()
+			if _, err := job.StopWithSavepoint(testCtx(t)); err != nil {
+				t.Fatal(err)
+			}
+			if r := <-done; r.err != nil {
+				t.Fatal(r.err)
+			}
+			if _, err := build(datastreamtest.NewSource(nil, steps...), log, store, newP, datastream.WithRestore()).Run(testCtx(t)); err != nil {
+				t.Fatal(err)
+			}
+			if got := sorted(log.Committed()); !slices.Equal(got, want) {
+				t.Fatalf("committed %d rows, want %d", len(got), len(want))
+			}
+		})
+	}
+}
+
+func TestRescaleSourceFails(t *testing.T) {
+	store := datastreamtest.NewMemoryStore()
+	steps := stepsOf(t, randomClicks(42, 4, 10, 3, 0), 10)
+	build := func(p int, opts ...datastream.Option) (*datastream.Job, *datastreamtest.Source) {
+		src := datastreamtest.NewSource(nil, steps...).BlockAt(2)
+		opts = append([]datastream.Option{datastream.WithCheckpoints(store, time.Hour, 2)}, opts...)
+		job := datastream.NewJob("rescale-source", opts...)
+		job.Sources("clicks", func(int) (datastream.Source, error) { return src, nil }, datastream.Parallelism(p)).
+			To("sink", datastreamtest.NewSink())
+		return job, src
+	}
+	job, src := build(1)
+	done := runAsync(testCtx(t), job)
+	<-src.Blocked()
+	if _, err := job.StopWithSavepoint(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	job2, _ := build(2, datastream.WithRestore())
+	if _, err := job2.Run(testCtx(t)); err == nil || !strings.Contains(err.Error(), "cannot change parallelism") {
+		t.Fatalf("restore with another source parallelism: %v", err)
 	}
 }

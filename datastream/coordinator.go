@@ -24,8 +24,12 @@ type coordinator struct {
 	requests chan request
 	timeouts chan int64
 
-	ended atomic.Bool  // a source has ended: no new checkpoints
 	stall atomic.Int64 // ns task goroutines spent snapshotting and writing state
+
+	// finished holds the last word of every task that has ended (with the
+	// final position of sources). Checkpoints go on while some sources run:
+	// a finished task counts as aligned and gets an empty state file.
+	finished map[*task]ack
 
 	nextID    int64
 	pending   *pending
@@ -45,7 +49,7 @@ type coordinator struct {
 
 type ack struct {
 	t       *task
-	ended   bool // not an ack: source task t reached the end of its input
+	done    bool // not an ack: task t has finished (sent after its last ack)
 	id      int64
 	chain   int
 	subtask int
@@ -82,19 +86,28 @@ func newCoordinator(x *execution) *coordinator {
 		timeouts: make(chan int64, 1),
 		nextID:   1,
 		aborted:  map[int64]bool{},
+		finished: map[*task]ack{},
 	}
 }
 
-// sourceEnded is called by a source task that reached the end of its
-// input. It goes through the acks queue, after that task's last ack, so a
-// pending checkpoint the source never saw is aborted instead of waiting for
-// its timeout.
-func (c *coordinator) sourceEnded(ctx context.Context, t *task) {
-	c.ended.Store(true)
+// taskFinished is called when task t has ended normally. It goes through
+// the acks queue, after that task's last ack, so the coordinator knows
+// whether the task acknowledged the pending checkpoint before it ended.
+func (c *coordinator) taskFinished(ctx context.Context, t *task) {
 	select {
-	case c.acks <- ack{t: t, ended: true}:
+	case c.acks <- ack{t: t, done: true, source: t.src != nil, pos: t.pos, chain: t.chain.index, subtask: t.subtask}:
 	case <-ctx.Done():
 	}
+}
+
+func (c *coordinator) liveSources() int {
+	n := 0
+	for _, t := range c.x.tasks {
+		if _, done := c.finished[t]; t.src != nil && !done {
+			n++
+		}
+	}
+	return n
 }
 
 // writeState writes a task's state file for checkpoint id.
@@ -132,7 +145,7 @@ func (c *coordinator) run(tasksDone <-chan struct{}) {
 		select {
 		case <-tick:
 			stopTick = cfg.clock.AfterFunc(cfg.interval, notify(tick))
-			if c.pending == nil && !c.ended.Load() {
+			if c.pending == nil && c.liveSources() > 0 {
 				c.trigger(false, nil)
 			}
 		case req := <-c.requests:
@@ -189,12 +202,12 @@ func (c *coordinator) trigger(stop bool, reply chan result) {
 		default:
 		}
 	})
-	if c.ended.Load() {
-		c.abort(errors.New("a source has ended"))
+	if c.liveSources() == 0 {
+		c.abort(errors.New("every source has ended"))
 		return
 	}
 	for _, t := range c.x.tasks {
-		if t.src == nil {
+		if _, done := c.finished[t]; t.src == nil || done {
 			continue
 		}
 		select {
@@ -208,9 +221,10 @@ func (c *coordinator) trigger(stop bool, reply chan result) {
 
 func (c *coordinator) onAck(a ack) {
 	p := c.pending
-	if a.ended {
-		if p != nil && !slices.ContainsFunc(p.acks, func(b ack) bool { return b.t == a.t }) {
-			c.abort(fmt.Errorf("checkpoint %d: source %s ended before its barrier", p.id, a.t.name()))
+	if a.done {
+		c.finished[a.t] = a
+		if p != nil {
+			c.checkComplete()
 		}
 		return
 	}
@@ -230,9 +244,28 @@ func (c *coordinator) onAck(a ack) {
 		c.abort(fmt.Errorf("checkpoint %d: %s[%d]: %w", p.id, c.x.chains[a.chain].name, a.subtask, a.err))
 		return
 	}
-	if len(p.acks) == len(c.x.tasks) {
-		c.complete()
+	c.checkComplete()
+}
+
+// checkComplete completes the pending checkpoint once every task has
+// acknowledged it or finished without seeing its barrier (all its inputs
+// ended before the barrier could reach it).
+func (c *coordinator) checkComplete() {
+	p := c.pending
+	acked := make(map[*task]bool, len(p.acks))
+	for _, a := range p.acks {
+		acked[a.t] = true
 	}
+	for _, t := range c.x.tasks {
+		if _, done := c.finished[t]; !acked[t] && !done {
+			return
+		}
+	}
+	if len(p.acks) == 0 {
+		c.abort(errors.New("the job finished before the checkpoint"))
+		return
+	}
+	c.complete(acked)
 }
 
 func (c *coordinator) finishPending(res result) {
@@ -288,12 +321,28 @@ func (c *coordinator) abort(err error) {
 	c.finishPending(result{id: p.id, err: err})
 }
 
-func (c *coordinator) complete() {
+func (c *coordinator) complete(acked map[*task]bool) {
 	p := c.pending
 	cfg := c.x.cfg
 	ctx := c.x.ctx
 	m := &Manifest{Version: ManifestVersion, Job: c.x.job.name, ID: p.id, Savepoint: p.stop, CreatedMs: p.started.UnixMilli()}
-	for _, a := range p.acks {
+	entries := slices.Clone(p.acks)
+	var err error
+	for _, t := range c.x.tasks {
+		if acked[t] {
+			continue
+		}
+		// Finished before the barrier: nothing left to restore but the
+		// source's final position.
+		a := c.finished[t]
+		if a.state, err = c.writeState(ctx, p.id, t, nil); err != nil {
+			c.abort(err)
+			return
+		}
+		p.acks = append(p.acks, ack{t: t, id: p.id, chain: a.chain, subtask: a.subtask, state: a.state})
+		entries = append(entries, a)
+	}
+	for _, a := range entries {
 		m.States = append(m.States, a.state)
 		if a.source {
 			m.Sources = append(m.Sources, SourcePosition{Operator: c.x.chains[a.chain].name, Subtask: a.subtask, Position: a.pos})

@@ -74,7 +74,8 @@
 // the manifest (with every source's position) is written last, then the
 // latest pointer; then sources and sinks are told the checkpoint is durable.
 // WithRestore resumes from the latest complete checkpoint, seeking sources
-// back. StopWithSavepoint stops a job at a checkpoint without firing windows.
+// back; keyed operators may come back with another parallelism.
+// StopWithSavepoint stops a job at a checkpoint without firing windows.
 // A lake.Store becomes a CheckpointStore with ObjectCheckpoints.
 //
 // # Metrics

@@ -195,7 +195,7 @@ func (x *execution) plan() {
 
 // open opens sources, operators and sinks, and restores their state.
 func (x *execution) open() error {
-	var states map[taskKey]map[string][]byte
+	var states map[string][]opPart
 	if x.restored != nil {
 		var err error
 		if states, err = x.loadStates(x.ctx, x.restored); err != nil {
@@ -238,10 +238,8 @@ func (x *execution) open() error {
 			if err := r.op.open(r.c); err != nil {
 				return &OperatorError{Operator: n.name, Subtask: t.subtask, Err: fmt.Errorf("open: %w", err)}
 			}
-			if st, ok := states[taskKey{t.chain.name, t.subtask}][n.name]; ok {
-				if err := r.op.restore(st); err != nil {
-					return &OperatorError{Operator: n.name, Subtask: t.subtask, Err: fmt.Errorf("restore checkpoint %d: %w", x.restored.ID, err)}
-				}
+			if err := x.restoreOp(t, r, states[n.name]); err != nil {
+				return &OperatorError{Operator: n.name, Subtask: t.subtask, Err: fmt.Errorf("restore checkpoint %d: %w", x.restored.ID, err)}
 			}
 		}
 	}
@@ -249,6 +247,16 @@ func (x *execution) open() error {
 }
 
 func (x *execution) seek(t *task, n *node) error {
+	count := 0
+	for _, sp := range x.restored.Sources {
+		if sp.Operator == n.name {
+			count++
+		}
+	}
+	if count != n.parallelism {
+		return &OperatorError{Operator: n.name, Subtask: t.subtask, Err: fmt.Errorf(
+			"checkpoint %d has positions of %d subtasks of this source, the job has %d: a source cannot change parallelism", x.restored.ID, count, n.parallelism)}
+	}
 	for _, sp := range x.restored.Sources {
 		if sp.Operator != n.name || sp.Subtask != t.subtask {
 			continue
@@ -287,6 +295,10 @@ func (x *execution) runTasks() error {
 			if err != nil {
 				errs[i] = err
 				x.cancel(err)
+				return
+			}
+			if x.coord != nil {
+				x.coord.taskFinished(x.ctx, t)
 			}
 		}()
 	}

@@ -66,8 +66,9 @@ func WithMetrics(r prometheus.Registerer) Option { return func(j *jobConfig) { j
 
 // WithCheckpoints enables aligned checkpoints every interval of processing
 // time, written to store under checkpoints/<job>/<id>/, keeping the last
-// retain complete ones (minimum 1). Checkpoints are taken while every source
-// is still running; once a bounded source ends, no new checkpoint starts.
+// retain complete ones (minimum 1). Checkpoints go on while any source
+// runs: a subtask whose inputs have all ended counts as aligned, and a
+// source that has ended records its final position.
 func WithCheckpoints(store CheckpointStore, interval time.Duration, retain int) Option {
 	return func(j *jobConfig) { j.store, j.interval, j.retain = store, interval, retain }
 }
@@ -79,8 +80,11 @@ func WithCheckpointTimeout(d time.Duration) Option { return func(j *jobConfig) {
 // WithRestore makes Run restore the latest complete checkpoint (or savepoint)
 // of the job from the checkpoint store before it starts, seeking every source
 // back to its recorded position; with no checkpoint, the job starts fresh.
-// The graph must have the same operator names and parallelisms as the job
-// that wrote the checkpoint.
+// State is matched by operator name: every operator with state in the
+// checkpoint must still exist, and operators new to the graph start empty.
+// Keyed operators (Window, Process, CoProcess) and BroadcastProcess may change
+// parallelism (keyed state moves to the subtask its key hashes to); sources
+// and transactional sinks may not.
 func WithRestore() Option { return func(j *jobConfig) { j.restore = true } }
 
 // WithAllocator sets the Arrow allocator the runtime builds records with
@@ -167,6 +171,7 @@ type node struct {
 	openSource func(subtask int) (Source, error)
 	watermarks *WatermarkStrategy
 	tsColumn   string // event-time column inherited from the source's WatermarkStrategy
+	readAhead  int
 	newOp      func(subtask int) operator
 	openSink   func(subtask int) (Sink, error)
 }
@@ -174,6 +179,7 @@ type node struct {
 type opConfig struct {
 	parallelism int
 	watermarks  *WatermarkStrategy
+	readAhead   int
 }
 
 // OperatorOption configures one operator.
@@ -187,6 +193,13 @@ func Parallelism(n int) OperatorOption { return func(o *opConfig) { o.parallelis
 func Watermarks(ws WatermarkStrategy) OperatorOption {
 	return func(o *opConfig) { o.watermarks = &ws }
 }
+
+// ReadAhead lets a source subtask read up to n batches ahead of the ones
+// being processed (sources only; default 0). With 0, ReadBatch runs only
+// when the previous batch has been processed, which keeps a test's fake
+// clock in step with the data; with n > 0, reading (for example JSON or
+// Parquet decoding) overlaps with processing on another core.
+func ReadAhead(n int) OperatorOption { return func(o *opConfig) { o.readAhead = n } }
 
 func (j *Job) addNode(name string, kind nodeKind, ports int, opts []OperatorOption) (*node, opConfig) {
 	cfg := opConfig{parallelism: j.cfg.parallelism}
@@ -203,6 +216,10 @@ func (j *Job) addNode(name string, kind nodeKind, ports int, opts []OperatorOpti
 		j.fail(fmt.Errorf("%w: operator %q: parallelism %d < 1", ErrGraph, name, cfg.parallelism))
 	case cfg.watermarks != nil && kind != kindSource:
 		j.fail(fmt.Errorf("%w: operator %q: Watermarks applies to sources only", ErrGraph, name))
+	case cfg.readAhead != 0 && kind != kindSource:
+		j.fail(fmt.Errorf("%w: operator %q: ReadAhead applies to sources only", ErrGraph, name))
+	case cfg.readAhead < 0:
+		j.fail(fmt.Errorf("%w: source %q: ReadAhead(%d) is negative", ErrGraph, name, cfg.readAhead))
 	}
 	j.names[name] = true
 	j.nodes = append(j.nodes, n)
@@ -239,6 +256,7 @@ func (j *Job) Source(name string, src Source, opts ...OperatorOption) *Stream {
 func (j *Job) Sources(name string, open func(subtask int) (Source, error), opts ...OperatorOption) *Stream {
 	n, cfg := j.addNode(name, kindSource, 1, opts)
 	n.openSource = open
+	n.readAhead = cfg.readAhead
 	if cfg.watermarks != nil {
 		if err := cfg.watermarks.validate(); err != nil {
 			j.fail(fmt.Errorf("%w: source %q: %w", ErrGraph, name, err))

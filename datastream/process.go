@@ -301,24 +301,37 @@ func (p *processOp[S]) snapshot(int64) ([]byte, error) {
 }
 
 func (p *processOp[S]) restore(b []byte) error {
-	var s processSnapshot[S]
-	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&s); err != nil {
-		return fmt.Errorf("decode process state: %w", err)
-	}
-	if len(s.Keys) != len(s.States) {
-		return fmt.Errorf("process state: %d keys, %d states", len(s.Keys), len(s.States))
-	}
-	if s.KeySchema != nil {
-		if err := decodeKeySchema(p.keys[0], s.KeySchema); err != nil {
-			return err
+	return p.restoreRescaled([][]byte{b}, func(string) bool { return true })
+}
+
+// restoreRescaled installs the keys (state and timers) of parts, the states
+// of all subtasks of a checkpoint taken at another parallelism, for which
+// keep is true.
+func (p *processOp[S]) restoreRescaled(parts [][]byte, keep func(key string) bool) error {
+	for _, b := range parts {
+		var s processSnapshot[S]
+		if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&s); err != nil {
+			return fmt.Errorf("decode process state: %w", err)
 		}
-	}
-	for i, k := range s.Keys {
-		st := s.States[i]
-		p.state[k] = &st
-	}
-	for _, t := range s.Timers {
-		p.register(t)
+		if len(s.Keys) != len(s.States) {
+			return fmt.Errorf("process state: %d keys, %d states", len(s.Keys), len(s.States))
+		}
+		if s.KeySchema != nil && p.keys[0].types == nil {
+			if err := decodeKeySchema(p.keys[0], s.KeySchema); err != nil {
+				return err
+			}
+		}
+		for i, k := range s.Keys {
+			if keep(k) {
+				st := s.States[i]
+				p.state[k] = &st
+			}
+		}
+		for _, t := range s.Timers {
+			if keep(t.Key) {
+				p.register(t)
+			}
+		}
 	}
 	return nil
 }

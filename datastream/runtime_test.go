@@ -92,10 +92,12 @@ func TestTumblingCountParallel(t *testing.T) {
 	for _, tc := range []struct {
 		name                  string
 		sources, window, sink int
+		readAhead             int
 	}{
-		{"chained", 1, 1, 1},
-		{"window3", 1, 3, 1},
-		{"sources2-window2-sinks2", 2, 2, 2},
+		{"chained", 1, 1, 1, 0},
+		{"window3", 1, 3, 1, 0},
+		{"sources2-window2-sinks2", 2, 2, 2, 0},
+		{"readahead", 2, 1, 1, 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			half := len(all) / 2
@@ -107,7 +109,8 @@ func TestTumblingCountParallel(t *testing.T) {
 			job := datastream.NewJob("tumbling", datastream.WithQueueSize(2))
 			src := job.Sources("clicks", func(i int) (datastream.Source, error) {
 				return datastreamtest.NewSource(nil, parts[i]...), nil
-			}, datastream.Parallelism(tc.sources), datastream.Watermarks(datastream.WatermarkStrategy{TimestampColumn: "ts", OutOfOrderness: 2 * time.Second}))
+			}, datastream.Parallelism(tc.sources), datastream.ReadAhead(tc.readAhead),
+				datastream.Watermarks(datastream.WatermarkStrategy{TimestampColumn: "ts", OutOfOrderness: 2 * time.Second}))
 			w := datastream.Aggregate(src.KeyBy("user").Window(datastream.Tumbling(time.Minute)), "count",
 				datastream.Aggregates(datastream.Count("count"), datastream.SumInt("amount", "sum")), datastream.Parallelism(tc.window))
 			w.ToSinks("sink", func(int) (datastream.Sink, error) { return sink, nil }, datastream.Parallelism(tc.sink))
@@ -464,5 +467,42 @@ func TestProcessProcessingTimeTimers(t *testing.T) {
 	want := []string{"user=a at=10000 n=3", "user=b at=10000 n=1", "user=b at=21000 n=1"}
 	if got := sink.Rows(); !slices.Equal(got, want) {
 		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
+// TestSourceWatermarks checks that without a WatermarkStrategy the
+// watermarks a source puts in its batches drive the windows (per split,
+// combined by minimum), as a source with its own notion of event time does.
+func TestSourceWatermarks(t *testing.T) {
+	batch := func(split string, wm int64, rows ...click) datastream.Batch {
+		b := datastream.Batch{Split: split, Watermark: wm}
+		if len(rows) > 0 {
+			b.Record = clicks(rows...)
+			t.Cleanup(b.Record.Release)
+		}
+		return b
+	}
+	src := datastreamtest.NewSource(nil,
+		datastreamtest.Step{Batch: batch("p0", 30000, click{"a", 10000, 1})},
+		datastreamtest.Step{Batch: batch("p1", 70000, click{"a", 20000, 1})}, // min(p0 30s, p1 70s): nothing fires
+		datastreamtest.Step{Batch: batch("p0", 65000)},                       // heartbeat: min 65s fires [0,1m)
+		datastreamtest.Step{Batch: batch("p1", 80000, click{"a", 50000, 1})}, // late: [0,1m) fired at 65s
+	)
+	out, late := &stepSink{src: src}, &stepSink{src: src}
+	job := datastream.NewJob("source-watermarks")
+	w := datastream.Aggregate(job.Source("clicks", src).KeyBy("user").
+		Window(datastream.Tumbling(time.Minute), datastream.TimestampColumn("ts")), "count",
+		datastream.Aggregates(datastream.Count("n")))
+	w.To("out", out)
+	w.Late().To("late", late)
+	if _, err := job.Run(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"after step 3: user=a window_start=1970-01-01 00:00:00Z window_end=1970-01-01 00:01:00Z n=2"}
+	if !slices.Equal(out.rows, want) {
+		t.Errorf("results %q, want %q", out.rows, want)
+	}
+	if wantLate := []string{"after step 4: user=a ts=50000 amount=1"}; !slices.Equal(late.rows, wantLate) {
+		t.Errorf("late %q, want %q", late.rows, wantLate)
 	}
 }

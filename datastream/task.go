@@ -522,23 +522,27 @@ type fetched struct {
 }
 
 // runSource is the task goroutine of a chain headed by a source. A reader
-// goroutine calls ReadBatch; it reads one batch at a time, when the task asks
-// for it, so a batch is fully processed before the next read starts (and a
-// test's fake clock, advanced inside ReadBatch, moves in step with the data).
+// goroutine calls ReadBatch. By default it reads one batch at a time, when
+// the task asks for it, so a batch is fully processed before the next read
+// starts (and a test's fake clock, advanced inside ReadBatch, moves in step
+// with the data); with ReadAhead(n) it reads up to n batches ahead.
 func (t *task) runSource() error {
 	pctx, cancel := context.WithCancel(t.ctx)
+	ahead := t.chain.nodes[0].readAhead
 	want := make(chan struct{}, 1)
-	batches := make(chan fetched, 1)
+	batches := make(chan fetched, max(1, ahead))
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { // owned by this task; stops when pctx is done or the source fails or ends
 		defer wg.Done()
 		pos, _ := t.src.(Positioner)
 		for {
-			select {
-			case <-want:
-			case <-pctx.Done():
-				return
+			if ahead == 0 {
+				select {
+				case <-want:
+				case <-pctx.Done():
+					return
+				}
 			}
 			b, err := t.src.ReadBatch(pctx)
 			f := fetched{b: b, err: err}
@@ -563,15 +567,24 @@ func (t *task) runSource() error {
 	defer func() {
 		cancel()
 		wg.Wait()
-		select {
-		case f := <-batches:
-			if f.b.Record != nil {
-				f.b.Record.Release()
+		for {
+			select {
+			case f := <-batches:
+				if f.b.Record != nil {
+					f.b.Record.Release()
+				}
+				continue
+			default:
 			}
-		default:
+			break
 		}
 	}()
-	want <- struct{}{}
+	ask := func() {
+		if ahead == 0 {
+			want <- struct{}{}
+		}
+	}
+	ask()
 	for {
 		select {
 		case f := <-batches:
@@ -598,7 +611,7 @@ func (t *task) runSource() error {
 			if err := t.onBatch(f); err != nil {
 				return err
 			}
-			want <- struct{}{}
+			ask()
 		case tr := <-t.control:
 			if err := t.checkpoint(tr.id, tr.stop); err != nil {
 				return err
@@ -650,9 +663,6 @@ func (t *task) sourceWatermark(now int64) error {
 }
 
 func (t *task) endSource() error {
-	if t.x.coord != nil {
-		t.x.coord.sourceEnded(t.ctx, t)
-	}
 	t.wms.endAll()
 	if err := t.advanceTo(MaxWatermark); err != nil {
 		return err

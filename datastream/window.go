@@ -447,7 +447,13 @@ func (w *windowOp[A]) assignSession(rec arrow.Record, ks *keyWindows[A], r int, 
 	for k := len(hits) - 1; k >= 1; k-- {
 		ks.wins = slices.Delete(ks.wins, hits[k], hits[k]+1)
 	}
-	if target.End != oldEnd {
+	switch {
+	case target.End == oldEnd:
+	case target.fired && w.cfg.lateness > 0:
+		// A late row merged fired sessions: the result fires again below;
+		// the merged window is cleaned up at its own end plus the lateness.
+		w.timers.add(fireAt(target.Window)+w.cfg.lateness, wentry[A]{ks: ks, cleanup: true})
+	default:
 		w.timers.add(fireAt(target.Window), wentry[A]{ks: ks})
 	}
 	w.add(target, r, wm, eventTime)
@@ -684,16 +690,38 @@ func (w *windowOp[A]) snapshot(int64) ([]byte, error) {
 }
 
 func (w *windowOp[A]) restore(b []byte) error {
+	return w.restoreRescaled([][]byte{b}, func(string) bool { return true })
+}
+
+// restoreRescaled installs the keys of parts (the states of all subtasks of
+// a checkpoint taken at another parallelism) for which keep is true.
+func (w *windowOp[A]) restoreRescaled(parts [][]byte, keep func(key string) bool) error {
+	for _, b := range parts {
+		if err := w.install(b, keep); err != nil {
+			return err
+		}
+	}
+	w.scheduleWake()
+	return nil
+}
+
+func (w *windowOp[A]) install(b []byte, keep func(key string) bool) error {
 	var s windowSnapshot[A]
 	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&s); err != nil {
 		return fmt.Errorf("decode window state: %w", err)
 	}
-	if s.KeySchema != nil {
+	if s.KeySchema != nil && w.keys.types == nil {
 		if err := decodeKeySchema(w.keys, s.KeySchema); err != nil {
 			return err
 		}
 	}
 	for _, k := range s.Keys {
+		if !keep(k.Key) {
+			continue
+		}
+		if _, dup := w.state[k.Key]; dup {
+			return fmt.Errorf("window state: key %x in two subtasks' state", k.Key)
+		}
 		ks := &keyWindows[A]{key: k.Key}
 		for _, x := range k.Wins {
 			nw := &win[A]{Window: Window{Start: x.Start, End: x.End}, key: k.Key, count: x.Count, fired: x.Fired, acc: x.Acc}
@@ -708,7 +736,6 @@ func (w *windowOp[A]) restore(b []byte) error {
 		}
 		w.state[k.Key] = ks
 	}
-	w.scheduleWake()
 	return nil
 }
 

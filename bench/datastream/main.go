@@ -59,15 +59,21 @@ func run(duration, interval time.Duration, keys, rows, rounds int) error {
 	fmt.Printf("GOMAXPROCS=%d keys=%d batch=%d duration=%v interval=%v\n", runtime.GOMAXPROCS(0), keys, rows, duration, interval)
 	var plain, ckpt []result
 	for i := range rounds {
-		r, err := once(nil, 0, duration, keys, rows)
-		if err != nil {
-			return err
+		// Alternate which mode runs first, so drifting load on a shared
+		// machine does not favor one.
+		var p, r result
+		var err error
+		for k := range 2 {
+			if (k+i)%2 == 0 {
+				p, err = once(nil, 0, duration, keys, rows)
+			} else {
+				r, err = once(cps, interval, duration, keys, rows)
+			}
+			if err != nil {
+				return err
+			}
 		}
-		plain = append(plain, r)
-		r, err = once(cps, interval, duration, keys, rows)
-		if err != nil {
-			return err
-		}
+		plain = append(plain, p)
 		ckpt = append(ckpt, r)
 		cs := r.summary.Checkpoints
 		fmt.Printf("round %d: no checkpoints %.0f rows/s (%.0f rows/cpu-s); checkpoints %.0f rows/s (%.0f rows/cpu-s; %d completed, last %v, %d bytes, pipeline stall %v = %.3f%% of the run)\n",

@@ -28,19 +28,20 @@ type Source struct {
 	clock *FakeClock
 	steps []Step
 
-	mu        sync.Mutex
-	next      int
-	blockAt   int
-	blocked   chan struct{}
-	unbounded bool
-	commits   []int64
-	closed    bool
+	mu      sync.Mutex
+	next    int
+	blockAt int
+	blocked chan struct{}
+	ended   chan struct{}
+	endOnce sync.Once
+	commits []int64
+	closed  bool
 }
 
 // NewSource returns a source serving steps, then ErrEndOfInput. clock may
 // be nil.
 func NewSource(clock *FakeClock, steps ...Step) *Source {
-	return &Source{clock: clock, steps: steps, blockAt: -1, blocked: make(chan struct{})}
+	return &Source{clock: clock, steps: steps, blockAt: -1, blocked: make(chan struct{}), ended: make(chan struct{})}
 }
 
 // BlockAt makes ReadBatch block (until its context is done) when the next
@@ -54,6 +55,9 @@ func (s *Source) BlockAt(i int) *Source {
 // Blocked is closed once ReadBatch blocks at the BlockAt step.
 func (s *Source) Blocked() <-chan struct{} { return s.blocked }
 
+// Ended is closed once ReadBatch has returned ErrEndOfInput.
+func (s *Source) Ended() <-chan struct{} { return s.ended }
+
 // ReadBatch returns the next step's batch.
 func (s *Source) ReadBatch(ctx context.Context) (datastream.Batch, error) {
 	s.mu.Lock()
@@ -65,6 +69,7 @@ func (s *Source) ReadBatch(ctx context.Context) (datastream.Batch, error) {
 		return datastream.Batch{}, ctx.Err()
 	}
 	if i >= len(s.steps) {
+		s.endOnce.Do(func() { close(s.ended) })
 		return datastream.Batch{}, datastream.ErrEndOfInput
 	}
 	st := s.steps[i]
