@@ -246,12 +246,12 @@ func (c *Client) shardErr(s int, op, table string, err error) error {
 }
 
 // pullShard pulls keys from shard s into dst, chunk by chunk.
-func (c *Client) pullShard(ctx context.Context, s int, table string, w int, keys []uint64, dst []float32) error {
+func (c *Client) pullShard(ctx context.Context, s int, table string, w int, keys []uint64, dst []float32, trainedOnly bool) error {
 	step := c.chunkKeys(w)
 	for lo := 0; lo < len(keys); lo += step {
 		hi := min(lo+step, len(keys))
 		cctx, cancel := c.callCtx(ctx)
-		resp, err := c.stubs[s].Pull(cctx, &pb.PullRequest{Table: table, Keys: keyBytes(keys[lo:hi])})
+		resp, err := c.stubs[s].Pull(cctx, &pb.PullRequest{Table: table, Keys: keyBytes(keys[lo:hi]), TrainedOnly: trainedOnly})
 		cancel()
 		if err != nil {
 			return c.shardErr(s, "pull", table, err)
@@ -286,20 +286,30 @@ func checkLen(op, table string, keys []uint64, vals []float32, w int) {
 
 // Pull copies the rows of keys into dst, as Local.Pull does.
 func (c *Client) Pull(ctx context.Context, table string, keys []uint64, dst []float32) error {
+	return c.pull(ctx, table, keys, dst, false)
+}
+
+// PullTrained is Pull with rows never pushed read as zeros, as
+// Local.PullTrained.
+func (c *Client) PullTrained(ctx context.Context, table string, keys []uint64, dst []float32) error {
+	return c.pull(ctx, table, keys, dst, true)
+}
+
+func (c *Client) pull(ctx context.Context, table string, keys []uint64, dst []float32, trainedOnly bool) error {
 	w, err := c.width(table)
 	if err != nil {
 		return err
 	}
 	checkLen("pull", table, keys, dst, w)
 	if len(c.stubs) == 1 {
-		return c.pullShard(ctx, 0, table, w, keys, dst)
+		return c.pullShard(ctx, 0, table, w, keys, dst, trainedOnly)
 	}
 	f := c.getFanout()
 	defer c.scratch.Put(f)
 	f.partition(keys, nil, w)
 	err = f.each(func(s int) error {
 		f.vals[s] = growFloats(f.vals[s][:0], len(f.keys[s])*w)
-		if err := c.pullShard(ctx, s, table, w, f.keys[s], f.vals[s]); err != nil {
+		if err := c.pullShard(ctx, s, table, w, f.keys[s], f.vals[s], trainedOnly); err != nil {
 			return err
 		}
 		for j, p := range f.pos[s] {
@@ -345,7 +355,7 @@ func (c *Client) PushPull(ctx context.Context, table string, pushKeys []uint64, 
 			if err := c.pushShard(ctx, s, table, w, pk, g); err != nil {
 				return err
 			}
-			return c.pullShard(ctx, s, table, w, lk, out)
+			return c.pullShard(ctx, s, table, w, lk, out, false)
 		}
 		cctx, cancel := c.callCtx(ctx)
 		resp, err := c.stubs[s].PushPull(cctx, &pb.PushPullRequest{Table: table, PushKeys: keyBytes(pk), Grads: floatBytes(g), PullKeys: keyBytes(lk)})

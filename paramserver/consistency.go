@@ -77,6 +77,7 @@ type Clocks struct {
 	mu      sync.Mutex
 	clocks  map[string]int64
 	joined  int
+	floor   int64         // the highest minimum clock seen: where joiners start
 	changed chan struct{} // closed and replaced on every change
 }
 
@@ -95,6 +96,7 @@ func NewClocks(c ConsistencyConfig) (*Clocks, error) {
 func (c *Clocks) Config() ConsistencyConfig { return c.cfg }
 
 func (c *Clocks) broadcast() {
+	c.floor = max(c.floor, c.minLocked())
 	close(c.changed)
 	c.changed = make(chan struct{})
 }
@@ -113,8 +115,9 @@ func (c *Clocks) minLocked() int64 {
 // Join adds worker to the table (or returns its clock if it is already
 // live) and returns the clock it starts at: 0 while the job is starting
 // (fewer than Workers joined so far), afterwards the smallest clock of the
-// live workers, so that a worker that replaces a dead one does not hold back
-// the others.
+// live workers (or, when none is live, the last such minimum), so that a
+// worker that replaces a dead one does not hold back the others and clocks
+// never go back: per-clock operations such as Local.Flush rely on it.
 func (c *Clocks) Join(worker string) int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -123,7 +126,7 @@ func (c *Clocks) Join(worker string) int64 {
 	}
 	var start int64
 	if c.joined >= c.cfg.Workers {
-		start = max(c.minLocked(), 0)
+		start = max(c.minLocked(), c.floor)
 	}
 	c.clocks[worker] = start
 	c.joined++

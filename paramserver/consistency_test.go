@@ -180,6 +180,13 @@ func TestClocksLeaveReleasesBarrier(t *testing.T) {
 	if start := c.Join("new"); start != 1 {
 		t.Fatalf("Join = %d, want 1", start)
 	}
+	// Clocks never go back: when every worker left, a joiner starts at the
+	// last minimum.
+	c.Leave("a")
+	c.Leave("new")
+	if start := c.Join("again"); start != 1 {
+		t.Fatalf("Join after everyone left = %d, want 1", start)
+	}
 	if err := (ConsistencyConfig{Mode: "eventual"}).Validate(); err == nil {
 		t.Fatal("Validate accepted an unknown mode")
 	}

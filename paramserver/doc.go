@@ -39,7 +39,23 @@
 // Clocks implements the job's consistency model — bulk-synchronous (Sync),
 // stale-synchronous with bound s (SSP) or asynchronous (Async) — as a clock
 // table kept by shard 0: workers push a step's gradients, then call Clock,
-// which returns when they may start the next step.
+// which returns when they may start the next step. Under Sync the shards are
+// Deferred: pushes add into a per-row accumulator and each worker calls
+// Flush(clock) after the barrier; the first call applies the optimizer once
+// to the summed gradients, so W workers of batch b train exactly like one
+// process with batch W·b, and every pull of a step sees the same parameters.
+// Under SSP and Async pushes apply at once.
+//
+// # Coordination
+//
+// Coordinator (served by shard 0 next to the clock table) hands the splits
+// of a bounded job — Parquet row groups, by index into the plan every worker
+// computes — to workers under leases, tracks epochs, resumes the split of a
+// worker whose lease expired from the rows it recorded, and takes
+// checkpoints at a barrier: no split in progress, every shard snapshots,
+// then a manifest is written. When a worker reports a shard failure, or a
+// shard's instance id changes (it restarted empty), it restores every shard
+// from the last checkpoint and rewinds the splits to it.
 //
 // # Snapshots
 //

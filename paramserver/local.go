@@ -150,6 +150,18 @@ func checkShape(op string, t *table, keys []uint64, vals []float32) {
 // dst[i*width:(i+1)*width]). A row that does not exist yet reads as its
 // initial value; Pull never creates rows.
 func (l *Local) Pull(ctx context.Context, table string, keys []uint64, dst []float32) error {
+	return l.pull(ctx, table, keys, dst, false)
+}
+
+// PullTrained is Pull, except that sparse rows never pushed (or expired)
+// read as zeros instead of their initial values: what an exported model
+// holds for a feature it never trained on. Evaluation of a finished job uses
+// it.
+func (l *Local) PullTrained(ctx context.Context, table string, keys []uint64, dst []float32) error {
+	return l.pull(ctx, table, keys, dst, true)
+}
+
+func (l *Local) pull(ctx context.Context, table string, keys []uint64, dst []float32, trainedOnly bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -169,7 +181,7 @@ func (l *Local) Pull(ctx context.Context, table string, keys []uint64, dst []flo
 	if t.sparse.ttl > 0 {
 		now = l.now().UnixNano()
 	}
-	t.sparse.pull(keys, dst, now)
+	t.sparse.pull(keys, dst, now, trainedOnly)
 	return nil
 }
 

@@ -419,3 +419,42 @@ func TestDeferred(t *testing.T) {
 		})
 	}
 }
+
+// TestDeferredMatchesImmediate: a deferred store flushed after every push
+// is the immediate store, for every optimizer, with normal initialization.
+func TestDeferredMatchesImmediate(t *testing.T) {
+	ctx := context.Background()
+	for _, name := range optim.Names() {
+		for _, dense := range []bool{false, true} {
+			spec := TableSpec{Name: "t", Width: 9, Dense: dense, Rows: 40, Optimizer: optim.DefaultConfig(name),
+				Init: InitConfig{Kind: InitNormal, Std: 0.1, Seed: 5}}
+			imm := mustLocal(t, Config{Tables: []TableSpec{spec}})
+			def := mustLocal(t, Config{Tables: []TableSpec{spec}, Deferred: true})
+			for step := range 5 {
+				keys := []uint64{uint64(step % 3), 7, 30}
+				g := make([]float32, len(keys)*9)
+				for i := range g {
+					g[i] = float32((i*7+step)%11) - 5
+				}
+				for _, l := range []*Local{imm, def} {
+					if err := l.Push(ctx, "t", keys, g); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := def.Flush(ctx, int64(step+1)); err != nil {
+					t.Fatal(err)
+				}
+				a, b := make([]float32, len(g)), make([]float32, len(g))
+				if err := imm.Pull(ctx, "t", keys, a); err != nil {
+					t.Fatal(err)
+				}
+				if err := def.Pull(ctx, "t", keys, b); err != nil {
+					t.Fatal(err)
+				}
+				if !equalFloats(a, b) {
+					t.Fatalf("%s dense=%v step %d: deferred %v, immediate %v", name, dense, step, b[:9], a[:9])
+				}
+			}
+		}
+	}
+}

@@ -179,10 +179,10 @@ func invalid(format string, args ...any) error {
 	return status.Errorf(codes.InvalidArgument, "paramserver: "+format, args...)
 }
 
-func (s *Server) pull(ctx context.Context, spec TableSpec, keys []uint64) ([]byte, error) {
+func (s *Server) pull(ctx context.Context, spec TableSpec, keys []uint64, trainedOnly bool) ([]byte, error) {
 	// vals escapes as the response's bytes, so it is not pooled.
 	vals := make([]float32, len(keys)*spec.Width)
-	if err := s.cfg.Store.Pull(ctx, spec.Name, keys, vals); err != nil {
+	if err := s.cfg.Store.pull(ctx, spec.Name, keys, vals, trainedOnly); err != nil {
 		return nil, toStatus(err)
 	}
 	return floatBytes(vals), nil
@@ -217,7 +217,7 @@ func (s *Server) Pull(ctx context.Context, req *pb.PullRequest) (*pb.PullRespons
 	if err != nil {
 		return nil, invalid("pull %q: %v", req.Table, err)
 	}
-	vals, err := s.pull(ctx, spec, sc.keys)
+	vals, err := s.pull(ctx, spec, sc.keys, req.TrainedOnly)
 	if err != nil {
 		return nil, err
 	}
@@ -255,7 +255,7 @@ func (s *Server) PushPull(ctx context.Context, req *pb.PushPullRequest) (*pb.Pul
 	if err != nil {
 		return nil, invalid("pull %q: %v", req.Table, err)
 	}
-	vals, err := s.pull(ctx, spec, sc.keys2)
+	vals, err := s.pull(ctx, spec, sc.keys2, false)
 	if err != nil {
 		return nil, err
 	}

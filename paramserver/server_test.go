@@ -331,3 +331,30 @@ func TestRemoteClocks(t *testing.T) {
 		t.Fatalf("clock of a removed worker: %v", err)
 	}
 }
+
+func TestPullTrained(t *testing.T) {
+	ctx := context.Background()
+	addrs, _ := startShards(t, 2, remoteSpecs(), shardOpts{})
+	c := dial(t, ClientConfig{Shards: addrs})
+	grads := make([]float32, 2*8)
+	for i := range grads {
+		grads[i] = 1
+	}
+	if err := c.Push(ctx, "v", []uint64{10, 11}, grads); err != nil {
+		t.Fatal(err)
+	}
+	keys := []uint64{10, 99, 11}
+	init, trained := make([]float32, 3*8), make([]float32, 3*8)
+	if err := c.Pull(ctx, "v", keys, init); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.PullTrained(ctx, "v", keys, trained); err != nil {
+		t.Fatal(err)
+	}
+	if !equalFloats(init[:8], trained[:8]) || !equalFloats(init[16:], trained[16:]) {
+		t.Fatal("trained rows differ between Pull and PullTrained")
+	}
+	if equalFloats(init[8:16], make([]float32, 8)) || !equalFloats(trained[8:16], make([]float32, 8)) {
+		t.Fatalf("untrained row: Pull %v (want its random start), PullTrained %v (want zeros)", init[8:16], trained[8:16])
+	}
+}

@@ -141,7 +141,7 @@ func growFloats(v []float32, n int) []float32 {
 	return append(v, make([]float32, n)...)
 }
 
-func (t *sparseTable) pull(keys []uint64, dst []float32, now int64) {
+func (t *sparseTable) pull(keys []uint64, dst []float32, now int64, trainedOnly bool) {
 	w := t.width
 	for i, k := range keys {
 		h := mix64(k)
@@ -153,6 +153,8 @@ func (t *sparseTable) pull(keys []uint64, dst []float32, now int64) {
 			if t.ttl > 0 {
 				atomic.StoreInt64(&s.seen[r], now)
 			}
+		} else if trainedOnly {
+			clear(out)
 		} else {
 			initRow(&t.spec.Init, k, out)
 		}

@@ -79,9 +79,12 @@ func (AcquireResponse_State) EnumDescriptor() ([]byte, []int) {
 }
 
 type PullRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Table         string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
-	Keys          []byte                 `protobuf:"bytes,2,opt,name=keys,proto3" json:"keys,omitempty"` // packed little-endian uint64
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Table string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	Keys  []byte                 `protobuf:"bytes,2,opt,name=keys,proto3" json:"keys,omitempty"` // packed little-endian uint64
+	// trained_only reads rows that were never pushed as zeros instead of
+	// their initial values: how a trained model scores unseen features.
+	TrainedOnly   bool `protobuf:"varint,3,opt,name=trained_only,json=trainedOnly,proto3" json:"trained_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -128,6 +131,13 @@ func (x *PullRequest) GetKeys() []byte {
 		return x.Keys
 	}
 	return nil
+}
+
+func (x *PullRequest) GetTrainedOnly() bool {
+	if x != nil {
+		return x.TrainedOnly
+	}
+	return false
 }
 
 type PullResponse struct {
@@ -1836,10 +1846,11 @@ var File_paramserver_paramserver_proto protoreflect.FileDescriptor
 
 const file_paramserver_paramserver_proto_rawDesc = "" +
 	"\n" +
-	"\x1dparamserver/paramserver.proto\x12\x19lakestream.paramserver.v1\"7\n" +
+	"\x1dparamserver/paramserver.proto\x12\x19lakestream.paramserver.v1\"Z\n" +
 	"\vPullRequest\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12\x12\n" +
-	"\x04keys\x18\x02 \x01(\fR\x04keys\"&\n" +
+	"\x04keys\x18\x02 \x01(\fR\x04keys\x12!\n" +
+	"\ftrained_only\x18\x03 \x01(\bR\vtrainedOnly\"&\n" +
 	"\fPullResponse\x12\x16\n" +
 	"\x06values\x18\x01 \x01(\fR\x06values\"M\n" +
 	"\vPushRequest\x12\x14\n" +
