@@ -40,8 +40,10 @@ type evalJob struct {
 // aucDecision applies the publishing gate (the registry's, model.Gate) to a
 // champion/challenger comparison and adds the bootstrap interval to its
 // reason.
-func aucDecision(g model.Gate, slice string, c eval.Comparison) *eval.Decision {
-	d := g.Decide(0, model.Evaluation{Slice: slice, Candidate: c.ChallengerAUC, Champion: c.ChampionAUC})
+func aucDecision(g model.Gate, slice string, champion, challenger *eval.ModelRef, c eval.Comparison) *eval.Decision {
+	cand, _ := strconv.Atoi(challenger.Version)
+	champ, _ := strconv.Atoi(champion.Version)
+	d := g.Decide(cand, model.Evaluation{Slice: slice, Candidate: c.ChallengerAUC, Champion: c.ChampionAUC, ChampionVersion: champ})
 	return &eval.Decision{Publish: d.Promoted, Reason: fmt.Sprintf("%s (difference %+.4f, %g%% CI [%.4f, %.4f])",
 		d.Reason, c.Diff, 100*c.Level, c.CILow, c.CIHigh)}
 }
@@ -69,7 +71,7 @@ func evalFlags(fs *flag.FlagSet) func() (*evalJob, error) {
 	fs.Float64Var(&j.boot.Level, "level", j.boot.Level, "confidence level of the AUC-difference interval")
 	fs.Uint64Var(&j.boot.Seed, "seed", j.boot.Seed, "bootstrap seed")
 	fs.Float64Var(&j.gate.Floor, "min-auc", 0, "gate: the (challenger) model's AUC must reach this floor")
-	fs.Float64Var(&j.gate.Epsilon, "max-drop", 0, "gate: how far the challenger's AUC may fall below the champion's")
+	fs.Float64Var(&j.gate.Epsilon, "max-drop", 0.002, "gate: how far the challenger's AUC may fall below the champion's (the same default as models promote)")
 	fs.BoolVar(&j.failOnReject, "fail-on-reject", false, "exit with an error when the gate rejects (for schedulers)")
 	return func() (*evalJob, error) {
 		if j.data == "" {
@@ -233,7 +235,7 @@ func (j *evalJob) execute(ctx context.Context) (*eval.Report, error) {
 		rep.Binary, rep.Grouped = eval.NewBinaryReport(res.Champion.Binary), res.Champion.Grouped
 		rep.ChallengerBinary, rep.ChallengerGrouped = eval.NewBinaryReport(res.Challenger.Binary), res.Challenger.Grouped
 		rep.Comparison = &res.Comparison
-		rep.Decision = aucDecision(j.gate, j.data, res.Comparison)
+		rep.Decision = aucDecision(j.gate, j.data, rep.Model, rep.Challenger, res.Comparison)
 	default:
 		h, err := eval.NewHeldOut(champion, j.heldOutConfig(label, weight))
 		if err != nil {

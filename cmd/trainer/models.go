@@ -59,7 +59,7 @@ func modelsList(ctx context.Context, args []string, stdout io.Writer) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "name\tversions\tlatest\tkind\tcreated\trows\tmetrics")
+	fmt.Fprintln(tw, "name\tversions\tlatest\taliases\tkind\tcreated\trows\tmetrics")
 	for _, n := range names {
 		vs, err := model.Versions(ctx, store, n)
 		if err != nil {
@@ -69,7 +69,11 @@ func modelsList(ctx context.Context, args []string, stdout io.Writer) error {
 			continue
 		}
 		m := vs[len(vs)-1].Meta
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%d\t%s\n", n, len(vs), m.Version, m.Kind,
+		aliases, err := aliasesText(ctx, store, n)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%d\t%s\n", n, len(vs), m.Version, aliases, m.Kind,
 			m.Created.Format(time.DateTime), m.Rows, formatMetricMap(m.Metrics))
 	}
 	return tw.Flush()
@@ -110,6 +114,19 @@ func modelsShow(ctx context.Context, args []string, stdout io.Writer) error {
 	m := mf.Meta
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "model\t%s version %d\n", m.Name, m.Version)
+	aliases, err := model.Aliases(ctx, store, name)
+	if err != nil {
+		return err
+	}
+	var here []string
+	for _, a := range aliases {
+		if a.Version == m.Version {
+			here = append(here, a.Alias)
+		}
+	}
+	if len(here) > 0 {
+		fmt.Fprintf(tw, "aliases\t%s\n", strings.Join(here, ", "))
+	}
 	fmt.Fprintf(tw, "kind\t%s\n", m.Kind)
 	arch, _ := json.Marshal(m.Arch)
 	fmt.Fprintf(tw, "arch\t%s\n", arch)
@@ -133,6 +150,19 @@ func modelsShow(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(tw, "size\t%d bytes in %s\n", mf.Size(), model.VersionPrefix(m.Name, m.Version))
 	return tw.Flush()
+}
+
+// aliasesText renders a model's aliases as "champion=3 challenger=4", or "-".
+func aliasesText(ctx context.Context, store lake.Store, name string) (string, error) {
+	aliases, err := model.Aliases(ctx, store, name)
+	if err != nil || len(aliases) == 0 {
+		return "-", err
+	}
+	parts := make([]string, len(aliases))
+	for i, a := range aliases {
+		parts[i] = fmt.Sprintf("%s=%d", a.Alias, a.Version)
+	}
+	return strings.Join(parts, " "), nil
 }
 
 func formatMetricMap(m map[string]float64) string {

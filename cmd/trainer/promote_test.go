@@ -23,9 +23,9 @@ func TestModelsPromoteGateRollbackIntegration(t *testing.T) {
 	brokers := kafkatest.Brokers(t)
 	topic := kafkatest.Topic(t, brokers, 1, nil)
 	lakeDir, _ := writeHeldOut(t, 3000)
-	saveLogistic(t, lakeDir, "ctr", 1, 0)   // v1: sees x1
+	saveLogistic(t, lakeDir, "ctr", 1, 0)    // v1: sees x1
 	saveLogistic(t, lakeDir, "ctr", 1, -0.3) // v2: worse than v1, above the floor
-	saveLogistic(t, lakeDir, "ctr", 1, 1)   // v3: the true model
+	saveLogistic(t, lakeDir, "ctr", 1, 1)    // v3: the true model
 	ctx := context.Background()
 	store, err := lake.NewLocal(lakeDir)
 	if err != nil {
@@ -76,6 +76,14 @@ func TestModelsPromoteGateRollbackIntegration(t *testing.T) {
 	}
 	if ann.Name != "ctr" || ann.Alias != model.Champion || ann.Version != 3 || !strings.HasPrefix(ann.Checksum, "sha256:") {
 		t.Errorf("announcement %+v", ann)
+	}
+	out, err = run("list", "--lake", lakeDir)
+	if err != nil || !strings.Contains(out, "champion=3") {
+		t.Errorf("models list does not show the champion: %v\n%s", err, out)
+	}
+	out, err = run("show", "ctr@3", "--lake", lakeDir)
+	if err != nil || !strings.Contains(out, "aliases") || !strings.Contains(out, "champion") {
+		t.Errorf("models show does not show the alias: %v\n%s", err, out)
 	}
 	out, err = run("rollback", "ctr", "--lake", lakeDir)
 	if err != nil || !strings.Contains(out, "champion → version 1") {
