@@ -22,7 +22,7 @@ import (
 )
 
 // fmModel builds the hand-made FM of the scoring test with full metadata.
-func fmModel(t *testing.T) *model.Model {
+func fmModel(t testing.TB) *model.Model {
 	t.Helper()
 	opt := optim.DefaultConfig(optim.FTRL)
 	m, err := model.New(model.Metadata{

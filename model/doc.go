@@ -45,7 +45,9 @@
 // models (logistic, adpredictor, and fm, ffm, mf, mlp, deepfm with
 // Arch.Loss logistic), a value for regression, and for softmax and
 // multiclass mlp the C class probabilities of row r at dst[r·C : (r+1)·C].
-// Score is safe for concurrent use and allocates nothing per example.
+// Score is safe for concurrent use and allocates nothing per example. For the
+// Bayesian kinds, Predictive also gives the posterior predictive mean and
+// variance of the score, for exploration.
 //
 // # Artifacts
 //

@@ -27,10 +27,12 @@ type ArtifactError struct {
 	Err    error
 }
 
+// Error names the object and the problem.
 func (e *ArtifactError) Error() string {
 	return fmt.Sprintf("model %s: %s", e.Key, e.Reason)
 }
 
+// Unwrap returns ErrCorrupt or ErrIncompatible.
 func (e *ArtifactError) Unwrap() error { return e.Err }
 
 // LayoutError reports tables that do not fit a kind's layout.
@@ -40,6 +42,7 @@ type LayoutError struct {
 	Reason string
 }
 
+// Error names the kind, the table and the problem.
 func (e *LayoutError) Error() string {
 	if e.Table == "" {
 		return fmt.Sprintf("model %s: %s", e.Kind, e.Reason)

@@ -90,10 +90,11 @@ func New(meta Metadata, spec *feature.Spec, tables []Table) (*Model, error) {
 		if err := checkTable(t, want); err != nil {
 			return nil, &LayoutError{Kind: meta.Kind, Table: want.Name, Reason: err.Error()}
 		}
+		kept := *t // the struct is copied; its slices are shared
 		if want.Dense {
-			t.Keys = nil
+			kept.Keys = nil
 		}
-		m.tables = append(m.tables, *t)
+		m.tables = append(m.tables, kept)
 	}
 	for name := range byName {
 		return nil, &LayoutError{Kind: meta.Kind, Table: name, Reason: "not part of the layout"}

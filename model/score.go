@@ -44,20 +44,58 @@ func (m *Model) Score(rec arrow.Record, dst []float64) error {
 	if len(dst) != n*m.outputs {
 		return fmt.Errorf("model %s: score %d rows × %d outputs into %d values", m.meta.Kind, n, m.outputs, len(dst))
 	}
-	s := m.pool.Get().(*scorer)
+	s, err := m.featurize(rec)
+	if err != nil {
+		return err
+	}
 	defer m.pool.Put(s)
-	if err := s.fz.Featurize(rec, &s.b); err != nil {
-		return fmt.Errorf("model %s: %w", m.meta.Kind, err)
-	}
-	s.rows = grow(s.rows, len(s.b.Indices))
-	for j, key := range s.b.Indices {
-		s.rows[j] = m.index.lookup(key)
-	}
 	out := m.outputs
 	for r := range n {
 		m.kernel.score(s, r, dst[r*out:(r+1)*out])
 	}
 	return nil
+}
+
+// Predictive writes the posterior predictive mean and variance of the score
+// (the linear predictor, observation noise included) of each row of rec, for
+// the Bayesian kinds: bayes-linear, whose Score is the mean, and adpredictor,
+// whose Score is Φ(mean/√variance). The variance is what exploration
+// (Thompson sampling, upper confidence bounds) needs. Other kinds return an
+// error wrapping ErrIncompatible. mean and variance must have
+// rec.NumRows() values each.
+func (m *Model) Predictive(rec arrow.Record, mean, variance []float64) error {
+	k, ok := m.kernel.(*bayesKernel)
+	if !ok {
+		return fmt.Errorf("%w: model %s has no posterior; Predictive is for %s and %s", ErrIncompatible, m.meta.Kind, KindBayesLinear, KindAdPredictor)
+	}
+	n := int(rec.NumRows())
+	if len(mean) != n || len(variance) != n {
+		return fmt.Errorf("model %s: predictive of %d rows into %d means and %d variances", m.meta.Kind, n, len(mean), len(variance))
+	}
+	s, err := m.featurize(rec)
+	if err != nil {
+		return err
+	}
+	defer m.pool.Put(s)
+	for r := range n {
+		mean[r], variance[r] = k.moments(s, r)
+	}
+	return nil
+}
+
+// featurize takes a scorer from the pool and fills it from rec: the batch and
+// each entry's row of "w". The caller returns s to the pool.
+func (m *Model) featurize(rec arrow.Record) (*scorer, error) {
+	s := m.pool.Get().(*scorer)
+	if err := s.fz.Featurize(rec, &s.b); err != nil {
+		m.pool.Put(s)
+		return nil, fmt.Errorf("model %s: %w", m.meta.Kind, err)
+	}
+	s.rows = grow(s.rows, len(s.b.Indices))
+	for j, key := range s.b.Indices {
+		s.rows[j] = m.index.lookup(key)
+	}
+	return s, nil
 }
 
 func grow[T any](s []T, n int) []T {
@@ -305,8 +343,18 @@ type bayesKernel struct {
 }
 
 func (k *bayesKernel) score(s *scorer, r int, dst []float64) {
-	mean := float64(k.bias[0])
-	vr := k.noise + k.prior + float64(k.bias[1])
+	mean, vr := k.moments(s, r)
+	if !k.probit {
+		dst[0] = mean
+		return
+	}
+	dst[0] = 0.5 * math.Erfc(-mean/math.Sqrt(vr)/math.Sqrt2)
+}
+
+// moments returns the predictive mean and variance of row r's score.
+func (k *bayesKernel) moments(s *scorer, r int) (mean, vr float64) {
+	mean = float64(k.bias[0])
+	vr = k.noise + k.prior + float64(k.bias[1])
 	lo, hi := s.b.Indptr[r], s.b.Indptr[r+1]
 	for j := lo; j < hi; j++ {
 		x := float64(s.b.Values[j])
@@ -319,9 +367,5 @@ func (k *bayesKernel) score(s *scorer, r int, dst []float64) {
 		mean += float64(p[0]) * x
 		vr += (k.prior + float64(p[1])) * x * x
 	}
-	if !k.probit {
-		dst[0] = mean
-		return
-	}
-	dst[0] = 0.5 * math.Erfc(-mean/math.Sqrt(vr)/math.Sqrt2)
+	return mean, vr
 }

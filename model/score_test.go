@@ -320,3 +320,37 @@ func TestScoreErrors(t *testing.T) {
 		t.Errorf("Score of a record without column a = %v, want a *feature.SpecError naming a", err)
 	}
 }
+
+func TestPredictive(t *testing.T) {
+	tables := func(t *testing.T) []model.Table {
+		return []model.Table{
+			sparse(t, 2, map[string][]float32{"x": {0.5, -0.2}, "p": {1, -0.5}, "q": {-2, 0.3}, "r": {0.25, -0.9}}),
+			dense("bias", 2, 0.1, -0.1),
+		}
+	}
+	m, err := model.New(model.Metadata{Kind: model.KindAdPredictor, Arch: model.Arch{PriorVariance: 1, NoiseVariance: 0.5}},
+		fixtureSpec(binary), tables(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mean, variance := make([]float64, 2), make([]float64, 2)
+	if err := m.Predictive(fixtureRecord(t), mean, variance); err != nil {
+		t.Fatal(err)
+	}
+	// The adpredictor case of TestScoreHandComputed: means 0.1 and −0.15,
+	// variances 6.4 and 3.3; 1e-5 as there.
+	want := [][2]float64{{0.1, 6.4}, {-0.15, 3.3}}
+	for r, w := range want {
+		if math.Abs(mean[r]-w[0]) > 1e-5 || math.Abs(variance[r]-w[1]) > 1e-5 {
+			t.Errorf("row %d: mean %v variance %v, want %v %v", r, mean[r], variance[r], w[0], w[1])
+		}
+	}
+	lr, err := model.New(model.Metadata{Kind: model.KindLinear}, fixtureSpec(real),
+		[]model.Table{sparse(t, 1, map[string][]float32{"x": {1}}), dense("bias", 1, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lr.Predictive(fixtureRecord(t), mean, variance); !errors.Is(err, model.ErrIncompatible) {
+		t.Errorf("Predictive of a linear model = %v, want ErrIncompatible", err)
+	}
+}

@@ -51,7 +51,4 @@ func TestSwapUnderLoadIntegration(t *testing.T) {
 	if want := strconv.Itoa(cfg.Promotions + 1); rep.Final != want {
 		t.Errorf("serving version %s at the end, want the last promoted, %s", rep.Final, want)
 	}
-	if rep.Served < rep.Promoted/2 {
-		t.Errorf("only %d of %d promoted versions answered a request", rep.Served, rep.Promoted)
-	}
 }

@@ -1,0 +1,8 @@
+// Package kafkatest holds helpers for tests that run against the real Kafka
+// broker named by LAKESTREAM_KAFKA_BROKERS (started by deploy/local/up.sh).
+//
+// Every helper takes a testing.TB, creates uniquely named resources so that
+// parallel test binaries never collide, and removes them at cleanup. Under
+// `go test -short` a missing broker skips the test with a message; otherwise
+// it fails the test and says how to start the services.
+package kafkatest
