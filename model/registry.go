@@ -300,7 +300,9 @@ func (g Gate) Decide(candidate int, ev Evaluation) Decision {
 
 // DecisionKey is where the gate decision about a version is recorded, next
 // to its manifest (the manifest itself is immutable).
-func DecisionKey(name string, version int) string { return VersionPrefix(name, version) + "decision.json" }
+func DecisionKey(name string, version int) string {
+	return VersionPrefix(name, version) + "decision.json"
+}
 
 // Promote applies the gate to candidate and, when it passes, moves the
 // champion alias to it. The decision is written beside the candidate's
