@@ -215,6 +215,9 @@ func (x *execution) open() error {
 					return &OperatorError{Operator: n.name, Subtask: t.subtask, Err: fmt.Errorf("open source: %w", err)}
 				}
 				t.src = src
+				if b, ok := src.(Backlogger); ok {
+					t.backlog.Store(b)
+				}
 				t.wms = newWatermarker(n.watermarks)
 				r.op = &passOp{}
 				if x.restored != nil {

@@ -26,6 +26,10 @@ type OperatorSummary struct {
 	LateRecords  int64         // rows later than the allowed lateness (windows)
 	Backpressure time.Duration // time this operator's subtasks spent blocked sending downstream
 	Watermark    int64         // minimum over subtasks
+	// Backlog is, for sources that report it (Backlogger), the records
+	// waiting to be read when the summary was taken, summed over subtasks:
+	// the Kafka consumer lag.
+	Backlog int64
 }
 
 // CheckpointSummary describes the checkpoints of a run.
@@ -62,6 +66,11 @@ func (x *execution) operatorSummary(n *node) OperatorSummary {
 		o.Backpressure += time.Duration(st.backpressure.Load())
 		o.Watermark = min(o.Watermark, st.watermark.Load())
 	}
+	for _, t := range x.tasks {
+		if b, ok := t.backlog.Load().(Backlogger); ok && len(t.ops) > 0 && t.ops[0].node == n {
+			o.Backlog += b.Backlog()
+		}
+	}
 	return o
 }
 
@@ -90,9 +99,9 @@ func (x *execution) summary() *Summary {
 // per row. The job name is a constant label, so several jobs can share a
 // registry.
 type collector struct {
-	x                                *execution
-	in, out, late, backpressure, lag *prometheus.Desc
-	ckptDur, ckptSize, ckpts         *prometheus.Desc
+	x                                         *execution
+	in, out, late, backpressure, lag, backlog *prometheus.Desc
+	ckptDur, ckptSize, ckpts                  *prometheus.Desc
 }
 
 func newCollector(x *execution) *collector {
@@ -110,6 +119,8 @@ func newCollector(x *execution) *collector {
 			"Time an operator's subtasks spent blocked on full downstream queues.", op, job),
 		lag: prometheus.NewDesc("lakestream_datastream_watermark_lag_seconds",
 			"Processing time minus the operator's event-time watermark (minimum over subtasks).", op, job),
+		backlog: prometheus.NewDesc("lakestream_datastream_source_backlog_records",
+			"Records a source knows are waiting to be read (Kafka consumer lag), summed over its subtasks.", op, job),
 		ckptDur: prometheus.NewDesc("lakestream_datastream_checkpoint_duration_seconds",
 			"Duration of the last completed checkpoint, trigger to manifest.", nil, job),
 		ckptSize: prometheus.NewDesc("lakestream_datastream_checkpoint_size_bytes",
@@ -120,7 +131,7 @@ func newCollector(x *execution) *collector {
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.in, c.out, c.late, c.backpressure, c.lag, c.ckptDur, c.ckptSize, c.ckpts} {
+	for _, d := range []*prometheus.Desc{c.in, c.out, c.late, c.backpressure, c.lag, c.backlog, c.ckptDur, c.ckptSize, c.ckpts} {
 		ch <- d
 	}
 }
@@ -134,6 +145,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.out, prometheus.CounterValue, float64(o.RecordsOut), n.name)
 		ch <- prometheus.MustNewConstMetric(c.late, prometheus.CounterValue, float64(o.LateRecords), n.name)
 		ch <- prometheus.MustNewConstMetric(c.backpressure, prometheus.CounterValue, o.Backpressure.Seconds(), n.name)
+		if n.kind == kindSource {
+			ch <- prometheus.MustNewConstMetric(c.backlog, prometheus.GaugeValue, float64(o.Backlog), n.name)
+		}
 		if o.Watermark != NoWatermark && o.Watermark != MaxWatermark {
 			ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, float64(now-o.Watermark)/1000, n.name)
 		}

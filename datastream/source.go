@@ -46,6 +46,8 @@ type Batch struct {
 // the methods of optional capabilities documented as concurrent.
 //
 // Optional capabilities, found by type assertion:
+//   - Backlogger: the source knows how much input waits (Kafka consumer
+//     lag), reported in metrics and the job summary.
 //   - Positioner: the source can report and seek to a position, so its
 //     progress goes into checkpoints and a restore resumes where it stopped.
 //   - CheckpointCommitter: the source is told when a checkpoint holding its
@@ -71,6 +73,15 @@ type Source interface {
 type Positioner interface {
 	Position() ([]byte, error)
 	SeekTo(ctx context.Context, pos []byte) error
+}
+
+// Backlogger is an optional Source capability: Backlog returns how many
+// records the source knows are waiting to be read, such as a Kafka
+// consumer's lag summed over its partitions. The runtime reports it in the
+// job summary and as a Prometheus gauge. It must be safe to call
+// concurrently with ReadBatch and after Close.
+type Backlogger interface {
+	Backlog() int64
 }
 
 // CheckpointCommitter is an optional Source or Sink capability: the runtime

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -103,6 +104,7 @@ type task struct {
 
 	// sources
 	src     Source
+	backlog atomic.Value // the source's Backlogger, set at open; read by metrics
 	wms     *watermarker
 	pos     []byte
 	lastAck int64

@@ -342,6 +342,11 @@ func (s *Source) Stats() SourceStats {
 	return st
 }
 
+// Backlog implements datastream.Backlogger: the consumer lag, records
+// between the source's position and the partitions' high watermarks as of
+// the last fetch, summed over its partitions.
+func (s *Source) Backlog() int64 { return s.Stats().Lag }
+
 // Close stops fetching and releases the client and the decoder.
 func (s *Source) Close(context.Context) error {
 	if s.closed.Swap(true) {

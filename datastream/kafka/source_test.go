@@ -366,6 +366,11 @@ func TestSourceBatchCuts(t *testing.T) {
 		sizes = append(sizes, b.Record.NumRows())
 		total += b.Record.NumRows()
 		b.Record.Release()
+		// The consumer lag the runtime exports: the log end (the high
+		// watermark of the last fetch) minus the rows handed out.
+		if got := src.Backlog(); got != 200-total {
+			t.Errorf("Backlog() = %d after %d of 200 rows, want %d", got, total, 200-total)
+		}
 	}
 	for _, n := range sizes {
 		if n > 64 {
