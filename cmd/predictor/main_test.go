@@ -3,6 +3,17 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,7 +23,11 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	pb "github.com/lakestream/lakestream/api/inference"
 	"github.com/lakestream/lakestream/lake"
@@ -52,20 +67,25 @@ func TestParseFlagsErrors(t *testing.T) {
 	}
 }
 
-// TestPredictorBinaryServesAndStops builds the real binary, serves the
-// champion of a lake over gRPC, follows a promotion by polling, and stops
-// gracefully on SIGTERM.
-func TestPredictorBinaryServesAndStops(t *testing.T) {
+// buildPredictor builds the binary into a temporary folder.
+func buildPredictor(t *testing.T) string {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs the binary; run without -short")
 	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "predictor")
+	bin := filepath.Join(t.TempDir(), "predictor")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	return bin
+}
+
+// championLake saves two versions of model "ctr" in a new lake folder and
+// makes version 1 champion.
+func championLake(t *testing.T) (string, lake.Store) {
+	t.Helper()
 	ctx := context.Background()
-	lakeDir := filepath.Join(dir, "lake")
+	lakeDir := filepath.Join(t.TempDir(), "lake")
 	if err := os.Mkdir(lakeDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -81,29 +101,44 @@ func TestPredictorBinaryServesAndStops(t *testing.T) {
 	if _, err := model.SetAlias(ctx, store, "ctr", model.Champion, 1, nil); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "--lake", lakeDir, "--model", "ctr", "--listen", "127.0.0.1:0", "--metrics-listen", "", "--poll", "200ms")
+	return lakeDir, store
+}
+
+// startPredictor runs the binary with args (without Kafka) and returns it
+// with the gRPC address it logged.
+func startPredictor(t *testing.T, bin string, args ...string) (*exec.Cmd, string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "LAKESTREAM_KAFKA_BROKERS=")
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer cmd.Process.Kill()
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	// The log line "predictor serving" names the address it listens on.
-	addr := ""
 	lines := bufio.NewScanner(stderr)
 	for lines.Scan() {
 		line := lines.Text()
 		if i := strings.Index(line, "grpc="); i >= 0 && strings.Contains(line, "predictor serving") {
-			addr = strings.Fields(line[i+len("grpc="):])[0]
-			break
+			go func() {
+				for lines.Scan() {
+				}
+			}()
+			return cmd, strings.Fields(line[i+len("grpc="):])[0]
 		}
 	}
-	if addr == "" {
-		t.Fatal("the predictor did not log its address")
-	}
-	go func() {
-		for lines.Scan() {
-		}
-	}()
+	t.Fatal("the predictor did not log its address")
+	return nil, ""
+}
+
+// TestPredictorBinaryServesAndStops builds the real binary, serves the
+// champion of a lake over gRPC, follows a promotion by polling, and stops
+// gracefully on SIGTERM.
+func TestPredictorBinaryServesAndStops(t *testing.T) {
+	bin := buildPredictor(t)
+	lakeDir, store := championLake(t)
+	ctx := context.Background()
+	cmd, addr := startPredictor(t, bin, "--lake", lakeDir, "--model", "ctr", "--listen", "127.0.0.1:0", "--metrics-listen", "", "--poll", "200ms")
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
@@ -143,5 +178,97 @@ func TestPredictorBinaryServesAndStops(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("predictor did not stop within 15s of SIGTERM")
+	}
+}
+
+// selfSigned writes a certificate and key for 127.0.0.1 and returns their
+// paths and a pool that trusts the certificate.
+func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "lakestream-test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
+	cert, _ := x509.ParseCertificate(der)
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
+}
+
+// TestPredictorBinaryTLSTokenAndMetrics serves over TLS with a token and
+// checks what a client without either gets, and the Prometheus metrics.
+func TestPredictorBinaryTLSTokenAndMetrics(t *testing.T) {
+	bin := buildPredictor(t)
+	lakeDir, _ := championLake(t)
+	certFile, keyFile, pool := selfSigned(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsAddr := l.Addr().String()
+	l.Close()
+	_, addr := startPredictor(t, bin, "--lake", lakeDir, "--model", "ctr", "--listen", "127.0.0.1:0",
+		"--metrics-listen", metricsAddr, "--tls-cert", certFile, "--tls-key", keyFile, "--token", "s3cret")
+	ctx := context.Background()
+	req := &pb.ModelInferRequest{ModelName: "ctr", Inputs: []*pb.ModelInferRequest_InferInputTensor{
+		{Name: "site", Datatype: "BYTES", Shape: []int64{1}, Contents: &pb.InferTensorContents{BytesContents: [][]byte{[]byte("s1")}}},
+	}}
+
+	tlsConn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pool})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tlsConn.Close()
+	cl := pb.NewGRPCInferenceServiceClient(tlsConn)
+	if _, err := cl.ModelInfer(ctx, req); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("TLS without token: %v, want Unauthenticated", err)
+	}
+	authed := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer s3cret")
+	resp, err := cl.ModelInfer(authed, req)
+	if err != nil || resp.ModelVersion != "1" {
+		t.Fatalf("TLS with token: %v, %v", resp, err)
+	}
+	plain, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	if _, err := pb.NewGRPCInferenceServiceClient(plain).ModelInfer(authed, req); err == nil {
+		t.Fatal("a plaintext client was served by a TLS predictor")
+	}
+
+	httpResp, err := http.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(httpResp.Body)
+	httpResp.Body.Close()
+	for _, want := range []string{
+		`lakestream_predictor_requests_total{code="OK",model="ctr",version="1"} 1`,
+		`lakestream_predictor_served_version_info{model="ctr",version="1"} 1`,
+		`lakestream_predictor_swaps_total{model="ctr"} 1`,
+		`lakestream_predictor_request_seconds_bucket`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }
