@@ -42,3 +42,33 @@ func BenchmarkModelInfer(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkGRPCModelInfer measures a batch-1 request over loopback gRPC,
+// client and server in one process, with 16 concurrent callers.
+func BenchmarkGRPCModelInfer(b *testing.B) {
+	store, _, _ := registryFixture(b)
+	e, err := NewEngine(NewRegistryLoader(store), []ModelRef{{Name: "ctr"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := e.RefreshAll(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	_, conn := startServer(b, e, DefaultServerConfig())
+	cl := pb.NewGRPCInferenceServiceClient(conn)
+	req := &pb.ModelInferRequest{ModelName: "ctr", Inputs: []*pb.ModelInferRequest_InferInputTensor{
+		{Name: "c1", Datatype: "INT64", Shape: []int64{1}, Contents: &pb.InferTensorContents{Int64Contents: []int64{1005}}},
+		{Name: "site", Datatype: "BYTES", Shape: []int64{1}, Contents: &pb.InferTensorContents{BytesContents: [][]byte{[]byte("a")}}},
+		{Name: "price", Datatype: "FP64", Shape: []int64{1}, Contents: &pb.InferTensorContents{Fp64Contents: []float64{1}}},
+	}}
+	b.ReportAllocs()
+	b.SetParallelism(8)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := cl.ModelInfer(context.Background(), req); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

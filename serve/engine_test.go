@@ -92,7 +92,7 @@ func (l *fakeLoader) Load(_ context.Context, name, v string) (Model, error) {
 }
 
 // startServer serves e over loopback and returns a client connection.
-func startServer(t *testing.T, e *Engine, cfg ServerConfig) (*Service, *grpc.ClientConn) {
+func startServer(t testing.TB, e *Engine, cfg ServerConfig) (*Service, *grpc.ClientConn) {
 	t.Helper()
 	svc := NewService(e, cfg)
 	gs := grpc.NewServer(svc.ServerOptions()...)
