@@ -24,6 +24,12 @@ logfile=$(mktemp -t lakestream-test.XXXXXX.log)
 log "go test ${args[*]} (full log: $logfile)"
 go test -count=1 -timeout 40m -v "${args[@]}" >"$logfile" 2>&1
 status=$?
+# The packages with concurrency once more under the race detector (unit
+# tests only: the integration tests above already ran against the services).
+if [ $# -eq 0 ]; then
+  log "go test -race -short on the concurrent packages"
+  go test -race -short -count=1 -timeout 20m -v ./datastream/... ./serve/... ./paramserver/... ./lake/... ./eval/... >>"$logfile" 2>&1 || status=1
+fi
 # Package lines, failures and their output, but not the thousands of passing test lines.
 grep -E '^(ok|FAIL|---|panic:|\?|--- FAIL)|^\s+--- FAIL|_test\.go:[0-9]+:' "$logfile" | grep -vE '^\s*--- (PASS|SKIP)' | tail -n 400
 
@@ -38,7 +44,9 @@ fi
 passed=$(grep -cE '^\s*--- PASS' "$logfile")
 failed=$(grep -cE '^\s*--- FAIL' "$logfile")
 skipped=$(grep -cE '^\s*--- SKIP' "$logfile")
-if [ $status -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi  # build failure or panic outside a test
-failed=$((failed + nb_failed))
+# A build failure or a panic outside a test fails the run without a
+# "--- FAIL" line; so does a notebook that could not even start.
+if [ $status -ne 0 ] && ! grep -qE '^\s*--- FAIL' "$logfile"; then failed=$((failed + 1)); fi
+if [ $nb_failed -ne 0 ] && ! grep -q -- '--- FAIL: notebook' "$logfile"; then failed=$((failed + 1)); fi
 echo "$passed passed, $failed failed, $skipped skipped"
 [ $status -eq 0 ] && [ $nb_failed -eq 0 ]
