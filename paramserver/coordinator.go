@@ -33,11 +33,21 @@ type CoordinatorConfig struct {
 	LeaseTTL time.Duration
 	// CheckpointEvery takes a checkpoint after this many completed splits
 	// (and at every epoch end). 0 checkpoints only at start and epoch ends.
+	// Acquire hands out no split beyond the quota of the next checkpoint,
+	// so every checkpoint covers exactly a multiple of CheckpointEvery
+	// splits: a worker that finishes early waits at the checkpoint instead
+	// of starting a split that would delay it.
 	CheckpointEvery int
 	// Shards snapshots and restores the tables. It may be given later with
 	// SetShards (a shard process can only dial the shards once it serves);
 	// checkpoints wait for it.
 	Shards Checkpointer
+	// Workers is the number of distinct workers that must register before
+	// Acquire hands out the first split; 0 means 1. Without it the first
+	// worker to start may train a small job alone, under every consistency
+	// model (under Sync and SSP the clock table's own quorum also holds the
+	// first step back, but not the assignment of splits).
+	Workers int
 	// Clocks, when set, is told when a worker dies so barriers stop
 	// waiting for it.
 	Clocks *Clocks
@@ -131,6 +141,7 @@ type Coordinator struct {
 	gen       int64
 	splits    []splitState
 	workers   map[string]time.Time // last call
+	joined    map[string]bool      // every worker that ever registered
 	pause     pauseReason
 	finished  bool
 	sinceCkpt int
@@ -157,8 +168,8 @@ const (
 
 // NewCoordinator returns a coordinator; call Run to drive it.
 func NewCoordinator(c CoordinatorConfig) (*Coordinator, error) {
-	if c.Epochs < 0 || c.CheckpointEvery < 0 || c.LeaseTTL < 0 {
-		return nil, errors.New("paramserver: coordinator: negative Epochs, CheckpointEvery or LeaseTTL")
+	if c.Epochs < 0 || c.CheckpointEvery < 0 || c.LeaseTTL < 0 || c.Workers < 0 {
+		return nil, errors.New("paramserver: coordinator: negative Epochs, CheckpointEvery, LeaseTTL or Workers")
 	}
 	if c.Epochs == 0 {
 		c.Epochs = 1
@@ -166,7 +177,7 @@ func NewCoordinator(c CoordinatorConfig) (*Coordinator, error) {
 	if c.LeaseTTL == 0 {
 		c.LeaseTTL = 10 * time.Second
 	}
-	co := &Coordinator{cfg: c, shards: c.Shards, now: c.Now, log: c.Logger, nsplits: -1, workers: map[string]time.Time{}, changed: make(chan struct{})}
+	co := &Coordinator{cfg: c, shards: c.Shards, now: c.Now, log: c.Logger, nsplits: -1, workers: map[string]time.Time{}, joined: map[string]bool{}, changed: make(chan struct{})}
 	if co.now == nil {
 		co.now = time.Now
 	}
@@ -210,6 +221,7 @@ func (co *Coordinator) Register(worker string, nsplits int) error {
 		return fmt.Errorf("paramserver: worker %q planned %d splits, the job has %d (same --data, --where and --dt on every worker?)", worker, nsplits, co.nsplits)
 	}
 	co.workers[worker] = co.now()
+	co.joined[worker] = true
 	co.broadcast()
 	return nil
 }
@@ -234,13 +246,24 @@ func (co *Coordinator) Acquire(worker string) (Assignment, error) {
 	if co.finished {
 		return Assignment{State: Done}, nil
 	}
-	if co.pause != running {
+	if co.pause != running || len(co.joined) < co.cfg.Workers {
 		return Assignment{State: Wait, Generation: co.gen}, nil
 	}
 	for i := range co.splits {
 		s := &co.splits[i]
 		if s.owner == worker {
 			return Assignment{State: Assigned, Split: i, Epoch: co.epoch, SkipRows: s.rows, Generation: co.gen}, nil
+		}
+	}
+	if co.cfg.CheckpointEvery > 0 && co.checkpoints() {
+		owned := 0
+		for i := range co.splits {
+			if co.splits[i].owner != "" {
+				owned++
+			}
+		}
+		if co.sinceCkpt+owned >= co.cfg.CheckpointEvery {
+			return Assignment{State: Wait, Generation: co.gen}, nil // the splits in progress fill the quota
 		}
 	}
 	for i := range co.splits {

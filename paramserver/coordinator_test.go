@@ -267,3 +267,71 @@ func TestCoordinatorDetectsRestartedShard(t *testing.T) {
 		t.Fatalf("w[1] = %v after recovery, want the checkpoint's 1", dst[0])
 	}
 }
+
+// TestCoordinatorCheckpointQuota: with CheckpointEvery n, a worker that
+// finishes early gets no split beyond the n of the next checkpoint, so the
+// checkpoint covers exactly n splits and is taken as soon as they are done.
+func TestCoordinatorCheckpointQuota(t *testing.T) {
+	ctx := context.Background()
+	l := mustLocal(t, Config{Tables: []TableSpec{{Name: "w", Width: 1, Optimizer: sgd(1)}}})
+	store := laketest.NewMemory()
+	co, err := NewCoordinator(CoordinatorConfig{CheckpointEvery: 2, Shards: &localCheckpointer{l: l, store: store}, Lake: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"a", "b", "c"} {
+		if err := co.Register(w, 6); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := co.barrierWork(ctx); err != nil { // initial checkpoint
+		t.Fatal(err)
+	}
+	a := mustAcquire(t, co, "a", Assigned)
+	mustAcquire(t, co, "b", Assigned)
+	mustAcquire(t, co, "c", Wait) // a's and b's splits fill the quota of 2
+	if err := co.Complete("a", a.Split, a.Generation); err != nil {
+		t.Fatal(err)
+	}
+	mustAcquire(t, co, "a", Wait) // 1 done + b's in progress
+	if err := co.barrierWork(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := co.Status(); st.Checkpoints != 1 {
+		t.Fatalf("checkpoint taken with b's split in progress: %+v", st)
+	}
+	b, err := co.Acquire("b") // b still holds its split
+	if err != nil || b.State != Assigned {
+		t.Fatalf("Acquire(b) = %+v, %v", b, err)
+	}
+	if err := co.Complete("b", b.Split, b.Generation); err != nil {
+		t.Fatal(err)
+	}
+	if err := co.barrierWork(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := co.Status(); st.Checkpoints != 2 || st.DoneSplits != 2 {
+		t.Fatalf("after 2 splits: %+v", st)
+	}
+	mustAcquire(t, co, "c", Assigned)
+}
+
+// TestCoordinatorWorkerQuorum: no split is handed out before Workers
+// workers registered, so the first worker cannot train a short job alone.
+func TestCoordinatorWorkerQuorum(t *testing.T) {
+	co, err := NewCoordinator(CoordinatorConfig{Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := co.Register("a", 4); err != nil {
+		t.Fatal(err)
+	}
+	mustAcquire(t, co, "a", Wait)
+	if err := co.Register("b", 4); err != nil {
+		t.Fatal(err)
+	}
+	mustAcquire(t, co, "a", Assigned)
+	mustAcquire(t, co, "b", Assigned)
+	co.Leave("b") // the quorum counts registrations: a dead worker does not stall the job
+	mustAcquire(t, co, "a", Assigned)
+}

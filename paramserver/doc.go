@@ -27,6 +27,11 @@
 //	store, _ := paramserver.NewLocal(specs...)           // one process
 //	store, _ := paramserver.Dial(ctx, paramserver.ClientConfig{Shards: addrs})
 //
+// Local also has PullHinted and PushHinted, the trainer's in-process fast
+// path (found by type assertion): the pull reports where each row lives and
+// the push of the same keys starts from there, verifying each hint. Calls
+// with many keys sort them by stripe and take each stripe's lock once.
+//
 // Keys are hashed to shards with ShardOf; the shard map (the ordered list of
 // addresses) is job configuration. A Client splits each request by shard,
 // calls the shards in parallel, splits large requests into chunks below the
@@ -42,9 +47,13 @@
 // which returns when they may start the next step. Under Sync the shards are
 // Deferred: pushes add into a per-row accumulator and each worker calls
 // Flush(clock) after the barrier; the first call applies the optimizer once
-// to the summed gradients, so W workers of batch b train exactly like one
-// process with batch W·b, and every pull of a step sees the same parameters.
-// Under SSP and Async pushes apply at once.
+// to the summed gradients, and every pull of a step sees the same
+// parameters. A step is thus one optimizer update on a global mini-batch of
+// W·b rows, b from each worker's current split: the trainer's gradients are
+// sums over rows, so the sum of the pushes is the global batch's gradient
+// (averaging would divide it by W: a W-fold smaller SGD step). It equals
+// one process training with batch W·b on the rows in that order, not on
+// W·b consecutive rows. Under SSP and Async pushes apply at once.
 //
 // # Coordination
 //

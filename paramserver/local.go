@@ -150,7 +150,7 @@ func checkShape(op string, t *table, keys []uint64, vals []float32) {
 // dst[i*width:(i+1)*width]). A row that does not exist yet reads as its
 // initial value; Pull never creates rows.
 func (l *Local) Pull(ctx context.Context, table string, keys []uint64, dst []float32) error {
-	return l.pull(ctx, table, keys, dst, false)
+	return l.pull(ctx, table, keys, dst, false, nil)
 }
 
 // PullTrained is Pull, except that sparse rows never pushed (or expired)
@@ -158,10 +158,32 @@ func (l *Local) Pull(ctx context.Context, table string, keys []uint64, dst []flo
 // holds for a feature it never trained on. Evaluation of a finished job uses
 // it.
 func (l *Local) PullTrained(ctx context.Context, table string, keys []uint64, dst []float32) error {
-	return l.pull(ctx, table, keys, dst, true)
+	return l.pull(ctx, table, keys, dst, true, nil)
 }
 
-func (l *Local) pull(ctx context.Context, table string, keys []uint64, dst []float32, trainedOnly bool) error {
+// PullHinted is Pull that also writes into hints (len(keys) values) where
+// each row lives in the store, for PushHinted of the same keys to skip the
+// hash lookups: the in-process trainer pulls and then pushes the same
+// distinct keys every step. A hint is an opaque position that a later call
+// verifies before trusting it, so hints that went stale (Expire, Restore,
+// Reset in between) cost a lookup and are never wrong. Dense tables ignore
+// hints.
+func (l *Local) PullHinted(ctx context.Context, table string, keys []uint64, dst []float32, hints []int32) error {
+	if len(hints) != len(keys) {
+		panic(fmt.Sprintf("paramserver: pull table %q: %d hints for %d keys", table, len(hints), len(keys)))
+	}
+	return l.pull(ctx, table, keys, dst, false, hints)
+}
+
+// PushHinted is Push with the hints a PullHinted of the same keys wrote.
+func (l *Local) PushHinted(ctx context.Context, table string, keys []uint64, grads []float32, hints []int32) error {
+	if len(hints) != len(keys) {
+		panic(fmt.Sprintf("paramserver: push table %q: %d hints for %d keys", table, len(hints), len(keys)))
+	}
+	return l.push(ctx, table, keys, grads, hints)
+}
+
+func (l *Local) pull(ctx context.Context, table string, keys []uint64, dst []float32, trainedOnly bool, hints []int32) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -181,7 +203,7 @@ func (l *Local) pull(ctx context.Context, table string, keys []uint64, dst []flo
 	if t.sparse.ttl > 0 {
 		now = l.now().UnixNano()
 	}
-	t.sparse.pull(keys, dst, now, trainedOnly)
+	t.sparse.pull(keys, dst, now, trainedOnly, hints)
 	return nil
 }
 
@@ -190,6 +212,10 @@ func (l *Local) pull(ctx context.Context, table string, keys []uint64, dst []flo
 // (after admission, when the table has AdmitAfter > 1). Keys should be
 // distinct; a repeated key is updated once per occurrence.
 func (l *Local) Push(ctx context.Context, table string, keys []uint64, grads []float32) error {
+	return l.push(ctx, table, keys, grads, nil)
+}
+
+func (l *Local) push(ctx context.Context, table string, keys []uint64, grads []float32, hints []int32) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -205,7 +231,7 @@ func (l *Local) Push(ctx context.Context, table string, keys []uint64, grads []f
 		t.dense.push(keys, grads)
 		return nil
 	}
-	t.sparse.push(keys, grads, l.now().UnixNano())
+	t.sparse.push(keys, grads, l.now().UnixNano(), hints)
 	return nil
 }
 

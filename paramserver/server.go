@@ -182,7 +182,7 @@ func invalid(format string, args ...any) error {
 func (s *Server) pull(ctx context.Context, spec TableSpec, keys []uint64, trainedOnly bool) ([]byte, error) {
 	// vals escapes as the response's bytes, so it is not pooled.
 	vals := make([]float32, len(keys)*spec.Width)
-	if err := s.cfg.Store.pull(ctx, spec.Name, keys, vals, trainedOnly); err != nil {
+	if err := s.cfg.Store.pull(ctx, spec.Name, keys, vals, trainedOnly, nil); err != nil {
 		return nil, toStatus(err)
 	}
 	return floatBytes(vals), nil

@@ -141,58 +141,171 @@ func growFloats(v []float32, n int) []float32 {
 	return append(v, make([]float32, n)...)
 }
 
-func (t *sparseTable) pull(keys []uint64, dst []float32, now int64, trainedOnly bool) {
-	w := t.width
+// groupMin is the number of keys from which pull and push sort a call's
+// keys by stripe and lock each stripe once, instead of locking per key.
+const groupMin = 64
+
+// keyGroups orders the positions of one call's keys by stripe (stably, so
+// a repeated key keeps the order of its occurrences). Calls borrow one from
+// groupPool, so a steady stream of calls allocates nothing.
+type keyGroups struct {
+	start [numStripes + 1]int32 // stripe i's positions: order[start[i]:start[i+1]]
+	order []int32
+	hash  []uint64 // mix64 of each key, by position in the call
+}
+
+var groupPool = sync.Pool{New: func() any { return new(keyGroups) }}
+
+func (g *keyGroups) build(keys []uint64) {
+	if cap(g.order) < len(keys) {
+		g.order = make([]int32, len(keys), len(keys)+len(keys)/4)
+		g.hash = make([]uint64, len(keys), cap(g.order))
+	}
+	g.order, g.hash = g.order[:len(keys)], g.hash[:len(keys)]
+	var count [numStripes]int32
 	for i, k := range keys {
 		h := mix64(k)
-		s := t.stripeOf(h)
-		out := dst[i*w : (i+1)*w]
-		s.mu.RLock()
-		if r := s.find(k, h); r >= 0 {
-			copy(out, s.vals[r*t.stride:r*t.stride+w])
-			if t.ttl > 0 {
-				atomic.StoreInt64(&s.seen[r], now)
-			}
-		} else if trainedOnly {
-			clear(out)
-		} else {
-			initRow(&t.spec.Init, k, out)
-		}
-		s.mu.RUnlock()
+		g.hash[i] = h
+		count[h>>(64-stripeBits)]++
+	}
+	var sum int32
+	for i, c := range count {
+		g.start[i] = sum
+		count[i] = sum // now the next free position of stripe i
+		sum += c
+	}
+	g.start[numStripes] = sum
+	for i, h := range g.hash {
+		si := h >> (64 - stripeBits)
+		g.order[count[si]] = int32(i)
+		count[si]++
 	}
 }
 
-func (t *sparseTable) push(keys []uint64, grads []float32, now int64) {
+// pull copies the rows of keys into dst. When hints is not nil it also
+// records, in hints[i], the row of keys[i] within its stripe (-1 when
+// absent), for a push of the same keys to start from.
+func (t *sparseTable) pull(keys []uint64, dst []float32, now int64, trainedOnly bool, hints []int32) {
+	if len(keys) < groupMin {
+		for i, k := range keys {
+			h := mix64(k)
+			s := t.stripeOf(h)
+			s.mu.RLock()
+			t.pullRow(s, i, k, h, dst, now, trainedOnly, hints)
+			s.mu.RUnlock()
+		}
+		return
+	}
+	g := groupPool.Get().(*keyGroups)
+	g.build(keys)
+	for si := range t.stripes {
+		lo, hi := g.start[si], g.start[si+1]
+		if lo == hi {
+			continue
+		}
+		s := &t.stripes[si]
+		s.mu.RLock()
+		for _, i := range g.order[lo:hi] {
+			t.pullRow(s, int(i), keys[i], g.hash[i], dst, now, trainedOnly, hints)
+		}
+		s.mu.RUnlock()
+	}
+	groupPool.Put(g)
+}
+
+// pullRow copies the row of key k, the i-th of a pull, into its place in
+// dst. The caller holds s.mu for reading.
+func (t *sparseTable) pullRow(s *stripe, i int, k, h uint64, dst []float32, now int64, trainedOnly bool, hints []int32) {
 	w := t.width
-	for i, k := range keys {
-		h := mix64(k)
-		s := t.stripeOf(h)
-		s.mu.Lock()
-		r := s.find(k, h)
-		if r < 0 {
-			if t.admit > 1 && !s.sketch.sight(h, t.admit) {
-				s.mu.Unlock()
-				continue
-			}
-			r = t.insert(s, k, h, now)
-		}
-		row := s.vals[r*t.stride : (r+1)*t.stride]
-		if t.deferred {
-			acc := row[t.kept:]
-			for j, g := range grads[i*w : (i+1)*w] {
-				acc[j] += g
-			}
-			if !s.isDirty[r] {
-				s.isDirty[r] = true
-				s.dirty = append(s.dirty, int32(r))
-			}
+	out := dst[i*w : (i+1)*w]
+	r := s.find(k, h)
+	if r >= 0 {
+		if w == 1 {
+			out[0] = s.vals[r*t.stride]
 		} else {
-			s.steps[r]++
-			t.rule.Update(row[:w], row[w:t.kept], grads[i*w:(i+1)*w], s.steps[r])
+			copy(out, s.vals[r*t.stride:r*t.stride+w])
 		}
-		s.seen[r] = now
+		if t.ttl > 0 {
+			atomic.StoreInt64(&s.seen[r], now)
+		}
+	} else if trainedOnly {
+		clear(out)
+	} else {
+		initRow(&t.spec.Init, k, out)
+	}
+	if hints != nil {
+		hints[i] = int32(r)
+	}
+}
+
+// push applies the optimizer to the rows of keys. hints, when not nil, holds
+// rows recorded by a pull of the same keys; a hint is only trusted when the
+// row it names still holds that key (rows move when Expire compacts a
+// stripe, or Restore replaces the tables), so a stale hint costs a lookup,
+// never a wrong update.
+func (t *sparseTable) push(keys []uint64, grads []float32, now int64, hints []int32) {
+	if len(keys) < groupMin {
+		for i, k := range keys {
+			h := mix64(k)
+			s := t.stripeOf(h)
+			s.mu.Lock()
+			t.pushRow(s, i, k, h, grads, now, hints)
+			s.mu.Unlock()
+		}
+		return
+	}
+	g := groupPool.Get().(*keyGroups)
+	g.build(keys)
+	for si := range t.stripes {
+		lo, hi := g.start[si], g.start[si+1]
+		if lo == hi {
+			continue
+		}
+		s := &t.stripes[si]
+		s.mu.Lock()
+		for _, i := range g.order[lo:hi] {
+			t.pushRow(s, int(i), keys[i], g.hash[i], grads, now, hints)
+		}
 		s.mu.Unlock()
 	}
+	groupPool.Put(g)
+}
+
+// pushRow applies the gradient of key k, the i-th of a push. The caller
+// holds s.mu for writing.
+func (t *sparseTable) pushRow(s *stripe, i int, k, h uint64, grads []float32, now int64, hints []int32) {
+	w := t.width
+	r := -1
+	if hints != nil {
+		if hr := int(hints[i]); hr >= 0 && hr < len(s.keys) && s.keys[hr] == k {
+			r = hr
+		}
+	}
+	if r < 0 {
+		r = s.find(k, h)
+	}
+	if r < 0 {
+		if t.admit > 1 && !s.sketch.sight(h, t.admit) {
+			return
+		}
+		r = t.insert(s, k, h, now)
+	}
+	row := s.vals[r*t.stride : (r+1)*t.stride]
+	g := grads[i*w : (i+1)*w]
+	if t.deferred {
+		acc := row[t.kept:]
+		for j, v := range g {
+			acc[j] += v
+		}
+		if !s.isDirty[r] {
+			s.isDirty[r] = true
+			s.dirty = append(s.dirty, int32(r))
+		}
+	} else {
+		s.steps[r]++
+		t.rule.Update(row[:w], row[w:t.kept], g, s.steps[r])
+	}
+	s.seen[r] = now
 }
 
 // flush applies the optimizer once to every row with accumulated gradients.

@@ -13,7 +13,10 @@
 //  1. deduplicates its keys (an open-addressing table with generation
 //     stamps, so nothing is cleared or allocated per batch),
 //  2. pulls the distinct rows of the sparse table "w" and every dense table
-//     from the ParamStore, once per mini-batch,
+//     from the ParamStore, once per mini-batch (a store with the optional
+//     PullHinted/PushHinted methods, like the in-process paramserver.Local,
+//     also reports where each row lives, so the push of step 5 skips its
+//     lookups),
 //  3. runs the model's kernel, which writes predictions and accumulates the
 //     gradient of the summed, weighted loss into buffers aligned with the
 //     pulled rows,

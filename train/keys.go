@@ -81,6 +81,35 @@ func (k *keyIndex) add(key uint64) int32 {
 	}
 }
 
+// index writes into slot[j] the position of keys[j] among the distinct keys
+// seen since reset, adding the new ones: add over a whole batch, with the
+// table held in registers and the hit path inlined. (Remembering each
+// field's last key to skip probes for low-cardinality fields was measured
+// slower: its branch is unpredictable, while a probe of this table, sized
+// to stay in cache, is cheap.)
+func (k *keyIndex) index(keys []uint64, slot []int32) {
+	slot = slot[:len(keys)]
+	slots, gen, shift := k.slots, k.gen, k.shift
+	mask := uint64(len(slots) - 1)
+	for j, key := range keys {
+		var p int32
+		for h := (key * 0x9E3779B97F4A7C15) >> shift; ; h = (h + 1) & mask {
+			s := &slots[h]
+			if s.stamp != gen {
+				p = k.add(key) // inserts, and may resize the table
+				slots, gen, shift = k.slots, k.gen, k.shift
+				mask = uint64(len(slots) - 1)
+				break
+			}
+			if s.key == key {
+				p = s.pos
+				break
+			}
+		}
+		slot[j] = p
+	}
+}
+
 func log2(n int) int {
 	l := 0
 	for n > 1 {
@@ -93,29 +122,36 @@ func log2(n int) int {
 // keySet remembers every key a sparse table has been pulled for, so the
 // trainer can export the table at the end without asking the store to
 // enumerate it. It is the same open-addressing scheme as keyIndex without
-// generations, growing at 50% load.
+// generations, growing at 50% load. An empty slot holds 0, so a probe reads
+// one array; key 0 itself is kept in hasZero.
 type keySet struct {
-	slots []uint64
-	used  []bool
-	n     int
-	shift uint
+	slots   []uint64
+	n       int // keys in slots
+	hasZero bool
+	shift   uint
 }
 
 func (s *keySet) add(key uint64) {
+	if key == 0 {
+		s.hasZero = true
+		return
+	}
 	if 2*(s.n+1) > len(s.slots) {
 		s.grow()
 	}
 	mask := uint64(len(s.slots) - 1)
 	h := (key * 0x9E3779B97F4A7C15) >> s.shift
-	for s.used[h] {
-		if s.slots[h] == key {
+	for {
+		switch s.slots[h] {
+		case key:
+			return
+		case 0:
+			s.slots[h] = key
+			s.n++
 			return
 		}
 		h = (h + 1) & mask
 	}
-	s.used[h] = true
-	s.slots[h] = key
-	s.n++
 }
 
 func (s *keySet) grow() {
@@ -123,43 +159,55 @@ func (s *keySet) grow() {
 	for size < 4*(s.n+1) {
 		size <<= 1
 	}
-	old, oldUsed := s.slots, s.used
+	old := s.slots
 	s.slots = make([]uint64, size)
-	s.used = make([]bool, size)
 	s.shift = uint(64 - log2(size))
 	s.n = 0
-	for i, u := range oldUsed {
-		if u {
-			s.add(old[i])
+	for _, k := range old {
+		if k != 0 {
+			s.add(k)
 		}
 	}
 }
 
 // has reports whether key is in the set.
 func (s *keySet) has(key uint64) bool {
+	if key == 0 {
+		return s.hasZero
+	}
 	if s.n == 0 {
 		return false
 	}
 	mask := uint64(len(s.slots) - 1)
 	h := (key * 0x9E3779B97F4A7C15) >> s.shift
-	for s.used[h] {
-		if s.slots[h] == key {
+	for {
+		switch s.slots[h] {
+		case key:
 			return true
+		case 0:
+			return false
 		}
 		h = (h + 1) & mask
 	}
-	return false
 }
 
 // keys appends the set's keys to dst in no particular order.
 func (s *keySet) keys(dst []uint64) []uint64 {
-	for i, u := range s.used {
-		if u {
-			dst = append(dst, s.slots[i])
+	if s.hasZero {
+		dst = append(dst, 0)
+	}
+	for _, k := range s.slots {
+		if k != 0 {
+			dst = append(dst, k)
 		}
 	}
 	return dst
 }
 
 // len returns the number of keys in the set.
-func (s *keySet) len() int { return s.n }
+func (s *keySet) len() int {
+	if s.hasZero {
+		return s.n + 1
+	}
+	return s.n
+}

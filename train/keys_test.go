@@ -40,6 +40,42 @@ func TestKeyIndexMatchesMap(t *testing.T) {
 	}
 }
 
+// TestKeyIndexIndex checks the batch form against a map, with batches whose
+// distinct keys outgrow the table mid-batch (reset sizes it from the
+// previous batch) and shrink again.
+func TestKeyIndexIndex(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	var k keyIndex
+	for batch := range 100 {
+		n := 1 + rng.IntN(8000)
+		if batch%10 == 0 {
+			n = 1 + rng.IntN(20)
+		}
+		keys := make([]uint64, n)
+		space := 1 + rng.IntN(2*n)
+		for i := range keys {
+			keys[i] = uint64(rng.IntN(space)) * 0x100000001
+		}
+		k.reset(n)
+		slot := make([]int32, n)
+		k.index(keys, slot)
+		want := map[uint64]int32{}
+		for j, key := range keys {
+			p, ok := want[key]
+			if !ok {
+				p = int32(len(want))
+				want[key] = p
+			}
+			if slot[j] != p {
+				t.Fatalf("batch %d: key %x at %d, want %d", batch, key, slot[j], p)
+			}
+		}
+		if len(k.uniq) != len(want) {
+			t.Fatalf("batch %d: %d distinct keys, want %d", batch, len(k.uniq), len(want))
+		}
+	}
+}
+
 func TestKeySet(t *testing.T) {
 	var s keySet
 	want := map[uint64]bool{}
@@ -60,5 +96,14 @@ func TestKeySet(t *testing.T) {
 		if !want[k] {
 			t.Fatalf("unexpected key %d", k)
 		}
+	}
+	for k := range uint64(8000) {
+		if s.has(k) != want[k] {
+			t.Fatalf("has(%d) = %v, want %v", k, s.has(k), want[k])
+		}
+	}
+	var empty keySet
+	if empty.has(0) || empty.has(1) || empty.len() != 0 {
+		t.Fatal("an empty set reports a key")
 	}
 }

@@ -23,6 +23,17 @@ type ParamStore interface {
 	Push(ctx context.Context, table string, keys []uint64, grads []float32) error
 }
 
+// hintedStore is an optional ParamStore capability, found by type assertion:
+// the in-process parameter server (paramserver.Local) has it. PullHinted is
+// Pull that also writes into hints (one per key) where each row lives in the
+// store, and PushHinted is Push of the same keys given those hints, which
+// skips the store's hash lookups. The store verifies a hint before trusting
+// it, so the Stepper only has to pass back what the pull wrote.
+type hintedStore interface {
+	PullHinted(ctx context.Context, table string, keys []uint64, dst []float32, hints []int32) error
+	PushHinted(ctx context.Context, table string, keys []uint64, grads []float32, hints []int32) error
+}
+
 // Table declares one parameter table a model reads and updates. The command
 // that wires a job turns each Table into the parameter server's table spec,
 // giving it the job's optimizer unless Posterior is set.

@@ -19,6 +19,7 @@ import (
 type Stepper struct {
 	model  Model
 	store  ParamStore
+	hinted hintedStore // store's fast path, or nil
 	tables []Table
 	width  int // width of the sparse table
 	clip   float64
@@ -28,6 +29,7 @@ type Stepper struct {
 	grads   Params
 	denseKs [][]uint64
 	pred    []float64
+	hints   []int32 // the hinted store's row positions of idx.uniq
 	seen    keySet
 	steps   int64
 }
@@ -48,6 +50,7 @@ type StepResult struct {
 func NewStepper(m Model, s ParamStore, clipNorm float64) *Stepper {
 	st := &Stepper{model: m, store: s, tables: m.Tables(), clip: clipNorm}
 	st.width = st.tables[0].Width
+	st.hinted, _ = s.(hintedStore)
 	for _, t := range st.tables[1:] {
 		keys := make([]uint64, t.Rows)
 		for i := range keys {
@@ -81,28 +84,7 @@ func (s *Stepper) checkLabels(b *Batch) error {
 func (s *Stepper) pull(ctx context.Context, b *Batch, train bool) error {
 	s.idx.reset(len(b.Indices))
 	s.params.Slot = grow(s.params.Slot, len(b.Indices))
-	// Low-cardinality fields repeat the same key row after row: remembering
-	// each field's last key and slot skips most hash probes for them.
-	var last [64]struct {
-		key  uint64
-		slot int32
-	}
-	var seen uint64 // bit f: last[f] is valid in this batch
-	for j, k := range b.Indices {
-		f := uint32(b.Fields[j])
-		if f < 64 {
-			if seen&(1<<f) != 0 && last[f].key == k {
-				s.params.Slot[j] = last[f].slot
-				continue
-			}
-			sl := s.idx.add(k)
-			last[f].key, last[f].slot = k, sl
-			seen |= 1 << f
-			s.params.Slot[j] = sl
-			continue
-		}
-		s.params.Slot[j] = s.idx.add(k)
-	}
+	s.idx.index(b.Indices, s.params.Slot)
 	uniq := s.idx.uniq
 	if train {
 		for _, k := range uniq {
@@ -110,7 +92,14 @@ func (s *Stepper) pull(ctx context.Context, b *Batch, train bool) error {
 		}
 	}
 	s.params.Sparse = grow(s.params.Sparse, len(uniq)*s.width)
-	if err := s.store.Pull(ctx, s.tables[0].Name, uniq, s.params.Sparse); err != nil {
+	var err error
+	if s.hinted != nil {
+		s.hints = grow(s.hints, len(uniq))
+		err = s.hinted.PullHinted(ctx, s.tables[0].Name, uniq, s.params.Sparse, s.hints)
+	} else {
+		err = s.store.Pull(ctx, s.tables[0].Name, uniq, s.params.Sparse)
+	}
+	if err != nil {
 		return fmt.Errorf("pull %s: %w", s.tables[0].Name, err)
 	}
 	for i, t := range s.tables[1:] {
@@ -177,7 +166,13 @@ func (s *Stepper) Step(ctx context.Context, b *Batch) (StepResult, error) {
 	if err := s.checkAndClip(); err != nil {
 		return StepResult{}, err
 	}
-	if err := s.store.Push(ctx, s.tables[0].Name, s.idx.uniq, s.grads.Sparse); err != nil {
+	var err error
+	if s.hinted != nil {
+		err = s.hinted.PushHinted(ctx, s.tables[0].Name, s.idx.uniq, s.grads.Sparse, s.hints)
+	} else {
+		err = s.store.Push(ctx, s.tables[0].Name, s.idx.uniq, s.grads.Sparse)
+	}
+	if err != nil {
 		return StepResult{}, fmt.Errorf("push %s: %w", s.tables[0].Name, err)
 	}
 	for i, t := range s.tables[1:] {

@@ -130,7 +130,9 @@ func (j *trainJob) plan(ctx context.Context, store lake.Store, filter dataset.Fi
 // records returns an opener of scans over p.
 func (j *trainJob) records(p *dataset.Plan, shuffle int) func(ctx context.Context, epoch int) (train.Records, error) {
 	return func(ctx context.Context, epoch int) (train.Records, error) {
-		opts := dataset.ScanOptions{BatchSize: 8192, ShuffleBuffer: shuffle, Seed: j.seed + uint64(epoch)}
+		// SourceBatches reads a record only until it asks for the next one,
+		// so its value buffers can go back to the decoder's pool.
+		opts := dataset.ScanOptions{BatchSize: 8192, ShuffleBuffer: shuffle, Seed: j.seed + uint64(epoch), RecycleBuffers: true}
 		return p.Scan(ctx, p.Splits(), opts), nil
 	}
 }
