@@ -58,10 +58,9 @@ type Plan struct {
 
 // output says where an output column comes from.
 type output struct {
-	name    string
-	part    int // partition column index, or -1 for a data column
-	typ     arrow.DataType
-	dataCol string
+	name string
+	part int // partition column index, or -1 for a data column
+	typ  arrow.DataType
 }
 
 type planFile struct {

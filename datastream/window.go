@@ -182,11 +182,10 @@ type keyWindows[A any] struct {
 	empty bool // listed in empties
 }
 
-// timer is a pending firing (or cleanup) of a key's windows at time t.
+// timer is a pending process-function timer of a key at time t.
 type timer struct {
-	t       int64
-	key     string
-	cleanup bool
+	t   int64
+	key string
 }
 
 type timerHeap []timer

@@ -44,9 +44,3 @@ func (s *sketch) sight(h uint64, threshold uint8) bool {
 	}
 	return min >= threshold
 }
-
-func (s *sketch) reset() {
-	for i := range s.rows {
-		clear(s.rows[i])
-	}
-}

@@ -378,21 +378,6 @@ func (t *sparseTable) len() int {
 	return n
 }
 
-// reset drops every row and every admission count.
-func (t *sparseTable) reset() {
-	for i := range t.stripes {
-		s := &t.stripes[i]
-		s.mu.Lock()
-		s.keys, s.steps, s.seen, s.vals = s.keys[:0], s.steps[:0], s.seen[:0], s.vals[:0]
-		s.dirty, s.isDirty = s.dirty[:0], s.isDirty[:0]
-		s.index = make([]int32, minIndex)
-		if s.sketch != nil {
-			s.sketch.reset()
-		}
-		s.mu.Unlock()
-	}
-}
-
 // restoreRow inserts or overwrites one row from a snapshot. vals holds the
 // kept values (weights then optimizer state).
 func (t *sparseTable) restoreRow(key uint64, step, seen int64, vals []float32) {

@@ -252,16 +252,6 @@ func sigmoid(z float64) float64 {
 	return e / (1 + e)
 }
 
-func softplus(z float64) float64 {
-	if z > 30 {
-		return z
-	}
-	if z < -30 {
-		return math.Exp(z)
-	}
-	return math.Log1p(math.Exp(z))
-}
-
 // grow returns s resized to n, reusing its storage when large enough.
 func grow[T any](s []T, n int) []T {
 	if cap(s) >= n {

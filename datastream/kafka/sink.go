@@ -88,7 +88,6 @@ type Sink struct {
 	wrote   bool // the open transaction holds records
 	errMu   sync.Mutex
 	prodErr error // first asynchronous produce error
-	buf     []byte
 	closed  bool
 }
 
