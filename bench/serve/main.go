@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -440,6 +441,11 @@ func runSwap(ctx context.Context) error {
 		return err
 	}
 	defer adm.DeleteTopics(context.WithoutCancel(ctx), topic)
+	// The scenario's predictor runs in this process: give it the predictor
+	// binary's GC setting (cmd/predictor --gc-percent).
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 	cfg := swaptest.DefaultConfig()
 	cfg.Store, cfg.Brokers, cfg.Topic = store, strings.Split(brokers, ","), topic
 	rep, err := swaptest.Run(ctx, cfg)
