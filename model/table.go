@@ -51,6 +51,7 @@ func newKeyIndex(keys []uint64) (*keyIndex, error) {
 	}
 	mask := uint64(size - 1)
 	for r, k := range keys {
+		yieldEvery(r)
 		h := (k * 0x9E3779B97F4A7C15) >> ix.shift
 		for ix.slots[h].row >= 0 {
 			if ix.slots[h].key == k {

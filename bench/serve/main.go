@@ -453,14 +453,14 @@ func runSwap(ctx context.Context) error {
 		return err
 	}
 	fmt.Printf("machine: %d cores, %s\n\n", runtime.NumCPU(), cpuModel())
-	fmt.Printf("%d requests at %.0f/s (batch 1, %d client workers, client and server in one process); %d promotions in the second half, a corrupt version after #%d\n\n",
-		cfg.Requests, cfg.Rate, cfg.Workers, cfg.Promotions, cfg.CorruptAt)
+	fmt.Printf("%d requests at %.0f/s (batch 1, %d client workers, client and server in one process) in %d alternating blocks; %d promotions in the odd blocks, a corrupt version after #%d\n\n",
+		cfg.Requests, cfg.Rate, cfg.Workers, cfg.Blocks, cfg.Promotions, cfg.CorruptAt)
 	fmt.Println("| phase | requests | failed | p50 | p90 | p99 | max |")
 	fmt.Println("|---|---|---|---|---|---|---|")
 	for _, ph := range []struct {
 		name string
 		s    loadgen.Summary
-	}{{"no swaps", rep.Baseline}, {"100 swaps", rep.Swapping}} {
+	}{{"blocks without swaps", rep.Baseline}, {"blocks with swaps", rep.Swapping}} {
 		fmt.Printf("| %s | %d | %d | %v | %v | %v | %v |\n", ph.name, ph.s.Requests, ph.s.Failed,
 			ph.s.P50.Round(time.Microsecond), ph.s.P90.Round(time.Microsecond), ph.s.P99.Round(time.Microsecond), ph.s.Max.Round(time.Microsecond))
 	}

@@ -31,10 +31,14 @@ type Config struct {
 	Topic   string // the model topic; must exist with one partition
 	Name    string // the model's name in the registry
 
-	Requests   int     // calls in all; the promotions happen during the second half
+	Requests   int     // calls in all
+	// Blocks splits the load into this many equal blocks of time; the
+	// promotions happen in the odd blocks only, so blocks with and without
+	// swaps alternate and drift in the machine's load affects both alike.
+	Blocks int
 	Rate       float64 // calls per second
 	Workers    int     // concurrent client calls
-	Promotions int     // good versions promoted during the second half
+	Promotions int     // good versions promoted, spread over the odd blocks
 	CorruptAt  int     // the corrupt version is promoted after this many promotions
 	Keys       int     // rows of the model's weight table
 }
@@ -42,12 +46,12 @@ type Config struct {
 // DefaultConfig is the acceptance scenario: 100k requests at 5k/s, 100
 // promotions, a corrupt artifact in the middle.
 func DefaultConfig() Config {
-	return Config{Name: "swap", Requests: 100_000, Rate: 5000, Workers: 32, Promotions: 100, CorruptAt: 50, Keys: 20_000}
+	return Config{Name: "swap", Requests: 100_000, Rate: 5000, Workers: 32, Blocks: 10, Promotions: 100, CorruptAt: 50, Keys: 20_000}
 }
 
 // Report holds what the scenario saw.
 type Report struct {
-	Baseline, Swapping loadgen.Summary // first half (no swaps), second half
+	Baseline, Swapping loadgen.Summary // requests of the even blocks (no swaps), of the odd blocks
 	Failures           []string        // failed calls (at most 20 kept)
 	Violations         []string        // responses from a version that was not serving (at most 20 kept)
 	CorruptServed      int             // responses from the corrupt version (must be 0)
@@ -208,9 +212,13 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		}}
 	}
 
-	// The promoter: starts when the second half of the load starts.
-	half := time.Duration(float64(cfg.Requests/2) / cfg.Rate * float64(time.Second))
-	interval := half / time.Duration(cfg.Promotions+2)
+	// The promoter works in the odd blocks, evenly spaced within them.
+	if cfg.Blocks < 2 || cfg.Blocks%2 != 0 {
+		return rep, fmt.Errorf("swaptest: Blocks %d: want an even number ≥ 2", cfg.Blocks)
+	}
+	block := time.Duration(float64(cfg.Requests/cfg.Blocks) / cfg.Rate * float64(time.Second))
+	perBlock := (cfg.Promotions + cfg.Blocks/2 - 1) / (cfg.Blocks / 2)
+	interval := block / time.Duration(perBlock+2) // the corrupt version takes a slot too
 	promoted := map[string]time.Time{"1": {}}
 	var promoMu sync.Mutex
 	promoErr := make(chan error, 1)
@@ -223,8 +231,11 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 	begin := time.Now()
 	go func() {
-		time.Sleep(time.Until(begin.Add(half)))
 		for i := 1; i <= cfg.Promotions; i++ {
+			if (i-1)%perBlock == 0 { // the start of the next odd block
+				b := 2*((i-1)/perBlock) + 1
+				time.Sleep(time.Until(begin.Add(time.Duration(b)*block + interval)))
+			}
 			if i == cfg.CorruptAt+1 {
 				if err := announce(corruptVersion); err != nil {
 					promoErr <- err
@@ -306,10 +317,18 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	rep.Final = current
 	slices.Sort(rep.Freshness)
 	slices.Sort(rep.SwapLag)
-	rep.Baseline = loadgen.Summarize(results[:len(results)/2])
-	rep.Swapping = loadgen.Summarize(results[len(results)/2:])
+	var even, odd []loadgen.Result
+	per := cfg.Requests / cfg.Blocks
+	for i, r := range results {
+		if (i/per)%2 == 0 {
+			even = append(even, r)
+		} else {
+			odd = append(odd, r)
+		}
+	}
+	rep.Baseline, rep.Swapping = loadgen.Summarize(even), loadgen.Summarize(odd)
 	if rep.Swapping.Requests == 0 {
-		return rep, errors.New("no requests in the second half")
+		return rep, errors.New("no requests in the blocks with swaps")
 	}
 	return rep, nil
 }
