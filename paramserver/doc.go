@@ -62,7 +62,9 @@
 // computes — to workers under leases, tracks epochs, resumes the split of a
 // worker whose lease expired from the rows it recorded, and takes
 // checkpoints at a barrier: no split in progress, every shard snapshots,
-// then a manifest is written. When a worker reports a shard failure, or a
+// then a manifest is written. It hands out no split before Workers workers
+// registered, and none beyond the CheckpointEvery quota of the next
+// checkpoint, so each checkpoint covers exactly that many splits. When a worker reports a shard failure, or a
 // shard's instance id changes (it restarted empty), it restores every shard
 // from the last checkpoint and rewinds the splits to it.
 //

@@ -135,7 +135,7 @@ func runPS(ctx context.Context, args []string, stdout io.Writer) error {
 	coordinate := fs.Bool("coordinate", false, "run the job's coordinator and clock table here (shard 0)")
 	consistency := fs.String("consistency", paramserver.Sync, "consistency model: sync, ssp or async (give the same to every shard)")
 	staleness := fs.Int64("staleness", 0, "ssp: steps a worker may run ahead of the slowest")
-	workers := fs.Int("workers", 1, "workers that must join before the first barrier (sync, ssp)")
+	workers := fs.Int("workers", 1, "coordinator: workers that must register before any split is handed out (and, under sync and ssp, join before the first barrier)")
 	prefix := fs.String("checkpoint-prefix", "checkpoints/ps", "lake folder of parameter-server checkpoints")
 	every := fs.Int("checkpoint-every", 0, "coordinator: checkpoint after this many completed splits (0: at start and epoch ends)")
 	lease := fs.Duration("lease", 10*time.Second, "coordinator: a worker silent for this long is dead and its split reassigned")
@@ -195,7 +195,7 @@ func runPS(ctx context.Context, args []string, stdout io.Writer) error {
 		if len(cl.shardMap) != n {
 			return &usageError{fmt.Sprintf("--shards lists %d addresses, --shard says %d shards", len(cl.shardMap), n)}
 		}
-		co, err = paramserver.NewCoordinator(paramserver.CoordinatorConfig{Epochs: j.run.Epochs, LeaseTTL: *lease,
+		co, err = paramserver.NewCoordinator(paramserver.CoordinatorConfig{Epochs: j.run.Epochs, LeaseTTL: *lease, Workers: *workers,
 			CheckpointEvery: *every, Clocks: scfg.Clocks, Lake: lk, Prefix: *prefix, Logger: log})
 		if err != nil {
 			return err

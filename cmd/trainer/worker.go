@@ -23,6 +23,17 @@ import (
 // worker is one data-parallel training process: it asks the coordinator for
 // splits, trains each with the trainer's Stepper against the sharded
 // parameter server, and reports progress before every push.
+//
+// Its --batch-size is the per-worker mini-batch. Under sync, one clock is
+// one optimizer update on the sum of the W workers' pushes (the Stepper
+// pushes the gradient summed over its rows, so the sum is the gradient of
+// all W·batch rows): the global batch is W × --batch-size rows, one
+// mini-batch from each worker's current split. To train with the global
+// batch b of a "trainer train" run, give each of W workers --batch-size b/W.
+// The result is then the single-process optimizer on the same number of
+// rows per step in another row order; for a model whose quality depends on
+// the row order (FM: see TestDistributedMatchesSingleProcess) it is not the
+// same model as "trainer train" on consecutive rows.
 type worker struct {
 	name      string
 	job       *trainJob
@@ -118,7 +129,7 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "worker %s trained %d examples in %d batches in %s (%s examples/s)\n",
 		w.name, w.examples, w.batches, d.Round(time.Millisecond), rate(w.examples, d))
 	if j.valDT != "" {
-		m, err := w.validate(ctx, lk, filter)
+		m, err := w.validate(ctx, lk, filter, w.ps)
 		if err != nil {
 			return err
 		}
@@ -128,13 +139,35 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 // run trains splits until the coordinator says the job is done.
+//
+// Under sync and ssp the worker stays a member of the clock table from one
+// split to the next, and leaves it only when the coordinator has no split
+// for it (Wait, Done) or a split fails. Leaving at every split end would let
+// the workers still in their splits pass the barrier without it: the
+// bulk-synchronous steps around split boundaries would then hold one or two
+// workers' batches instead of W, and the global mini-batches would depend
+// on RPC timing. Staying joined keeps every step at W batches of
+// --batch-size rows (one from each worker's current split) whenever W
+// splits are in progress.
 func (w *worker) run(ctx context.Context) error {
 	st := train.NewStepper(w.model, w.ps, w.job.run.ClipNorm)
 	hbCtx, stopHB := context.WithCancel(ctx)
 	defer stopHB()
 	go w.heartbeats(hbCtx)
+	var clock int64 // steps finished, while joined
+	joined := false
+	leave := func() {
+		if joined {
+			_ = w.ps.Leave(context.WithoutCancel(ctx), w.name)
+			joined = false
+		}
+	}
+	defer leave()
 	for {
 		a, err := w.coord.Acquire(ctx, w.name)
+		if err != nil || a.State != paramserver.Assigned {
+			leave() // nothing to train now: the barriers must not wait for this worker
+		}
 		if errors.Is(err, paramserver.ErrWorkerExpired) {
 			err = w.rejoin(ctx)
 			if err == nil {
@@ -155,7 +188,16 @@ func (w *worker) run(ctx context.Context) error {
 			}
 			continue
 		}
-		err = w.trainSplit(ctx, st, a)
+		if !w.async && !joined {
+			if clock, err = w.ps.Join(ctx, w.name); err != nil {
+				return err
+			}
+			joined = true
+		}
+		err = w.trainSplit(ctx, st, a, &clock)
+		if err != nil {
+			leave()
+		}
 		switch {
 		case err == nil:
 			if err := w.coord.Complete(ctx, w.name, a); err != nil && !errors.Is(err, paramserver.ErrLeaseLost) {
@@ -220,19 +262,11 @@ func (w *worker) heartbeats(ctx context.Context) {
 
 // trainSplit trains one split from its recorded progress. Each mini-batch's
 // rows are recorded with the coordinator before its gradients are pushed,
-// and under sync or ssp the worker then waits at the clock barrier.
-func (w *worker) trainSplit(ctx context.Context, st *train.Stepper, a paramserver.Assignment) error {
+// and under sync or ssp the worker then advances *clock (it must have
+// joined the clock table) and waits at the barrier.
+func (w *worker) trainSplit(ctx context.Context, st *train.Stepper, a paramserver.Assignment, clock *int64) error {
 	if a.Split < 0 || a.Split >= len(w.splits) {
 		return fmt.Errorf("coordinator assigned split %d of %d", a.Split, len(w.splits))
-	}
-	clock := int64(0)
-	if !w.async {
-		c, err := w.ps.Join(ctx, w.name)
-		if err != nil {
-			return err
-		}
-		clock = c
-		defer func() { _ = w.ps.Leave(context.WithoutCancel(ctx), w.name) }()
 	}
 	sc := w.plan.Scan(ctx, []dataset.Split{w.splits[a.Split]}, dataset.ScanOptions{BatchSize: 8192,
 		ShuffleBuffer: w.job.shuffle, Seed: w.job.seed + uint64(a.Epoch)<<32 + uint64(a.Split)})
@@ -261,15 +295,15 @@ func (w *worker) trainSplit(ctx context.Context, st *train.Stepper, a paramserve
 		w.examples += n
 		w.batches++
 		if !w.async {
-			clock++
-			if _, err := w.ps.Clock(ctx, w.name, clock); err != nil {
+			*clock++
+			if _, err := w.ps.Clock(ctx, w.name, *clock); err != nil {
 				return err
 			}
 		}
 		if w.sync {
 			// Every worker's pushes of this step are in: apply them as one
 			// update before anyone pulls for the next step.
-			if err := w.ps.Flush(ctx, clock); err != nil {
+			if err := w.ps.Flush(ctx, *clock); err != nil {
 				return err
 			}
 		}
@@ -277,8 +311,8 @@ func (w *worker) trainSplit(ctx context.Context, st *train.Stepper, a paramserve
 	return bs.Err()
 }
 
-// validate scores the validation days with the trained tables.
-func (w *worker) validate(ctx context.Context, lk lake.Store, filter dataset.Filter) (train.Metrics, error) {
+// validate scores the validation days with the tables trained in store.
+func (w *worker) validate(ctx context.Context, lk lake.Store, filter dataset.Filter, store trainedPuller) (train.Metrics, error) {
 	vdts, err := dtFilter(w.job.valDT)
 	if err != nil {
 		return train.Metrics{}, &usageError{err.Error()}
@@ -306,12 +340,18 @@ func (w *worker) validate(ctx context.Context, lk lake.Store, filter dataset.Fil
 	if err != nil {
 		return train.Metrics{}, err
 	}
-	return train.Evaluate(ctx, train.NewStepper(m, trainedRows{w.ps}, 0), vb)
+	return train.Evaluate(ctx, train.NewStepper(m, trainedRows{store}, 0), vb)
 }
 
-// trainedRows is a read-only view of the shards where rows never pushed
-// read as zeros.
-type trainedRows struct{ c *paramserver.Client }
+// trainedPuller reads trained rows, with rows never pushed as zeros:
+// *paramserver.Client (the shards) and *paramserver.Local both do.
+type trainedPuller interface {
+	PullTrained(ctx context.Context, table string, keys []uint64, dst []float32) error
+}
+
+// trainedRows is a read-only view of a store where rows never pushed read
+// as zeros.
+type trainedRows struct{ c trainedPuller }
 
 func (t trainedRows) Pull(ctx context.Context, table string, keys []uint64, dst []float32) error {
 	return t.c.PullTrained(ctx, table, keys, dst)
