@@ -41,6 +41,9 @@ type AliasRecord struct {
 	// Previous lists the versions the alias designated before, most recent
 	// first (at most 32).
 	Previous []int `json:"previous,omitempty"`
+	// RolledBack lists versions rollbacks moved the alias away from, most
+	// recent first (at most 32); Retain keeps them for inspection.
+	RolledBack []int `json:"rolled_back,omitempty"`
 	// Decision is the gate decision that moved the alias here, when a gate
 	// moved it (nil after a manual set or a rollback).
 	Decision *Decision `json:"decision,omitempty"`
@@ -132,7 +135,7 @@ func SetAlias(ctx context.Context, store lake.Store, name, alias string, version
 	}
 	rec := AliasRecord{Alias: alias, Version: version, Updated: time.Now().UTC(), Decision: decision}
 	if old, err := Alias(ctx, store, name, alias); err == nil {
-		rec.Previous = old.Previous
+		rec.Previous, rec.RolledBack = old.Previous, old.RolledBack
 		if old.Version != version {
 			rec.Previous = append([]int{old.Version}, old.Previous...)
 		}
@@ -142,18 +145,16 @@ func SetAlias(ctx context.Context, store lake.Store, name, alias string, version
 	} else if !errors.Is(err, ErrNotFound) {
 		return AliasRecord{}, err
 	}
-	raw, err := json.MarshalIndent(rec, "", "  ")
-	if err != nil {
+	if err := putAlias(ctx, store, name, rec); err != nil {
 		return AliasRecord{}, err
-	}
-	if err := lake.PutBytes(ctx, store, AliasKey(name, alias), raw); err != nil {
-		return AliasRecord{}, fmt.Errorf("write alias %s: %w", AliasKey(name, alias), err)
 	}
 	return rec, nil
 }
 
 // Rollback moves alias back to version to, or, when to is 0, to the version
-// it designated before. The version rolled back from stays in the history.
+// it designated before. Repeated rollbacks walk back through the history:
+// the version rolled back from goes to RolledBack, not to Previous, so the
+// next rollback does not return to it.
 func Rollback(ctx context.Context, store lake.Store, name, alias string, to int) (AliasRecord, error) {
 	cur, err := Alias(ctx, store, name, alias)
 	if err != nil {
@@ -168,23 +169,32 @@ func Rollback(ctx context.Context, store lake.Store, name, alias string, to int)
 	if to == cur.Version {
 		return cur, nil
 	}
-	rec, err := SetAlias(ctx, store, name, alias, to, nil)
-	if err != nil {
-		return AliasRecord{}, err
+	if _, err := ReadManifest(ctx, store, name, to); err != nil {
+		return AliasRecord{}, fmt.Errorf("rollback %s of %s to version %d: %w", alias, name, to, err)
 	}
-	// Drop the target from the history so repeated rollbacks walk back.
-	hist := rec.Previous[:0:0]
-	for _, v := range rec.Previous {
+	rec := AliasRecord{Alias: alias, Version: to, Updated: time.Now().UTC()}
+	for _, v := range cur.Previous {
 		if v != to {
-			hist = append(hist, v)
+			rec.Previous = append(rec.Previous, v)
 		}
 	}
-	rec.Previous = hist
-	raw, _ := json.MarshalIndent(rec, "", "  ")
-	if err := lake.PutBytes(ctx, store, AliasKey(name, alias), raw); err != nil {
-		return AliasRecord{}, fmt.Errorf("write alias %s: %w", AliasKey(name, alias), err)
+	rec.RolledBack = append([]int{cur.Version}, cur.RolledBack...)
+	rec.RolledBack = rec.RolledBack[:min(len(rec.RolledBack), aliasHistory)]
+	if err := putAlias(ctx, store, name, rec); err != nil {
+		return AliasRecord{}, err
 	}
 	return rec, nil
+}
+
+func putAlias(ctx context.Context, store lake.Store, name string, rec AliasRecord) error {
+	raw, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := lake.PutBytes(ctx, store, AliasKey(name, rec.Alias), raw); err != nil {
+		return fmt.Errorf("write alias %s: %w", AliasKey(name, rec.Alias), err)
+	}
+	return nil
 }
 
 // Gate decides whether a candidate version may become champion: its metric
@@ -304,31 +314,52 @@ func DecisionKey(name string, version int) string {
 	return VersionPrefix(name, version) + "decision.json"
 }
 
+// ErrConflict is returned by Promote when the champion moved while the
+// candidate was being evaluated: the decision compared against a champion
+// that is no longer current, so it must be made again.
+var ErrConflict = errors.New("model: the champion changed during the evaluation")
+
 // Promote applies the gate to candidate and, when it passes, moves the
-// champion alias to it. The decision is written beside the candidate's
-// manifest and into the alias record whether or not it passed; the figures in
-// ev must come from scoring both versions on the same slice.
-func Promote(ctx context.Context, store lake.Store, name string, candidate int, g Gate, ev Evaluation) (Decision, error) {
+// champion alias to it and returns the new alias record. The decision is
+// written beside the candidate's manifest whether or not it passed (and
+// into the alias record when it did). The figures in ev must come from scoring both
+// versions on the same slice, and ev.ChampionVersion must name the champion
+// they were compared with (0: there was none); if the champion has moved
+// since, Promote returns an error wrapping ErrConflict and moves nothing.
+// The check and the move are two requests: a promotion racing in between
+// can still be overwritten (see the registry notes in DESIGN.md).
+func Promote(ctx context.Context, store lake.Store, name string, candidate int, g Gate, ev Evaluation) (Decision, AliasRecord, error) {
 	if err := g.Validate(); err != nil {
-		return Decision{}, err
+		return Decision{}, AliasRecord{}, err
 	}
 	if _, err := ReadManifest(ctx, store, name, candidate); err != nil {
-		return Decision{}, err
+		return Decision{}, AliasRecord{}, err
 	}
 	d := g.Decide(candidate, ev)
-	raw, err := json.MarshalIndent(d, "", "  ")
-	if err != nil {
-		return Decision{}, err
-	}
-	if err := lake.PutBytes(ctx, store, DecisionKey(name, candidate), raw); err != nil {
-		return Decision{}, fmt.Errorf("record gate decision for %s version %d: %w", name, candidate, err)
-	}
 	if d.Promoted {
-		if _, err := SetAlias(ctx, store, name, Champion, candidate, &d); err != nil {
-			return d, err
+		cur, err := Alias(ctx, store, name, Champion)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			cur.Version = 0
+		case err != nil:
+			return d, AliasRecord{}, err
+		}
+		if cur.Version != ev.ChampionVersion {
+			return d, AliasRecord{}, fmt.Errorf("%w: %s was evaluated against version %d, the champion is now %d; evaluate again", ErrConflict, name, ev.ChampionVersion, cur.Version)
 		}
 	}
-	return d, nil
+	raw, err := json.MarshalIndent(d, "", "  ")
+	if err != nil {
+		return Decision{}, AliasRecord{}, err
+	}
+	if err := lake.PutBytes(ctx, store, DecisionKey(name, candidate), raw); err != nil {
+		return Decision{}, AliasRecord{}, fmt.Errorf("record gate decision for %s version %d: %w", name, candidate, err)
+	}
+	if !d.Promoted {
+		return d, AliasRecord{}, nil
+	}
+	rec, err := SetAlias(ctx, store, name, Champion, candidate, &d)
+	return d, rec, err
 }
 
 // Retain deletes the oldest complete versions of name beyond the newest
@@ -353,7 +384,7 @@ func Retain(ctx context.Context, store lake.Store, name string, keep int) ([]int
 	spared := map[int]bool{}
 	for _, a := range aliases {
 		spared[a.Version] = true
-		for _, v := range a.Previous {
+		for _, v := range append(a.Previous, a.RolledBack...) {
 			spared[v] = true
 		}
 	}

@@ -49,18 +49,22 @@ func TestAliasSetResolveRollback(t *testing.T) {
 			if v, _ := model.Resolve(ctx, store, "ctr", "4"); v != 4 {
 				t.Errorf("Resolve(\"4\") = %d", v)
 			}
-			// Rollback walks back through the history.
+			// Repeated rollbacks walk back through the history (2 → 3 → 1),
+			// never forward again to a version rolled back from.
 			rec, err = model.Rollback(ctx, store, "ctr", model.Champion, 0)
 			if err != nil || rec.Version != 3 {
 				t.Fatalf("rollback = %+v, %v; want version 3", rec, err)
 			}
 			rec, err = model.Rollback(ctx, store, "ctr", model.Champion, 0)
-			if err != nil || rec.Version != 2 {
-				t.Fatalf("second rollback = %+v, %v; want version 2", rec, err)
+			if err != nil || rec.Version != 1 || !slices.Equal(rec.RolledBack, []int{3, 2}) {
+				t.Fatalf("second rollback = %+v, %v; want version 1, rolled back from [3 2]", rec, err)
 			}
-			rec, err = model.Rollback(ctx, store, "ctr", model.Champion, 1)
-			if err != nil || rec.Version != 1 {
-				t.Fatalf("rollback to 1 = %+v, %v", rec, err)
+			if _, err := model.Rollback(ctx, store, "ctr", model.Champion, 0); err == nil {
+				t.Fatal("a third rollback found a version to go back to")
+			}
+			rec, err = model.Rollback(ctx, store, "ctr", model.Champion, 2)
+			if err != nil || rec.Version != 2 {
+				t.Fatalf("rollback to 2 = %+v, %v", rec, err)
 			}
 			if _, err := model.SetAlias(ctx, store, "ctr", "Bad Alias", 1, nil); err == nil {
 				t.Error("an invalid alias name was accepted")
@@ -115,13 +119,17 @@ func TestPromoteRecordsDecision(t *testing.T) {
 	store := stores(t)["memory"]
 	saveVersions(t, store, 2)
 	gate := model.Gate{Metric: "auc", Floor: 0.7, Epsilon: 0.001}
-	d, err := model.Promote(ctx, store, "ctr", 1, gate, model.Evaluation{Slice: "s", Candidate: 0.8, Champion: math.NaN()})
-	if err != nil || !d.Promoted {
-		t.Fatalf("first promotion: %+v, %v", d, err)
+	d, rec, err := model.Promote(ctx, store, "ctr", 1, gate, model.Evaluation{Slice: "s", Candidate: 0.8, Champion: math.NaN()})
+	if err != nil || !d.Promoted || rec.Version != 1 {
+		t.Fatalf("first promotion: %+v, %+v, %v", d, rec, err)
 	}
-	d, err = model.Promote(ctx, store, "ctr", 2, gate, model.Evaluation{Slice: "s", Candidate: 0.79, Champion: 0.8, ChampionVersion: 1})
+	d, _, err = model.Promote(ctx, store, "ctr", 2, gate, model.Evaluation{Slice: "s", Candidate: 0.79, Champion: 0.8, ChampionVersion: 1})
 	if err != nil || d.Promoted {
 		t.Fatalf("worse candidate: %+v, %v; want refused", d, err)
+	}
+	// A promotion judged against a champion that has since moved is refused.
+	if _, _, err := model.Promote(ctx, store, "ctr", 2, gate, model.Evaluation{Slice: "s", Candidate: 0.9, Champion: 0.7, ChampionVersion: 0}); !errors.Is(err, model.ErrConflict) {
+		t.Fatalf("stale evaluation: %v, want ErrConflict", err)
 	}
 	if v, _ := model.Resolve(ctx, store, "ctr", model.Champion); v != 1 {
 		t.Errorf("champion = %d after a refused promotion, want 1", v)
@@ -137,7 +145,7 @@ func TestPromoteRecordsDecision(t *testing.T) {
 	if stored.Promoted || stored.Evaluation.Candidate != 0.79 || stored.Evaluation.Champion != 0.8 {
 		t.Errorf("stored decision %+v", stored)
 	}
-	rec, _ := model.Alias(ctx, store, "ctr", model.Champion)
+	rec, _ = model.Alias(ctx, store, "ctr", model.Champion)
 	if rec.Decision == nil || rec.Decision.Candidate != 1 || !math.IsNaN(rec.Decision.Evaluation.Champion) {
 		t.Errorf("champion alias carries decision %+v", rec.Decision)
 	}

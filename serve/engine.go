@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
+
+	"github.com/lakestream/lakestream/model"
 )
 
 // Model is one loaded, immutable model version.
@@ -64,7 +66,7 @@ type slot struct {
 	ModelRef
 	cur    atomic.Pointer[version]
 	loadMu sync.Mutex // serializes loads and swaps of this slot
-	failed sync.Map   // version string → error: known-bad versions are not retried
+	failed sync.Map   // version string → error: versions that can never load are not retried
 }
 
 // version is one loaded version with its in-flight reference count. refs
@@ -194,33 +196,48 @@ func (e *Engine) RefreshAll(ctx context.Context) error {
 
 // Refresh resolves the model's reference and, when it designates another
 // version than the one served, loads, verifies and warms that version and
-// swaps it in. On failure the served version is left in place.
+// swaps it in. On failure the served version is left in place. Resolving
+// and swapping happen under the slot's load lock, so a slow poll cannot
+// swap back a version an announcement has already replaced.
 func (e *Engine) Refresh(ctx context.Context, name string) error {
 	s, ok := e.slots[name]
 	if !ok {
 		return fmt.Errorf("%w %q", ErrUnknownModel, name)
 	}
+	s.loadMu.Lock()
+	defer s.loadMu.Unlock()
 	want, err := e.loader.Resolve(ctx, name, s.Ref)
 	if err != nil {
 		return fmt.Errorf("resolve %s@%s: %w", name, s.Ref, err)
 	}
-	return e.swapTo(ctx, s, want)
+	return e.swapLocked(ctx, s, want)
 }
 
-// Offer asks the engine to serve version of name because an announcement
-// said ref now designates it. It is ignored when the model follows another
-// reference.
-func (e *Engine) Offer(ctx context.Context, name, ref, version string) error {
+// Offer is called when an announcement says that ref of model name moved.
+// When the model follows ref it refreshes at once; the registry, not the
+// message, says which version to serve, so a late or replayed announcement
+// cannot move the model backwards.
+func (e *Engine) Offer(ctx context.Context, name, ref string) error {
 	s, ok := e.slots[name]
 	if !ok || s.Ref != ref {
 		return nil
 	}
-	return e.swapTo(ctx, s, version)
+	return e.Refresh(ctx, name)
 }
 
-func (e *Engine) swapTo(ctx context.Context, s *slot, want string) error {
-	s.loadMu.Lock()
-	defer s.loadMu.Unlock()
+// errWarmUp marks a version whose warm-up score failed: deterministic, so
+// the version is not retried.
+var errWarmUp = errors.New("warm-up failed")
+
+// permanent reports whether a load failure will repeat on retry (a corrupt
+// or incompatible artifact, a failed warm-up) rather than pass (a network
+// error, a timeout).
+func permanent(err error) bool {
+	return errors.Is(err, model.ErrCorrupt) || errors.Is(err, model.ErrIncompatible) || errors.Is(err, errWarmUp)
+}
+
+// swapLocked loads want and swaps it in; the caller holds s.loadMu.
+func (e *Engine) swapLocked(ctx context.Context, s *slot, want string) error {
 	if cur := s.cur.Load(); cur != nil && cur.version == want {
 		return nil
 	}
@@ -234,7 +251,7 @@ func (e *Engine) swapTo(ctx context.Context, s *slot, want string) error {
 	}
 	if err != nil {
 		err = fmt.Errorf("load %s version %s: %w", s.Name, want, err)
-		if ctx.Err() == nil {
+		if permanent(err) {
 			s.failed.Store(want, err)
 		}
 		e.metrics.loadFailed(s.Name)

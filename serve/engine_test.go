@@ -16,6 +16,8 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/lakestream/lakestream/model"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -80,7 +82,12 @@ func (l *fakeLoader) Load(_ context.Context, name, v string) (Model, error) {
 	time.Sleep(l.delay)
 	switch v {
 	case "bad":
-		return nil, errors.New("checksum mismatch in params.bin")
+		return nil, fmt.Errorf("params.bin: checksum mismatch: %w", model.ErrCorrupt)
+	case "flaky":
+		if l.loads.Load() == 1 {
+			return nil, errors.New("connection reset by peer")
+		}
+		return &linearModel{weight: 4}, nil
 	case "nan":
 		return &linearModel{weight: math.NaN()}, nil
 	}
@@ -380,5 +387,95 @@ func TestSwapUnderLoad(t *testing.T) {
 	}
 	if failures.Load() != 0 || requests.Load() < 100 {
 		t.Errorf("%d of %d requests failed", failures.Load(), requests.Load())
+	}
+}
+
+// TestBuildRecordIntegersAreExact checks that integers reach the model
+// exactly (no float64 round trip) and that values outside an integer
+// column's type are refused, as are hostile raw BYTES counts.
+func TestBuildRecordIntegersAreExact(t *testing.T) {
+	mem := memory.DefaultAllocator
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "small", Type: arrow.PrimitiveTypes.Int8},
+		{Name: "s", Type: arrow.BinaryTypes.String},
+	}, nil)
+	req := func(id []int64, small *pb.InferTensorContents, smallType string) *pb.ModelInferRequest {
+		return &pb.ModelInferRequest{Inputs: []*pb.ModelInferRequest_InferInputTensor{
+			{Name: "id", Datatype: "INT64", Shape: []int64{int64(len(id))}, Contents: &pb.InferTensorContents{Int64Contents: id}},
+			{Name: "small", Datatype: smallType, Shape: []int64{int64(len(id))}, Contents: small},
+		}}
+	}
+	big := int64(9007199254740993) // 2^53 + 1: not a float64
+	rec, err := buildRecord(mem, schema, req([]int64{big, -3}, &pb.InferTensorContents{IntContents: []int32{7, -128}}, "INT32"), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.Column(0).(*array.Int64).Value(0); got != big {
+		t.Errorf("id arrived as %d, want %d", got, big)
+	}
+	if got := rec.Column(1).(*array.Int8).Value(1); got != -128 {
+		t.Errorf("small arrived as %d, want -128", got)
+	}
+	rec.Release()
+
+	for _, tc := range []struct {
+		name     string
+		req      *pb.ModelInferRequest
+		contains string
+	}{
+		{"out of int8 range", req([]int64{1}, &pb.InferTensorContents{IntContents: []int32{300}}, "INT32"), "outside the column's range"},
+		{"fraction into an integer column", req([]int64{1}, &pb.InferTensorContents{Fp64Contents: []float64{1.5}}, "FP64"), "not an integer"},
+		{"uint64 beyond int64", &pb.ModelInferRequest{Inputs: []*pb.ModelInferRequest_InferInputTensor{
+			{Name: "id", Datatype: "UINT64", Shape: []int64{1}, Contents: &pb.InferTensorContents{Uint64Contents: []uint64{1 << 63}}}}}, "exceeds the int64 range"},
+		{"raw BYTES with millions of empty elements", &pb.ModelInferRequest{
+			Inputs:           []*pb.ModelInferRequest_InferInputTensor{{Name: "s", Datatype: "BYTES", Shape: []int64{1}}},
+			RawInputContents: [][]byte{make([]byte, 16<<20)}}, "more than 1 elements"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := buildRecord(mem, schema, tc.req, 10)
+			var in *InputError
+			if !errors.As(err, &in) || !strings.Contains(err.Error(), tc.contains) {
+				t.Fatalf("err = %v, want an InputError containing %q", err, tc.contains)
+			}
+		})
+	}
+}
+
+// TestTransientLoadFailureIsRetried: a network error while loading is not
+// remembered; the next refresh loads the version.
+func TestTransientLoadFailureIsRetried(t *testing.T) {
+	l := &fakeLoader{champion: "flaky"}
+	e, _ := NewEngine(l, []ModelRef{{Name: "ctr"}})
+	ctx := context.Background()
+	if err := e.Refresh(ctx, "ctr"); err == nil {
+		t.Fatal("the first, failing load was accepted")
+	}
+	if err := e.Refresh(ctx, "ctr"); err != nil {
+		t.Fatalf("second refresh after a transient failure: %v", err)
+	}
+	if e.Served("ctr") != "flaky" {
+		t.Errorf("served %q", e.Served("ctr"))
+	}
+}
+
+// TestLateRefreshCannotGoBackwards: a poll that resolved an older version
+// before an announcement swapped in a newer one must not swap the older one
+// back, because resolving happens under the load lock.
+func TestLateRefreshCannotGoBackwards(t *testing.T) {
+	l := &fakeLoader{champion: "1"}
+	e, _ := NewEngine(l, []ModelRef{{Name: "ctr"}})
+	ctx := context.Background()
+	if err := e.Refresh(ctx, "ctr"); err != nil {
+		t.Fatal(err)
+	}
+	l.setChampion("3")
+	if err := e.Offer(ctx, "ctr", "champion"); err != nil {
+		t.Fatal(err)
+	}
+	// A refresh that runs now (a poll that looked earlier) reads the
+	// registry again, so it cannot serve anything older.
+	if err := e.Refresh(ctx, "ctr"); err != nil || e.Served("ctr") != "3" {
+		t.Fatalf("after the announcement and a poll: served %q, %v; want 3", e.Served("ctr"), err)
 	}
 }

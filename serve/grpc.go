@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	pb "github.com/lakestream/lakestream/api/inference"
+	"github.com/lakestream/lakestream/train/feature"
 )
 
 // ServerConfig configures the gRPC service.
@@ -82,6 +83,10 @@ func (s *Service) UpdateHealth() {
 	s.health.SetServingStatus("", overall)
 	s.health.SetServingStatus("inference.GRPCInferenceService", overall)
 }
+
+// Shutdown marks every service NOT_SERVING and ends health Watch streams,
+// so a graceful stop does not wait for probes that never hang up.
+func (s *Service) Shutdown() { s.health.Shutdown() }
 
 // ServerOptions returns the grpc.ServerOptions the service's limits and
 // authentication need; pass them to grpc.NewServer with any TLS option.
@@ -160,10 +165,13 @@ func (s *Service) ModelMetadata(_ context.Context, req *pb.ModelMetadataRequest)
 // arrived; the response names that version.
 func (s *Service) ModelInfer(ctx context.Context, req *pb.ModelInferRequest) (resp *pb.ModelInferResponse, err error) {
 	start := time.Now()
-	version, rows := "", 0
+	version, rows, label := "", 0, req.ModelName
 	defer func() {
-		s.engine.metrics.request(req.ModelName, version, status.Code(err).String(), time.Since(start), rows)
+		s.engine.metrics.request(label, version, status.Code(err).String(), time.Since(start), rows)
 	}()
+	if _, ok := s.engine.Ref(req.ModelName); !ok {
+		label = "_unknown" // client-chosen names must not grow the metric's label set
+	}
 	v, err := s.engine.acquire(req.ModelName)
 	if err != nil {
 		return nil, grpcError(err)
@@ -202,8 +210,9 @@ func (s *Service) ModelInfer(ctx context.Context, req *pb.ModelInferRequest) (re
 
 func grpcError(err error) error {
 	var in *InputError
+	var bad *feature.ValueError
 	switch {
-	case errors.As(err, &in):
+	case errors.As(err, &in), errors.As(err, &bad):
 		return status.Error(codes.InvalidArgument, err.Error())
 	case errors.Is(err, ErrUnknownModel):
 		return status.Error(codes.NotFound, err.Error())

@@ -2,11 +2,15 @@ package serve
 
 import (
 	"context"
+	"math"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	pb "github.com/lakestream/lakestream/api/inference"
 
@@ -116,5 +120,12 @@ func TestRegistryModelScoresLikeInProcess(t *testing.T) {
 	}
 	if resp.ModelVersion != "1" {
 		t.Errorf("version %q", resp.ModelVersion)
+	}
+	// A value the spec refuses (NaN in a numeric column, policy "error") is
+	// the client's mistake: InvalidArgument naming the column, not Internal.
+	req.Inputs[2].Contents.Fp64Contents[1] = math.NaN()
+	_, err = pb.NewGRPCInferenceServiceClient(conn).ModelInfer(context.Background(), req)
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "price") {
+		t.Errorf("NaN price: %v, want InvalidArgument naming price", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/lakestream/lakestream/datastream"
 	"github.com/lakestream/lakestream/datastream/kafka"
+	"github.com/lakestream/lakestream/model"
 )
 
 // Stream scoring: a runtime job that joins a data topic with the model topic
@@ -40,9 +41,12 @@ type StreamScorer struct {
 	out    *arrow.Schema
 	log    *slog.Logger
 
+	outputs int // scores per row of every version the job accepts
+
 	mu     sync.Mutex
-	models map[string]Model // loaded versions by version
-	failed map[string]error // versions that did not load
+	models map[string]Model // loaded versions by version: the last two
+	last   string           // the version loaded last
+	failed map[string]error // versions that can never load
 }
 
 // StreamState is the broadcast state: the version scored with.
@@ -66,7 +70,7 @@ func NewStreamScorer(loader Loader, ref ModelRef, keep []arrow.Field, outputs in
 			fields = append(fields, arrow.Field{Name: "score_" + strconv.Itoa(i), Type: arrow.PrimitiveTypes.Float64})
 		}
 	}
-	s := &StreamScorer{loader: loader, ref: ref, out: arrow.NewSchema(fields, nil), log: slog.Default(),
+	s := &StreamScorer{loader: loader, ref: ref, outputs: outputs, out: arrow.NewSchema(fields, nil), log: slog.Default(),
 		models: map[string]Model{}, failed: map[string]error{}}
 	for _, f := range keep {
 		s.keep = append(s.keep, f.Name)
@@ -91,12 +95,25 @@ func (s *StreamScorer) model(ctx context.Context, version string) (Model, error)
 	if err == nil {
 		err = warmUp(m)
 	}
+	if err == nil && m.Outputs() != s.outputs {
+		err = fmt.Errorf("%w: it gives %d scores per row, the job writes %d", model.ErrIncompatible, m.Outputs(), s.outputs)
+	}
 	if err != nil {
 		err = fmt.Errorf("load %s version %s: %w", s.ref.Name, version, err)
-		s.failed[version] = err
+		if permanent(err) {
+			s.failed[version] = err
+		}
 		return nil, err
 	}
+	// Keep the versions subtasks may still score with: the one loaded now
+	// and the one before it (subtasks switch on their own broadcast input).
+	for v := range s.models {
+		if v != s.last {
+			delete(s.models, v)
+		}
+	}
 	s.models[version] = m
+	s.last = version
 	return m, nil
 }
 

@@ -213,6 +213,140 @@ func (t tensor) numbers(n int) ([]float64, error) {
 	return out, nil
 }
 
+// isInteger reports whether an OIP datatype holds integers.
+func isInteger(datatype string) bool {
+	switch datatype {
+	case "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64":
+		return true
+	}
+	return false
+}
+
+// ints returns an integer tensor's values exactly (no float round trip).
+// UINT64 values above the int64 range are an error.
+func (t tensor) ints(n int) ([]int64, error) {
+	out := make([]int64, n)
+	if t.hasRaw {
+		size := elemSize[t.datatype]
+		if len(t.raw) != n*size {
+			return nil, &InputError{t.name, fmt.Sprintf("raw contents have %d bytes; %d rows of %s need %d", len(t.raw), n, t.datatype, n*size)}
+		}
+		for i := range out {
+			b := t.raw[i*size:]
+			switch t.datatype {
+			case "INT8":
+				out[i] = int64(int8(b[0]))
+			case "UINT8":
+				out[i] = int64(b[0])
+			case "INT16":
+				out[i] = int64(int16(binary.LittleEndian.Uint16(b)))
+			case "UINT16":
+				out[i] = int64(binary.LittleEndian.Uint16(b))
+			case "INT32":
+				out[i] = int64(int32(binary.LittleEndian.Uint32(b)))
+			case "UINT32":
+				out[i] = int64(binary.LittleEndian.Uint32(b))
+			case "INT64":
+				out[i] = int64(binary.LittleEndian.Uint64(b))
+			case "UINT64":
+				u := binary.LittleEndian.Uint64(b)
+				if u > math.MaxInt64 {
+					return nil, &InputError{t.name, fmt.Sprintf("row %d: %d exceeds the int64 range", i, u)}
+				}
+				out[i] = int64(u)
+			}
+		}
+		return out, nil
+	}
+	c := t.contents
+	if c == nil {
+		return nil, &InputError{t.name, "has no contents"}
+	}
+	var got int
+	switch t.datatype {
+	case "INT8", "INT16", "INT32":
+		got = len(c.IntContents)
+		for i := 0; i < n && i < got; i++ {
+			out[i] = int64(c.IntContents[i])
+		}
+	case "UINT8", "UINT16", "UINT32":
+		got = len(c.UintContents)
+		for i := 0; i < n && i < got; i++ {
+			out[i] = int64(c.UintContents[i])
+		}
+	case "INT64":
+		got = len(c.Int64Contents)
+		copy(out, c.Int64Contents)
+	case "UINT64":
+		got = len(c.Uint64Contents)
+		for i := 0; i < n && i < got; i++ {
+			if c.Uint64Contents[i] > math.MaxInt64 {
+				return nil, &InputError{t.name, fmt.Sprintf("row %d: %d exceeds the int64 range", i, c.Uint64Contents[i])}
+			}
+			out[i] = int64(c.Uint64Contents[i])
+		}
+	}
+	if got != n {
+		return nil, &InputError{t.name, fmt.Sprintf("has %d values for %d rows", got, n)}
+	}
+	return out, nil
+}
+
+// intRange is the range of an integer column type, by builder.
+func intRange(b array.Builder) (lo, hi int64, ok bool) {
+	switch b.(type) {
+	case *array.Int8Builder:
+		return math.MinInt8, math.MaxInt8, true
+	case *array.Int16Builder:
+		return math.MinInt16, math.MaxInt16, true
+	case *array.Int32Builder, *array.Date32Builder:
+		return math.MinInt32, math.MaxInt32, true
+	case *array.Int64Builder, *array.TimestampBuilder, *array.Uint64Builder:
+		lo, hi = math.MinInt64, math.MaxInt64
+		if _, u := b.(*array.Uint64Builder); u {
+			lo = 0
+		}
+		return lo, hi, true
+	case *array.Uint8Builder:
+		return 0, math.MaxUint8, true
+	case *array.Uint16Builder:
+		return 0, math.MaxUint16, true
+	case *array.Uint32Builder:
+		return 0, math.MaxUint32, true
+	}
+	return 0, 0, false
+}
+
+// integerColumn reads t for an integer column with range [lo, hi]: integer
+// tensors exactly, float tensors only when every value is integral.
+func (t tensor) integerColumn(n int, lo, hi int64) ([]int64, error) {
+	var vals []int64
+	if isInteger(t.datatype) {
+		var err error
+		if vals, err = t.ints(n); err != nil {
+			return nil, err
+		}
+	} else {
+		fs, err := t.numbers(n)
+		if err != nil {
+			return nil, err
+		}
+		vals = make([]int64, n)
+		for i, f := range fs {
+			if f != math.Trunc(f) || f < -(1<<63) || f >= 1<<63 {
+				return nil, &InputError{t.name, fmt.Sprintf("row %d: %v is not an integer; this column is integral", i, f)}
+			}
+			vals[i] = int64(f)
+		}
+	}
+	for i, v := range vals {
+		if v < lo || v > hi {
+			return nil, &InputError{t.name, fmt.Sprintf("row %d: %d is outside the column's range [%d, %d]", i, v, lo, hi)}
+		}
+	}
+	return vals, nil
+}
+
 // bytesValues returns the elements of a BYTES tensor.
 func (t tensor) bytesValues(n int) ([][]byte, error) {
 	if t.datatype != "BYTES" {
@@ -231,6 +365,9 @@ func (t tensor) bytesValues(n int) ([][]byte, error) {
 	out := make([][]byte, 0, n)
 	b := t.raw
 	for len(b) > 0 {
+		if len(out) == n { // checked before appending: a hostile count cannot grow out
+			return nil, &InputError{t.name, fmt.Sprintf("raw BYTES contents hold more than %d elements for %d rows", n, n)}
+		}
 		if len(b) < 4 {
 			return nil, &InputError{t.name, "raw BYTES contents end inside a 4-byte length prefix"}
 		}
@@ -299,6 +436,14 @@ func buildColumn(mem memory.Allocator, f arrow.Field, t tensor, n int) (arrow.Ar
 		}
 		bb.AppendValues(vals, nil)
 	default:
+		if lo, hi, ok := intRange(b); ok {
+			vals, err := t.integerColumn(n, lo, hi)
+			if err != nil {
+				return nil, err
+			}
+			appendInts(b, vals)
+			break
+		}
 		vals, err := t.numbers(n)
 		if err != nil {
 			return nil, err
@@ -315,9 +460,21 @@ func appendNumbers(b array.Builder, vals []float64) error {
 	case *array.Float64Builder:
 		bb.AppendValues(vals, nil)
 	case *array.Float32Builder:
-		appendConverted(bb, vals)
+		for _, v := range vals {
+			bb.Append(float32(v))
+		}
+	default:
+		return errUnsupportedColumn
+	}
+	return nil
+}
+
+// appendInts appends range-checked integers to an integer column's builder
+// (see intRange).
+func appendInts(b array.Builder, vals []int64) {
+	switch bb := b.(type) {
 	case *array.Int64Builder:
-		appendConverted(bb, vals)
+		bb.AppendValues(vals, nil)
 	case *array.Int32Builder:
 		appendConverted(bb, vals)
 	case *array.Int16Builder:
@@ -336,14 +493,12 @@ func appendNumbers(b array.Builder, vals []float64) error {
 		appendConverted(bb, vals)
 	case *array.Date32Builder:
 		appendConverted(bb, vals)
-	default:
-		return errUnsupportedColumn
 	}
-	return nil
 }
 
-// appendConverted appends vals converted to the builder's value type.
-func appendConverted[T ~int8 | ~int16 | ~int32 | ~int64 | ~uint8 | ~uint16 | ~uint32 | ~uint64 | ~float32](b interface{ Append(T) }, vals []float64) {
+// appendConverted appends vals converted to the builder's value type; the
+// caller has checked the range.
+func appendConverted[T ~int8 | ~int16 | ~int32 | ~int64 | ~uint8 | ~uint16 | ~uint32 | ~uint64](b interface{ Append(T) }, vals []int64) {
 	for _, v := range vals {
 		b.Append(T(v))
 	}
@@ -368,11 +523,11 @@ func warmUp(m Model) error {
 	defer rec.Release()
 	dst := make([]float64, m.Outputs())
 	if err := m.Score(rec, dst); err != nil {
-		return fmt.Errorf("warm-up score: %w", err)
+		return fmt.Errorf("%w: %w", errWarmUp, err)
 	}
 	for _, v := range dst {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return fmt.Errorf("warm-up score is %v: the parameters are not finite", v)
+			return fmt.Errorf("%w: the score is %v, the parameters are not finite", errWarmUp, v)
 		}
 	}
 	return nil

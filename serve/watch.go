@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"sync"
 	"time"
 
@@ -69,7 +68,7 @@ func Watch(ctx context.Context, e *Engine, cfg WatchConfig) error {
 					}
 					return
 				}
-				if err := e.Offer(ctx, a.Name, a.Alias, strconv.Itoa(a.Version)); err != nil {
+				if err := e.Offer(ctx, a.Name, a.Alias); err != nil {
 					e.log.Warn("announced version not served", "model", a.Name, "version", a.Version, "err", err)
 				}
 				changed()

@@ -45,7 +45,8 @@ func TestWatchFollowsAnnouncementsAndPolls(t *testing.T) {
 	done := make(chan error)
 	go func() { done <- Watch(ctx, e, WatchConfig{Poll: 50 * time.Millisecond, Announcements: ann}) }()
 
-	// An announcement is served at once, even before the registry says so.
+	// An announcement makes the engine read the registry at once.
+	l.setChampion("2")
 	ann <- Announcement{Name: "ctr", Alias: "champion", Version: 2}
 	waitServed(t, e, "ctr", "2")
 	// Announcements for other aliases or models leave the slot alone.

@@ -193,10 +193,13 @@ func run(args []string) error {
 	if c.brokers != "" {
 		ka, err := serve.NewKafkaAnnouncements(ctx, c.modelTopic, kgo.SeedBrokers(strings.Split(c.brokers, ",")...))
 		if err != nil {
-			return err
+			// Announcements only make swaps faster: serve, and find new
+			// versions by polling.
+			log.Error("model topic unavailable; new versions are found by polling the lake", "poll", c.poll, "err", err)
+		} else {
+			defer ka.Close()
+			watch.Announcements = ka
 		}
-		defer ka.Close()
-		watch.Announcements = ka
 	}
 
 	lis, err := net.Listen("tcp", c.listen)
@@ -243,7 +246,15 @@ func run(args []string) error {
 	g.Go(func() error {
 		<-gctx.Done()
 		log.Info("stopping: draining in-flight requests")
-		gs.GracefulStop()
+		svc.Shutdown()
+		drained := make(chan struct{})
+		go func() { gs.GracefulStop(); close(drained) }()
+		select {
+		case <-drained:
+		case <-time.After(30 * time.Second):
+			log.Warn("requests still running after 30s; closing their connections")
+			gs.Stop()
+		}
 		if metricsSrv != nil {
 			metricsSrv.Close()
 		}

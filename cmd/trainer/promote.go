@@ -156,7 +156,7 @@ func modelsPromote(ctx context.Context, args []string, stdout io.Writer) error {
 	default:
 		return err
 	}
-	d, err := model.Promote(ctx, store, name, version, gate, ev)
+	d, rec, err := model.Promote(ctx, store, name, version, gate, ev)
 	if err != nil {
 		return err
 	}
@@ -165,10 +165,6 @@ func modelsPromote(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("gate rejected %s version %d", name, version)
 	}
 	fmt.Fprintf(stdout, "%s champion → version %d: %s\n", name, version, d.Reason)
-	rec, err := model.Alias(ctx, store, name, model.Champion)
-	if err != nil {
-		return err
-	}
 	return ann.announce(ctx, store, *uri, name, rec, stdout)
 }
 

@@ -31,11 +31,11 @@ type Config struct {
 	Topic   string // the model topic; must exist with one partition
 	Name    string // the model's name in the registry
 
-	Requests   int     // calls in all
+	Requests int // calls in all
 	// Blocks splits the load into this many equal blocks of time; the
 	// promotions happen in the odd blocks only, so blocks with and without
 	// swaps alternate and drift in the machine's load affects both alike.
-	Blocks int
+	Blocks     int
 	Rate       float64 // calls per second
 	Workers    int     // concurrent client calls
 	Promotions int     // good versions promoted, spread over the odd blocks
