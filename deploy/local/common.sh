@@ -19,8 +19,17 @@ mkdir -p "$LAKESTREAM_CACHE/bin" "$RUN_DIR"
 log() { printf '[deploy/local] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-# pid_alive FILE: true when FILE names a running process.
-pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# pid_alive FILE PATTERN: true when FILE names a running process whose
+# command line contains PATTERN (a stale pid file after a reboot may name
+# an unrelated process that reused the pid).
+pid_alive() {
+  [ -f "$1" ] || return 1
+  local pid; pid=$(cat "$1")
+  kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$2"
+}
+
+# service_pattern NAME: what the service's command line contains.
+service_pattern() { case $1 in minio) echo "minio-" ;; kafka) echo "kafka.Kafka" ;; esac; }
 
 # port_open HOST:PORT
 port_open() { (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null; }

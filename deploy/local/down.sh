@@ -19,7 +19,7 @@ done
 
 stop() {
   local name=$1 pidfile=$RUN_DIR/$1.pid
-  if ! pid_alive "$pidfile"; then
+  if ! pid_alive "$pidfile" "$(service_pattern "$name")"; then
     log "$name is not running (started by up.sh)"
     rm -f "$pidfile"
     return

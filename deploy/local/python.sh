@@ -11,10 +11,12 @@ venv=$LAKESTREAM_CACHE/venv
 req=$here/requirements.txt
 stamp=$venv/.requirements.sha256
 want=$(sha256sum "$req" | cut -d' ' -f1)
-if [ ! -x "$venv/bin/python" ]; then
+# A venv without pip is a half-made one (python3-venv was missing): redo it.
+if [ ! -x "$venv/bin/python" ] || [ ! -x "$venv/bin/pip" ]; then
   command -v python3 >/dev/null || die "python3 is needed for the reference tests"
   log "creating Python environment in $venv"
-  python3 -m venv "$venv" || die "python3 -m venv failed (apt-get install python3-venv)"
+  rm -rf "$venv"
+  python3 -m venv "$venv" || { rm -rf "$venv"; die "python3 -m venv failed (apt-get install python3-venv)"; }
 fi
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   log "installing Python packages from deploy/local/requirements.txt"

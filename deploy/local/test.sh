@@ -11,7 +11,7 @@ repo=$(cd "$here/../.." && pwd)
 cd "$repo"
 
 started=()
-for s in minio kafka; do pid_alive "$RUN_DIR/$s.pid" || port_open "$( [ $s = minio ] && echo "$MINIO_ADDR" || echo "$KAFKA_ADDR")" || started+=("$s"); done
+for s in minio kafka; do pid_alive "$RUN_DIR/$s.pid" "$(service_pattern $s)" || port_open "$( [ $s = minio ] && echo "$MINIO_ADDR" || echo "$KAFKA_ADDR")" || started+=("$s"); done
 cleanup() { [ ${#started[@]} -eq 0 ] || "$here/down.sh" "${started[@]}"; }
 trap cleanup EXIT
 

@@ -62,11 +62,16 @@ start_minio() {
   log "MinIO healthy"
 }
 
+check_java() {
+  command -v java >/dev/null || die "java 17+ is needed to run Kafka; install it (apt-get install openjdk-17-jre-headless)"
+  local v; v=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1)
+  [ -n "$v" ] && [ "$v" -ge 17 ] || die "java 17+ is needed to run Kafka; found: $(java -version 2>&1 | head -1)"
+}
+
 install_kafka() {
   local libs=$LAKESTREAM_CACHE/kafka-$KAFKA_VERSION/libs
   if [ ! -f "$libs/kafka_2.13-$KAFKA_VERSION.jar" ]; then
     command -v mvn >/dev/null || die "mvn (Apache Maven) is needed to fetch Kafka's jars; install it (apt-get install maven)"
-    command -v java >/dev/null || die "java 17+ is needed to run Kafka; install it (apt-get install openjdk-17-jre-headless)"
     log "fetching Apache Kafka $KAFKA_VERSION jars from Maven Central (first run only)"
     rm -rf "$libs.tmp"
     mvn -q -B -f "$here/kafka/pom.xml" dependency:copy-dependencies \
@@ -81,6 +86,7 @@ start_kafka() {
     log "Kafka already running on $KAFKA_ADDR"
     return
   fi
+  check_java
   local libs; libs=$(install_kafka)
   local dir=$LAKESTREAM_CACHE/kafka
   mkdir -p "$dir/data"
@@ -107,8 +113,10 @@ log.retention.hours=24
 PROPS
   local java_opts=(-Xms256m -Xmx1g -XX:+UseG1GC "-Dlog4j.configuration=file:$here/kafka/log4j.properties")
   if [ ! -f "$dir/data/meta.properties" ]; then
-    local id; id=$(java "${java_opts[@]}" -cp "$libs/*" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)
-    [ -n "$id" ] || die "kafka StorageTool random-uuid failed"
+    local id
+    id=$(java "${java_opts[@]}" -cp "$libs/*" kafka.tools.StorageTool random-uuid 2>"$RUN_DIR/kafka-uuid.log" | tail -1) \
+      || { cat "$RUN_DIR/kafka-uuid.log" >&2; die "kafka StorageTool random-uuid failed"; }
+    [ -n "$id" ] || { cat "$RUN_DIR/kafka-uuid.log" >&2; die "kafka StorageTool random-uuid printed no id"; }
     java "${java_opts[@]}" -cp "$libs/*" kafka.tools.StorageTool format -t "$id" -c "$dir/server.properties" >"$RUN_DIR/kafka-format.log" 2>&1 \
       || { cat "$RUN_DIR/kafka-format.log" >&2; die "formatting Kafka storage in $dir/data failed"; }
   fi
