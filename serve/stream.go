@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"github.com/lakestream/lakestream/datastream"
 	"github.com/lakestream/lakestream/datastream/kafka"
 	"github.com/lakestream/lakestream/model"
+	"github.com/lakestream/lakestream/train/feature"
 )
 
 // Stream scoring: a runtime job that joins a data topic with the model topic
@@ -56,7 +58,8 @@ type StreamState struct {
 
 // NewStreamScorer scores with model ref (following its alias through
 // announcements), copying the keep columns of each data row to the output
-// next to "model_version" and "score" (or score_0… for several outputs).
+// next to "model_version", "score" (or score_0… for several outputs) and
+// "error" (why a row could not be scored; null otherwise).
 func NewStreamScorer(loader Loader, ref ModelRef, keep []arrow.Field, outputs int) *StreamScorer {
 	if ref.Ref == "" {
 		ref.Ref = "champion"
@@ -64,12 +67,15 @@ func NewStreamScorer(loader Loader, ref ModelRef, keep []arrow.Field, outputs in
 	fields := append([]arrow.Field(nil), keep...)
 	fields = append(fields, arrow.Field{Name: "model_version", Type: arrow.BinaryTypes.String})
 	if outputs == 1 {
-		fields = append(fields, arrow.Field{Name: "score", Type: arrow.PrimitiveTypes.Float64})
+		fields = append(fields, arrow.Field{Name: "score", Type: arrow.PrimitiveTypes.Float64, Nullable: true})
 	} else {
 		for i := range outputs {
-			fields = append(fields, arrow.Field{Name: "score_" + strconv.Itoa(i), Type: arrow.PrimitiveTypes.Float64})
+			fields = append(fields, arrow.Field{Name: "score_" + strconv.Itoa(i), Type: arrow.PrimitiveTypes.Float64, Nullable: true})
 		}
 	}
+	// error is null for scored rows and says why for rows the model's
+	// feature spec refused (their score is null).
+	fields = append(fields, arrow.Field{Name: "error", Type: arrow.BinaryTypes.String, Nullable: true})
 	s := &StreamScorer{loader: loader, ref: ref, outputs: outputs, out: arrow.NewSchema(fields, nil), log: slog.Default(),
 		models: map[string]Model{}, failed: map[string]error{}}
 	for _, f := range keep {
@@ -159,7 +165,8 @@ func (s *StreamScorer) ProcessBatch(c *datastream.BroadcastContext, st *StreamSt
 	n := int(rec.NumRows())
 	outs := m.Outputs()
 	scores := make([]float64, n*outs)
-	if err := m.Score(rec, scores); err != nil {
+	reasons, err := scoreRows(m, rec, scores)
+	if err != nil {
 		return fmt.Errorf("stream scoring with %s version %s: %w", s.ref.Name, st.Version, err)
 	}
 	b := c.Out()
@@ -179,10 +186,49 @@ func (s *StreamScorer) ProcessBatch(c *datastream.BroadcastContext, st *StreamSt
 	for o := range outs {
 		sb := b.Field(len(s.keep) + 1 + o).(*array.Float64Builder)
 		for r := range n {
+			if reasons != nil && reasons[r] != "" {
+				sb.AppendNull()
+				continue
+			}
 			sb.Append(scores[r*outs+o])
 		}
 	}
+	eb := b.Field(len(s.keep) + 1 + outs).(*array.StringBuilder)
+	for r := range n {
+		if reasons != nil && reasons[r] != "" {
+			eb.Append(reasons[r])
+		} else {
+			eb.AppendNull()
+		}
+	}
 	return nil
+}
+
+// scoreRows scores rec into dst. When the batch holds values the feature
+// spec refuses (a *feature.ValueError), it scores row by row and returns,
+// per row, the reason a row could not be scored ("" for scored rows), so one
+// bad row neither stops the job nor disappears: it is written with a null
+// score and its reason. Other errors are returned.
+func scoreRows(m Model, rec arrow.Record, dst []float64) ([]string, error) {
+	err := m.Score(rec, dst)
+	var bad *feature.ValueError
+	if err == nil || !errors.As(err, &bad) {
+		return nil, err
+	}
+	outs := m.Outputs()
+	reasons := make([]string, rec.NumRows())
+	for r := range int(rec.NumRows()) {
+		row := rec.NewSlice(int64(r), int64(r+1))
+		err := m.Score(row, dst[r*outs:(r+1)*outs])
+		row.Release()
+		switch {
+		case errors.As(err, &bad):
+			reasons[r] = err.Error()
+		case err != nil:
+			return nil, err
+		}
+	}
+	return reasons, nil
 }
 
 // appendColumn copies arr into b, which has arr's type.

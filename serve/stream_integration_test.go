@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,6 +110,7 @@ func TestStreamScoringIntegration(t *testing.T) {
 		ID      string  `json:"id"`
 		Version string  `json:"model_version"`
 		Score   float64 `json:"score"`
+		Error   string  `json:"error"`
 	}
 	seen := map[string]prediction{}
 	reader, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(outTopic),
@@ -140,7 +142,26 @@ func TestStreamScoringIntegration(t *testing.T) {
 	}
 
 	produce(0, 100)
-	readUntil(func() bool { return len(seen) >= 100 })
+	// Rows without a price: the spec's policy for bad numbers is "error", so
+	// they cannot be scored; they come out with the reason, and the job
+	// goes on.
+	for i := range 3 {
+		b, _ := json.Marshal(map[string]any{"id": "bad" + strconv.Itoa(i), "c1": 1005, "site": "a"})
+		kafkatest.Produce(t, brokers, dataTopic, &kgo.Record{Topic: dataTopic, Value: b})
+	}
+	readUntil(func() bool { return len(seen) >= 103 })
+	for i := range 3 {
+		p, ok := seen["bad"+strconv.Itoa(i)]
+		if !ok || p.Error == "" || !strings.Contains(p.Error, "price") {
+			t.Errorf("unscorable row bad%d: %+v, want its reason naming price", i, p)
+		}
+		delete(seen, "bad"+strconv.Itoa(i))
+	}
+	for id, p := range seen {
+		if p.Error != "" {
+			t.Errorf("row %s has error %q", id, p.Error)
+		}
+	}
 
 	if _, err := model.SetAlias(ctx, store, "ctr", model.Champion, 2, nil); err != nil {
 		t.Fatal(err)
