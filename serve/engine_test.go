@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
 
 	pb "github.com/lakestream/lakestream/api/inference"
@@ -312,6 +313,15 @@ func TestTokenAuth(t *testing.T) {
 	}
 	if _, err := healthpb.NewHealthClient(conn).Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil {
 		t.Fatalf("health checks need no token: %v", err)
+	}
+	// Streaming methods are guarded too: reflection without the token.
+	refl, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(context.Background())
+	if err == nil {
+		refl.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}})
+		_, err = refl.Recv()
+	}
+	if status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("reflection without token: %v, want Unauthenticated", err)
 	}
 }
 

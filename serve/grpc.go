@@ -93,24 +93,45 @@ func (s *Service) Shutdown() { s.health.Shutdown() }
 func (s *Service) ServerOptions() []grpc.ServerOption {
 	opts := []grpc.ServerOption{grpc.MaxRecvMsgSize(s.cfg.MaxRequestBytes)}
 	if s.cfg.Token != "" {
-		opts = append(opts, grpc.ChainUnaryInterceptor(tokenAuth(s.cfg.Token)))
+		opts = append(opts, grpc.ChainUnaryInterceptor(tokenAuth(s.cfg.Token)),
+			grpc.ChainStreamInterceptor(tokenAuthStream(s.cfg.Token)))
 	}
 	return opts
+}
+
+// authorized reports whether a call may proceed: health checks always,
+// anything else with the bearer token.
+func authorized(ctx context.Context, method string, want []byte) error {
+	if strings.HasPrefix(method, "/grpc.health.v1.Health/") {
+		return nil
+	}
+	md, _ := metadata.FromIncomingContext(ctx)
+	for _, got := range md.Get("authorization") {
+		if subtle.ConstantTimeCompare([]byte(got), want) == 1 {
+			return nil
+		}
+	}
+	return status.Error(codes.Unauthenticated, "missing or wrong token: send metadata \"authorization: Bearer <token>\"")
 }
 
 func tokenAuth(token string) grpc.UnaryServerInterceptor {
 	want := []byte("Bearer " + token)
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if strings.HasPrefix(info.FullMethod, "/grpc.health.v1.Health/") {
-			return handler(ctx, req)
+		if err := authorized(ctx, info.FullMethod, want); err != nil {
+			return nil, err
 		}
-		md, _ := metadata.FromIncomingContext(ctx)
-		for _, got := range md.Get("authorization") {
-			if subtle.ConstantTimeCompare([]byte(got), want) == 1 {
-				return handler(ctx, req)
-			}
+		return handler(ctx, req)
+	}
+}
+
+// tokenAuthStream guards the streaming methods (reflection, health watch).
+func tokenAuthStream(token string) grpc.StreamServerInterceptor {
+	want := []byte("Bearer " + token)
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		if err := authorized(ss.Context(), info.FullMethod, want); err != nil {
+			return err
 		}
-		return nil, status.Error(codes.Unauthenticated, "missing or wrong token: send metadata \"authorization: Bearer <token>\"")
+		return handler(srv, ss)
 	}
 }
 

@@ -31,6 +31,25 @@ func TestRunKeepsRateAndRecordsEveryCall(t *testing.T) {
 	if s.Failed != 4 || s.Requests != 200 {
 		t.Errorf("summary %+v, want 4 failed of 200", s)
 	}
+	if s.P99Scheduled < s.P99 {
+		t.Errorf("p99 from schedule %v is below the p99 from start %v", s.P99Scheduled, s.P99)
+	}
+}
+
+// TestSummaryCountsQueueing: one worker at a rate it cannot keep makes
+// later calls wait; the scheduled latency shows it, the start latency not.
+func TestSummaryCountsQueueing(t *testing.T) {
+	rs, err := Run(context.Background(), Config{Requests: 20, Rate: 1000, Workers: 1}, func(context.Context, int) (string, error) {
+		time.Sleep(5 * time.Millisecond)
+		return "", nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := Summarize(rs)
+	if s.P99 > 50*time.Millisecond || s.P99Scheduled < 50*time.Millisecond {
+		t.Errorf("p99 %v, p99 from schedule %v: want the queueing (≈ 20×4 ms) only in the latter", s.P99, s.P99Scheduled)
+	}
 }
 
 func TestQuantileNearestRank(t *testing.T) {
