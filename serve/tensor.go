@@ -132,80 +132,48 @@ func isEmptyContents(c *pb.InferTensorContents) bool {
 }
 
 // numbers returns the tensor's values as float64 for numeric datatypes, or
-// an error naming the mismatch.
+// an error naming the mismatch. Integer tensors go through ints.
 func (t tensor) numbers(n int) ([]float64, error) {
+	if isInteger(t.datatype) {
+		is, err := t.ints(n)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]float64, n)
+		for i, v := range is {
+			out[i] = float64(v)
+		}
+		return out, nil
+	}
+	if t.datatype != "FP32" && t.datatype != "FP64" {
+		return nil, &InputError{t.name, fmt.Sprintf("datatype %s is not numeric", t.datatype)}
+	}
 	out := make([]float64, n)
 	if t.hasRaw {
 		size := elemSize[t.datatype]
-		if size == 0 || t.datatype == "BOOL" {
-			return nil, &InputError{t.name, fmt.Sprintf("datatype %s is not numeric", t.datatype)}
-		}
 		if len(t.raw) != n*size {
 			return nil, &InputError{t.name, fmt.Sprintf("raw contents have %d bytes; %d rows of %s need %d", len(t.raw), n, t.datatype, n*size)}
 		}
 		for i := range out {
-			b := t.raw[i*size:]
-			switch t.datatype {
-			case "INT8":
-				out[i] = float64(int8(b[0]))
-			case "UINT8":
-				out[i] = float64(b[0])
-			case "INT16":
-				out[i] = float64(int16(binary.LittleEndian.Uint16(b)))
-			case "UINT16":
-				out[i] = float64(binary.LittleEndian.Uint16(b))
-			case "INT32":
-				out[i] = float64(int32(binary.LittleEndian.Uint32(b)))
-			case "UINT32":
-				out[i] = float64(binary.LittleEndian.Uint32(b))
-			case "INT64":
-				out[i] = float64(int64(binary.LittleEndian.Uint64(b)))
-			case "UINT64":
-				out[i] = float64(binary.LittleEndian.Uint64(b))
-			case "FP32":
-				out[i] = float64(math.Float32frombits(binary.LittleEndian.Uint32(b)))
-			case "FP64":
-				out[i] = math.Float64frombits(binary.LittleEndian.Uint64(b))
+			if t.datatype == "FP32" {
+				out[i] = float64(math.Float32frombits(binary.LittleEndian.Uint32(t.raw[4*i:])))
+			} else {
+				out[i] = math.Float64frombits(binary.LittleEndian.Uint64(t.raw[8*i:]))
 			}
 		}
 		return out, nil
 	}
-	c := t.contents
-	if c == nil {
+	if t.contents == nil {
 		return nil, &InputError{t.name, "has no contents"}
 	}
-	var got int
-	switch t.datatype {
-	case "INT8", "INT16", "INT32":
-		got = len(c.IntContents)
+	got := len(t.contents.Fp64Contents)
+	if t.datatype == "FP32" {
+		got = len(t.contents.Fp32Contents)
 		for i := 0; i < n && i < got; i++ {
-			out[i] = float64(c.IntContents[i])
+			out[i] = float64(t.contents.Fp32Contents[i])
 		}
-	case "UINT8", "UINT16", "UINT32":
-		got = len(c.UintContents)
-		for i := 0; i < n && i < got; i++ {
-			out[i] = float64(c.UintContents[i])
-		}
-	case "INT64":
-		got = len(c.Int64Contents)
-		for i := 0; i < n && i < got; i++ {
-			out[i] = float64(c.Int64Contents[i])
-		}
-	case "UINT64":
-		got = len(c.Uint64Contents)
-		for i := 0; i < n && i < got; i++ {
-			out[i] = float64(c.Uint64Contents[i])
-		}
-	case "FP32":
-		got = len(c.Fp32Contents)
-		for i := 0; i < n && i < got; i++ {
-			out[i] = float64(c.Fp32Contents[i])
-		}
-	case "FP64":
-		got = len(c.Fp64Contents)
-		copy(out, c.Fp64Contents)
-	default:
-		return nil, &InputError{t.name, fmt.Sprintf("datatype %s is not numeric", t.datatype)}
+	} else {
+		copy(out, t.contents.Fp64Contents)
 	}
 	if got != n {
 		return nil, &InputError{t.name, fmt.Sprintf("has %d values for %d rows", got, n)}
