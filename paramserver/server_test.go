@@ -2,19 +2,14 @@ package paramserver
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
-	"math/big"
 	mrand "math/rand/v2"
 	"net"
 	"testing"
 	"time"
 
+	"github.com/lakestream/lakestream/internal/tlstest"
 	"github.com/lakestream/lakestream/lake"
 	"github.com/lakestream/lakestream/lake/laketest"
 	"github.com/lakestream/lakestream/train/optim"
@@ -214,40 +209,10 @@ func TestClientErrors(t *testing.T) {
 	}
 }
 
-// selfSigned returns server and client TLS configs for 127.0.0.1.
-func selfSigned(t *testing.T) (*tls.Config, *tls.Config) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "paramserver test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	srv := &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS12}
-	cli := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	return srv, cli
-}
-
 func TestTLSAndToken(t *testing.T) {
 	ctx := context.Background()
-	srvTLS, cliTLS := selfSigned(t)
+	cert := tlstest.New(t)
+	srvTLS, cliTLS := cert.Server, cert.Client
 	addrs, _ := startShards(t, 1, remoteSpecs(), shardOpts{token: "tok", tls: srvTLS})
 	c := dial(t, ClientConfig{Shards: addrs, Token: "tok", TLS: cliTLS})
 	if err := c.Push(ctx, "w", []uint64{9}, []float32{1}); err != nil {

@@ -3,15 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -29,6 +21,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/lakestream/lakestream/internal/tlstest"
 	pb "github.com/lakestream/lakestream/api/inference"
 	"github.com/lakestream/lakestream/lake"
 	"github.com/lakestream/lakestream/model"
@@ -181,44 +174,12 @@ func TestPredictorBinaryServesAndStops(t *testing.T) {
 	}
 }
 
-// selfSigned writes a certificate and key for 127.0.0.1 and returns their
-// paths and a pool that trusts the certificate.
-func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "lakestream-test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
-	cert, _ := x509.ParseCertificate(der)
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	return certFile, keyFile, pool
-}
-
 // TestPredictorBinaryTLSTokenAndMetrics serves over TLS with a token and
 // checks what a client without either gets, and the Prometheus metrics.
 func TestPredictorBinaryTLSTokenAndMetrics(t *testing.T) {
 	bin := buildPredictor(t)
 	lakeDir, _ := championLake(t)
-	certFile, keyFile, pool := selfSigned(t)
+	cert := tlstest.New(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -226,13 +187,13 @@ func TestPredictorBinaryTLSTokenAndMetrics(t *testing.T) {
 	metricsAddr := l.Addr().String()
 	l.Close()
 	_, addr := startPredictor(t, bin, "--lake", lakeDir, "--model", "ctr", "--listen", "127.0.0.1:0",
-		"--metrics-listen", metricsAddr, "--tls-cert", certFile, "--tls-key", keyFile, "--token", "s3cret")
+		"--metrics-listen", metricsAddr, "--tls-cert", cert.CertFile, "--tls-key", cert.KeyFile, "--token", "s3cret")
 	ctx := context.Background()
 	req := &pb.ModelInferRequest{ModelName: "ctr", Inputs: []*pb.ModelInferRequest_InferInputTensor{
 		{Name: "site", Datatype: "BYTES", Shape: []int64{1}, Contents: &pb.InferTensorContents{BytesContents: [][]byte{[]byte("s1")}}},
 	}}
 
-	tlsConn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pool})))
+	tlsConn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(cert.Client)))
 	if err != nil {
 		t.Fatal(err)
 	}
