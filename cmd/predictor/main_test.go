@@ -21,8 +21,8 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	"github.com/lakestream/lakestream/internal/tlstest"
 	pb "github.com/lakestream/lakestream/api/inference"
+	"github.com/lakestream/lakestream/internal/tlstest"
 	"github.com/lakestream/lakestream/lake"
 	"github.com/lakestream/lakestream/model"
 	"github.com/lakestream/lakestream/serve/swaptest"

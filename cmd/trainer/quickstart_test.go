@@ -3,14 +3,15 @@ package main
 import (
 	"context"
 	"errors"
-	"github.com/lakestream/lakestream/lake"
-	"github.com/lakestream/lakestream/model"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/lakestream/lakestream/lake"
+	"github.com/lakestream/lakestream/model"
 
 	"github.com/lakestream/lakestream/train"
 )

@@ -4,12 +4,13 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/apache/arrow/go/v17/arrow"
 	"io"
 	"log/slog"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
 
 	"golang.org/x/term"
 
