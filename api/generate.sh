@@ -9,4 +9,5 @@ export PATH="${GOBIN:-$HOME/.cache/lakestream/bin}:$PATH"
 protoc -I . \
   --go_out=. --go_opt=paths=source_relative \
   --go-grpc_out=. --go-grpc_opt=paths=source_relative \
-  paramserver/paramserver.proto
+  paramserver/paramserver.proto \
+  inference/grpc_predict_v2.proto

@@ -15,7 +15,7 @@
 // versions:
 // - protoc-gen-go-grpc v1.5.1
 // - protoc             v3.21.12
-// source: grpc_predict_v2.proto
+// source: inference/grpc_predict_v2.proto
 
 package inference
 
@@ -326,5 +326,5 @@ var GRPCInferenceService_ServiceDesc = grpc.ServiceDesc{
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
-	Metadata: "grpc_predict_v2.proto",
+	Metadata: "inference/grpc_predict_v2.proto",
 }
