@@ -245,35 +245,45 @@ type Decision struct {
 	Time       time.Time  `json:"time"`
 }
 
-// MarshalJSON writes a missing champion figure as null (JSON has no NaN).
+// MarshalJSON writes a missing figure (NaN: no champion, or a manual
+// promotion that was not evaluated) as null; JSON has no NaN.
 func (e Evaluation) MarshalJSON() ([]byte, error) {
 	type plain Evaluation
-	var champ *float64
-	if !math.IsNaN(e.Champion) {
-		champ = &e.Champion
-	}
 	return json.Marshal(struct {
 		plain
-		Champion *float64 `json:"champion"`
-	}{plain(e), champ})
+		Candidate *float64 `json:"candidate"`
+		Champion  *float64 `json:"champion"`
+	}{plain(e), nanToNil(e.Candidate), nanToNil(e.Champion)})
 }
 
-// UnmarshalJSON reads a null champion figure as NaN.
+// UnmarshalJSON reads a null figure as NaN.
 func (e *Evaluation) UnmarshalJSON(b []byte) error {
 	type plain Evaluation
 	var v struct {
 		plain
-		Champion *float64 `json:"champion"`
+		Candidate *float64 `json:"candidate"`
+		Champion  *float64 `json:"champion"`
 	}
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err
 	}
 	*e = Evaluation(v.plain)
-	e.Champion = math.NaN()
-	if v.Champion != nil {
-		e.Champion = *v.Champion
-	}
+	e.Candidate, e.Champion = nilToNaN(v.Candidate), nilToNaN(v.Champion)
 	return nil
+}
+
+func nanToNil(x float64) *float64 {
+	if math.IsNaN(x) {
+		return nil
+	}
+	return &x
+}
+
+func nilToNaN(x *float64) float64 {
+	if x == nil {
+		return math.NaN()
+	}
+	return *x
 }
 
 // Decide applies the gate to an evaluation of candidate; it changes nothing.

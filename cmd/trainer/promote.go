@@ -104,7 +104,16 @@ func modelsPromote(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("--lake: %w", err)
 	}
 	if *noGate {
-		rec, err := model.SetAlias(ctx, store, name, model.Champion, version, nil)
+		d := model.Decision{Candidate: version, Promoted: true, Reason: "manual promotion (--no-gate): not evaluated", Time: time.Now().UTC(),
+			Evaluation: model.Evaluation{Champion: math.NaN(), Candidate: math.NaN()}}
+		raw, err := json.MarshalIndent(d, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := lake.PutBytes(ctx, store, model.DecisionKey(name, version), raw); err != nil {
+			return fmt.Errorf("record the manual promotion of %s version %d: %w", name, version, err)
+		}
+		rec, err := model.SetAlias(ctx, store, name, model.Champion, version, &d)
 		if err != nil {
 			return err
 		}

@@ -92,4 +92,13 @@ func TestModelsPromoteGateRollbackIntegration(t *testing.T) {
 	if _, err := run("promote", "ctr", "3", "--lake", lakeDir); err == nil {
 		t.Error("promote without --data or --no-gate was accepted")
 	}
+	// A manual promotion is recorded as one.
+	if out, err := run("promote", "ctr", "2", "--lake", lakeDir, "--no-gate"); err != nil {
+		t.Fatalf("manual promotion: %v\n%s", err, out)
+	}
+	raw, err = lake.ReadAll(ctx, store, model.DecisionKey("ctr", 2))
+	var manual model.Decision
+	if err != nil || json.Unmarshal(raw, &manual) != nil || !manual.Promoted || !strings.Contains(manual.Reason, "manual") {
+		t.Errorf("manual promotion recorded as %s, %v", raw, err)
+	}
 }
