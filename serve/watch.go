@@ -188,3 +188,59 @@ func (k *KafkaAnnouncements) Next(ctx context.Context) (Announcement, error) {
 
 // Close stops consuming.
 func (k *KafkaAnnouncements) Close() { k.cl.Close() }
+
+// RetryingAnnouncements connects to the model topic on first use and keeps
+// retrying, every retry, until it can; so a predictor started while Kafka is
+// down serves by polling and picks up announcements once Kafka is back.
+// Announcements made while it was not connected are covered by polling.
+type RetryingAnnouncements struct {
+	topic string
+	opts  []kgo.Opt
+	retry time.Duration
+	log   *slog.Logger
+
+	mu  sync.Mutex // guards cur against Close during Next's connection attempts
+	cur *KafkaAnnouncements
+}
+
+// NewRetryingAnnouncements returns announcements from topic through clients
+// made with opts, connecting lazily (see RetryingAnnouncements).
+func NewRetryingAnnouncements(topic string, retry time.Duration, opts ...kgo.Opt) *RetryingAnnouncements {
+	return &RetryingAnnouncements{topic: topic, opts: opts, retry: retry, log: slog.Default()}
+}
+
+// Next implements Announcements.
+func (r *RetryingAnnouncements) Next(ctx context.Context) (Announcement, error) {
+	r.mu.Lock()
+	cur := r.cur
+	r.mu.Unlock()
+	for cur == nil {
+		k, err := NewKafkaAnnouncements(ctx, r.topic, r.opts...)
+		if err == nil {
+			r.mu.Lock()
+			r.cur, cur = k, k
+			r.mu.Unlock()
+			r.log.Info("following the model topic", "topic", r.topic)
+			break
+		}
+		if ctx.Err() != nil {
+			return Announcement{}, ctx.Err()
+		}
+		r.log.Warn("model topic unavailable; new versions are found by polling until it is back", "topic", r.topic, "retry", r.retry, "err", err)
+		select {
+		case <-ctx.Done():
+			return Announcement{}, ctx.Err()
+		case <-time.After(r.retry):
+		}
+	}
+	return cur.Next(ctx)
+}
+
+// Close releases the client, if one was made.
+func (r *RetryingAnnouncements) Close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cur != nil {
+		r.cur.Close()
+	}
+}

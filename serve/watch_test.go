@@ -90,3 +90,20 @@ func TestKafkaAnnouncementsIntegration(t *testing.T) {
 		t.Fatalf("got %+v, want %+v", a, want)
 	}
 }
+
+// TestRetryingAnnouncementsWaitsForTheBroker: with no broker, Next keeps
+// retrying until its context ends instead of failing the watch.
+func TestRetryingAnnouncementsWaitsForTheBroker(t *testing.T) {
+	// 127.0.0.1:1 refuses connections at once.
+	r := NewRetryingAnnouncements("models", 20*time.Millisecond, kgo.SeedBrokers("127.0.0.1:1"), kgo.RetryTimeout(100*time.Millisecond))
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if _, err := r.Next(ctx); err != context.DeadlineExceeded {
+		t.Fatalf("Next = %v, want the context's deadline", err)
+	}
+	if time.Since(start) < 400*time.Millisecond {
+		t.Errorf("Next gave up after %v, before its context ended", time.Since(start))
+	}
+}

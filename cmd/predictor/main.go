@@ -191,15 +191,11 @@ func run(args []string) error {
 
 	watch := serve.WatchConfig{Poll: c.poll, OnChange: svc.UpdateHealth}
 	if c.brokers != "" {
-		ka, err := serve.NewKafkaAnnouncements(ctx, c.modelTopic, kgo.SeedBrokers(strings.Split(c.brokers, ",")...))
-		if err != nil {
-			// Announcements only make swaps faster: serve, and find new
-			// versions by polling.
-			log.Error("model topic unavailable; new versions are found by polling the lake", "poll", c.poll, "err", err)
-		} else {
-			defer ka.Close()
-			watch.Announcements = ka
-		}
+		// Announcements only make swaps faster: while Kafka is unreachable
+		// the predictor serves and finds new versions by polling.
+		ka := serve.NewRetryingAnnouncements(c.modelTopic, 10*time.Second, kgo.SeedBrokers(strings.Split(c.brokers, ",")...))
+		defer ka.Close()
+		watch.Announcements = ka
 	}
 
 	lis, err := net.Listen("tcp", c.listen)
