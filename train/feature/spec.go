@@ -157,55 +157,44 @@ type Cross struct {
 }
 
 // UnmarshalYAML records the line of the entry for error messages.
-func (l *Label) UnmarshalYAML(n *yaml.Node) error {
-	type plain Label
-	if err := knownKeys(n, plain{}); err != nil {
-		return err
-	}
-	if err := n.Decode((*plain)(l)); err != nil {
-		return err
-	}
-	l.line = n.Line
-	return nil
+func (l *Label) UnmarshalYAML(n *yaml.Node) (err error) {
+	type plain Label // without the method, so Decode does not recurse
+	l.line, err = decodeEntry(n, (*plain)(l))
+	return err
 }
 
 // UnmarshalYAML records the line of the entry for error messages.
-func (f *Numeric) UnmarshalYAML(n *yaml.Node) error {
-	type plain Numeric
-	if err := knownKeys(n, plain{}); err != nil {
-		return err
-	}
-	if err := n.Decode((*plain)(f)); err != nil {
-		return err
-	}
-	f.line = n.Line
-	return nil
+func (f *Numeric) UnmarshalYAML(n *yaml.Node) (err error) {
+	type plain Numeric // without the method, so Decode does not recurse
+	f.line, err = decodeEntry(n, (*plain)(f))
+	return err
 }
 
 // UnmarshalYAML records the line of the entry for error messages.
-func (f *Categorical) UnmarshalYAML(n *yaml.Node) error {
-	type plain Categorical
-	if err := knownKeys(n, plain{}); err != nil {
-		return err
-	}
-	if err := n.Decode((*plain)(f)); err != nil {
-		return err
-	}
-	f.line = n.Line
-	return nil
+func (f *Categorical) UnmarshalYAML(n *yaml.Node) (err error) {
+	type plain Categorical // without the method, so Decode does not recurse
+	f.line, err = decodeEntry(n, (*plain)(f))
+	return err
 }
 
 // UnmarshalYAML records the line of the entry for error messages.
-func (f *Cross) UnmarshalYAML(n *yaml.Node) error {
-	type plain Cross
-	if err := knownKeys(n, plain{}); err != nil {
-		return err
+func (f *Cross) UnmarshalYAML(n *yaml.Node) (err error) {
+	type plain Cross // without the method, so Decode does not recurse
+	f.line, err = decodeEntry(n, (*plain)(f))
+	return err
+}
+
+// decodeEntry decodes a spec entry strictly (unknown keys are errors) into
+// dst, a pointer to a method-less copy of the entry's type, and returns the
+// entry's line for error messages.
+func decodeEntry[P any](n *yaml.Node, dst *P) (int, error) {
+	if err := knownKeys(n, *dst); err != nil {
+		return 0, err
 	}
-	if err := n.Decode((*plain)(f)); err != nil {
-		return err
+	if err := n.Decode(dst); err != nil {
+		return 0, err
 	}
-	f.line = n.Line
-	return nil
+	return n.Line, nil
 }
 
 // knownKeys rejects mapping keys that are not yaml tags of v's struct type.
