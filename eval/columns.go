@@ -43,29 +43,17 @@ func appendFloats(dst []float64, rec arrow.Record, name string) ([]float64, erro
 	case *array.Float64:
 		return append(dst, c.Float64Values()...), nil
 	case *array.Float32:
-		for _, v := range c.Float32Values() {
-			dst = append(dst, float64(v))
-		}
+		dst = appendConverted(dst, c.Float32Values())
 	case *array.Int64:
-		for _, v := range c.Int64Values() {
-			dst = append(dst, float64(v))
-		}
+		dst = appendConverted(dst, c.Int64Values())
 	case *array.Int32:
-		for _, v := range c.Int32Values() {
-			dst = append(dst, float64(v))
-		}
+		dst = appendConverted(dst, c.Int32Values())
 	case *array.Int16:
-		for _, v := range c.Int16Values() {
-			dst = append(dst, float64(v))
-		}
+		dst = appendConverted(dst, c.Int16Values())
 	case *array.Int8:
-		for _, v := range c.Int8Values() {
-			dst = append(dst, float64(v))
-		}
+		dst = appendConverted(dst, c.Int8Values())
 	case *array.Uint8:
-		for _, v := range c.Uint8Values() {
-			dst = append(dst, float64(v))
-		}
+		dst = appendConverted(dst, c.Uint8Values())
 	case *array.Boolean:
 		for i := range c.Len() {
 			v := 0.0
@@ -176,4 +164,12 @@ func (c ColumnScorer) Score(rec arrow.Record, dst []float64) error {
 // row.
 func ReadFloats(dst []float64, rec arrow.Record, column string) ([]float64, error) {
 	return appendFloats(dst, rec, column)
+}
+
+// appendConverted appends vals converted to float64.
+func appendConverted[T float32 | int64 | int32 | int16 | int8 | uint8](dst []float64, vals []T) []float64 {
+	for _, v := range vals {
+		dst = append(dst, float64(v))
+	}
+	return dst
 }
