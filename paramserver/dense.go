@@ -1,6 +1,10 @@
 package paramserver
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/lakestream/lakestream/train/optim"
+)
 
 // A dense table holds Rows rows allocated up front; key i is row i. Rows are
 // guarded by numStripes mutexes chosen by row index, so pushes to different
@@ -104,7 +108,8 @@ func (t *denseTable) flush() {
 	}
 }
 
-// reset puts every row back to its initial value and zero state.
+// reset puts every row back to its initial value and the optimizer's start
+// state.
 func (t *denseTable) reset() {
 	for i := range t.locks {
 		t.locks[i].Lock()
@@ -113,7 +118,8 @@ func (t *denseTable) reset() {
 		t.steps[r] = 0
 		row := t.vals[r*t.stride : (r+1)*t.stride]
 		initRow(&t.spec.Init, uint64(r), row[:t.width])
-		clear(row[t.width:])
+		optim.InitState(t.rule, row[:t.width], row[t.width:t.kept])
+		clear(row[t.kept:])
 	}
 	for l := range t.dirty {
 		t.dirty[l] = t.dirty[l][:0]

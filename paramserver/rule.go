@@ -2,10 +2,7 @@ package paramserver
 
 import "github.com/lakestream/lakestream/train/optim"
 
-// rule is the part of optim.Rule the tables use.
-type rule interface {
-	Slots() int
-	Update(w, state, g []float32, step int64)
-}
+// rule is a table's optimizer; the tables keep its state next to the values.
+type rule = optim.Rule
 
 func newRule(c optim.Config) (rule, error) { return optim.New(c) }

@@ -3,6 +3,8 @@ package paramserver
 import (
 	"sync"
 	"sync/atomic"
+
+	"github.com/lakestream/lakestream/train/optim"
 )
 
 // A sparse table is split into stripes by the top bits of the key's hash;
@@ -88,7 +90,7 @@ func (s *stripe) find(key, h uint64) int {
 }
 
 // insert appends a row for key (known to be absent) with its initial values
-// and zero optimizer state, and returns it. The caller holds s.mu for writing.
+// and the optimizer's start state for them, and returns it. The caller holds s.mu for writing.
 func (t *sparseTable) insert(s *stripe, key, h uint64, now int64) int {
 	row := len(s.keys)
 	if (row+1)*4 > len(s.index)*3 {
@@ -103,7 +105,8 @@ func (t *sparseTable) insert(s *stripe, key, h uint64, now int64) int {
 	n := len(s.vals)
 	s.vals = growFloats(s.vals, t.stride)
 	initRow(&t.spec.Init, key, s.vals[n:n+t.width])
-	clear(s.vals[n+t.width : n+t.stride])
+	optim.InitState(t.rule, s.vals[n:n+t.width], s.vals[n+t.width:n+t.kept])
+	clear(s.vals[n+t.kept : n+t.stride])
 	s.place(h, row)
 	return row
 }

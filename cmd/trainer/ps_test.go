@@ -53,8 +53,15 @@ type proc struct {
 	done chan error
 }
 
-// newCluster generates the lake and builds the trainer binary.
+// newCluster generates a 120k-row lake (4 days of 6 row groups; 3 days
+// train, 1 validates) and builds the trainer binary.
 func newCluster(t *testing.T, model string, extra ...string) *cluster {
+	t.Helper()
+	return newSizedCluster(t, 120_000, model, extra...)
+}
+
+// newSizedCluster is newCluster with rows rows, still 24 row groups.
+func newSizedCluster(t *testing.T, rows int, model string, extra ...string) *cluster {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("distributed acceptance test: real processes, 10-40 s (run without -short)")
@@ -70,7 +77,7 @@ func newCluster(t *testing.T, model string, extra ...string) *cluster {
 		t.Fatal(err)
 	}
 	cfg := clicklog.DefaultConfig()
-	cfg.Rows, cfg.RowGroupRows = 120_000, 5000 // 3 train days × 6 splits, 1 validation day
+	cfg.Rows, cfg.RowGroupRows = rows, rows/24 // 3 train days × 6 splits, 1 validation day
 	sum, err := clicklog.Generate(context.Background(), store, "clicks", cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -84,6 +91,17 @@ func newCluster(t *testing.T, model string, extra ...string) *cluster {
 		"--model", model, "--seed", "7", "--batch-size", "256"}, extra...)
 	t.Cleanup(c.stopAll)
 	return c
+}
+
+// epochs returns the job's --epochs (1 unless its flags say otherwise).
+func (c *cluster) epochs() int {
+	n := 1
+	for i, a := range c.jobArg[:len(c.jobArg)-1] {
+		if a == "--epochs" {
+			n, _ = strconv.Atoi(c.jobArg[i+1])
+		}
+	}
+	return n
 }
 
 // singleProcess trains the same job in process and returns its validation AUC.
@@ -118,9 +136,10 @@ func (c *cluster) singleProcess() float64 {
 // take the splits in the coordinator's order (the lowest pending split to
 // the next lane whose split ended), each step takes the next batch of
 // every lane, and a Deferred paramserver.Local applies the step's summed
-// gradients at Flush, as the shards do at the barrier. Only one epoch is
-// modelled.
-func (c *cluster) dataParallelReference(lanes int, batch string) float64 {
+// gradients at Flush, as the shards do at the barrier. Epochs are separated
+// by a barrier, as the coordinator separates them, and so are the groups of
+// checkpointEvery splits of a job that checkpoints every that many splits.
+func (c *cluster) dataParallelReference(lanes int, batch string, checkpointEvery int) float64 {
 	c.t.Helper()
 	ctx := context.Background()
 	fs := flag.NewFlagSet("reference", flag.ContinueOnError)
@@ -131,9 +150,6 @@ func (c *cluster) dataParallelReference(lanes int, batch string) float64 {
 	j, err := finish()
 	if err != nil {
 		c.t.Fatal(err)
-	}
-	if j.run.Epochs != 1 {
-		c.t.Fatalf("the data-parallel reference models one epoch, the job has %d", j.run.Epochs)
 	}
 	lk, err := lake.Open(ctx, j.lakeURI)
 	if err != nil {
@@ -159,7 +175,6 @@ func (c *cluster) dataParallelReference(lanes int, batch string) float64 {
 		c.t.Fatal(err)
 	}
 	splits := plan.Splits()
-	next := 0
 	type lane struct {
 		st *train.Stepper
 		bs *train.SourceBatches
@@ -168,43 +183,58 @@ func (c *cluster) dataParallelReference(lanes int, batch string) float64 {
 	for i := range ls {
 		ls[i].st = train.NewStepper(m, store, j.run.ClipNorm)
 	}
-	for step := int64(1); ; step++ {
-		active := 0
-		for i := range ls {
-			l := &ls[i]
-			for {
-				if l.bs == nil {
-					if next == len(splits) {
-						break
+	step := int64(1)
+	for epoch := range j.run.Epochs {
+		// An epoch ends at a barrier: the coordinator opens the next one
+		// once every split of this one is done.
+		next := 0
+		for {
+			// With checkpointEvery n, the coordinator starts at most n
+			// splits between checkpoints and takes the checkpoint once
+			// they are all done: the lanes drain.
+			started := 0
+			for ; ; step++ {
+				active := 0
+				for i := range ls {
+					l := &ls[i]
+					for {
+						if l.bs == nil {
+							if next == len(splits) || (checkpointEvery > 0 && started == checkpointEvery) {
+								break
+							}
+							// The scan a worker opens for split next of this epoch.
+							sc := plan.Scan(ctx, []dataset.Split{splits[next]}, dataset.ScanOptions{BatchSize: 8192,
+								ShuffleBuffer: j.shuffle, Seed: j.seed + uint64(epoch)<<32 + uint64(next)})
+							fz, err := feature.NewFeaturizer(j.spec)
+							if err != nil {
+								c.t.Fatal(err)
+							}
+							l.bs, next, started = train.NewSourceBatches(sc, fz, j.batchSize), next+1, started+1
+						}
+						if l.bs.Next(ctx) {
+							if _, err := l.st.Step(ctx, l.bs.At()); err != nil {
+								c.t.Fatal(err)
+							}
+							active++
+							break
+						}
+						if err := l.bs.Err(); err != nil {
+							c.t.Fatal(err)
+						}
+						l.bs.Close()
+						l.bs = nil
 					}
-					// The scan a worker opens for split next in epoch 0.
-					sc := plan.Scan(ctx, []dataset.Split{splits[next]}, dataset.ScanOptions{BatchSize: 8192,
-						ShuffleBuffer: j.shuffle, Seed: j.seed + uint64(next)})
-					fz, err := feature.NewFeaturizer(j.spec)
-					if err != nil {
-						c.t.Fatal(err)
-					}
-					l.bs, next = train.NewSourceBatches(sc, fz, j.batchSize), next+1
 				}
-				if l.bs.Next(ctx) {
-					if _, err := l.st.Step(ctx, l.bs.At()); err != nil {
-						c.t.Fatal(err)
-					}
-					active++
+				if active == 0 {
 					break
 				}
-				if err := l.bs.Err(); err != nil {
+				if err := store.Flush(ctx, step); err != nil {
 					c.t.Fatal(err)
 				}
-				l.bs.Close()
-				l.bs = nil
 			}
-		}
-		if active == 0 {
-			break
-		}
-		if err := store.Flush(ctx, step); err != nil {
-			c.t.Fatal(err)
+			if next == len(splits) {
+				break
+			}
 		}
 	}
 	w := &worker{job: j}
@@ -351,48 +381,51 @@ func waitDone(t *testing.T, cc *paramserver.CoordinatorClient, n int, timeout ti
 
 // TestDistributedMatchesSingleProcess: 2 shards + 3 workers train LR and FM;
 // the validation AUC must be within 0.002 (sync) or 0.005 (async) of the
-// single-process run with the same seed: the acceptance bounds.
+// single-process "trainer train" run with the same seed: the issue's
+// acceptance bounds.
 //
 // Under sync, W workers of batch b are one sequential optimizer whose step
 // sums W mini-batches of b rows, one from each worker's split (the shards
-// apply a step's pushes as one update at the barrier). The single-process
-// run with the same seed and the same global mini-batches is
-// dataParallelReference; the distributed run differs from it only by the
-// order in which the shards add up a step's pushes (float rounding). The
-// sequential "trainer train" run draws each step's rows from one split
-// instead: the same estimator on another sample order. LR is insensitive
-// to that (its sync run must also be within 0.002 of "trainer train"); FM
-// trained with FTRL is not: its "trainer train" AUC alone moves by up to
-// 0.008 with the seed (0.8189, 0.8263, 0.8164 for seeds 7, 8, 9) and by
-// 0.0009 between batch 256 and 258, so one FM run on another row order
-// cannot be held to 0.002 of it, and the FM sync check uses the reference.
-// Async has no global mini-batch; it is compared with "trainer train".
-// Workers use batch 86 under sync so that a step sees 3×86 = 258 rows, the
-// closest to the single process's 256.
+// apply a step's pushes as one update at the barrier). dataParallelReference
+// runs exactly that in process; the distributed run must match it up to the
+// order in which the shards add up a step's pushes (float rounding), which
+// checks the mechanics. "trainer train" draws each step's rows from one
+// split instead: the same estimator on another row order, so the bound
+// against it holds only when the model has converged enough that row order
+// no longer moves its AUC. LR has after one epoch of 90k rows. FM, a
+// non-convex model, has not: after one epoch of 90k rows its AUC moves by
+// up to 0.01 with nothing but the seed of its initial factors (and by ±0.005
+// between the two row orders), so no data-parallel run could be held to
+// 0.002 of it. With 360k training rows and 5 epochs the two orders agreed
+// within 0.0017 (mostly < 0.001) over seeds 7–12, so FM runs there. Workers
+// use batch 86 under sync so that a step sees 3×86 = 258 rows, the closest
+// to the single process's 256.
 func TestDistributedMatchesSingleProcess(t *testing.T) {
+	fm := []string{"--epochs", "5"}
 	for _, tc := range []struct {
 		model, consistency string
+		rows               int
+		extra              []string
 		tol                float64
 		workerBatch        string
-		// sequential: also compare with "trainer train" under sync.
-		sequential bool
 	}{
-		{"logistic", paramserver.Sync, 0.002, "86", true},
-		{"logistic", paramserver.Async, 0.005, "256", true},
-		{"fm", paramserver.Sync, 0.002, "86", false},
+		{"logistic", paramserver.Sync, 120_000, nil, 0.002, "86"},
+		{"logistic", paramserver.Async, 120_000, nil, 0.005, "256"},
+		{"fm", paramserver.Sync, 480_000, fm, 0.002, "86"},
+		{"fm", paramserver.Async, 480_000, fm, 0.005, "256"},
 	} {
 		t.Run(tc.model+"-"+tc.consistency, func(t *testing.T) {
-			c := newCluster(t, tc.model)
+			c := newSizedCluster(t, tc.rows, tc.model, tc.extra...)
 			single := c.singleProcess()
-			want, what := single, "single-process"
+			ref := math.NaN()
 			if tc.consistency == paramserver.Sync {
 				// The reference with one lane of the job's batch (256, in
 				// newCluster) is "trainer train": check it is, to the
 				// printed digits, before trusting it with three lanes.
-				if one := c.dataParallelReference(1, "256"); math.Abs(one-single) > 1e-6 {
+				if one := c.dataParallelReference(1, "256", 0); math.Abs(one-single) > 1e-6 {
 					t.Fatalf("one-lane reference AUC %.6f, trainer train %.6f: want equal", one, single)
 				}
-				want, what = c.dataParallelReference(3, tc.workerBatch), "single-process (same global batches)"
+				ref = c.dataParallelReference(3, tc.workerBatch, 0)
 			}
 			addrs := c.startShards(2, tc.consistency)
 			var ws []*proc
@@ -400,8 +433,8 @@ func TestDistributedMatchesSingleProcess(t *testing.T) {
 				ws = append(ws, c.startWorker(i, addrs, "--batch-size", tc.workerBatch))
 			}
 			for _, w := range ws {
-				auc := c.waitWorker(w, 3*time.Minute)
-				t.Logf("%s: distributed AUC %.5f, %s %.5f, trainer train %.5f; %s", w.name, auc, what, want, single,
+				auc := c.waitWorker(w, 5*time.Minute)
+				t.Logf("%s: distributed AUC %.5f, trainer train %.5f, same global batches in process %.5f; %s", w.name, auc, single, ref,
 					strings.TrimSpace(strings.SplitN(w.out.String(), "\n", 2)[0]))
 				// The coordinator's --workers quorum hands out no split
 				// before all three registered: each trains its share
@@ -409,11 +442,12 @@ func TestDistributedMatchesSingleProcess(t *testing.T) {
 				if m := trainedLine.FindStringSubmatch(w.out.String()); m == nil || m[1] == "0" {
 					t.Errorf("%s trained nothing: %q", w.name, w.out.String())
 				}
-				if math.Abs(auc-want) > tc.tol {
-					t.Errorf("%s: distributed AUC %.5f differs from %s %.5f by more than %v", w.name, auc, what, want, tc.tol)
-				}
-				if tc.sequential && math.Abs(auc-single) > tc.tol {
+				if math.Abs(auc-single) > tc.tol {
 					t.Errorf("%s: distributed AUC %.5f differs from trainer train's %.5f by more than %v", w.name, auc, single, tc.tol)
+				}
+				if !math.IsNaN(ref) && math.Abs(auc-ref) > 0.0005 {
+					t.Errorf("%s: distributed AUC %.5f differs from the in-process run of the same global batches %.5f by more than float rounding",
+						w.name, auc, ref)
 				}
 			}
 			st, err := c.coordinator(addrs[0]).Status(context.Background())
@@ -421,8 +455,8 @@ func TestDistributedMatchesSingleProcess(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i, n := range st.Trained {
-				if n != 1 {
-					t.Errorf("split %d trained %d times", i, n)
+				if n != c.epochs() {
+					t.Errorf("split %d trained %d times in %d epochs", i, n, c.epochs())
 				}
 			}
 		})
@@ -507,11 +541,14 @@ func waitOwner(t *testing.T, cc *paramserver.CoordinatorClient, worker string, t
 
 // TestKillShard kills -9 shard 1 mid-job after a checkpoint, restarts it,
 // and checks that the job restores every shard from the last checkpoint,
-// rewinds the splits to it, and finishes with the quality of an
-// uninterrupted run.
+// rewinds the splits to it, and finishes with the same model as an
+// uninterrupted run: the in-process run of the same global batches, with
+// the same checkpoint barriers, must give the same validation AUC to
+// float rounding (and trainer train's within the sync bound).
 func TestKillShard(t *testing.T) {
 	c := newCluster(t, "logistic")
 	single := c.singleProcess()
+	uninterrupted := c.dataParallelReference(3, "256", 3)
 	addrs := c.startShards(2, paramserver.Sync, "--checkpoint-every", "3")
 	cc := c.coordinator(addrs[0])
 	ws := []*proc{c.startWorker(0, addrs), c.startWorker(1, addrs), c.startWorker(2, addrs)}
@@ -530,6 +567,10 @@ func TestKillShard(t *testing.T) {
 	c.start("ps1-restarted", args...)
 	for _, w := range ws {
 		auc := c.waitWorker(w, 3*time.Minute)
+		t.Logf("%s: AUC %.5f after a shard died; uninterrupted (in process) %.5f, trainer train %.5f", w.name, auc, uninterrupted, single)
+		if math.Abs(auc-uninterrupted) > 2e-5 {
+			t.Errorf("%s: AUC %.5f after a shard died, uninterrupted run of the same batches %.5f: want the same model", w.name, auc, uninterrupted)
+		}
 		if math.Abs(auc-single) > 0.002 {
 			t.Errorf("%s: AUC %.5f after a shard died, single-process %.5f", w.name, auc, single)
 		}

@@ -236,6 +236,24 @@ type Rule interface {
 	Update(w, state, g []float32, step int64)
 }
 
+// InitState writes into state (len(w)·r.Slots() values) the optimizer state
+// of parameters that start at w, before their first update. Zero state is
+// the start of every rule but one: FTRL-Proximal's weight is a closed-form
+// function of its state, so a nonzero starting weight (a random embedding)
+// needs a state that maps to it (see ftrl.initState). Stores call InitState
+// whenever they create a row; it never allocates.
+func InitState(r Rule, w, state []float32) {
+	clear(state)
+	if s, ok := r.(stateIniter); ok {
+		s.initState(w, state)
+	}
+}
+
+// stateIniter is implemented by rules whose start state depends on w.
+type stateIniter interface {
+	initState(w, state []float32)
+}
+
 // New validates c and returns its rule.
 func New(c Config) (Rule, error) {
 	if err := c.Validate(); err != nil {

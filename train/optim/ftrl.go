@@ -14,9 +14,21 @@ import "math"
 //
 // with α = Config.Alpha, β = Config.Beta, λ1 = Config.L1, λ2 = Config.L2.
 // The weight is a closed-form function of the state, which Update writes back
-// into w; a weight that was initialized to a nonzero value (a random
-// embedding) takes part in the first z update and is then replaced by the
-// closed form. Zero state gives w = 0.
+// into w. Zero state gives w = 0.
+//
+// A parameter that starts at a nonzero w₀ (a random embedding) starts from
+// the state InitState writes, z₀ = −(w₀·β/α + sgn(w₀)·λ1), n₀ = 0. This
+// centres the β term of the proximal objective on w₀ instead of 0 (L1 and
+// L2 still pull towards 0): the weight minimizes
+//
+//	z·w + ½·Σσ_s·(w − w_s)² + ½·(β/α)·(w − w₀)² + ½·λ2·w² + λ1·|w|
+//
+// whose value before any gradient is w₀·(β/α)/(β/α + λ2), w₀ when λ2 = 0.
+// From zero state instead, the closed form after the first update shrinks
+// w₀ by |g|/(β + |g|): the factors of a factorization machine restart from
+// near zero, a saddle point, and what they grow into then depends heavily
+// on the order of the rows. With β = 0 there is no such term and the state
+// stays zero.
 //
 // State (Slots 2): z then n, interleaved per parameter.
 type ftrl struct {
@@ -40,6 +52,22 @@ func (r *ftrl) Update(w, state, g []float32, step int64) {
 		z += gi - (sqrtNew-sqrtOld)*invAlpha*w[i]
 		state[2*i], state[2*i+1] = z, n
 		w[i] = ftrlWeight(z, sqrtNew, invAlpha, beta, l1, l2)
+	}
+}
+
+func (r *ftrl) initState(w, state []float32) {
+	c := r.beta / r.alpha
+	if c == 0 {
+		return
+	}
+	state = state[:2*len(w)]
+	for i, wi := range w {
+		switch {
+		case wi > 0:
+			state[2*i] = -(wi*c + r.l1)
+		case wi < 0:
+			state[2*i] = -(wi*c - r.l1)
+		}
 	}
 }
 

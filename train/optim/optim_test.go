@@ -369,3 +369,67 @@ func TestUpdateDoesNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+// TestInitState: every rule but FTRL starts from zero state; FTRL's start
+// state maps to the initial weights (shrunk by L2, as documented), so a
+// random embedding survives a zero gradient instead of collapsing to 0.
+func TestInitState(t *testing.T) {
+	w0 := []float32{0.02, -0.013, 0, 0.5}
+	for _, name := range optim.Names() {
+		c := optim.DefaultConfig(name)
+		r, err := optim.New(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		state := make([]float32, len(w0)*r.Slots())
+		for i := range state {
+			state[i] = 9 // InitState must overwrite whatever was there
+		}
+		optim.InitState(r, w0, state)
+		if name != optim.FTRL {
+			for i, v := range state {
+				if v != 0 {
+					t.Errorf("%s: state[%d] = %v, want zero state", name, i, v)
+				}
+			}
+			continue
+		}
+		for i, want := range w0 {
+			if got := optim.FTRLWeight(c, state[2*i], state[2*i+1]); math.Abs(float64(got-want)) > 1e-7 {
+				t.Errorf("ftrl: start weight %d = %v, want %v", i, got, want)
+			}
+		}
+		w := append([]float32(nil), w0...)
+		r.Update(w, state, make([]float32, len(w)), 1)
+		for i := range w {
+			if math.Abs(float64(w[i]-w0[i])) > 1e-7 {
+				t.Errorf("ftrl: a zero gradient moved weight %d from %v to %v", i, w0[i], w[i])
+			}
+		}
+	}
+	tests := []struct {
+		name       string
+		l1, l2     float64
+		beta       float64
+		w0, wantW0 float32
+	}{
+		{"l2 shrinks the start", 0, 10, 1, 0.5, 0.25},  // β/α = 10: 0.5·10/20
+		{"l1 keeps the start", 0.3, 0, 1, -0.5, -0.5},  // z₀ = 5 + 0.3
+		{"beta 0 has no start state", 0, 0, 0, 0.5, 0}, // nothing maps to w₀
+		{"l1 and l2", 1, 10, 1, 0.2, 0.1},              // 0.2·10/20
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := cfg("ftrl", func(c *optim.Config) { c.Alpha, c.Beta, c.L1, c.L2 = 0.1, tc.beta, tc.l1, tc.l2 })
+			r, err := optim.New(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			state := make([]float32, 2)
+			optim.InitState(r, []float32{tc.w0}, state)
+			if got := optim.FTRLWeight(c, state[0], state[1]); math.Abs(float64(got-tc.wantW0)) > 1e-6 {
+				t.Errorf("start weight %v, want %v (state %v)", got, tc.wantW0, state)
+			}
+		})
+	}
+}

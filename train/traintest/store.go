@@ -66,6 +66,7 @@ func (t *table) row(key uint64) []float32 {
 				r[c] = float32(rng.NormFloat64() * t.spec.InitStd)
 			}
 		}
+		optim.InitState(t.rule, r[:w], r[w:])
 		t.rows[key] = r
 	}
 	return r
