@@ -14,6 +14,9 @@ import (
 	"log"
 	"net"
 	"os"
+	"runtime/pprof"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,8 +35,20 @@ func main() {
 	kind := flag.String("model", "logistic", "model kind")
 	batch := flag.Int("batch-size", 256, "rows per mini-batch")
 	reps := flag.Int("reps", 3, "runs per configuration; the fastest is reported (the machine is shared)")
+	only := flag.String("only", "", "run only these workers×shards configurations, e.g. 1x2,2x2 (0 shards: in process); the in-process 1×0 base always runs")
+	profile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
-	if err := run(*rows, *kind, *batch, *reps); err != nil {
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if err := run(*rows, *kind, *batch, *reps, *only); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -69,7 +84,7 @@ func (c countingConn) Write(p []byte) (int, error) {
 	return n, err
 }
 
-func run(rows int, kind string, batch, reps int) error {
+func run(rows int, kind string, batch, reps int, only string) error {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "psbench")
 	if err != nil {
@@ -120,6 +135,9 @@ func run(rows int, kind string, batch, reps int) error {
 	fmt.Println("|---|---|---|---|---|---|")
 	var base float64
 	for _, c := range []struct{ workers, shards int }{{1, 0}, {2, 0}, {1, 1}, {1, 2}, {2, 1}, {2, 2}} {
+		if name := fmt.Sprintf("%dx%d", c.workers, c.shards); only != "" && name != "1x0" && !slices.Contains(strings.Split(only, ","), name) {
+			continue
+		}
 		var eps float64
 		var n, wireBytes int64
 		for range reps {
