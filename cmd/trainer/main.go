@@ -30,7 +30,7 @@ var commands = []command{
 	{"models", "the model registry: list | show NAME[@VERSION] | promote NAME VERSION | rollback NAME [VERSION] | retain NAME", runModels},
 	{"eval", "evaluate a model (or champion vs challenger) on a held-out table: report.json and plots", runEval},
 	{"ps", "serve one parameter-server shard (--shard i/n); shard 0 can coordinate the job's workers", runPS},
-	{"worker", "join a distributed training job: train splits from the coordinator against the ps shards", runWorker},
+	{"worker", "join a distributed training job against the ps shards: the coordinator's Parquet splits, or with --topic the Kafka partitions its consumer group assigns", runWorker},
 	{"scan", "print a Parquet table's schema, partitions, files and rows (--generate-sample DIR: no services needed)", runScan},
 }
 

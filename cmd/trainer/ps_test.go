@@ -50,7 +50,10 @@ type proc struct {
 	cmd  *exec.Cmd
 	out  bytes.Buffer
 	errb bytes.Buffer
-	done chan error
+	// done is closed when the process has exited; err is then its Wait
+	// error. Any number of waiters may watch it.
+	done chan struct{}
+	err  error
 }
 
 // newCluster generates a 120k-row lake (4 days of 6 row groups; 3 days
@@ -257,22 +260,29 @@ func freePort(t *testing.T) string {
 
 func (c *cluster) start(name string, args ...string) *proc {
 	c.t.Helper()
-	p := &proc{name: name, cmd: exec.Command(c.bin, args...), done: make(chan error, 1)}
+	p := &proc{name: name, cmd: exec.Command(c.bin, args...), done: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.errb
 	if err := p.cmd.Start(); err != nil {
 		c.t.Fatal(err)
 	}
-	go func() { p.done <- p.cmd.Wait() }()
+	go func() { p.err = p.cmd.Wait(); close(p.done) }()
 	c.procs = append(c.procs, p)
 	return p
 }
 
-func (c *cluster) stopAll() {
-	for _, p := range c.procs {
-		if p.cmd.ProcessState == nil {
+// terminate sends SIGTERM to the processes of ps that are still running.
+func terminate(ps []*proc) {
+	for _, p := range ps {
+		select {
+		case <-p.done:
+		default:
 			_ = p.cmd.Process.Signal(syscall.SIGTERM)
 		}
 	}
+}
+
+func (c *cluster) stopAll() {
+	terminate(c.procs)
 	for _, p := range c.procs {
 		select {
 		case <-p.done:
@@ -327,9 +337,9 @@ var (
 func (c *cluster) waitWorker(p *proc, timeout time.Duration) float64 {
 	c.t.Helper()
 	select {
-	case err := <-p.done:
-		if err != nil {
-			c.t.Fatalf("%s: %v\nstdout:\n%s\nstderr:\n%s", p.name, err, p.out.String(), tail(p.errb.String(), 4000))
+	case <-p.done:
+		if p.err != nil {
+			c.t.Fatalf("%s: %v\nstdout:\n%s\nstderr:\n%s", p.name, p.err, p.out.String(), tail(p.errb.String(), 4000))
 		}
 	case <-time.After(timeout):
 		c.t.Fatalf("%s did not finish in %s\nstderr:\n%s", p.name, timeout, tail(p.errb.String(), 4000))

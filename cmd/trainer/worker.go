@@ -60,6 +60,19 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer) error {
 	host, _ := os.Hostname()
 	name := fs.String("name", fmt.Sprintf("%s-%d", host, os.Getpid()), "this worker's unique name in the job")
 	heartbeat := fs.Duration("heartbeat", 2*time.Second, "how often to renew the lease while training (well under the coordinator's --lease)")
+	var sf streamFlags
+	sf.register(fs)
+	fs.Usage = func() {
+		out := fs.Output()
+		fmt.Fprintln(out, "Usage: trainer worker --shards host:port[,...] --token T --lake L --data TABLE --spec SPEC [flags]")
+		fmt.Fprintln(out, "Joins a distributed training job and trains against the parameter-server shards. Two modes:")
+		fmt.Fprintln(out, "  Parquet:  --coordinator host:port   train the splits (row groups of --data) the coordinator hands out")
+		fmt.Fprintln(out, "  Kafka:    --topic T --brokers B     train the topic's JSON rows; the consumer group (--group) spreads")
+		fmt.Fprintln(out, "            the partitions over the running workers and rebalances when one dies or joins. Offsets")
+		fmt.Fprintln(out, "            are committed only after the shards acknowledged the records' gradients (at-least-once).")
+		fmt.Fprintln(out, "            Needs async shards (trainer ps --consistency async); --data types the JSON columns.")
+		fs.PrintDefaults()
+	}
 	if err := parseConfig(fs, args, nil); err != nil {
 		return err
 	}
@@ -69,6 +82,9 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if err := cl.finish(true); err != nil {
 		return err
+	}
+	if sf.topic != "" {
+		return runStreamWorker(ctx, j, cl, sf, *name, *coordAddr, stdout)
 	}
 	if *coordAddr == "" {
 		return &usageError{"--coordinator is required (the address of the ps started with --coordinate)"}

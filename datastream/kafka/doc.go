@@ -17,11 +17,13 @@
 // the Source produces it to SourceConfig.DeadLetterTopic with its Reason
 // (invalid_json, wrong_type, missing_field, duplicate_field, oversized) and
 // the full error in headers, plus the source topic, partition and offset
-// (HeaderReason and friends), and counts it in SourceStats.DeadLetters. The
-// dead-letter write is acknowledged before the batch that passes the message
-// is returned, so a checkpoint never covers a message that is in neither the
-// output nor the dead-letter topic (dead letters are at-least-once: a restore
-// may write one twice).
+// (HeaderReason and friends), and counts it in SourceStats.DeadLetters. A
+// consumer can refuse rows that decode but that it cannot use (a label
+// outside the model's target) with SourceConfig.Reject: they take the same
+// path with ReasonRejected. The dead-letter write is acknowledged before the
+// batch that passes the message is returned, so a checkpoint never covers a
+// message that is in neither the output nor the dead-letter topic (dead
+// letters are at-least-once: a restore may write one twice).
 //
 // # Source
 //

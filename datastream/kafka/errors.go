@@ -30,9 +30,18 @@ const (
 	ReasonMissingField   Reason = "missing_field"   // a non-nullable column is absent
 	ReasonDuplicateField Reason = "duplicate_field" // a column's key appears twice
 	ReasonOversized      Reason = "oversized"       // the message exceeds MaxRecordBytes
+	ReasonRejected       Reason = "rejected"        // it decoded, but SourceConfig.Reject refused the row
 )
 
-// DecodeError says why one message did not decode. The decoder's builders are
+// RowError names a decoded row that SourceConfig.Reject refuses, and why.
+type RowError struct {
+	Row    int    // the row in the batch given to Reject
+	Column string // the offending column, if one
+	Detail string
+}
+
+// DecodeError says why one message did not decode (or, with ReasonRejected,
+// why a decoded row was refused). The decoder's builders are
 // unchanged when it is returned.
 type DecodeError struct {
 	Reason Reason
@@ -42,6 +51,12 @@ type DecodeError struct {
 }
 
 func (e *DecodeError) Error() string {
+	if e.Reason == ReasonRejected {
+		if e.Field != "" {
+			return fmt.Sprintf("%s: column %q: %s", e.Reason, e.Field, e.Detail)
+		}
+		return fmt.Sprintf("%s: %s", e.Reason, e.Detail)
+	}
 	if e.Field != "" {
 		return fmt.Sprintf("%s: column %q at byte %d: %s", e.Reason, e.Field, e.Offset, e.Detail)
 	}

@@ -82,6 +82,16 @@ type SourceConfig struct {
 	// MaxRecordBytes is the largest message decoded; longer ones are
 	// dead-lettered as ReasonOversized. Default 1 MiB.
 	MaxRecordBytes int
+	// Reject, when set, sees every decoded batch before ReadBatch returns
+	// it and names the rows that must not pass, in increasing row order
+	// (nil when all pass): rows that decode but that the consumer cannot
+	// use, such as a label outside the model's target. Their messages go to
+	// the dead-letter topic with ReasonRejected and the RowError's detail,
+	// like messages that do not decode, and the batch is returned without
+	// them (the other messages are decoded again, so a rejection costs a
+	// second decode of its batch). It runs on ReadBatch's goroutine and
+	// must not keep rec.
+	Reject func(rec arrow.Record) []RowError
 
 	// RecordTimeWatermark makes each batch carry a watermark from Kafka
 	// record timestamps: the partition's largest timestamp so far minus
@@ -191,6 +201,8 @@ type Source struct {
 	assigned map[int32]bool  // partitions assigned before (start positions apply once)
 	announce []int32         // newly assigned partitions not yet announced to the runtime
 	hwm      map[int32]int64 // high watermark per partition from the last fetch
+
+	decoded []int // indexes of the messages of the batch being cut that decoded (ReadBatch's goroutine)
 
 	records, bytes, batches atomic.Int64
 	deadMu                  sync.Mutex
@@ -677,7 +689,8 @@ func (s *Source) cut(ctx context.Context) (datastream.Batch, bool, error) {
 	var bad []*kgo.Record
 	s.dec.Reserve(len(recs))
 	maxTime := pb.maxTime
-	for _, r := range recs {
+	s.decoded = s.decoded[:0]
+	for i, r := range recs {
 		if err := s.dec.Decode(r.Value); err != nil {
 			var de *DecodeError
 			if !errors.As(err, &de) {
@@ -687,9 +700,16 @@ func (s *Source) cut(ctx context.Context) (datastream.Batch, bool, error) {
 			s.countDead(de.Reason)
 			continue
 		}
+		s.decoded = append(s.decoded, i)
 		maxTime = max(maxTime, r.Timestamp.UnixMilli())
 	}
 	rec := s.dec.NewRecord()
+	if s.cfg.Reject != nil && rec.NumRows() > 0 {
+		var err error
+		if rec, bad, err = s.reject(rec, recs, bad); err != nil {
+			return datastream.Batch{}, false, err
+		}
+	}
 	if len(bad) > 0 {
 		// The position passes these records once the batch is returned, so
 		// they must be in the dead-letter topic first.
@@ -717,6 +737,39 @@ func (s *Source) cut(ctx context.Context) (datastream.Batch, bool, error) {
 		wm = maxTime - s.cfg.OutOfOrderness.Milliseconds() - 1
 	}
 	return datastream.Batch{Record: rec, Watermark: wm, Split: pb.split}, true, nil
+}
+
+// reject asks SourceConfig.Reject about rec, the decoded messages of recs
+// (s.decoded maps its rows to them), and when it refuses rows, adds their
+// dead letters to bad and decodes the others again into a new record.
+func (s *Source) reject(rec arrow.Record, recs []*kgo.Record, bad []*kgo.Record) (arrow.Record, []*kgo.Record, error) {
+	rows := s.cfg.Reject(rec)
+	if len(rows) == 0 {
+		return rec, bad, nil
+	}
+	rec.Release()
+	s.dec.Reserve(len(s.decoded) - len(rows))
+	next := 0
+	for row, i := range s.decoded {
+		if next < len(rows) && rows[next].Row == row {
+			re := rows[next]
+			next++
+			de := &DecodeError{Reason: ReasonRejected, Field: re.Column, Detail: re.Detail}
+			bad = append(bad, deadLetter(s.cfg.DeadLetterTopic, recs[i], de, s.cfg.MaxRecordBytes))
+			s.countDead(ReasonRejected)
+			continue
+		}
+		if err := s.dec.Decode(recs[i].Value); err != nil {
+			return nil, nil, fmt.Errorf("kafka source %s/%d offset %d: decode again after a rejection: %w",
+				s.cfg.Topic, recs[i].Partition, recs[i].Offset, err)
+		}
+	}
+	if next != len(rows) {
+		s.dec.NewRecord().Release()
+		return nil, nil, fmt.Errorf("kafka source %s: Reject returned rows %v, not increasing rows of the %d-row batch",
+			s.cfg.Topic, rows, len(s.decoded))
+	}
+	return s.dec.NewRecord(), bad, nil
 }
 
 func (s *Source) countDead(r Reason) {
