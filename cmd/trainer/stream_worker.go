@@ -19,10 +19,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/lakestream/lakestream/dataset"
 	"github.com/lakestream/lakestream/datastream"
 	"github.com/lakestream/lakestream/datastream/kafka"
-	"github.com/lakestream/lakestream/lake"
 	"github.com/lakestream/lakestream/paramserver"
 	"github.com/lakestream/lakestream/train"
 	"github.com/lakestream/lakestream/train/feature"
@@ -132,29 +130,10 @@ func runStreamWorker(ctx context.Context, j *trainJob, cl clusterFlags, sf strea
 	}
 	log := newLogger(os.Stderr).With("worker", name, "topic", sf.topic, "group", group)
 	w := &streamWorker{name: name, flags: sf, dlq: dlq, log: log}
-	lk, err := lake.Open(ctx, j.lakeURI)
-	if err != nil {
-		return fmt.Errorf("--lake: %w", err)
-	}
-	filter, err := dataset.ParseWhere(j.where)
-	if err != nil {
-		return &usageError{fmt.Sprintf("--where: %v", err)}
-	}
-	dts, err := dtFilter(j.dt)
-	if err != nil {
-		return &usageError{err.Error()}
-	}
 	// The table in the lake types the JSON columns (an integer column must
 	// hash as an integer, as it does when the same model trains on the
 	// table or serves) and fits the spec's standardization, if it asks.
-	plan, err := j.plan(ctx, lk, append(filter, dts...), "schema")
-	if err != nil {
-		return err
-	}
-	if err := j.fitSpec(ctx, plan); err != nil {
-		return err
-	}
-	model, err := psModel(j)
+	lk, filter, plan, model, err := j.workerSetup(ctx, "schema")
 	if err != nil {
 		return err
 	}

@@ -91,28 +91,11 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	log := newLogger(os.Stderr).With("worker", *name)
 	w := &worker{name: *name, job: j, log: log, heartbeat: *heartbeat}
-	lk, err := lake.Open(ctx, j.lakeURI)
+	lk, filter, plan, model, err := j.workerSetup(ctx, "training")
 	if err != nil {
-		return fmt.Errorf("--lake: %w", err)
-	}
-	filter, err := dataset.ParseWhere(j.where)
-	if err != nil {
-		return &usageError{fmt.Sprintf("--where: %v", err)}
-	}
-	dts, err := dtFilter(j.dt)
-	if err != nil {
-		return &usageError{err.Error()}
-	}
-	if w.plan, err = j.plan(ctx, lk, append(filter, dts...), "training"); err != nil {
 		return err
 	}
-	w.splits = w.plan.Splits()
-	if err := j.fitSpec(ctx, w.plan); err != nil {
-		return err
-	}
-	if w.model, err = psModel(j); err != nil {
-		return err
-	}
+	w.plan, w.splits, w.model = plan, plan.Splits(), model
 	ccfg, err := cl.clientConfig()
 	if err != nil {
 		return err
@@ -152,6 +135,36 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "validation auc %.6f  logloss %.6f  (%d examples)\n", m.AUC, m.LogLoss, m.Examples)
 	}
 	return nil
+}
+
+// workerSetup opens the job's lake, plans its --where and --dt rows (what
+// names them in errors), fits the spec's standardization on them and builds
+// the model whose tables the shards hold: what every kind of worker needs.
+func (j *trainJob) workerSetup(ctx context.Context, what string) (lake.Store, dataset.Filter, *dataset.Plan, train.Model, error) {
+	lk, err := lake.Open(ctx, j.lakeURI)
+	if err != nil {
+		return nil, nil, nil, nil, fmt.Errorf("--lake: %w", err)
+	}
+	filter, err := dataset.ParseWhere(j.where)
+	if err != nil {
+		return nil, nil, nil, nil, &usageError{fmt.Sprintf("--where: %v", err)}
+	}
+	dts, err := dtFilter(j.dt)
+	if err != nil {
+		return nil, nil, nil, nil, &usageError{err.Error()}
+	}
+	plan, err := j.plan(ctx, lk, append(filter, dts...), what)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if err := j.fitSpec(ctx, plan); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	m, err := psModel(j)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	return lk, filter, plan, m, nil
 }
 
 // run trains splits until the coordinator says the job is done.
