@@ -42,7 +42,9 @@ type ClientConfig struct {
 // Client is a parameter store backed by remote shards. It implements the
 // trainer's ParamStore interface like Local: Pull and Push hash each key to
 // its shard (ShardOf), call all shards in parallel, and merge the answers
-// into the caller's dst. It is safe for concurrent use.
+// into the caller's dst. PullTables and PushTables do the same for several
+// tables at once, in one Exchange round trip per shard. It is safe for
+// concurrent use.
 //
 // A Push that fails part-way may have been applied on some shards or some
 // chunks: the parameter server has no transactions; jobs recover from the
@@ -53,6 +55,7 @@ type Client struct {
 	stubs   []pb.ParamServerClient
 	widths  map[string]int
 	scratch sync.Pool // *fanout
+	multi   sync.Pool // *tableFanout
 }
 
 // Dial connects to every shard and checks that each serves the shard the map
@@ -85,6 +88,7 @@ func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
 	}
 	c := &Client{cfg: cfg}
 	c.scratch.New = func() any { return new(fanout) }
+	c.multi.New = func() any { return new(tableFanout) }
 	for _, addr := range cfg.Shards {
 		conn, err := grpc.NewClient(addr, opts...)
 		if err != nil {
@@ -192,14 +196,18 @@ type fanout struct {
 
 func (c *Client) getFanout() *fanout {
 	f := c.scratch.Get().(*fanout)
-	n := len(c.stubs)
+	f.reset(len(c.stubs))
+	return f
+}
+
+// reset empties f for n shards, keeping its buffers.
+func (f *fanout) reset(n int) {
 	if len(f.keys) != n {
 		f.keys, f.pos, f.vals, f.errs = make([][]uint64, n), make([][]int32, n), make([][]float32, n), make([]error, n)
 	}
 	for i := range n {
 		f.keys[i], f.pos[i], f.vals[i], f.errs[i] = f.keys[i][:0], f.pos[i][:0], f.vals[i][:0], nil
 	}
-	return f
 }
 
 // partition splits keys by shard; with vals (width w) it gathers each
@@ -386,6 +394,247 @@ func (c *Client) PushPull(ctx context.Context, table string, pushKeys []uint64, 
 		}
 		return nil
 	})
+}
+
+// PullTables pulls several tables at once — keys[i] of tables[i] into
+// dst[i], each laid out as Pull's dst — in one round trip per shard: the
+// keys of every table are split by shard, each shard gets one Exchange
+// request holding its part of every table, the shards are called in
+// parallel, and the answers are merged. A shard whose part exceeds
+// ChunkBytes gets the chunked per-table calls of Pull instead. It panics
+// when the slices' lengths disagree (a programmer error, as in Pull).
+func (c *Client) PullTables(ctx context.Context, tables []string, keys [][]uint64, dst [][]float32) error {
+	return c.exchange(ctx, false, tables, keys, dst)
+}
+
+// PushTables pushes several tables at once — grads[i] for keys[i] of
+// tables[i], each as Push does — in one round trip per shard, split and
+// sent like PullTables. Each shard applies its sections in order. As with
+// Push, a call that fails may have been applied on some shards.
+func (c *Client) PushTables(ctx context.Context, tables []string, keys [][]uint64, grads [][]float32) error {
+	return c.exchange(ctx, true, tables, keys, grads)
+}
+
+// tableFanout is the pooled scratch of PullTables and PushTables: the keys
+// of each table partitioned by shard, and per shard the Exchange request
+// with its section messages, reused from call to call.
+type tableFanout struct {
+	tabs   []fanout
+	widths []int
+	reqs   []*pb.ExchangeRequest
+	pushes [][]*pb.TablePush
+	pulls  [][]*pb.TablePull
+	errs   []error
+}
+
+func (c *Client) getTableFanout(tables int) *tableFanout {
+	tf := c.multi.Get().(*tableFanout)
+	n := len(c.stubs)
+	if len(tf.reqs) != n {
+		tf.reqs, tf.pushes, tf.pulls, tf.errs = make([]*pb.ExchangeRequest, n), make([][]*pb.TablePush, n), make([][]*pb.TablePull, n), make([]error, n)
+		for s := range tf.reqs {
+			tf.reqs[s] = &pb.ExchangeRequest{}
+		}
+	}
+	clear(tf.errs)
+	for len(tf.tabs) < tables {
+		tf.tabs = append(tf.tabs, fanout{})
+		tf.widths = append(tf.widths, 0)
+	}
+	if n > 1 {
+		for i := range tables {
+			tf.tabs[i].reset(n)
+		}
+	}
+	return tf
+}
+
+// part returns table i's keys and values on shard s: the caller's own
+// slices when there is one shard, the partitioned copies otherwise.
+func (tf *tableFanout) part(s, i int, keys [][]uint64, vals [][]float32) ([]uint64, []float32) {
+	if len(tf.reqs) == 1 {
+		return keys[i], vals[i]
+	}
+	return tf.tabs[i].keys[s], tf.tabs[i].vals[s]
+}
+
+func (c *Client) exchange(ctx context.Context, push bool, tables []string, keys [][]uint64, vals [][]float32) error {
+	op := "pull"
+	if push {
+		op = "push"
+	}
+	if len(keys) != len(tables) || len(vals) != len(tables) {
+		panic(fmt.Sprintf("paramserver: %s tables: %d tables, %d key slices, %d value slices", op, len(tables), len(keys), len(vals)))
+	}
+	tf := c.getTableFanout(len(tables))
+	defer c.multi.Put(tf)
+	for i, name := range tables {
+		w, err := c.width(name)
+		if err != nil {
+			return err
+		}
+		checkLen(op, name, keys[i], vals[i], w)
+		tf.widths[i] = w
+	}
+	n := len(c.stubs)
+	if n == 1 {
+		return c.exchangeShard(ctx, 0, push, tables, tf, keys, vals)
+	}
+	for i := range tables {
+		var g []float32
+		if push {
+			g = vals[i]
+		}
+		tf.tabs[i].partition(keys[i], g, tf.widths[i])
+	}
+	var wg sync.WaitGroup
+	last := -1
+	for s := range n {
+		busy := false
+		for i := range tables {
+			busy = busy || len(tf.tabs[i].keys[s]) > 0
+		}
+		if !busy {
+			continue
+		}
+		if last >= 0 {
+			wg.Add(1)
+			go func(s int) {
+				defer wg.Done()
+				tf.errs[s] = c.exchangeShard(ctx, s, push, tables, tf, keys, vals)
+			}(last)
+		}
+		last = s
+	}
+	if last >= 0 {
+		tf.errs[last] = c.exchangeShard(ctx, last, push, tables, tf, keys, vals)
+	}
+	wg.Wait()
+	return errors.Join(tf.errs...)
+}
+
+// exchangeShard sends shard s its part of every table — one Exchange call,
+// or the chunked per-table calls when the part exceeds ChunkBytes — and,
+// for a pull of a sharded client, scatters the rows into the caller's dst.
+func (c *Client) exchangeShard(ctx context.Context, s int, push bool, tables []string, tf *tableFanout, keys [][]uint64, vals [][]float32) error {
+	size := 0
+	for i := range tables {
+		k, _ := tf.part(s, i, keys, vals)
+		size += len(k) * (8 + 4*tf.widths[i])
+		if !push && len(tf.reqs) > 1 {
+			f := &tf.tabs[i]
+			f.vals[s] = growFloats(f.vals[s][:0], len(k)*tf.widths[i])
+		}
+	}
+	var err error
+	if size > c.cfg.ChunkBytes {
+		err = c.exchangeChunked(ctx, s, push, tables, tf, keys, vals)
+	} else {
+		err = c.exchangeOnce(ctx, s, push, tables, tf, keys, vals)
+	}
+	if err != nil || push || len(tf.reqs) == 1 {
+		return err
+	}
+	for i := range tables {
+		f, w := &tf.tabs[i], tf.widths[i]
+		for j, p := range f.pos[s] {
+			copy(vals[i][int(p)*w:int(p+1)*w], f.vals[s][j*w:(j+1)*w])
+		}
+	}
+	return nil
+}
+
+// exchangeChunked is exchangeShard's fallback: table by table, the chunked
+// calls Pull and Push make.
+func (c *Client) exchangeChunked(ctx context.Context, s int, push bool, tables []string, tf *tableFanout, keys [][]uint64, vals [][]float32) error {
+	for i, name := range tables {
+		k, v := tf.part(s, i, keys, vals)
+		if len(k) == 0 {
+			continue
+		}
+		var err error
+		if push {
+			err = c.pushShard(ctx, s, name, tf.widths[i], k, v)
+		} else {
+			err = c.pullShard(ctx, s, name, tf.widths[i], k, v, false)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// exchangeOnce sends shard s one Exchange request with a section for every
+// table that has keys there, built in tf's reused messages.
+func (c *Client) exchangeOnce(ctx context.Context, s int, push bool, tables []string, tf *tableFanout, keys [][]uint64, vals [][]float32) error {
+	// tf.pushes[s] and tf.pulls[s] keep every section message ever built
+	// for shard s; this request uses the first ones, in table order.
+	req := tf.reqs[s]
+	np, nl := 0, 0
+	for i, name := range tables {
+		k, v := tf.part(s, i, keys, vals)
+		if len(k) == 0 {
+			continue
+		}
+		if push {
+			if np == len(tf.pushes[s]) {
+				tf.pushes[s] = append(tf.pushes[s], &pb.TablePush{})
+			}
+			sec := tf.pushes[s][np]
+			sec.Table, sec.Keys, sec.Grads = name, keyBytes(k), floatBytes(v)
+			np++
+		} else {
+			if nl == len(tf.pulls[s]) {
+				tf.pulls[s] = append(tf.pulls[s], &pb.TablePull{})
+			}
+			sec := tf.pulls[s][nl]
+			sec.Table, sec.Keys = name, keyBytes(k)
+			nl++
+		}
+	}
+	if np+nl == 0 {
+		return nil
+	}
+	req.Pushes, req.Pulls = tf.pushes[s][:np], tf.pulls[s][:nl]
+	// Drop the references to the caller's memory once the call is done.
+	defer func() {
+		for _, sec := range req.Pushes {
+			sec.Table, sec.Keys, sec.Grads = "", nil, nil
+		}
+		for _, sec := range req.Pulls {
+			sec.Table, sec.Keys = "", nil
+		}
+		req.Pushes, req.Pulls = nil, nil
+	}()
+	cctx, cancel := c.callCtx(ctx)
+	resp, err := c.stubs[s].Exchange(cctx, req)
+	cancel()
+	op := "pull"
+	if push {
+		op = "push"
+	}
+	if err != nil {
+		return fmt.Errorf("paramserver: %s tables %q on shard %d (%s): %w", op, tables, s, c.cfg.Shards[s], fromStatus(err))
+	}
+	if push {
+		return nil
+	}
+	if len(resp.Values) != len(req.Pulls) {
+		return fmt.Errorf("paramserver: pull tables %q on shard %d: %d values fields for %d sections", tables, s, len(resp.Values), len(req.Pulls))
+	}
+	j := 0
+	for i, name := range tables {
+		k, v := tf.part(s, i, keys, vals)
+		if len(k) == 0 {
+			continue
+		}
+		if err := decodeFloats(v, resp.Values[j]); err != nil {
+			return fmt.Errorf("paramserver: pull %q on shard %d: %w", name, s, err)
+		}
+		j++
+	}
+	return nil
 }
 
 // eachShard runs fn for shards 0..n-1 in parallel and joins the errors.

@@ -235,6 +235,60 @@ func (l *Local) push(ctx context.Context, table string, keys []uint64, grads []f
 	return nil
 }
 
+// PullTables pulls several tables at once: keys[i] of tables[i] into
+// dst[i], each as Pull does. It exists so that Local and Client share one
+// multi-table interface (the Client sends all tables of a shard in one
+// round trip); on Local it is a loop. Every table is checked (declared,
+// dense rows in range) before any is read.
+func (l *Local) PullTables(ctx context.Context, tables []string, keys [][]uint64, dst [][]float32) error {
+	if err := l.checkTables("pull", tables, keys, dst); err != nil {
+		return err
+	}
+	for i, name := range tables {
+		if err := l.pull(ctx, name, keys[i], dst[i], false, nil); err != nil {
+			return fmt.Errorf("pull %q: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// PushTables pushes several tables at once, in order: grads[i] for keys[i]
+// of tables[i], each as Push does. Every table is checked (declared, dense
+// rows in range) before any is updated, so a bad table changes nothing.
+func (l *Local) PushTables(ctx context.Context, tables []string, keys [][]uint64, grads [][]float32) error {
+	if err := l.checkTables("push", tables, keys, grads); err != nil {
+		return err
+	}
+	for i, name := range tables {
+		if err := l.push(ctx, name, keys[i], grads[i], nil); err != nil {
+			return fmt.Errorf("push %q: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// checkTables returns the first unknown table or dense key out of range of
+// a multi-table call; it panics on a shape mismatch, as Pull and Push do.
+func (l *Local) checkTables(op string, tables []string, keys [][]uint64, vals [][]float32) error {
+	if len(keys) != len(tables) || len(vals) != len(tables) {
+		panic(fmt.Sprintf("paramserver: %s tables: %d tables, %d key slices, %d value slices", op, len(tables), len(keys), len(vals)))
+	}
+	ts := l.tables.Load()
+	for i, name := range tables {
+		t := ts.byName[name]
+		if t == nil {
+			return fmt.Errorf("%w %q", ErrUnknownTable, name)
+		}
+		checkShape(op, t, keys[i], vals[i])
+		if t.dense != nil {
+			if err := t.dense.check(keys[i]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // Flush applies the gradients a Deferred store accumulated: one optimizer
 // step per row with the sum of the gradients pushed to it since the last
 // flush. clock makes it idempotent per bulk-synchronous step: every worker

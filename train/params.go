@@ -34,6 +34,18 @@ type hintedStore interface {
 	PushHinted(ctx context.Context, table string, keys []uint64, grads []float32, hints []int32) error
 }
 
+// tableBatcher is an optional ParamStore capability, found by type
+// assertion: PullTables and PushTables are Pull and Push of several tables
+// in one call — keys[i] and dst[i] (or grads[i]) belong to tables[i] and are
+// laid out as in Pull and Push. The gRPC client (paramserver.Client) sends
+// all tables of a shard in one round trip, so a step of a model with dense
+// tables costs two round trips instead of two per table. Errors should name
+// the table at fault.
+type tableBatcher interface {
+	PullTables(ctx context.Context, tables []string, keys [][]uint64, dst [][]float32) error
+	PushTables(ctx context.Context, tables []string, keys [][]uint64, grads [][]float32) error
+}
+
 // Table declares one parameter table a model reads and updates. The command
 // that wires a job turns each Table into the parameter server's table spec,
 // giving it the job's optimizer unless Posterior is set.

@@ -13,13 +13,30 @@ import (
 // it, and pushes it. It drives the model directly, so it works inside the
 // trainer's loop, inside a stream operator, or from a test.
 //
+// A step makes two store calls per table (pull, then push), or, when the
+// store has multi-table PullTables/PushTables (the gRPC client does) and
+// not the in-process hinted path, one PullTables and one PushTables for all
+// tables: two round trips to each shard per step instead of two per table.
+//
 // A Stepper reuses every buffer between calls: after the first batches of
 // the largest size, a step allocates nothing. It is not safe for concurrent
 // use; data-parallel workers each own one.
 type Stepper struct {
-	model  Model
-	store  ParamStore
-	hinted hintedStore // store's fast path, or nil
+	model Model
+	store ParamStore
+	// hinted and batch are store's optional capabilities, looked up at the
+	// start of every step (usePaths), so a store wrapped after NewStepper
+	// (WarmStart) is never bypassed. hinted is the in-process fast path;
+	// batch the multi-table calls, used when there is more than one table
+	// and no hinted path. bNames, bKeys and bVals are batch's reused
+	// arguments (all tables, sparse first) and bLabel names the tables in
+	// errors.
+	hinted hintedStore
+	batch  tableBatcher
+	bNames []string
+	bKeys  [][]uint64
+	bVals  [][]float32
+	bLabel string
 	tables []Table
 	width  int // width of the sparse table
 	clip   float64
@@ -50,7 +67,6 @@ type StepResult struct {
 func NewStepper(m Model, s ParamStore, clipNorm float64) *Stepper {
 	st := &Stepper{model: m, store: s, tables: m.Tables(), clip: clipNorm}
 	st.width = st.tables[0].Width
-	st.hinted, _ = s.(hintedStore)
 	for _, t := range st.tables[1:] {
 		keys := make([]uint64, t.Rows)
 		for i := range keys {
@@ -60,7 +76,37 @@ func NewStepper(m Model, s ParamStore, clipNorm float64) *Stepper {
 		st.params.Dense = append(st.params.Dense, make([]float32, t.Rows*t.Width))
 		st.grads.Dense = append(st.grads.Dense, make([]float32, t.Rows*t.Width))
 	}
+	for i, t := range st.tables {
+		st.bNames = append(st.bNames, t.Name)
+		if i > 0 {
+			st.bLabel += ", "
+		}
+		st.bLabel += t.Name
+	}
+	st.bKeys = make([][]uint64, len(st.tables))
+	st.bVals = make([][]float32, len(st.tables))
+	copy(st.bKeys[1:], st.denseKs)
 	return st
+}
+
+// usePaths looks up the store's optional capabilities for the coming step:
+// the hinted path skips hash lookups in process; batching saves round
+// trips to remote shards, and only with more than one table. Two type
+// assertions cost nanoseconds and allocate nothing.
+func (s *Stepper) usePaths() {
+	s.hinted, _ = s.store.(hintedStore)
+	s.batch = nil
+	if b, ok := s.store.(tableBatcher); ok && s.hinted == nil && len(s.tables) > 1 {
+		s.batch = b
+	}
+}
+
+// batchArgs points the reused multi-table arguments at the sparse keys and
+// at sparse, then dense.
+func (s *Stepper) batchArgs(sparse []float32, dense [][]float32) {
+	s.bKeys[0] = s.idx.uniq
+	s.bVals[0] = sparse
+	copy(s.bVals[1:], dense)
 }
 
 // Model returns the model the Stepper trains.
@@ -80,8 +126,10 @@ func (s *Stepper) checkLabels(b *Batch) error {
 }
 
 // pull deduplicates b's keys and pulls every table; it records the keys in
-// the export set when train is true.
+// the export set when train is true. It picks the store's paths for the
+// whole step: Step's push uses the same.
 func (s *Stepper) pull(ctx context.Context, b *Batch, train bool) error {
+	s.usePaths()
 	s.idx.reset(len(b.Indices))
 	s.params.Slot = grow(s.params.Slot, len(b.Indices))
 	s.idx.index(b.Indices, s.params.Slot)
@@ -92,6 +140,13 @@ func (s *Stepper) pull(ctx context.Context, b *Batch, train bool) error {
 		}
 	}
 	s.params.Sparse = grow(s.params.Sparse, len(uniq)*s.width)
+	if s.batch != nil {
+		s.batchArgs(s.params.Sparse, s.params.Dense)
+		if err := s.batch.PullTables(ctx, s.bNames, s.bKeys, s.bVals); err != nil {
+			return fmt.Errorf("pull %s: %w", s.bLabel, err)
+		}
+		return nil
+	}
 	var err error
 	if s.hinted != nil {
 		s.hints = grow(s.hints, len(uniq))
@@ -166,6 +221,13 @@ func (s *Stepper) Step(ctx context.Context, b *Batch) (StepResult, error) {
 	if err := s.checkAndClip(); err != nil {
 		return StepResult{}, err
 	}
+	if s.batch != nil {
+		s.batchArgs(s.grads.Sparse, s.grads.Dense)
+		if err := s.batch.PushTables(ctx, s.bNames, s.bKeys, s.bVals); err != nil {
+			return StepResult{}, fmt.Errorf("push %s: %w", s.bLabel, err)
+		}
+		return s.result(b, n, loss), nil
+	}
 	var err error
 	if s.hinted != nil {
 		err = s.hinted.PushHinted(ctx, s.tables[0].Name, s.idx.uniq, s.grads.Sparse, s.hints)
@@ -180,6 +242,11 @@ func (s *Stepper) Step(ctx context.Context, b *Batch) (StepResult, error) {
 			return StepResult{}, fmt.Errorf("push %s: %w", t.Name, err)
 		}
 	}
+	return s.result(b, n, loss), nil
+}
+
+// result summarizes the step that trained on b.
+func (s *Stepper) result(b *Batch, n int, loss float64) StepResult {
 	res := StepResult{Examples: n, Loss: loss, Predictions: s.pred}
 	if b.Weights == nil {
 		res.Weight = float64(n)
@@ -188,7 +255,7 @@ func (s *Stepper) Step(ctx context.Context, b *Batch) (StepResult, error) {
 			res.Weight += float64(w)
 		}
 	}
-	return res, nil
+	return res
 }
 
 // checkAndClip fails on the first table with a non-finite gradient and

@@ -75,7 +75,7 @@ func (x AcquireResponse_State) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use AcquireResponse_State.Descriptor instead.
 func (AcquireResponse_State) EnumDescriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{23, 0}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{27, 0}
 }
 
 type PullRequest struct {
@@ -348,6 +348,231 @@ func (x *PushPullRequest) GetPullKeys() []byte {
 	return nil
 }
 
+// TablePush is one table's part of an Exchange push, packed like
+// PushRequest.
+type TablePush struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Table         string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	Keys          []byte                 `protobuf:"bytes,2,opt,name=keys,proto3" json:"keys,omitempty"`   // packed little-endian uint64
+	Grads         []byte                 `protobuf:"bytes,3,opt,name=grads,proto3" json:"grads,omitempty"` // packed little-endian float32, len(keys)*width
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TablePush) Reset() {
+	*x = TablePush{}
+	mi := &file_paramserver_paramserver_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TablePush) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TablePush) ProtoMessage() {}
+
+func (x *TablePush) ProtoReflect() protoreflect.Message {
+	mi := &file_paramserver_paramserver_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TablePush.ProtoReflect.Descriptor instead.
+func (*TablePush) Descriptor() ([]byte, []int) {
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *TablePush) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *TablePush) GetKeys() []byte {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+func (x *TablePush) GetGrads() []byte {
+	if x != nil {
+		return x.Grads
+	}
+	return nil
+}
+
+// TablePull is one table's part of an Exchange pull, packed like
+// PullRequest.
+type TablePull struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Table string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	Keys  []byte                 `protobuf:"bytes,2,opt,name=keys,proto3" json:"keys,omitempty"` // packed little-endian uint64
+	// trained_only reads rows never pushed as zeros, as in PullRequest.
+	TrainedOnly   bool `protobuf:"varint,3,opt,name=trained_only,json=trainedOnly,proto3" json:"trained_only,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TablePull) Reset() {
+	*x = TablePull{}
+	mi := &file_paramserver_paramserver_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TablePull) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TablePull) ProtoMessage() {}
+
+func (x *TablePull) ProtoReflect() protoreflect.Message {
+	mi := &file_paramserver_paramserver_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TablePull.ProtoReflect.Descriptor instead.
+func (*TablePull) Descriptor() ([]byte, []int) {
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *TablePull) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *TablePull) GetKeys() []byte {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+func (x *TablePull) GetTrainedOnly() bool {
+	if x != nil {
+		return x.TrainedOnly
+	}
+	return false
+}
+
+type ExchangeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// pushes are applied in order, all before the first pull. A table may
+	// appear in several sections; each is applied as one Push.
+	Pushes        []*TablePush `protobuf:"bytes,1,rep,name=pushes,proto3" json:"pushes,omitempty"`
+	Pulls         []*TablePull `protobuf:"bytes,2,rep,name=pulls,proto3" json:"pulls,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExchangeRequest) Reset() {
+	*x = ExchangeRequest{}
+	mi := &file_paramserver_paramserver_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExchangeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExchangeRequest) ProtoMessage() {}
+
+func (x *ExchangeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_paramserver_paramserver_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExchangeRequest.ProtoReflect.Descriptor instead.
+func (*ExchangeRequest) Descriptor() ([]byte, []int) {
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ExchangeRequest) GetPushes() []*TablePush {
+	if x != nil {
+		return x.Pushes
+	}
+	return nil
+}
+
+func (x *ExchangeRequest) GetPulls() []*TablePull {
+	if x != nil {
+		return x.Pulls
+	}
+	return nil
+}
+
+type ExchangeResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// values holds one packed little-endian float32 field per pull section,
+	// in request order, len(keys)*width values each.
+	Values        [][]byte `protobuf:"bytes,1,rep,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExchangeResponse) Reset() {
+	*x = ExchangeResponse{}
+	mi := &file_paramserver_paramserver_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExchangeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExchangeResponse) ProtoMessage() {}
+
+func (x *ExchangeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_paramserver_paramserver_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExchangeResponse.ProtoReflect.Descriptor instead.
+func (*ExchangeResponse) Descriptor() ([]byte, []int) {
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ExchangeResponse) GetValues() [][]byte {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
 type JoinRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Worker        string                 `protobuf:"bytes,1,opt,name=worker,proto3" json:"worker,omitempty"`
@@ -357,7 +582,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[5]
+	mi := &file_paramserver_paramserver_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -369,7 +594,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[5]
+	mi := &file_paramserver_paramserver_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -382,7 +607,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{5}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *JoinRequest) GetWorker() string {
@@ -401,7 +626,7 @@ type JoinResponse struct {
 
 func (x *JoinResponse) Reset() {
 	*x = JoinResponse{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[6]
+	mi := &file_paramserver_paramserver_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -413,7 +638,7 @@ func (x *JoinResponse) String() string {
 func (*JoinResponse) ProtoMessage() {}
 
 func (x *JoinResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[6]
+	mi := &file_paramserver_paramserver_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -426,7 +651,7 @@ func (x *JoinResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
 func (*JoinResponse) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{6}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *JoinResponse) GetClock() int64 {
@@ -447,7 +672,7 @@ type ClockRequest struct {
 
 func (x *ClockRequest) Reset() {
 	*x = ClockRequest{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[7]
+	mi := &file_paramserver_paramserver_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -459,7 +684,7 @@ func (x *ClockRequest) String() string {
 func (*ClockRequest) ProtoMessage() {}
 
 func (x *ClockRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[7]
+	mi := &file_paramserver_paramserver_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -472,7 +697,7 @@ func (x *ClockRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClockRequest.ProtoReflect.Descriptor instead.
 func (*ClockRequest) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{7}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ClockRequest) GetWorker() string {
@@ -500,7 +725,7 @@ type ClockResponse struct {
 
 func (x *ClockResponse) Reset() {
 	*x = ClockResponse{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[8]
+	mi := &file_paramserver_paramserver_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -512,7 +737,7 @@ func (x *ClockResponse) String() string {
 func (*ClockResponse) ProtoMessage() {}
 
 func (x *ClockResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[8]
+	mi := &file_paramserver_paramserver_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -525,7 +750,7 @@ func (x *ClockResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClockResponse.ProtoReflect.Descriptor instead.
 func (*ClockResponse) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{8}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ClockResponse) GetMinClock() int64 {
@@ -544,7 +769,7 @@ type FlushRequest struct {
 
 func (x *FlushRequest) Reset() {
 	*x = FlushRequest{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[9]
+	mi := &file_paramserver_paramserver_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -556,7 +781,7 @@ func (x *FlushRequest) String() string {
 func (*FlushRequest) ProtoMessage() {}
 
 func (x *FlushRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[9]
+	mi := &file_paramserver_paramserver_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -569,7 +794,7 @@ func (x *FlushRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlushRequest.ProtoReflect.Descriptor instead.
 func (*FlushRequest) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{9}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *FlushRequest) GetClock() int64 {
@@ -587,7 +812,7 @@ type FlushResponse struct {
 
 func (x *FlushResponse) Reset() {
 	*x = FlushResponse{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[10]
+	mi := &file_paramserver_paramserver_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -599,7 +824,7 @@ func (x *FlushResponse) String() string {
 func (*FlushResponse) ProtoMessage() {}
 
 func (x *FlushResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[10]
+	mi := &file_paramserver_paramserver_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -612,7 +837,7 @@ func (x *FlushResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlushResponse.ProtoReflect.Descriptor instead.
 func (*FlushResponse) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{10}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{14}
 }
 
 type LeaveRequest struct {
@@ -624,7 +849,7 @@ type LeaveRequest struct {
 
 func (x *LeaveRequest) Reset() {
 	*x = LeaveRequest{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[11]
+	mi := &file_paramserver_paramserver_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -636,7 +861,7 @@ func (x *LeaveRequest) String() string {
 func (*LeaveRequest) ProtoMessage() {}
 
 func (x *LeaveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[11]
+	mi := &file_paramserver_paramserver_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -649,7 +874,7 @@ func (x *LeaveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveRequest.ProtoReflect.Descriptor instead.
 func (*LeaveRequest) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{11}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *LeaveRequest) GetWorker() string {
@@ -667,7 +892,7 @@ type LeaveResponse struct {
 
 func (x *LeaveResponse) Reset() {
 	*x = LeaveResponse{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[12]
+	mi := &file_paramserver_paramserver_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -679,7 +904,7 @@ func (x *LeaveResponse) String() string {
 func (*LeaveResponse) ProtoMessage() {}
 
 func (x *LeaveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[12]
+	mi := &file_paramserver_paramserver_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -692,7 +917,7 @@ func (x *LeaveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveResponse.ProtoReflect.Descriptor instead.
 func (*LeaveResponse) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{12}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{16}
 }
 
 type SnapshotRequest struct {
@@ -706,7 +931,7 @@ type SnapshotRequest struct {
 
 func (x *SnapshotRequest) Reset() {
 	*x = SnapshotRequest{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[13]
+	mi := &file_paramserver_paramserver_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -718,7 +943,7 @@ func (x *SnapshotRequest) String() string {
 func (*SnapshotRequest) ProtoMessage() {}
 
 func (x *SnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[13]
+	mi := &file_paramserver_paramserver_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -731,7 +956,7 @@ func (x *SnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotRequest.ProtoReflect.Descriptor instead.
 func (*SnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{13}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SnapshotRequest) GetName() string {
@@ -751,7 +976,7 @@ type SnapshotResponse struct {
 
 func (x *SnapshotResponse) Reset() {
 	*x = SnapshotResponse{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[14]
+	mi := &file_paramserver_paramserver_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -763,7 +988,7 @@ func (x *SnapshotResponse) String() string {
 func (*SnapshotResponse) ProtoMessage() {}
 
 func (x *SnapshotResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[14]
+	mi := &file_paramserver_paramserver_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -776,7 +1001,7 @@ func (x *SnapshotResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotResponse.ProtoReflect.Descriptor instead.
 func (*SnapshotResponse) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{14}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SnapshotResponse) GetKey() string {
@@ -802,7 +1027,7 @@ type RestoreRequest struct {
 
 func (x *RestoreRequest) Reset() {
 	*x = RestoreRequest{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[15]
+	mi := &file_paramserver_paramserver_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -814,7 +1039,7 @@ func (x *RestoreRequest) String() string {
 func (*RestoreRequest) ProtoMessage() {}
 
 func (x *RestoreRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[15]
+	mi := &file_paramserver_paramserver_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -827,7 +1052,7 @@ func (x *RestoreRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestoreRequest.ProtoReflect.Descriptor instead.
 func (*RestoreRequest) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{15}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RestoreRequest) GetName() string {
@@ -846,7 +1071,7 @@ type RestoreResponse struct {
 
 func (x *RestoreResponse) Reset() {
 	*x = RestoreResponse{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[16]
+	mi := &file_paramserver_paramserver_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -858,7 +1083,7 @@ func (x *RestoreResponse) String() string {
 func (*RestoreResponse) ProtoMessage() {}
 
 func (x *RestoreResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[16]
+	mi := &file_paramserver_paramserver_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -871,7 +1096,7 @@ func (x *RestoreResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestoreResponse.ProtoReflect.Descriptor instead.
 func (*RestoreResponse) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{16}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *RestoreResponse) GetKey() string {
@@ -889,7 +1114,7 @@ type InfoRequest struct {
 
 func (x *InfoRequest) Reset() {
 	*x = InfoRequest{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[17]
+	mi := &file_paramserver_paramserver_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -901,7 +1126,7 @@ func (x *InfoRequest) String() string {
 func (*InfoRequest) ProtoMessage() {}
 
 func (x *InfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[17]
+	mi := &file_paramserver_paramserver_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -914,7 +1139,7 @@ func (x *InfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InfoRequest.ProtoReflect.Descriptor instead.
 func (*InfoRequest) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{17}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{21}
 }
 
 type TableInfo struct {
@@ -930,7 +1155,7 @@ type TableInfo struct {
 
 func (x *TableInfo) Reset() {
 	*x = TableInfo{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[18]
+	mi := &file_paramserver_paramserver_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -942,7 +1167,7 @@ func (x *TableInfo) String() string {
 func (*TableInfo) ProtoMessage() {}
 
 func (x *TableInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[18]
+	mi := &file_paramserver_paramserver_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -955,7 +1180,7 @@ func (x *TableInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TableInfo.ProtoReflect.Descriptor instead.
 func (*TableInfo) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{18}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *TableInfo) GetName() string {
@@ -1010,7 +1235,7 @@ type InfoResponse struct {
 
 func (x *InfoResponse) Reset() {
 	*x = InfoResponse{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[19]
+	mi := &file_paramserver_paramserver_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1022,7 +1247,7 @@ func (x *InfoResponse) String() string {
 func (*InfoResponse) ProtoMessage() {}
 
 func (x *InfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[19]
+	mi := &file_paramserver_paramserver_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1035,7 +1260,7 @@ func (x *InfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InfoResponse.ProtoReflect.Descriptor instead.
 func (*InfoResponse) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{19}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *InfoResponse) GetShard() int32 {
@@ -1090,7 +1315,7 @@ type RegisterRequest struct {
 
 func (x *RegisterRequest) Reset() {
 	*x = RegisterRequest{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[20]
+	mi := &file_paramserver_paramserver_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1102,7 +1327,7 @@ func (x *RegisterRequest) String() string {
 func (*RegisterRequest) ProtoMessage() {}
 
 func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[20]
+	mi := &file_paramserver_paramserver_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1115,7 +1340,7 @@ func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterRequest.ProtoReflect.Descriptor instead.
 func (*RegisterRequest) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{20}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *RegisterRequest) GetWorker() string {
@@ -1140,7 +1365,7 @@ type RegisterResponse struct {
 
 func (x *RegisterResponse) Reset() {
 	*x = RegisterResponse{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[21]
+	mi := &file_paramserver_paramserver_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1152,7 +1377,7 @@ func (x *RegisterResponse) String() string {
 func (*RegisterResponse) ProtoMessage() {}
 
 func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[21]
+	mi := &file_paramserver_paramserver_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1165,7 +1390,7 @@ func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterResponse.ProtoReflect.Descriptor instead.
 func (*RegisterResponse) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{21}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{25}
 }
 
 type AcquireRequest struct {
@@ -1177,7 +1402,7 @@ type AcquireRequest struct {
 
 func (x *AcquireRequest) Reset() {
 	*x = AcquireRequest{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[22]
+	mi := &file_paramserver_paramserver_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1189,7 +1414,7 @@ func (x *AcquireRequest) String() string {
 func (*AcquireRequest) ProtoMessage() {}
 
 func (x *AcquireRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[22]
+	mi := &file_paramserver_paramserver_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1202,7 +1427,7 @@ func (x *AcquireRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcquireRequest.ProtoReflect.Descriptor instead.
 func (*AcquireRequest) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{22}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *AcquireRequest) GetWorker() string {
@@ -1225,7 +1450,7 @@ type AcquireResponse struct {
 
 func (x *AcquireResponse) Reset() {
 	*x = AcquireResponse{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[23]
+	mi := &file_paramserver_paramserver_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1237,7 +1462,7 @@ func (x *AcquireResponse) String() string {
 func (*AcquireResponse) ProtoMessage() {}
 
 func (x *AcquireResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[23]
+	mi := &file_paramserver_paramserver_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1250,7 +1475,7 @@ func (x *AcquireResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcquireResponse.ProtoReflect.Descriptor instead.
 func (*AcquireResponse) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{23}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *AcquireResponse) GetState() AcquireResponse_State {
@@ -1300,7 +1525,7 @@ type ProgressRequest struct {
 
 func (x *ProgressRequest) Reset() {
 	*x = ProgressRequest{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[24]
+	mi := &file_paramserver_paramserver_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1312,7 +1537,7 @@ func (x *ProgressRequest) String() string {
 func (*ProgressRequest) ProtoMessage() {}
 
 func (x *ProgressRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[24]
+	mi := &file_paramserver_paramserver_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1325,7 +1550,7 @@ func (x *ProgressRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProgressRequest.ProtoReflect.Descriptor instead.
 func (*ProgressRequest) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{24}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ProgressRequest) GetWorker() string {
@@ -1364,7 +1589,7 @@ type ProgressResponse struct {
 
 func (x *ProgressResponse) Reset() {
 	*x = ProgressResponse{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[25]
+	mi := &file_paramserver_paramserver_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1376,7 +1601,7 @@ func (x *ProgressResponse) String() string {
 func (*ProgressResponse) ProtoMessage() {}
 
 func (x *ProgressResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[25]
+	mi := &file_paramserver_paramserver_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1389,7 +1614,7 @@ func (x *ProgressResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProgressResponse.ProtoReflect.Descriptor instead.
 func (*ProgressResponse) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{25}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{29}
 }
 
 type CompleteRequest struct {
@@ -1403,7 +1628,7 @@ type CompleteRequest struct {
 
 func (x *CompleteRequest) Reset() {
 	*x = CompleteRequest{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[26]
+	mi := &file_paramserver_paramserver_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1415,7 +1640,7 @@ func (x *CompleteRequest) String() string {
 func (*CompleteRequest) ProtoMessage() {}
 
 func (x *CompleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[26]
+	mi := &file_paramserver_paramserver_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1428,7 +1653,7 @@ func (x *CompleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteRequest.ProtoReflect.Descriptor instead.
 func (*CompleteRequest) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{26}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CompleteRequest) GetWorker() string {
@@ -1460,7 +1685,7 @@ type CompleteResponse struct {
 
 func (x *CompleteResponse) Reset() {
 	*x = CompleteResponse{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[27]
+	mi := &file_paramserver_paramserver_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1472,7 +1697,7 @@ func (x *CompleteResponse) String() string {
 func (*CompleteResponse) ProtoMessage() {}
 
 func (x *CompleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[27]
+	mi := &file_paramserver_paramserver_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1485,7 +1710,7 @@ func (x *CompleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteResponse.ProtoReflect.Descriptor instead.
 func (*CompleteResponse) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{27}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{31}
 }
 
 type FailRequest struct {
@@ -1501,7 +1726,7 @@ type FailRequest struct {
 
 func (x *FailRequest) Reset() {
 	*x = FailRequest{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[28]
+	mi := &file_paramserver_paramserver_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1513,7 +1738,7 @@ func (x *FailRequest) String() string {
 func (*FailRequest) ProtoMessage() {}
 
 func (x *FailRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[28]
+	mi := &file_paramserver_paramserver_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1526,7 +1751,7 @@ func (x *FailRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FailRequest.ProtoReflect.Descriptor instead.
 func (*FailRequest) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{28}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *FailRequest) GetWorker() string {
@@ -1572,7 +1797,7 @@ type FailResponse struct {
 
 func (x *FailResponse) Reset() {
 	*x = FailResponse{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[29]
+	mi := &file_paramserver_paramserver_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1584,7 +1809,7 @@ func (x *FailResponse) String() string {
 func (*FailResponse) ProtoMessage() {}
 
 func (x *FailResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[29]
+	mi := &file_paramserver_paramserver_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1597,7 +1822,7 @@ func (x *FailResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FailResponse.ProtoReflect.Descriptor instead.
 func (*FailResponse) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{29}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{33}
 }
 
 type HeartbeatRequest struct {
@@ -1609,7 +1834,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[30]
+	mi := &file_paramserver_paramserver_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1621,7 +1846,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[30]
+	mi := &file_paramserver_paramserver_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1634,7 +1859,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{30}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *HeartbeatRequest) GetWorker() string {
@@ -1652,7 +1877,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[31]
+	mi := &file_paramserver_paramserver_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1664,7 +1889,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[31]
+	mi := &file_paramserver_paramserver_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1677,7 +1902,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{31}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{35}
 }
 
 type StatusRequest struct {
@@ -1688,7 +1913,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[32]
+	mi := &file_paramserver_paramserver_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1700,7 +1925,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[32]
+	mi := &file_paramserver_paramserver_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1713,7 +1938,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{32}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{36}
 }
 
 type StatusResponse struct {
@@ -1737,7 +1962,7 @@ type StatusResponse struct {
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[33]
+	mi := &file_paramserver_paramserver_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1749,7 +1974,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[33]
+	mi := &file_paramserver_paramserver_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1762,7 +1987,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{33}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *StatusResponse) GetEpoch() int64 {
@@ -1862,7 +2087,20 @@ const file_paramserver_paramserver_proto_rawDesc = "" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12\x1b\n" +
 	"\tpush_keys\x18\x02 \x01(\fR\bpushKeys\x12\x14\n" +
 	"\x05grads\x18\x03 \x01(\fR\x05grads\x12\x1b\n" +
-	"\tpull_keys\x18\x04 \x01(\fR\bpullKeys\"%\n" +
+	"\tpull_keys\x18\x04 \x01(\fR\bpullKeys\"K\n" +
+	"\tTablePush\x12\x14\n" +
+	"\x05table\x18\x01 \x01(\tR\x05table\x12\x12\n" +
+	"\x04keys\x18\x02 \x01(\fR\x04keys\x12\x14\n" +
+	"\x05grads\x18\x03 \x01(\fR\x05grads\"X\n" +
+	"\tTablePull\x12\x14\n" +
+	"\x05table\x18\x01 \x01(\tR\x05table\x12\x12\n" +
+	"\x04keys\x18\x02 \x01(\fR\x04keys\x12!\n" +
+	"\ftrained_only\x18\x03 \x01(\bR\vtrainedOnly\"\x8b\x01\n" +
+	"\x0fExchangeRequest\x12<\n" +
+	"\x06pushes\x18\x01 \x03(\v2$.lakestream.paramserver.v1.TablePushR\x06pushes\x12:\n" +
+	"\x05pulls\x18\x02 \x03(\v2$.lakestream.paramserver.v1.TablePullR\x05pulls\"*\n" +
+	"\x10ExchangeResponse\x12\x16\n" +
+	"\x06values\x18\x01 \x03(\fR\x06values\"%\n" +
 	"\vJoinRequest\x12\x16\n" +
 	"\x06worker\x18\x01 \x01(\tR\x06worker\"$\n" +
 	"\fJoinResponse\x12\x14\n" +
@@ -1963,11 +2201,12 @@ const file_paramserver_paramserver_proto_rawDesc = "" +
 	"\atrained\x18\t \x03(\x03R\atrained\x12\x16\n" +
 	"\x06owners\x18\n" +
 	" \x03(\tR\x06owners\x12\x12\n" +
-	"\x04rows\x18\v \x03(\x03R\x04rows2\xad\a\n" +
+	"\x04rows\x18\v \x03(\x03R\x04rows2\x92\b\n" +
 	"\vParamServer\x12W\n" +
 	"\x04Pull\x12&.lakestream.paramserver.v1.PullRequest\x1a'.lakestream.paramserver.v1.PullResponse\x12W\n" +
 	"\x04Push\x12&.lakestream.paramserver.v1.PushRequest\x1a'.lakestream.paramserver.v1.PushResponse\x12_\n" +
-	"\bPushPull\x12*.lakestream.paramserver.v1.PushPullRequest\x1a'.lakestream.paramserver.v1.PullResponse\x12W\n" +
+	"\bPushPull\x12*.lakestream.paramserver.v1.PushPullRequest\x1a'.lakestream.paramserver.v1.PullResponse\x12c\n" +
+	"\bExchange\x12*.lakestream.paramserver.v1.ExchangeRequest\x1a+.lakestream.paramserver.v1.ExchangeResponse\x12W\n" +
 	"\x04Join\x12&.lakestream.paramserver.v1.JoinRequest\x1a'.lakestream.paramserver.v1.JoinResponse\x12Z\n" +
 	"\x05Clock\x12'.lakestream.paramserver.v1.ClockRequest\x1a(.lakestream.paramserver.v1.ClockResponse\x12Z\n" +
 	"\x05Flush\x12'.lakestream.paramserver.v1.FlushRequest\x1a(.lakestream.paramserver.v1.FlushResponse\x12Z\n" +
@@ -1997,7 +2236,7 @@ func file_paramserver_paramserver_proto_rawDescGZIP() []byte {
 }
 
 var file_paramserver_paramserver_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_paramserver_paramserver_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_paramserver_paramserver_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_paramserver_paramserver_proto_goTypes = []any{
 	(AcquireResponse_State)(0), // 0: lakestream.paramserver.v1.AcquireResponse.State
 	(*PullRequest)(nil),        // 1: lakestream.paramserver.v1.PullRequest
@@ -2005,78 +2244,86 @@ var file_paramserver_paramserver_proto_goTypes = []any{
 	(*PushRequest)(nil),        // 3: lakestream.paramserver.v1.PushRequest
 	(*PushResponse)(nil),       // 4: lakestream.paramserver.v1.PushResponse
 	(*PushPullRequest)(nil),    // 5: lakestream.paramserver.v1.PushPullRequest
-	(*JoinRequest)(nil),        // 6: lakestream.paramserver.v1.JoinRequest
-	(*JoinResponse)(nil),       // 7: lakestream.paramserver.v1.JoinResponse
-	(*ClockRequest)(nil),       // 8: lakestream.paramserver.v1.ClockRequest
-	(*ClockResponse)(nil),      // 9: lakestream.paramserver.v1.ClockResponse
-	(*FlushRequest)(nil),       // 10: lakestream.paramserver.v1.FlushRequest
-	(*FlushResponse)(nil),      // 11: lakestream.paramserver.v1.FlushResponse
-	(*LeaveRequest)(nil),       // 12: lakestream.paramserver.v1.LeaveRequest
-	(*LeaveResponse)(nil),      // 13: lakestream.paramserver.v1.LeaveResponse
-	(*SnapshotRequest)(nil),    // 14: lakestream.paramserver.v1.SnapshotRequest
-	(*SnapshotResponse)(nil),   // 15: lakestream.paramserver.v1.SnapshotResponse
-	(*RestoreRequest)(nil),     // 16: lakestream.paramserver.v1.RestoreRequest
-	(*RestoreResponse)(nil),    // 17: lakestream.paramserver.v1.RestoreResponse
-	(*InfoRequest)(nil),        // 18: lakestream.paramserver.v1.InfoRequest
-	(*TableInfo)(nil),          // 19: lakestream.paramserver.v1.TableInfo
-	(*InfoResponse)(nil),       // 20: lakestream.paramserver.v1.InfoResponse
-	(*RegisterRequest)(nil),    // 21: lakestream.paramserver.v1.RegisterRequest
-	(*RegisterResponse)(nil),   // 22: lakestream.paramserver.v1.RegisterResponse
-	(*AcquireRequest)(nil),     // 23: lakestream.paramserver.v1.AcquireRequest
-	(*AcquireResponse)(nil),    // 24: lakestream.paramserver.v1.AcquireResponse
-	(*ProgressRequest)(nil),    // 25: lakestream.paramserver.v1.ProgressRequest
-	(*ProgressResponse)(nil),   // 26: lakestream.paramserver.v1.ProgressResponse
-	(*CompleteRequest)(nil),    // 27: lakestream.paramserver.v1.CompleteRequest
-	(*CompleteResponse)(nil),   // 28: lakestream.paramserver.v1.CompleteResponse
-	(*FailRequest)(nil),        // 29: lakestream.paramserver.v1.FailRequest
-	(*FailResponse)(nil),       // 30: lakestream.paramserver.v1.FailResponse
-	(*HeartbeatRequest)(nil),   // 31: lakestream.paramserver.v1.HeartbeatRequest
-	(*HeartbeatResponse)(nil),  // 32: lakestream.paramserver.v1.HeartbeatResponse
-	(*StatusRequest)(nil),      // 33: lakestream.paramserver.v1.StatusRequest
-	(*StatusResponse)(nil),     // 34: lakestream.paramserver.v1.StatusResponse
+	(*TablePush)(nil),          // 6: lakestream.paramserver.v1.TablePush
+	(*TablePull)(nil),          // 7: lakestream.paramserver.v1.TablePull
+	(*ExchangeRequest)(nil),    // 8: lakestream.paramserver.v1.ExchangeRequest
+	(*ExchangeResponse)(nil),   // 9: lakestream.paramserver.v1.ExchangeResponse
+	(*JoinRequest)(nil),        // 10: lakestream.paramserver.v1.JoinRequest
+	(*JoinResponse)(nil),       // 11: lakestream.paramserver.v1.JoinResponse
+	(*ClockRequest)(nil),       // 12: lakestream.paramserver.v1.ClockRequest
+	(*ClockResponse)(nil),      // 13: lakestream.paramserver.v1.ClockResponse
+	(*FlushRequest)(nil),       // 14: lakestream.paramserver.v1.FlushRequest
+	(*FlushResponse)(nil),      // 15: lakestream.paramserver.v1.FlushResponse
+	(*LeaveRequest)(nil),       // 16: lakestream.paramserver.v1.LeaveRequest
+	(*LeaveResponse)(nil),      // 17: lakestream.paramserver.v1.LeaveResponse
+	(*SnapshotRequest)(nil),    // 18: lakestream.paramserver.v1.SnapshotRequest
+	(*SnapshotResponse)(nil),   // 19: lakestream.paramserver.v1.SnapshotResponse
+	(*RestoreRequest)(nil),     // 20: lakestream.paramserver.v1.RestoreRequest
+	(*RestoreResponse)(nil),    // 21: lakestream.paramserver.v1.RestoreResponse
+	(*InfoRequest)(nil),        // 22: lakestream.paramserver.v1.InfoRequest
+	(*TableInfo)(nil),          // 23: lakestream.paramserver.v1.TableInfo
+	(*InfoResponse)(nil),       // 24: lakestream.paramserver.v1.InfoResponse
+	(*RegisterRequest)(nil),    // 25: lakestream.paramserver.v1.RegisterRequest
+	(*RegisterResponse)(nil),   // 26: lakestream.paramserver.v1.RegisterResponse
+	(*AcquireRequest)(nil),     // 27: lakestream.paramserver.v1.AcquireRequest
+	(*AcquireResponse)(nil),    // 28: lakestream.paramserver.v1.AcquireResponse
+	(*ProgressRequest)(nil),    // 29: lakestream.paramserver.v1.ProgressRequest
+	(*ProgressResponse)(nil),   // 30: lakestream.paramserver.v1.ProgressResponse
+	(*CompleteRequest)(nil),    // 31: lakestream.paramserver.v1.CompleteRequest
+	(*CompleteResponse)(nil),   // 32: lakestream.paramserver.v1.CompleteResponse
+	(*FailRequest)(nil),        // 33: lakestream.paramserver.v1.FailRequest
+	(*FailResponse)(nil),       // 34: lakestream.paramserver.v1.FailResponse
+	(*HeartbeatRequest)(nil),   // 35: lakestream.paramserver.v1.HeartbeatRequest
+	(*HeartbeatResponse)(nil),  // 36: lakestream.paramserver.v1.HeartbeatResponse
+	(*StatusRequest)(nil),      // 37: lakestream.paramserver.v1.StatusRequest
+	(*StatusResponse)(nil),     // 38: lakestream.paramserver.v1.StatusResponse
 }
 var file_paramserver_paramserver_proto_depIdxs = []int32{
-	19, // 0: lakestream.paramserver.v1.InfoResponse.tables:type_name -> lakestream.paramserver.v1.TableInfo
-	0,  // 1: lakestream.paramserver.v1.AcquireResponse.state:type_name -> lakestream.paramserver.v1.AcquireResponse.State
-	1,  // 2: lakestream.paramserver.v1.ParamServer.Pull:input_type -> lakestream.paramserver.v1.PullRequest
-	3,  // 3: lakestream.paramserver.v1.ParamServer.Push:input_type -> lakestream.paramserver.v1.PushRequest
-	5,  // 4: lakestream.paramserver.v1.ParamServer.PushPull:input_type -> lakestream.paramserver.v1.PushPullRequest
-	6,  // 5: lakestream.paramserver.v1.ParamServer.Join:input_type -> lakestream.paramserver.v1.JoinRequest
-	8,  // 6: lakestream.paramserver.v1.ParamServer.Clock:input_type -> lakestream.paramserver.v1.ClockRequest
-	10, // 7: lakestream.paramserver.v1.ParamServer.Flush:input_type -> lakestream.paramserver.v1.FlushRequest
-	12, // 8: lakestream.paramserver.v1.ParamServer.Leave:input_type -> lakestream.paramserver.v1.LeaveRequest
-	14, // 9: lakestream.paramserver.v1.ParamServer.Snapshot:input_type -> lakestream.paramserver.v1.SnapshotRequest
-	16, // 10: lakestream.paramserver.v1.ParamServer.Restore:input_type -> lakestream.paramserver.v1.RestoreRequest
-	18, // 11: lakestream.paramserver.v1.ParamServer.Info:input_type -> lakestream.paramserver.v1.InfoRequest
-	21, // 12: lakestream.paramserver.v1.Coordinator.Register:input_type -> lakestream.paramserver.v1.RegisterRequest
-	23, // 13: lakestream.paramserver.v1.Coordinator.Acquire:input_type -> lakestream.paramserver.v1.AcquireRequest
-	25, // 14: lakestream.paramserver.v1.Coordinator.Progress:input_type -> lakestream.paramserver.v1.ProgressRequest
-	27, // 15: lakestream.paramserver.v1.Coordinator.Complete:input_type -> lakestream.paramserver.v1.CompleteRequest
-	29, // 16: lakestream.paramserver.v1.Coordinator.Fail:input_type -> lakestream.paramserver.v1.FailRequest
-	31, // 17: lakestream.paramserver.v1.Coordinator.Heartbeat:input_type -> lakestream.paramserver.v1.HeartbeatRequest
-	33, // 18: lakestream.paramserver.v1.Coordinator.Status:input_type -> lakestream.paramserver.v1.StatusRequest
-	2,  // 19: lakestream.paramserver.v1.ParamServer.Pull:output_type -> lakestream.paramserver.v1.PullResponse
-	4,  // 20: lakestream.paramserver.v1.ParamServer.Push:output_type -> lakestream.paramserver.v1.PushResponse
-	2,  // 21: lakestream.paramserver.v1.ParamServer.PushPull:output_type -> lakestream.paramserver.v1.PullResponse
-	7,  // 22: lakestream.paramserver.v1.ParamServer.Join:output_type -> lakestream.paramserver.v1.JoinResponse
-	9,  // 23: lakestream.paramserver.v1.ParamServer.Clock:output_type -> lakestream.paramserver.v1.ClockResponse
-	11, // 24: lakestream.paramserver.v1.ParamServer.Flush:output_type -> lakestream.paramserver.v1.FlushResponse
-	13, // 25: lakestream.paramserver.v1.ParamServer.Leave:output_type -> lakestream.paramserver.v1.LeaveResponse
-	15, // 26: lakestream.paramserver.v1.ParamServer.Snapshot:output_type -> lakestream.paramserver.v1.SnapshotResponse
-	17, // 27: lakestream.paramserver.v1.ParamServer.Restore:output_type -> lakestream.paramserver.v1.RestoreResponse
-	20, // 28: lakestream.paramserver.v1.ParamServer.Info:output_type -> lakestream.paramserver.v1.InfoResponse
-	22, // 29: lakestream.paramserver.v1.Coordinator.Register:output_type -> lakestream.paramserver.v1.RegisterResponse
-	24, // 30: lakestream.paramserver.v1.Coordinator.Acquire:output_type -> lakestream.paramserver.v1.AcquireResponse
-	26, // 31: lakestream.paramserver.v1.Coordinator.Progress:output_type -> lakestream.paramserver.v1.ProgressResponse
-	28, // 32: lakestream.paramserver.v1.Coordinator.Complete:output_type -> lakestream.paramserver.v1.CompleteResponse
-	30, // 33: lakestream.paramserver.v1.Coordinator.Fail:output_type -> lakestream.paramserver.v1.FailResponse
-	32, // 34: lakestream.paramserver.v1.Coordinator.Heartbeat:output_type -> lakestream.paramserver.v1.HeartbeatResponse
-	34, // 35: lakestream.paramserver.v1.Coordinator.Status:output_type -> lakestream.paramserver.v1.StatusResponse
-	19, // [19:36] is the sub-list for method output_type
-	2,  // [2:19] is the sub-list for method input_type
-	2,  // [2:2] is the sub-list for extension type_name
-	2,  // [2:2] is the sub-list for extension extendee
-	0,  // [0:2] is the sub-list for field type_name
+	6,  // 0: lakestream.paramserver.v1.ExchangeRequest.pushes:type_name -> lakestream.paramserver.v1.TablePush
+	7,  // 1: lakestream.paramserver.v1.ExchangeRequest.pulls:type_name -> lakestream.paramserver.v1.TablePull
+	23, // 2: lakestream.paramserver.v1.InfoResponse.tables:type_name -> lakestream.paramserver.v1.TableInfo
+	0,  // 3: lakestream.paramserver.v1.AcquireResponse.state:type_name -> lakestream.paramserver.v1.AcquireResponse.State
+	1,  // 4: lakestream.paramserver.v1.ParamServer.Pull:input_type -> lakestream.paramserver.v1.PullRequest
+	3,  // 5: lakestream.paramserver.v1.ParamServer.Push:input_type -> lakestream.paramserver.v1.PushRequest
+	5,  // 6: lakestream.paramserver.v1.ParamServer.PushPull:input_type -> lakestream.paramserver.v1.PushPullRequest
+	8,  // 7: lakestream.paramserver.v1.ParamServer.Exchange:input_type -> lakestream.paramserver.v1.ExchangeRequest
+	10, // 8: lakestream.paramserver.v1.ParamServer.Join:input_type -> lakestream.paramserver.v1.JoinRequest
+	12, // 9: lakestream.paramserver.v1.ParamServer.Clock:input_type -> lakestream.paramserver.v1.ClockRequest
+	14, // 10: lakestream.paramserver.v1.ParamServer.Flush:input_type -> lakestream.paramserver.v1.FlushRequest
+	16, // 11: lakestream.paramserver.v1.ParamServer.Leave:input_type -> lakestream.paramserver.v1.LeaveRequest
+	18, // 12: lakestream.paramserver.v1.ParamServer.Snapshot:input_type -> lakestream.paramserver.v1.SnapshotRequest
+	20, // 13: lakestream.paramserver.v1.ParamServer.Restore:input_type -> lakestream.paramserver.v1.RestoreRequest
+	22, // 14: lakestream.paramserver.v1.ParamServer.Info:input_type -> lakestream.paramserver.v1.InfoRequest
+	25, // 15: lakestream.paramserver.v1.Coordinator.Register:input_type -> lakestream.paramserver.v1.RegisterRequest
+	27, // 16: lakestream.paramserver.v1.Coordinator.Acquire:input_type -> lakestream.paramserver.v1.AcquireRequest
+	29, // 17: lakestream.paramserver.v1.Coordinator.Progress:input_type -> lakestream.paramserver.v1.ProgressRequest
+	31, // 18: lakestream.paramserver.v1.Coordinator.Complete:input_type -> lakestream.paramserver.v1.CompleteRequest
+	33, // 19: lakestream.paramserver.v1.Coordinator.Fail:input_type -> lakestream.paramserver.v1.FailRequest
+	35, // 20: lakestream.paramserver.v1.Coordinator.Heartbeat:input_type -> lakestream.paramserver.v1.HeartbeatRequest
+	37, // 21: lakestream.paramserver.v1.Coordinator.Status:input_type -> lakestream.paramserver.v1.StatusRequest
+	2,  // 22: lakestream.paramserver.v1.ParamServer.Pull:output_type -> lakestream.paramserver.v1.PullResponse
+	4,  // 23: lakestream.paramserver.v1.ParamServer.Push:output_type -> lakestream.paramserver.v1.PushResponse
+	2,  // 24: lakestream.paramserver.v1.ParamServer.PushPull:output_type -> lakestream.paramserver.v1.PullResponse
+	9,  // 25: lakestream.paramserver.v1.ParamServer.Exchange:output_type -> lakestream.paramserver.v1.ExchangeResponse
+	11, // 26: lakestream.paramserver.v1.ParamServer.Join:output_type -> lakestream.paramserver.v1.JoinResponse
+	13, // 27: lakestream.paramserver.v1.ParamServer.Clock:output_type -> lakestream.paramserver.v1.ClockResponse
+	15, // 28: lakestream.paramserver.v1.ParamServer.Flush:output_type -> lakestream.paramserver.v1.FlushResponse
+	17, // 29: lakestream.paramserver.v1.ParamServer.Leave:output_type -> lakestream.paramserver.v1.LeaveResponse
+	19, // 30: lakestream.paramserver.v1.ParamServer.Snapshot:output_type -> lakestream.paramserver.v1.SnapshotResponse
+	21, // 31: lakestream.paramserver.v1.ParamServer.Restore:output_type -> lakestream.paramserver.v1.RestoreResponse
+	24, // 32: lakestream.paramserver.v1.ParamServer.Info:output_type -> lakestream.paramserver.v1.InfoResponse
+	26, // 33: lakestream.paramserver.v1.Coordinator.Register:output_type -> lakestream.paramserver.v1.RegisterResponse
+	28, // 34: lakestream.paramserver.v1.Coordinator.Acquire:output_type -> lakestream.paramserver.v1.AcquireResponse
+	30, // 35: lakestream.paramserver.v1.Coordinator.Progress:output_type -> lakestream.paramserver.v1.ProgressResponse
+	32, // 36: lakestream.paramserver.v1.Coordinator.Complete:output_type -> lakestream.paramserver.v1.CompleteResponse
+	34, // 37: lakestream.paramserver.v1.Coordinator.Fail:output_type -> lakestream.paramserver.v1.FailResponse
+	36, // 38: lakestream.paramserver.v1.Coordinator.Heartbeat:output_type -> lakestream.paramserver.v1.HeartbeatResponse
+	38, // 39: lakestream.paramserver.v1.Coordinator.Status:output_type -> lakestream.paramserver.v1.StatusResponse
+	22, // [22:40] is the sub-list for method output_type
+	4,  // [4:22] is the sub-list for method input_type
+	4,  // [4:4] is the sub-list for extension type_name
+	4,  // [4:4] is the sub-list for extension extendee
+	0,  // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_paramserver_paramserver_proto_init() }
@@ -2090,7 +2337,7 @@ func file_paramserver_paramserver_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_paramserver_paramserver_proto_rawDesc), len(file_paramserver_paramserver_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   34,
+			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

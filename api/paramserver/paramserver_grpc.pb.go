@@ -30,6 +30,7 @@ const (
 	ParamServer_Pull_FullMethodName     = "/lakestream.paramserver.v1.ParamServer/Pull"
 	ParamServer_Push_FullMethodName     = "/lakestream.paramserver.v1.ParamServer/Push"
 	ParamServer_PushPull_FullMethodName = "/lakestream.paramserver.v1.ParamServer/PushPull"
+	ParamServer_Exchange_FullMethodName = "/lakestream.paramserver.v1.ParamServer/Exchange"
 	ParamServer_Join_FullMethodName     = "/lakestream.paramserver.v1.ParamServer/Join"
 	ParamServer_Clock_FullMethodName    = "/lakestream.paramserver.v1.ParamServer/Clock"
 	ParamServer_Flush_FullMethodName    = "/lakestream.paramserver.v1.ParamServer/Flush"
@@ -50,6 +51,18 @@ type ParamServerClient interface {
 	// PushPull pushes gradients, then pulls (possibly other) keys, in one
 	// round trip. The pull sees the push.
 	PushPull(ctx context.Context, in *PushPullRequest, opts ...grpc.CallOption) (*PullResponse, error)
+	// Exchange pushes gradients to several tables, then pulls rows of
+	// several tables, in one round trip: a training step's tables travel
+	// together instead of one call per table. Every push section is applied,
+	// in request order, before any pull section is read, so the pulls see the
+	// pushes exactly as a Pull after a Push would (a bulk-synchronous shard
+	// accumulates the pushes until Flush, as with Push). Every section is
+	// checked before anything is applied: an unknown table (NOT_FOUND), a
+	// keys field that is not a multiple of 8 bytes or a grads field of the
+	// wrong length (INVALID_ARGUMENT), a dense row out of range
+	// (OUT_OF_RANGE), or pulls whose answer would exceed the shard's message
+	// limit (RESOURCE_EXHAUSTED) fail the whole call and change nothing.
+	Exchange(ctx context.Context, in *ExchangeRequest, opts ...grpc.CallOption) (*ExchangeResponse, error)
 	// Join adds a worker to the job's clock table and returns the clock it
 	// starts at.
 	Join(ctx context.Context, in *JoinRequest, opts ...grpc.CallOption) (*JoinResponse, error)
@@ -103,6 +116,16 @@ func (c *paramServerClient) PushPull(ctx context.Context, in *PushPullRequest, o
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(PullResponse)
 	err := c.cc.Invoke(ctx, ParamServer_PushPull_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paramServerClient) Exchange(ctx context.Context, in *ExchangeRequest, opts ...grpc.CallOption) (*ExchangeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ExchangeResponse)
+	err := c.cc.Invoke(ctx, ParamServer_Exchange_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -190,6 +213,18 @@ type ParamServerServer interface {
 	// PushPull pushes gradients, then pulls (possibly other) keys, in one
 	// round trip. The pull sees the push.
 	PushPull(context.Context, *PushPullRequest) (*PullResponse, error)
+	// Exchange pushes gradients to several tables, then pulls rows of
+	// several tables, in one round trip: a training step's tables travel
+	// together instead of one call per table. Every push section is applied,
+	// in request order, before any pull section is read, so the pulls see the
+	// pushes exactly as a Pull after a Push would (a bulk-synchronous shard
+	// accumulates the pushes until Flush, as with Push). Every section is
+	// checked before anything is applied: an unknown table (NOT_FOUND), a
+	// keys field that is not a multiple of 8 bytes or a grads field of the
+	// wrong length (INVALID_ARGUMENT), a dense row out of range
+	// (OUT_OF_RANGE), or pulls whose answer would exceed the shard's message
+	// limit (RESOURCE_EXHAUSTED) fail the whole call and change nothing.
+	Exchange(context.Context, *ExchangeRequest) (*ExchangeResponse, error)
 	// Join adds a worker to the job's clock table and returns the clock it
 	// starts at.
 	Join(context.Context, *JoinRequest) (*JoinResponse, error)
@@ -227,6 +262,9 @@ func (UnimplementedParamServerServer) Push(context.Context, *PushRequest) (*Push
 }
 func (UnimplementedParamServerServer) PushPull(context.Context, *PushPullRequest) (*PullResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method PushPull not implemented")
+}
+func (UnimplementedParamServerServer) Exchange(context.Context, *ExchangeRequest) (*ExchangeResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Exchange not implemented")
 }
 func (UnimplementedParamServerServer) Join(context.Context, *JoinRequest) (*JoinResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Join not implemented")
@@ -320,6 +358,24 @@ func _ParamServer_PushPull_Handler(srv interface{}, ctx context.Context, dec fun
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(ParamServerServer).PushPull(ctx, req.(*PushPullRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ParamServer_Exchange_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExchangeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ParamServerServer).Exchange(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ParamServer_Exchange_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ParamServerServer).Exchange(ctx, req.(*ExchangeRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -468,6 +524,10 @@ var ParamServer_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "PushPull",
 			Handler:    _ParamServer_PushPull_Handler,
+		},
+		{
+			MethodName: "Exchange",
+			Handler:    _ParamServer_Exchange_Handler,
 		},
 		{
 			MethodName: "Join",
