@@ -32,6 +32,12 @@
 // the push of the same keys starts from there, verifying each hint. Calls
 // with many keys sort them by stripe and take each stripe's lock once.
 //
+// Both also have PullTables and PushTables, Pull and Push of several tables
+// in one call. On a Client that is one Exchange RPC per shard for all the
+// tables (pushes applied before pulls), so a training step of a model with
+// a dense bias costs two round trips to each shard instead of four; the
+// trainer uses them when the store has no hinted path.
+//
 // Keys are hashed to shards with ShardOf; the shard map (the ordered list of
 // addresses) is job configuration. A Client splits each request by shard,
 // calls the shards in parallel, splits large requests into chunks below the
