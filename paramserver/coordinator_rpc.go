@@ -33,7 +33,10 @@ func coordStatus(err error) error {
 }
 
 func (s *coordinatorServer) Register(_ context.Context, r *pb.RegisterRequest) (*pb.RegisterResponse, error) {
-	return &pb.RegisterResponse{}, coordStatus(s.co.Register(r.Worker, int(r.Splits)))
+	if err := s.co.Register(r.Worker, int(r.Splits)); err != nil {
+		return nil, coordStatus(err)
+	}
+	return &pb.RegisterResponse{Workers: int32(s.co.cfg.Workers)}, nil
 }
 
 func (s *coordinatorServer) Acquire(_ context.Context, r *pb.AcquireRequest) (*pb.AcquireResponse, error) {
@@ -124,13 +127,17 @@ func coordErr(op string, err error) error {
 	return fmt.Errorf("coordinator %s: %w", op, err)
 }
 
-// Register announces the worker and the number of splits it planned. It
+// Register announces the worker and the number of splits it planned, and
+// returns the job's start quorum (CoordinatorConfig.Workers, 0 if none). It
 // waits for the coordinator to be reachable.
-func (c *CoordinatorClient) Register(ctx context.Context, worker string, splits int) error {
+func (c *CoordinatorClient) Register(ctx context.Context, worker string, splits int) (quorum int, err error) {
 	cctx, cancel := c.ctx(ctx)
 	defer cancel()
-	_, err := c.stub.Register(cctx, &pb.RegisterRequest{Worker: worker, Splits: int64(splits)}, grpc.WaitForReady(true))
-	return coordErr("register", err)
+	r, err := c.stub.Register(cctx, &pb.RegisterRequest{Worker: worker, Splits: int64(splits)}, grpc.WaitForReady(true))
+	if err != nil {
+		return 0, coordErr("register", err)
+	}
+	return int(r.Workers), nil
 }
 
 // Acquire asks for work.

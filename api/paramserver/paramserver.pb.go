@@ -1358,7 +1358,10 @@ func (x *RegisterRequest) GetSplits() int64 {
 }
 
 type RegisterResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// workers is the job's start quorum (trainer ps --workers), 0 if none:
+	// a synchronous worker splits the job's --batch-size over this many.
+	Workers       int32 `protobuf:"varint,1,opt,name=workers,proto3" json:"workers,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1391,6 +1394,13 @@ func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
 // Deprecated: Use RegisterResponse.ProtoReflect.Descriptor instead.
 func (*RegisterResponse) Descriptor() ([]byte, []int) {
 	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *RegisterResponse) GetWorkers() int32 {
+	if x != nil {
+		return x.Workers
+	}
+	return 0
 }
 
 type AcquireRequest struct {
@@ -2141,8 +2151,9 @@ const file_paramserver_paramserver_proto_rawDesc = "" +
 	"\binstance\x18\x06 \x01(\x04R\binstance\"A\n" +
 	"\x0fRegisterRequest\x12\x16\n" +
 	"\x06worker\x18\x01 \x01(\tR\x06worker\x12\x16\n" +
-	"\x06splits\x18\x02 \x01(\x03R\x06splits\"\x12\n" +
-	"\x10RegisterResponse\"(\n" +
+	"\x06splits\x18\x02 \x01(\x03R\x06splits\",\n" +
+	"\x10RegisterResponse\x12\x18\n" +
+	"\aworkers\x18\x01 \x01(\x05R\aworkers\"(\n" +
 	"\x0eAcquireRequest\x12\x16\n" +
 	"\x06worker\x18\x01 \x01(\tR\x06worker\"\xed\x01\n" +
 	"\x0fAcquireResponse\x12F\n" +

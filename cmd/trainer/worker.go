@@ -24,16 +24,17 @@ import (
 // splits, trains each with the trainer's Stepper against the sharded
 // parameter server, and reports progress before every push.
 //
-// Its --batch-size is the per-worker mini-batch. Under sync, one clock is
-// one optimizer update on the sum of the W workers' pushes (the Stepper
-// pushes the gradient summed over its rows, so the sum is the gradient of
-// all W·batch rows): the global batch is W × --batch-size rows, one
-// mini-batch from each worker's current split. To train with the global
-// batch b of a "trainer train" run, give each of W workers --batch-size b/W.
-// The result is then the single-process optimizer on the same number of
-// rows per step in another row order; for a model whose quality depends on
-// the row order (FM: see TestDistributedMatchesSingleProcess) it is not the
-// same model as "trainer train" on consecutive rows.
+// Under sync, one clock is one optimizer update on the sum of the W
+// workers' pushes (the Stepper pushes the gradient summed over its rows, so
+// the sum is the gradient of all of the step's rows), one mini-batch from
+// each worker's current split. So the job's --batch-size b is the global
+// batch there: each worker takes ⌈b/W⌉ rows, W being the coordinator's
+// --workers quorum (--worker-batch-size overrides). The result is the
+// single-process optimizer on about the same number of rows per step in
+// another row order; for a model whose quality depends on the row order
+// (FM: see TestDistributedMatchesSingleProcess) it is the same model as
+// "trainer train" only once both have converged. Under ssp and async every
+// push is an update of its own, and --batch-size is each worker's.
 type worker struct {
 	name      string
 	job       *trainJob
@@ -44,6 +45,7 @@ type worker struct {
 	coord     *paramserver.CoordinatorClient
 	async     bool // no clock barriers
 	sync      bool // barriers, and shards that apply a step's pushes at Flush
+	batch     int  // rows per mini-batch of this worker
 	log       *slog.Logger
 	examples  int64
 	batches   int64
@@ -60,6 +62,7 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer) error {
 	host, _ := os.Hostname()
 	name := fs.String("name", fmt.Sprintf("%s-%d", host, os.Getpid()), "this worker's unique name in the job")
 	heartbeat := fs.Duration("heartbeat", 2*time.Second, "how often to renew the lease while training (well under the coordinator's --lease)")
+	workerBatch := fs.Int("worker-batch-size", 0, "rows per mini-batch of this worker (default: --batch-size under ssp and async; ⌈--batch-size / the coordinator's --workers⌉ under sync, where --batch-size is the global batch)")
 	var sf streamFlags
 	sf.register(fs)
 	fs.Usage = func() {
@@ -117,9 +120,14 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer w.coord.Close()
-	if err := w.coord.Register(ctx, w.name, len(w.splits)); err != nil {
+	quorum, err := w.coord.Register(ctx, w.name, len(w.splits))
+	if err != nil {
 		return err
 	}
+	if w.batch, err = workerBatchSize(j.batchSize, *workerBatch, quorum, w.sync); err != nil {
+		return err
+	}
+	w.log.Info("registered", "consistency", infos[0].Consistency, "batch_size", w.batch, "job_batch_size", j.batchSize, "workers", quorum)
 	start := time.Now()
 	if err := w.run(ctx); err != nil {
 		return err
@@ -271,7 +279,23 @@ func storeLost(err error) bool {
 // rejoin registers again after the coordinator expired this worker.
 func (w *worker) rejoin(ctx context.Context) error {
 	w.log.Warn("the coordinator expired this worker; registering again")
-	return w.coord.Register(ctx, w.name, len(w.splits))
+	_, err := w.coord.Register(ctx, w.name, len(w.splits))
+	return err
+}
+
+// workerBatchSize returns the rows of one worker's mini-batch: explicit
+// when --worker-batch-size is set, else the job's --batch-size, which under
+// sync is the global batch of a step, split over the quorum of workers.
+func workerBatchSize(jobBatch, explicit, quorum int, sync bool) (int, error) {
+	switch {
+	case explicit < 0:
+		return 0, &usageError{fmt.Sprintf("--worker-batch-size %d: want ≥ 1 (or 0 for the default)", explicit)}
+	case explicit > 0:
+		return explicit, nil
+	case sync && quorum > 1:
+		return (jobBatch + quorum - 1) / quorum, nil
+	}
+	return jobBatch, nil
 }
 
 func (w *worker) heartbeats(ctx context.Context) {
@@ -304,7 +328,7 @@ func (w *worker) trainSplit(ctx context.Context, st *train.Stepper, a paramserve
 		sc.Close()
 		return err
 	}
-	bs := train.NewSourceBatches(sc, fz, w.job.batchSize)
+	bs := train.NewSourceBatches(sc, fz, w.batch)
 	defer bs.Close()
 	var rows int64
 	for bs.Next(ctx) {
