@@ -602,6 +602,7 @@ func TestStreamWorkerFlags(t *testing.T) {
 		{"dead letters into the input", []string{"--brokers", "b:9092", "--dead-letter-topic", "clicks"}, "--dead-letter-topic must differ"},
 		{"commit interval", []string{"--brokers", "b:9092", "--commit-interval", "0s"}, "--commit-interval"},
 		{"empty broker", []string{"--brokers", "b:9092,"}, "empty address"},
+		{"worker batch", []string{"--brokers", "b:9092", "--worker-batch-size", "10"}, "--worker-batch-size is for synchronous Parquet jobs"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := runWorker(context.Background(), append(slices.Clone(base), tc.args...), io.Discard)

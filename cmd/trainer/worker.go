@@ -87,6 +87,9 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	if sf.topic != "" {
+		if *workerBatch != 0 {
+			return &usageError{"--worker-batch-size is for synchronous Parquet jobs; a stream worker trains in --batch-size mini-batches"}
+		}
 		return runStreamWorker(ctx, j, cl, sf, *name, *coordAddr, stdout)
 	}
 	if *coordAddr == "" {
