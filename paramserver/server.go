@@ -1,6 +1,7 @@
 package paramserver
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -34,6 +35,11 @@ type ServerConfig struct {
 	// convention). Nil makes Join, Clock and Leave fail with
 	// FailedPrecondition.
 	Clocks *Clocks
+	// Consistency is the job's consistency model, which Info reports on
+	// every shard (Clocks' own configuration wins where it is set), so a
+	// client can check that all shards agree. An empty Mode here means not
+	// stated: Info then reports none unless Clocks is set.
+	Consistency ConsistencyConfig
 	// Coordinator, when set, is served as the Coordinator service on the
 	// same port (shard 0 by convention).
 	Coordinator *Coordinator
@@ -547,13 +553,12 @@ func (s *Server) Info(ctx context.Context, _ *pb.InfoRequest) (*pb.InfoResponse,
 		n, _ := s.cfg.Store.Len(t.Name)
 		resp.Tables = append(resp.Tables, &pb.TableInfo{Name: t.Name, Width: int32(t.Width), Dense: t.Dense, Rows: int64(n), Optimizer: t.Optimizer.Name})
 	}
-	if s.cfg.Clocks != nil {
-		cc := s.cfg.Clocks.Config()
-		resp.Consistency = cc.Mode
-		if resp.Consistency == "" {
-			resp.Consistency = Sync
-		}
-		resp.Staleness = cc.Staleness
+	switch cc := s.cfg.Consistency; {
+	case s.cfg.Clocks != nil:
+		cc = s.cfg.Clocks.Config()
+		resp.Consistency, resp.Staleness = cmp.Or(cc.Mode, Sync), cc.Staleness
+	case cc.Mode != "":
+		resp.Consistency, resp.Staleness = cc.Mode, cc.Staleness
 	}
 	return resp, nil
 }

@@ -43,7 +43,11 @@ func startShards(t testing.TB, n int, specs []TableSpec, o shardOpts) ([]string,
 				t.Fatal(err)
 			}
 		}
-		srv, err := NewServer(ServerConfig{Store: st, Clocks: clocks, Lake: o.lake, SnapshotPrefix: "ckpt",
+		var stated ConsistencyConfig
+		if o.consistency != nil {
+			stated = *o.consistency
+		}
+		srv, err := NewServer(ServerConfig{Store: st, Clocks: clocks, Consistency: stated, Lake: o.lake, SnapshotPrefix: "ckpt",
 			Token: o.token, TLS: o.tls, MaxMsgBytes: o.maxMsg})
 		if err != nil {
 			t.Fatal(err)
@@ -321,5 +325,36 @@ func TestPullTrained(t *testing.T) {
 	}
 	if equalFloats(init[8:16], make([]float32, 8)) || !equalFloats(trained[8:16], make([]float32, 8)) {
 		t.Fatalf("untrained row: Pull %v (want its random start), PullTrained %v (want zeros)", init[8:16], trained[8:16])
+	}
+}
+
+// TestInfoConsistency: every shard reports the job's consistency model, not
+// only the one keeping the clocks, and a shard that was told none reports
+// none.
+func TestInfoConsistency(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cc   *ConsistencyConfig
+		want string
+	}{
+		{"ssp", &ConsistencyConfig{Mode: SSP, Staleness: 2}, SSP},
+		{"async", &ConsistencyConfig{Mode: Async}, Async},
+		{"not stated", nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addrs, _ := startShards(t, 2, remoteSpecs(), shardOpts{consistency: tc.cc})
+			infos, err := dial(t, ClientConfig{Shards: addrs}).Info(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, in := range infos {
+				if in.Consistency != tc.want {
+					t.Errorf("shard %d reports %q, want %q", i, in.Consistency, tc.want)
+				}
+				if tc.cc != nil && in.Staleness != tc.cc.Staleness {
+					t.Errorf("shard %d reports staleness %d, want %d", i, in.Staleness, tc.cc.Staleness)
+				}
+			}
+		})
 	}
 }

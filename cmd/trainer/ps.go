@@ -185,7 +185,7 @@ func runPS(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	scfg := paramserver.ServerConfig{Store: store, Lake: lk, SnapshotPrefix: *prefix, Token: cl.token, TLS: srvTLS,
+	scfg := paramserver.ServerConfig{Store: store, Consistency: cc, Lake: lk, SnapshotPrefix: *prefix, Token: cl.token, TLS: srvTLS,
 		MaxMsgBytes: cl.maxMsg, ExpireEvery: *expireEvery, Logger: log}
 	var co *paramserver.Coordinator
 	if *coordinate {

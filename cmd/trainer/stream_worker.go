@@ -148,17 +148,13 @@ func runStreamWorker(ctx context.Context, j *trainJob, cl clusterFlags, sf strea
 		return err
 	}
 	defer ps.Close()
-	infos, err := ps.Info(ctx)
+	mode, err := shardsConsistency(ctx, ps)
 	if err != nil {
 		return err
 	}
-	if mode := infos[0].Consistency; mode != paramserver.Async {
-		if mode == "" {
-			mode = "unknown (shard 0 runs no clock table)"
-		}
+	if mode != paramserver.Async {
 		return &usageError{fmt.Sprintf("--topic trains asynchronously, but the shards' consistency is %s: start them with "+
-			"\"trainer ps --consistency async\" and shard 0 with --coordinate (which reports the mode). "+
-			"Per-step barriers (sync, ssp) would let a worker whose partitions are quiet stop the others", mode)}
+			"\"trainer ps --consistency async\". Per-step barriers (sync, ssp) would let a worker whose partitions are quiet stop the others", mode)}
 	}
 	if err := w.checkTopics(ctx, brokers); err != nil {
 		return err

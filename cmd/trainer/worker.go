@@ -113,12 +113,11 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer w.ps.Close()
-	infos, err := w.ps.Info(ctx)
+	mode, err := shardsConsistency(ctx, w.ps)
 	if err != nil {
 		return err
 	}
-	w.async = infos[0].Consistency == paramserver.Async
-	w.sync = infos[0].Consistency == paramserver.Sync
+	w.async, w.sync = mode == paramserver.Async, mode == paramserver.Sync
 	if w.coord, err = paramserver.DialCoordinator(*coordAddr, ccfg); err != nil {
 		return err
 	}
@@ -130,7 +129,7 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer) error {
 	if w.batch, err = workerBatchSize(j.batchSize, *workerBatch, quorum, w.sync); err != nil {
 		return err
 	}
-	w.log.Info("registered", "consistency", infos[0].Consistency, "batch_size", w.batch, "job_batch_size", j.batchSize, "workers", quorum)
+	w.log.Info("registered", "consistency", mode, "batch_size", w.batch, "job_batch_size", j.batchSize, "workers", quorum)
 	start := time.Now()
 	if err := w.run(ctx); err != nil {
 		return err
@@ -146,6 +145,27 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "validation auc %.6f  logloss %.6f  (%d examples)\n", m.AUC, m.LogLoss, m.Examples)
 	}
 	return nil
+}
+
+// shardsConsistency returns the consistency model the shards report, and
+// fails when they disagree or none is stated: a worker that took sync
+// shards for async ones would skip the barriers.
+func shardsConsistency(ctx context.Context, ps *paramserver.Client) (string, error) {
+	infos, err := ps.Info(ctx)
+	if err != nil {
+		return "", err
+	}
+	mode := infos[0].Consistency
+	for i, in := range infos {
+		if in.Consistency != mode {
+			return "", fmt.Errorf("the shards disagree on the consistency model: shard 0 runs %q, shard %d %q: give every \"trainer ps\" the same --consistency",
+				mode, i, in.Consistency)
+		}
+	}
+	if mode == "" {
+		return "", errors.New("the shards state no consistency model: start them with \"trainer ps --consistency sync|ssp|async\"")
+	}
+	return mode, nil
 }
 
 // workerSetup opens the job's lake, plans its --where and --dt rows (what
