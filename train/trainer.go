@@ -104,6 +104,13 @@ type Result struct {
 // table). A run that sees no training example returns an error wrapping
 // ErrNoData.
 func Run(ctx context.Context, s *Stepper, data Data, cfg Config) (Result, error) {
+	return run(ctx, []*Stepper{s}, data, cfg)
+}
+
+// run is Run with the Steppers of RunWorkers (checked there); ss[0]
+// validates and exports.
+func run(ctx context.Context, ss []*Stepper, data Data, cfg Config) (Result, error) {
+	s := ss[0]
 	if err := cfg.Validate(); err != nil {
 		return Result{}, err
 	}
@@ -127,7 +134,13 @@ func Run(ctx context.Context, s *Stepper, data Data, cfg Config) (Result, error)
 	}
 	sinceBest := 0
 	for epoch := range cfg.Epochs {
-		rep, err := runEpoch(ctx, s, data, cfg, epoch, log, now)
+		var rep EpochReport
+		var err error
+		if len(ss) == 1 {
+			rep, err = runEpoch(ctx, s, data, cfg, epoch, log, now)
+		} else {
+			rep, err = runEpochParallel(ctx, ss, data.(ShardedData), cfg, epoch, log, now)
+		}
 		if err != nil {
 			return res, err
 		}
@@ -199,7 +212,9 @@ func Run(ctx context.Context, s *Stepper, data Data, cfg Config) (Result, error)
 			return res, err
 		}
 	}
-	res.Steps = s.steps
+	for _, w := range ss {
+		res.Steps += w.steps
+	}
 	res.Duration = now().Sub(start)
 	return res, nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -129,6 +130,31 @@ func testTrainCommand(t *testing.T, dir string) {
 	if err := runTrain(context.Background(), globArgs, &globOut); err != nil || !strings.Contains(globOut.String(), "on 20000 rows") {
 		t.Errorf("train on a glob of two days: %v\n%s", err, globOut.String())
 	}
+	// Two goroutine workers train every row of the same days once and
+	// reach the one-worker quality (asynchronous, so not bit for bit).
+	aucOf := func(out string) float64 {
+		m := regexp.MustCompile(`auc ([0-9.]+)`).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("no validation AUC in:\n%s", out)
+		}
+		v, _ := strconv.ParseFloat(m[1], 64)
+		return v
+	}
+	days := []string{"--dt", "2014-10-21..2014-10-23", "--validation-dt", "2014-10-24"}
+	one, err := run(days...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	two, err := run(append(days, "--parallel", "2")...)
+	if err != nil {
+		t.Fatalf("train --parallel 2: %v", err)
+	}
+	if a1, a2 := aucOf(one), aucOf(two); math.Abs(a1-a2) > 0.005 || !strings.Contains(two, "on 30000 rows") {
+		t.Errorf("--parallel 2: AUC %.5f, one worker %.5f; output:\n%s", a2, a1, two)
+	}
+	if _, err := run(append(days, "--parallel", "2", "--warm-start", "site-lr@1")...); err == nil || !strings.Contains(err.Error(), "--parallel") {
+		t.Errorf("--parallel 2 with --warm-start: %v, want a usage error", err)
+	}
 	_, err = run("--model", "fm", "--warm-start", "site-lr@1")
 	if err == nil || !strings.Contains(err.Error(), "warm start") {
 		t.Errorf("warm start of an fm from an lr: %v, want a warm start error", err)
@@ -150,6 +176,7 @@ func testTrainCommand(t *testing.T, dir string) {
 		{"two validations", []string{"--validation-dt", "2014-10-24", "--validation-hash", "site_id:10"}, "not both", true, nil},
 		{"bad hash split", []string{"--validation-hash", "site_id:150"}, "percent", true, nil},
 		{"missing data flag", []string{"--data", ""}, "--data", true, nil},
+		{"no workers", []string{"--parallel", "0"}, "--parallel", true, nil},
 	}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {

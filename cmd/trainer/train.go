@@ -39,6 +39,7 @@ type trainJob struct {
 	run       train.Config
 	batchSize int
 	shuffle   int
+	parallel  int // goroutine workers of "trainer train" (0 or 1: one)
 	seed      uint64
 	output    string // model name to save under models/, "" to not save
 	warm      string // --warm-start name or name@version
@@ -138,6 +139,16 @@ func (j *trainJob) records(p *dataset.Plan, shuffle int) func(ctx context.Contex
 	}
 }
 
+// recordParts is records for goroutine workers: part i of n scans the
+// plan's splits dealt out round-robin (dataset.AssignSplits), shuffled with
+// a seed of its own.
+func (j *trainJob) recordParts(p *dataset.Plan, shuffle int) func(ctx context.Context, epoch, part, n int) (train.Records, error) {
+	return func(ctx context.Context, epoch, part, n int) (train.Records, error) {
+		opts := dataset.ScanOptions{BatchSize: 8192, ShuffleBuffer: shuffle, Seed: j.seed + uint64(epoch)<<32 + uint64(part), RecycleBuffers: true}
+		return p.Scan(ctx, dataset.AssignSplits(p.Splits(), part, n), opts), nil
+	}
+}
+
 // fitSpec fills the standardization statistics of the spec from the training
 // data when it asks for them.
 func (j *trainJob) fitSpec(ctx context.Context, p *dataset.Plan) error {
@@ -209,7 +220,11 @@ func (j *trainJob) execute(ctx context.Context) (trainOutcome, error) {
 	if err := j.fitSpec(ctx, trainPlan); err != nil {
 		return out, err
 	}
-	data := &train.SourceData{Spec: j.spec, BatchSize: j.batchSize, Train: j.records(trainPlan, j.shuffle)}
+	sharded := &train.ShardedSourceData{
+		SourceData: train.SourceData{Spec: j.spec, BatchSize: j.batchSize, Train: j.records(trainPlan, j.shuffle)},
+		TrainShard: j.recordParts(trainPlan, j.shuffle),
+	}
+	data := &sharded.SourceData
 	switch {
 	case j.valDT != "" && j.valHash != "":
 		return out, &usageError{"give --validation-dt or --validation-hash, not both"}
@@ -259,7 +274,20 @@ func (j *trainJob) execute(ctx context.Context) (trainOutcome, error) {
 		cfg.Progress = j.stderr
 	}
 	st := train.NewStepper(m, ps, cfg.ClipNorm)
+	steppers := []*train.Stepper{st}
+	for range j.parallel - 1 {
+		// Each goroutine worker needs its own model (per-call scratch);
+		// they share the in-process store, which is safe for concurrent use.
+		mw, err := train.NewModel(j.model)
+		if err != nil {
+			return out, err
+		}
+		steppers = append(steppers, train.NewStepper(mw, ps, cfg.ClipNorm))
+	}
 	if j.warm != "" {
+		if j.parallel > 1 {
+			return out, &usageError{"--warm-start with --parallel > 1 is not supported yet: use --parallel 1"}
+		}
 		name, ver, err := parseModelRef(j.warm)
 		if err != nil {
 			return out, &usageError{"--warm-start: " + err.Error()}
@@ -272,7 +300,12 @@ func (j *trainJob) execute(ctx context.Context) (trainOutcome, error) {
 			return out, err
 		}
 	}
-	res, err := train.Run(ctx, st, data, cfg)
+	var res train.Result
+	if j.parallel > 1 {
+		res, err = train.RunWorkers(ctx, steppers, sharded, cfg)
+	} else {
+		res, err = train.Run(ctx, st, data, cfg)
+	}
 	if err != nil {
 		return out, fmt.Errorf("train %s on %s: %w", m.Kind(), j.data, err)
 	}
@@ -441,6 +474,7 @@ func trainFlags(fs *flag.FlagSet) func() (*trainJob, error) {
 func runTrain(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	finish := trainFlags(fs)
+	parallel := fs.Int("parallel", 1, "goroutine workers training at once against the in-process store, each on its share of the Parquet splits (asynchronous, so a run with more than 1 is not reproducible bit for bit)")
 	if err := parseConfig(fs, args, nil); err != nil {
 		return err
 	}
@@ -448,6 +482,10 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if *parallel < 1 {
+		return &usageError{fmt.Sprintf("--parallel %d: want ≥ 1", *parallel)}
+	}
+	j.parallel = *parallel
 	j.stderr = os.Stderr
 	j.logger = newLogger(os.Stderr)
 	out, err := j.execute(ctx)
