@@ -37,7 +37,9 @@ func shardedClicks(t *testing.T, store lake.Store, sum clicklog.Summary, spec *f
 	test := sum.Test().DT
 	return &train.ShardedSourceData{
 		SourceData: train.SourceData{Spec: spec, BatchSize: 256,
-			Train:      func(ctx context.Context, epoch int) (train.Records, error) { return p.Scan(ctx, p.Splits(), dataset.ScanOptions{}), nil },
+			Train: func(ctx context.Context, epoch int) (train.Records, error) {
+				return p.Scan(ctx, p.Splits(), dataset.ScanOptions{}), nil
+			},
 			Validation: func(ctx context.Context) (train.Records, error) { return scan(t, store, test, test)(ctx, 0) },
 		},
 		TrainShard: func(ctx context.Context, epoch, shard, n int) (train.Records, error) {
