@@ -14,6 +14,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/experimental"
+	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
 )
 
@@ -43,8 +45,8 @@ type ClientConfig struct {
 // trainer's ParamStore interface like Local: Pull and Push hash each key to
 // its shard (ShardOf), call all shards in parallel, and merge the answers
 // into the caller's dst. PullTables and PushTables do the same for several
-// tables at once, in one Exchange round trip per shard. It is safe for
-// concurrent use.
+// tables at once, in one Exchange round trip per shard, and PushPullTables
+// pushes and pulls in that one round trip. It is safe for concurrent use.
 //
 // A Push that fails part-way may have been applied on some shards or some
 // chunks: the parameter server has no transactions; jobs recover from the
@@ -75,8 +77,13 @@ func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
 		cfg.ChunkBytes = 4 << 20
 	}
 	cfg.ChunkBytes = max(min(cfg.ChunkBytes, cfg.MaxMsgBytes/2), 64)
+	pool, err := wireBufferPool()
+	if err != nil {
+		return nil, err
+	}
 	opts := []grpc.DialOption{
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(cfg.MaxMsgBytes), grpc.MaxCallSendMsgSize(cfg.MaxMsgBytes)),
+		experimental.WithBufferPool(pool),
 	}
 	if cfg.TLS != nil {
 		opts = append(opts, grpc.WithTransportCredentials(credentials.NewTLS(cfg.TLS)))
@@ -130,6 +137,20 @@ func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
 		}
 	}
 	return c, nil
+}
+
+// wireBufferPool returns the buffer pool gRPC marshals requests into and
+// reads responses with: tiers at every power of two from 256 bytes to
+// 4 MiB. gRPC's default pool jumps from 32 KiB to 1 MiB and zeroes the
+// whole buffer it hands out, so every message between the two (a
+// training step's Exchange of a few thousand keys) cleared 1 MiB: 12 % of
+// the CPU of a 2-worker run at batch 1024.
+func wireBufferPool() (mem.BufferPool, error) {
+	var exps []uint8
+	for e := uint8(8); e <= 22; e++ {
+		exps = append(exps, e)
+	}
+	return mem.NewBinaryTieredBufferPool(exps...)
 }
 
 // Close closes the connections.
@@ -404,7 +425,7 @@ func (c *Client) PushPull(ctx context.Context, table string, pushKeys []uint64, 
 // ChunkBytes gets the chunked per-table calls of Pull instead. It panics
 // when the slices' lengths disagree (a programmer error, as in Pull).
 func (c *Client) PullTables(ctx context.Context, tables []string, keys [][]uint64, dst [][]float32) error {
-	return c.exchange(ctx, false, tables, keys, dst)
+	return c.exchange(ctx, "pull", tables, nil, nil, keys, dst)
 }
 
 // PushTables pushes several tables at once — grads[i] for keys[i] of
@@ -412,19 +433,45 @@ func (c *Client) PullTables(ctx context.Context, tables []string, keys [][]uint6
 // sent like PullTables. Each shard applies its sections in order. As with
 // Push, a call that fails may have been applied on some shards.
 func (c *Client) PushTables(ctx context.Context, tables []string, keys [][]uint64, grads [][]float32) error {
-	return c.exchange(ctx, true, tables, keys, grads)
+	return c.exchange(ctx, "push", tables, keys, grads, nil, nil)
 }
 
-// tableFanout is the pooled scratch of PullTables and PushTables: the keys
-// of each table partitioned by shard, and per shard the Exchange request
-// with its section messages, reused from call to call.
+// PushPullTables is PushTables(tables, pushKeys, grads) followed by
+// PullTables(tables, pullKeys, dst), in one Exchange round trip per shard:
+// a shard applies every push section before it reads any pull section, so
+// the pulls see the pushes, as with two calls. A shard whose parts exceed
+// ChunkBytes gets the chunked per-table pushes, then the pulls. The push
+// and pull keys of a table may differ (a training step pushes its batch's
+// gradients and pulls the next batch's rows). As with PushTables, a call
+// that fails may have been applied on some shards.
+//
+// On a Deferred (bulk-synchronous) shard a push only accumulates until
+// Flush, so the pull reads the rows as they were before the push: pipelining
+// a step's push with the next step's pull is only equivalent to two calls
+// when the shards apply pushes at once (async or SSP).
+func (c *Client) PushPullTables(ctx context.Context, tables []string, pushKeys [][]uint64, grads [][]float32, pullKeys [][]uint64, dst [][]float32) error {
+	return c.exchange(ctx, "push-pull", tables, pushKeys, grads, pullKeys, dst)
+}
+
+// tableFanout is the pooled scratch of the multi-table calls: the keys of
+// each table partitioned by shard (push and pull sides), and per shard the
+// Exchange request with its section messages, reused from call to call.
+// It also holds the call's arguments, so the per-shard functions take only
+// the shard; they are cleared before it goes back to the pool.
 type tableFanout struct {
-	tabs   []fanout
-	widths []int
-	reqs   []*pb.ExchangeRequest
-	pushes [][]*pb.TablePush
-	pulls  [][]*pb.TablePull
-	errs   []error
+	push, pull []fanout
+	widths     []int
+	reqs       []*pb.ExchangeRequest
+	pushes     [][]*pb.TablePush
+	pulls      [][]*pb.TablePull
+	errs       []error
+
+	op       string
+	tables   []string
+	pushKeys [][]uint64
+	grads    [][]float32
+	pullKeys [][]uint64
+	dst      [][]float32
 }
 
 func (c *Client) getTableFanout(tables int) *tableFanout {
@@ -437,62 +484,93 @@ func (c *Client) getTableFanout(tables int) *tableFanout {
 		}
 	}
 	clear(tf.errs)
-	for len(tf.tabs) < tables {
-		tf.tabs = append(tf.tabs, fanout{})
+	for len(tf.push) < tables {
+		tf.push = append(tf.push, fanout{})
+		tf.pull = append(tf.pull, fanout{})
 		tf.widths = append(tf.widths, 0)
 	}
 	if n > 1 {
 		for i := range tables {
-			tf.tabs[i].reset(n)
+			tf.push[i].reset(n)
+			tf.pull[i].reset(n)
 		}
 	}
 	return tf
 }
 
-// part returns table i's keys and values on shard s: the caller's own
-// slices when there is one shard, the partitioned copies otherwise.
-func (tf *tableFanout) part(s, i int, keys [][]uint64, vals [][]float32) ([]uint64, []float32) {
-	if len(tf.reqs) == 1 {
-		return keys[i], vals[i]
-	}
-	return tf.tabs[i].keys[s], tf.tabs[i].vals[s]
+// release drops the references to the caller's memory and pools tf.
+func (c *Client) release(tf *tableFanout) {
+	tf.tables, tf.pushKeys, tf.grads, tf.pullKeys, tf.dst = nil, nil, nil, nil, nil
+	c.multi.Put(tf)
 }
 
-func (c *Client) exchange(ctx context.Context, push bool, tables []string, keys [][]uint64, vals [][]float32) error {
-	op := "pull"
-	if push {
-		op = "push"
+// pushPart returns table i's push keys and gradients on shard s: the
+// caller's own slices when there is one shard, the partitioned copies
+// otherwise; nil when the call pushes nothing.
+func (tf *tableFanout) pushPart(s, i int) ([]uint64, []float32) {
+	if tf.pushKeys == nil {
+		return nil, nil
 	}
-	if len(keys) != len(tables) || len(vals) != len(tables) {
-		panic(fmt.Sprintf("paramserver: %s tables: %d tables, %d key slices, %d value slices", op, len(tables), len(keys), len(vals)))
+	if len(tf.reqs) == 1 {
+		return tf.pushKeys[i], tf.grads[i]
+	}
+	return tf.push[i].keys[s], tf.push[i].vals[s]
+}
+
+// pullPart is pushPart for the pull side: keys and where their rows land.
+func (tf *tableFanout) pullPart(s, i int) ([]uint64, []float32) {
+	if tf.pullKeys == nil {
+		return nil, nil
+	}
+	if len(tf.reqs) == 1 {
+		return tf.pullKeys[i], tf.dst[i]
+	}
+	return tf.pull[i].keys[s], tf.pull[i].vals[s]
+}
+
+// exchange implements PullTables (push side nil), PushTables (pull side
+// nil) and PushPullTables.
+func (c *Client) exchange(ctx context.Context, op string, tables []string, pushKeys [][]uint64, grads [][]float32, pullKeys [][]uint64, dst [][]float32) error {
+	push, pull := pushKeys != nil || grads != nil, pullKeys != nil || dst != nil
+	if push && (len(pushKeys) != len(tables) || len(grads) != len(tables)) ||
+		pull && (len(pullKeys) != len(tables) || len(dst) != len(tables)) {
+		panic(fmt.Sprintf("paramserver: %s tables: %d tables, %d push key slices, %d gradient slices, %d pull key slices, %d value slices",
+			op, len(tables), len(pushKeys), len(grads), len(pullKeys), len(dst)))
 	}
 	tf := c.getTableFanout(len(tables))
-	defer c.multi.Put(tf)
+	defer c.release(tf)
+	tf.op, tf.tables, tf.pushKeys, tf.grads, tf.pullKeys, tf.dst = op, tables, pushKeys, grads, pullKeys, dst
 	for i, name := range tables {
 		w, err := c.width(name)
 		if err != nil {
 			return err
 		}
-		checkLen(op, name, keys[i], vals[i], w)
+		if push {
+			checkLen("push", name, pushKeys[i], grads[i], w)
+		}
+		if pull {
+			checkLen("pull", name, pullKeys[i], dst[i], w)
+		}
 		tf.widths[i] = w
 	}
 	n := len(c.stubs)
 	if n == 1 {
-		return c.exchangeShard(ctx, 0, push, tables, tf, keys, vals)
+		return c.exchangeShard(ctx, 0, tf)
 	}
 	for i := range tables {
-		var g []float32
 		if push {
-			g = vals[i]
+			tf.push[i].partition(pushKeys[i], grads[i], tf.widths[i])
 		}
-		tf.tabs[i].partition(keys[i], g, tf.widths[i])
+		if pull {
+			tf.pull[i].partition(pullKeys[i], nil, tf.widths[i])
+		}
 	}
 	var wg sync.WaitGroup
 	last := -1
 	for s := range n {
 		busy := false
 		for i := range tables {
-			busy = busy || len(tf.tabs[i].keys[s]) > 0
+			busy = busy || len(tf.push[i].keys[s]) > 0 || len(tf.pull[i].keys[s]) > 0
 		}
 		if !busy {
 			continue
@@ -501,13 +579,13 @@ func (c *Client) exchange(ctx context.Context, push bool, tables []string, keys 
 			wg.Add(1)
 			go func(s int) {
 				defer wg.Done()
-				tf.errs[s] = c.exchangeShard(ctx, s, push, tables, tf, keys, vals)
+				tf.errs[s] = c.exchangeShard(ctx, s, tf)
 			}(last)
 		}
 		last = s
 	}
 	if last >= 0 {
-		tf.errs[last] = c.exchangeShard(ctx, last, push, tables, tf, keys, vals)
+		tf.errs[last] = c.exchangeShard(ctx, last, tf)
 	}
 	wg.Wait()
 	return errors.Join(tf.errs...)
@@ -516,75 +594,76 @@ func (c *Client) exchange(ctx context.Context, push bool, tables []string, keys 
 // exchangeShard sends shard s its part of every table — one Exchange call,
 // or the chunked per-table calls when the part exceeds ChunkBytes — and,
 // for a pull of a sharded client, scatters the rows into the caller's dst.
-func (c *Client) exchangeShard(ctx context.Context, s int, push bool, tables []string, tf *tableFanout, keys [][]uint64, vals [][]float32) error {
+func (c *Client) exchangeShard(ctx context.Context, s int, tf *tableFanout) error {
 	size := 0
-	for i := range tables {
-		k, _ := tf.part(s, i, keys, vals)
-		size += len(k) * (8 + 4*tf.widths[i])
-		if !push && len(tf.reqs) > 1 {
-			f := &tf.tabs[i]
-			f.vals[s] = growFloats(f.vals[s][:0], len(k)*tf.widths[i])
+	sharded := len(tf.reqs) > 1
+	for i := range tf.tables {
+		w := tf.widths[i]
+		k, _ := tf.pushPart(s, i)
+		size += len(k) * (8 + 4*w)
+		k, _ = tf.pullPart(s, i)
+		size += len(k) * (8 + 4*w)
+		if tf.pullKeys != nil && sharded {
+			f := &tf.pull[i]
+			f.vals[s] = growFloats(f.vals[s][:0], len(k)*w)
 		}
 	}
 	var err error
 	if size > c.cfg.ChunkBytes {
-		err = c.exchangeChunked(ctx, s, push, tables, tf, keys, vals)
+		err = c.exchangeChunked(ctx, s, tf)
 	} else {
-		err = c.exchangeOnce(ctx, s, push, tables, tf, keys, vals)
+		err = c.exchangeOnce(ctx, s, tf)
 	}
-	if err != nil || push || len(tf.reqs) == 1 {
+	if err != nil || tf.pullKeys == nil || !sharded {
 		return err
 	}
-	for i := range tables {
-		f, w := &tf.tabs[i], tf.widths[i]
+	for i := range tf.tables {
+		f, w := &tf.pull[i], tf.widths[i]
 		for j, p := range f.pos[s] {
-			copy(vals[i][int(p)*w:int(p+1)*w], f.vals[s][j*w:(j+1)*w])
+			copy(tf.dst[i][int(p)*w:int(p+1)*w], f.vals[s][j*w:(j+1)*w])
 		}
 	}
 	return nil
 }
 
 // exchangeChunked is exchangeShard's fallback: table by table, the chunked
-// calls Pull and Push make.
-func (c *Client) exchangeChunked(ctx context.Context, s int, push bool, tables []string, tf *tableFanout, keys [][]uint64, vals [][]float32) error {
-	for i, name := range tables {
-		k, v := tf.part(s, i, keys, vals)
-		if len(k) == 0 {
-			continue
+// calls Push and then Pull make.
+func (c *Client) exchangeChunked(ctx context.Context, s int, tf *tableFanout) error {
+	for i, name := range tf.tables {
+		if k, g := tf.pushPart(s, i); len(k) > 0 {
+			if err := c.pushShard(ctx, s, name, tf.widths[i], k, g); err != nil {
+				return err
+			}
 		}
-		var err error
-		if push {
-			err = c.pushShard(ctx, s, name, tf.widths[i], k, v)
-		} else {
-			err = c.pullShard(ctx, s, name, tf.widths[i], k, v, false)
-		}
-		if err != nil {
-			return err
+	}
+	for i, name := range tf.tables {
+		if k, v := tf.pullPart(s, i); len(k) > 0 {
+			if err := c.pullShard(ctx, s, name, tf.widths[i], k, v, false); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
-// exchangeOnce sends shard s one Exchange request with a section for every
-// table that has keys there, built in tf's reused messages.
-func (c *Client) exchangeOnce(ctx context.Context, s int, push bool, tables []string, tf *tableFanout, keys [][]uint64, vals [][]float32) error {
+// exchangeOnce sends shard s one Exchange request with a push and a pull
+// section for every table that has keys there, built in tf's reused
+// messages.
+func (c *Client) exchangeOnce(ctx context.Context, s int, tf *tableFanout) error {
 	// tf.pushes[s] and tf.pulls[s] keep every section message ever built
 	// for shard s; this request uses the first ones, in table order.
 	req := tf.reqs[s]
 	np, nl := 0, 0
-	for i, name := range tables {
-		k, v := tf.part(s, i, keys, vals)
-		if len(k) == 0 {
-			continue
-		}
-		if push {
+	for i, name := range tf.tables {
+		if k, g := tf.pushPart(s, i); len(k) > 0 {
 			if np == len(tf.pushes[s]) {
 				tf.pushes[s] = append(tf.pushes[s], &pb.TablePush{})
 			}
 			sec := tf.pushes[s][np]
-			sec.Table, sec.Keys, sec.Grads = name, keyBytes(k), floatBytes(v)
+			sec.Table, sec.Keys, sec.Grads = name, keyBytes(k), floatBytes(g)
 			np++
-		} else {
+		}
+		if k, _ := tf.pullPart(s, i); len(k) > 0 {
 			if nl == len(tf.pulls[s]) {
 				tf.pulls[s] = append(tf.pulls[s], &pb.TablePull{})
 			}
@@ -610,22 +689,15 @@ func (c *Client) exchangeOnce(ctx context.Context, s int, push bool, tables []st
 	cctx, cancel := c.callCtx(ctx)
 	resp, err := c.stubs[s].Exchange(cctx, req)
 	cancel()
-	op := "pull"
-	if push {
-		op = "push"
-	}
 	if err != nil {
-		return fmt.Errorf("paramserver: %s tables %q on shard %d (%s): %w", op, tables, s, c.cfg.Shards[s], fromStatus(err))
+		return fmt.Errorf("paramserver: %s tables %q on shard %d (%s): %w", tf.op, tf.tables, s, c.cfg.Shards[s], fromStatus(err))
 	}
-	if push {
-		return nil
-	}
-	if len(resp.Values) != len(req.Pulls) {
-		return fmt.Errorf("paramserver: pull tables %q on shard %d: %d values fields for %d sections", tables, s, len(resp.Values), len(req.Pulls))
+	if len(resp.Values) != nl {
+		return fmt.Errorf("paramserver: %s tables %q on shard %d: %d values fields for %d pull sections", tf.op, tf.tables, s, len(resp.Values), nl)
 	}
 	j := 0
-	for i, name := range tables {
-		k, v := tf.part(s, i, keys, vals)
+	for i, name := range tf.tables {
+		k, v := tf.pullPart(s, i)
 		if len(k) == 0 {
 			continue
 		}

@@ -267,6 +267,26 @@ func (l *Local) PushTables(ctx context.Context, tables []string, keys [][]uint64
 	return nil
 }
 
+// PushPullTables is PushTables(tables, pushKeys, grads) followed by
+// PullTables(tables, pullKeys, dst): the pulls see the pushes, as with the
+// Client's single round trip. Both sides are checked before anything is
+// updated. On a Deferred store the pushes only accumulate until Flush, so
+// the pulls read the rows as they were before them.
+func (l *Local) PushPullTables(ctx context.Context, tables []string, pushKeys [][]uint64, grads [][]float32, pullKeys [][]uint64, dst [][]float32) error {
+	if err := l.checkTables("pull", tables, pullKeys, dst); err != nil {
+		return err
+	}
+	if err := l.PushTables(ctx, tables, pushKeys, grads); err != nil {
+		return err
+	}
+	for i, name := range tables {
+		if err := l.pull(ctx, name, pullKeys[i], dst[i], false, nil); err != nil {
+			return fmt.Errorf("pull %q: %w", name, err)
+		}
+	}
+	return nil
+}
+
 // checkTables returns the first unknown table or dense key out of range of
 // a multi-table call; it panics on a shape mismatch, as Pull and Push do.
 func (l *Local) checkTables(op string, tables []string, keys [][]uint64, vals [][]float32) error {

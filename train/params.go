@@ -46,6 +46,18 @@ type tableBatcher interface {
 	PushTables(ctx context.Context, tables []string, keys [][]uint64, grads [][]float32) error
 }
 
+// pushPuller is an optional ParamStore capability, found by type assertion:
+// PushPullTables is PushTables(tables, pushKeys, grads) followed by
+// PullTables(tables, pullKeys, dst), in one round trip per shard on the gRPC
+// client (paramserver.Client; paramserver.Local has it as two loops). The
+// Stepper's StepAhead uses it to push a batch's gradients and pull the next
+// batch's rows together. The pulls must see the pushes, which holds only
+// when the store applies a push at once: not on bulk-synchronous shards,
+// which apply pushes at the barrier's Flush.
+type pushPuller interface {
+	PushPullTables(ctx context.Context, tables []string, pushKeys [][]uint64, grads [][]float32, pullKeys [][]uint64, dst [][]float32) error
+}
+
 // Table declares one parameter table a model reads and updates. The command
 // that wires a job turns each Table into the parameter server's table spec,
 // giving it the job's optimizer unless Posterior is set.

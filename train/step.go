@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"unsafe"
 )
 
 // Stepper runs one training step per mini-batch against a ParamStore: it
@@ -17,6 +18,10 @@ import (
 // store has multi-table PullTables/PushTables (the gRPC client does) and
 // not the in-process hinted path, one PullTables and one PushTables for all
 // tables: two round trips to each shard per step instead of two per table.
+//
+// StepAhead also pulls the next batch's rows in the round trip that pushes
+// the current batch's gradients (asynchronous stores only; see there), so
+// a step costs one round trip per shard instead of two.
 //
 // A Stepper reuses every buffer between calls: after the first batches of
 // the largest size, a step allocates nothing. It is not safe for concurrent
@@ -49,6 +54,35 @@ type Stepper struct {
 	hints   []int32 // the hinted store's row positions of idx.uniq
 	seen    keySet
 	steps   int64
+
+	// StepAhead's prefetch: pipe is the store's pushPuller, looked up with
+	// the other paths. ahead identifies the batch whose rows the last step
+	// pulled into idx and params (zero when none). nidx and nparams are the
+	// second buffers the next batch is deduplicated and pulled into before
+	// the swap; pKeys and pVals are PushPullTables's pull arguments.
+	pipe    pushPuller
+	ahead   batchID
+	nidx    keyIndex
+	nparams Params
+	pKeys   [][]uint64
+	pVals   [][]float32
+}
+
+// batchID identifies a mini-batch by its address and the memory of its
+// slices, so that a Batch value since refilled with other rows (an
+// iterator's reused buffer) is not taken for the one prefetched.
+type batchID struct {
+	b       *Batch
+	indptr  *int32
+	indices *uint64
+	labels  *float32
+	nnz     int
+	rows    int
+}
+
+func idOf(b *Batch) batchID {
+	return batchID{b: b, indptr: unsafe.SliceData(b.Indptr), indices: unsafe.SliceData(b.Indices),
+		labels: unsafe.SliceData(b.Labels), nnz: len(b.Indices), rows: len(b.Labels)}
 }
 
 // StepResult summarizes one training step.
@@ -95,6 +129,7 @@ func NewStepper(m Model, s ParamStore, clipNorm float64) *Stepper {
 // assertions cost nanoseconds and allocate nothing.
 func (s *Stepper) usePaths() {
 	s.hinted, _ = s.store.(hintedStore)
+	s.pipe, _ = s.store.(pushPuller)
 	s.batch = nil
 	if b, ok := s.store.(tableBatcher); ok && s.hinted == nil && len(s.tables) > 1 {
 		s.batch = b
@@ -174,6 +209,7 @@ func (s *Stepper) Predict(ctx context.Context, b *Batch, dst []float64) error {
 	if err := b.Validate(); err != nil {
 		return err
 	}
+	s.ahead = batchID{} // the pull below overwrites the prefetched rows
 	if err := s.pull(ctx, b, false); err != nil {
 		return err
 	}
@@ -191,19 +227,73 @@ func (s *Stepper) Predict(ctx context.Context, b *Batch, dst []float64) error {
 
 // Step trains on one mini-batch. Errors: a malformed batch (ErrBadBatch), a
 // label the model rejects (*LabelError), a non-finite loss or gradient
-// (*DivergenceError, nothing is pushed), or the store's error.
+// (*DivergenceError, nothing is pushed), or the store's error. When the
+// previous call was a StepAhead that prefetched b, Step uses those rows
+// instead of pulling.
 func (s *Stepper) Step(ctx context.Context, b *Batch) (StepResult, error) {
-	if err := b.Validate(); err != nil {
-		return StepResult{}, err
+	return s.step(ctx, b, nil)
+}
+
+// StepAhead is Step on b that also prefetches next: the round trip that
+// pushes b's gradients pulls next's rows too (one PushPullTables, one
+// Exchange per shard), and the following Step or StepAhead on next skips
+// its pull. With next nil it is Step. For one worker the result is exactly
+// that of Step(b) then Step(next): the store applies b's push before it
+// reads next's rows.
+//
+// Only for stores that apply a push at once, with no barrier between
+// steps: asynchronous shards, or in process. A bulk-synchronous (sync)
+// shard applies pushes at the barrier's Flush, so next's rows would be
+// read before b's update; under SSP the pull would come before the clock
+// wait that bounds staleness. Never use it in sync or SSP mode.
+//
+// next must stay unchanged until the Stepper's next call, which uses the
+// prefetched rows only if its batch is next (the same *Batch over the same
+// memory); any other batch, a Predict or DiscardAhead drops them. StepAhead
+// does not prefetch (and is Step) when next is malformed or has a label
+// the model rejects (its own step reports that), when the model adds
+// examples to a batch (MF's negative sampling), when the store lacks
+// PushPullTables, or when it has the in-process hinted path (faster than
+// pipelining where there is no round trip). Export after a prefetch does
+// not include next's keys until next is trained.
+func (s *Stepper) StepAhead(ctx context.Context, b, next *Batch) (StepResult, error) {
+	return s.step(ctx, b, next)
+}
+
+// DiscardAhead drops the rows StepAhead prefetched, for a caller that
+// abandons the batch it passed as next (an error between steps). A call on
+// any other batch drops them by itself; but a new batch that happens to
+// reuse next's address and memory (a new iterator's buffer after the old
+// one was freed) would be taken for next.
+func (s *Stepper) DiscardAhead() { s.ahead = batchID{} }
+
+func (s *Stepper) step(ctx context.Context, b, next *Batch) (StepResult, error) {
+	// The prefetch applies to b only if it was made for b, and only on the
+	// path that made it (a store wrapped since, as by WarmStart, lacks it).
+	prefetched := s.ahead.b != nil && s.ahead == idOf(b)
+	s.ahead = batchID{}
+	if !prefetched {
+		if err := b.Validate(); err != nil {
+			return StepResult{}, err
+		}
+		if err := s.checkLabels(b); err != nil {
+			return StepResult{}, err
+		}
 	}
-	if err := s.checkLabels(b); err != nil {
-		return StepResult{}, err
-	}
-	if a, ok := s.model.(augmenter); ok {
+	a, augments := s.model.(augmenter)
+	if augments {
 		b = a.augment(b)
 	}
 	s.steps++
-	if err := s.pull(ctx, b, true); err != nil {
+	if prefetched {
+		s.usePaths()
+		prefetched = s.pipelined()
+	}
+	if prefetched {
+		for _, k := range s.idx.uniq {
+			s.seen.add(k)
+		}
+	} else if err := s.pull(ctx, b, true); err != nil {
 		return StepResult{}, err
 	}
 	n := b.Rows()
@@ -220,6 +310,12 @@ func (s *Stepper) Step(ctx context.Context, b *Batch) (StepResult, error) {
 	}
 	if err := s.checkAndClip(); err != nil {
 		return StepResult{}, err
+	}
+	if next != nil && !augments && s.pipelined() && next.Validate() == nil && s.checkLabels(next) == nil {
+		if err := s.pushPull(ctx, next); err != nil {
+			return StepResult{}, err
+		}
+		return s.result(b, n, loss), nil
 	}
 	if s.batch != nil {
 		s.batchArgs(s.grads.Sparse, s.grads.Dense)
@@ -243,6 +339,40 @@ func (s *Stepper) Step(ctx context.Context, b *Batch) (StepResult, error) {
 		}
 	}
 	return s.result(b, n, loss), nil
+}
+
+// pipelined reports whether the step's store paths (usePaths) allow a
+// prefetch: PushPullTables, and no in-process hinted path.
+func (s *Stepper) pipelined() bool { return s.pipe != nil && s.hinted == nil }
+
+// pushPull pushes the step's gradients and pulls next's rows into the
+// second buffers in one PushPullTables, then swaps the buffers: next's
+// deduplicated keys and rows become the current ones, for the step that
+// trains it.
+func (s *Stepper) pushPull(ctx context.Context, next *Batch) error {
+	if s.pKeys == nil {
+		s.pKeys = make([][]uint64, len(s.tables))
+		s.pVals = make([][]float32, len(s.tables))
+		copy(s.pKeys[1:], s.denseKs)
+		for _, t := range s.tables[1:] {
+			s.nparams.Dense = append(s.nparams.Dense, make([]float32, t.Rows*t.Width))
+		}
+	}
+	s.nidx.reset(len(next.Indices))
+	s.nparams.Slot = grow(s.nparams.Slot, len(next.Indices))
+	s.nidx.index(next.Indices, s.nparams.Slot)
+	s.nparams.Sparse = grow(s.nparams.Sparse, len(s.nidx.uniq)*s.width)
+	s.pKeys[0] = s.nidx.uniq
+	s.pVals[0] = s.nparams.Sparse
+	copy(s.pVals[1:], s.nparams.Dense)
+	s.batchArgs(s.grads.Sparse, s.grads.Dense)
+	if err := s.pipe.PushPullTables(ctx, s.bNames, s.bKeys, s.bVals, s.pKeys, s.pVals); err != nil {
+		return fmt.Errorf("push %s and pull the next batch: %w", s.bLabel, err)
+	}
+	s.idx, s.nidx = s.nidx, s.idx
+	s.params, s.nparams = s.nparams, s.params
+	s.ahead = idOf(next)
+	return nil
 }
 
 // result summarizes the step that trained on b.

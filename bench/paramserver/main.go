@@ -28,6 +28,8 @@ import (
 	"github.com/lakestream/lakestream/train/clicklog"
 	"github.com/lakestream/lakestream/train/feature"
 	"github.com/lakestream/lakestream/train/optim"
+	"google.golang.org/grpc/experimental"
+	"google.golang.org/grpc/mem"
 )
 
 func main() {
@@ -37,7 +39,21 @@ func main() {
 	reps := flag.Int("reps", 3, "runs per configuration; the fastest is reported (the machine is shared)")
 	only := flag.String("only", "", "run only these workers×shards configurations, e.g. 1x2,2x2 (0 shards: in process); the in-process 1×0 base always runs")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	readAhead := flag.Int("read-ahead", 2, "with -pipeline, decode and featurize up to this many mini-batches ahead in a goroutine per worker (train.StartLookahead, as trainer worker does under async); 0 reads in the worker's goroutine")
+	pipeline := flag.Bool("pipeline", true, "pull each step's next batch in the round trip of its push (Stepper.StepAhead; the shards here are asynchronous)")
+	finePool := flag.Bool("fine-buffer-pool", false, "give gRPC (both ends) a buffer pool with a tier at every power of two, as the Client has; the default pool zeroes 1 MiB for every message between 32 KiB and 1 MiB")
 	flag.Parse()
+	if *finePool {
+		var exps []uint8
+		for e := uint8(8); e <= 22; e++ {
+			exps = append(exps, e)
+		}
+		pool, err := mem.NewBinaryTieredBufferPool(exps...)
+		if err != nil {
+			log.Fatal(err)
+		}
+		experimental.SetDefaultBufferPool(pool) // before any gRPC use
+	}
 	if *profile != "" {
 		f, err := os.Create(*profile)
 		if err != nil {
@@ -48,7 +64,7 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(*rows, *kind, *batch, *reps, *only); err != nil {
+	if err := run(*rows, *kind, *batch, *reps, *only, *pipeline, *readAhead); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -84,7 +100,7 @@ func (c countingConn) Write(p []byte) (int, error) {
 	return n, err
 }
 
-func run(rows int, kind string, batch, reps int, only string) error {
+func run(rows int, kind string, batch, reps int, only string, pipeline bool, readAhead int) error {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "psbench")
 	if err != nil {
@@ -130,7 +146,7 @@ func run(rows int, kind string, batch, reps int, only string) error {
 		}
 		specs = append(specs, s)
 	}
-	fmt.Printf("model %s, %d training rows in %d splits, batch %d\n\n", kind, plan.Rows(), len(plan.Splits()), batch)
+	fmt.Printf("model %s, %d training rows in %d splits, batch %d, pipelined %v, read-ahead %d\n\n", kind, plan.Rows(), len(plan.Splits()), batch, pipeline, readAhead)
 	fmt.Println("| store | workers | shards | examples/s | ratio to in-process (1 worker) | wire bytes/example |")
 	fmt.Println("|---|---|---|---|---|---|")
 	var base float64
@@ -156,7 +172,7 @@ func run(rows int, kind string, batch, reps int, only string) error {
 				}
 				ps, stop = client, closeAll
 			}
-			got, d, err := trainAll(ctx, plan, spec, mc, ps, c.workers, batch)
+			got, d, err := trainAll(ctx, plan, spec, mc, ps, c.workers, batch, pipeline, readAhead)
 			stop()
 			if err != nil {
 				return err
@@ -219,7 +235,13 @@ func serve(ctx context.Context, specs []paramserver.TableSpec, n int, wire *atom
 
 // trainAll trains one epoch with w goroutine workers, each on its share of
 // the splits with its own Stepper, and returns examples and wall time.
-func trainAll(ctx context.Context, plan *dataset.Plan, spec *feature.Spec, mc train.ModelConfig, ps train.ParamStore, w, batch int) (int64, time.Duration, error) {
+// Pipelined, a worker holds the next mini-batch (train.Lookahead) and
+// pulls its rows in the round trip that pushes the current one's
+// gradients (Stepper.StepAhead): one round trip per step. That is exact
+// here because the shards are asynchronous (a push applies at once).
+// With readAhead > 0 a goroutine per worker reads the batches after the
+// next one meanwhile.
+func trainAll(ctx context.Context, plan *dataset.Plan, spec *feature.Spec, mc train.ModelConfig, ps train.ParamStore, w, batch int, pipeline bool, readAhead int) (int64, time.Duration, error) {
 	var total atomic.Int64
 	errs := make([]error, w)
 	start := time.Now()
@@ -242,15 +264,32 @@ func trainAll(ctx context.Context, plan *dataset.Plan, spec *feature.Spec, mc tr
 			sc := plan.Scan(ctx, dataset.AssignSplits(plan.Splits(), i, w), dataset.ScanOptions{BatchSize: 8192})
 			bs := train.NewSourceBatches(sc, fz, batch)
 			defer bs.Close()
-			for bs.Next(ctx) {
-				r, err := st.Step(ctx, bs.At())
+			if !pipeline {
+				for bs.Next(ctx) {
+					r, err := st.Step(ctx, bs.At())
+					if err != nil {
+						errs[i] = err
+						return
+					}
+					total.Add(int64(r.Examples))
+				}
+				errs[i] = bs.Err()
+				return
+			}
+			la := train.NewLookahead(bs)
+			if readAhead > 0 {
+				la = train.StartLookahead(ctx, bs, readAhead)
+			}
+			defer la.Close()
+			for la.Next(ctx) {
+				r, err := st.StepAhead(ctx, la.At(), la.Peek())
 				if err != nil {
 					errs[i] = err
 					return
 				}
 				total.Add(int64(r.Examples))
 			}
-			errs[i] = bs.Err()
+			errs[i] = la.Err()
 		}()
 	}
 	wg.Wait()
