@@ -36,7 +36,10 @@
 // in one call. On a Client that is one Exchange RPC per shard for all the
 // tables (pushes applied before pulls), so a training step of a model with
 // a dense bias costs two round trips to each shard instead of four; the
-// trainer uses them when the store has no hinted path.
+// trainer uses them when the store has no hinted path. PushPullTables pushes
+// one step's gradients and pulls the next step's rows in the same Exchange,
+// one round trip per step, for asynchronous workers only: a sync shard
+// applies pushes at the barrier, after such a pull.
 //
 // Keys are hashed to shards with ShardOf; the shard map (the ordered list of
 // addresses) is job configuration. A Client splits each request by shard,

@@ -52,8 +52,16 @@
 // dataset.Scanner, with a validation split by partition or by a hash of a
 // column), evaluates after each epoch with package eval, stops early, keeps
 // the best epoch's parameters, and reports progress as a bar on a terminal or
-// as slog lines. Sink runs the same Stepper as the terminal operator of a
-// datastream job. WarmStart continues from a published model.
+// as slog lines. RunWorkers is Run with several Steppers on one store, one
+// goroutine each on its part of the epoch (ShardedSourceData). Sink runs
+// the same Stepper as the terminal operator of a datastream job. WarmStart
+// continues from a published model.
+//
+// Against asynchronous remote shards, StepAhead trains a batch and pulls
+// the next one's rows in the round trip that pushes its gradients (one
+// round trip per step instead of two; exactly sequential for one worker),
+// and Lookahead holds the current and the next batch, optionally decoding
+// and featurizing ahead in a goroutine (StartLookahead).
 //
 // # Concurrency
 //
