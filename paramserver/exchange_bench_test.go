@@ -15,7 +15,8 @@ import (
 // what a 256-row batch of bench/paramserver's click log holds (its wire
 // bytes per example); 1 key measures the round trips alone. PerTable makes
 // the four calls the trainer used to make (Pull w, Pull bias, Push w, Push
-// bias); Tables makes one PullTables and one PushTables. ns/op is the
+// bias); Tables makes one PullTables and one PushTables; PushPull makes
+// one PushPullTables, as a pipelined async worker does. ns/op is the
 // step's communication latency.
 func BenchmarkStepLR(b *testing.B) {
 	ftrl := optim.DefaultConfig(optim.FTRL)
@@ -65,6 +66,16 @@ func benchStepLR(b *testing.B, c *Client, shards, n int) {
 				b.Fatal(err)
 			}
 			if err := c.PushTables(ctx, names, keys, grads); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	// The pipelined step of an async worker: one call pushes the batch's
+	// gradients and pulls the next batch's rows (the same keys here).
+	b.Run(fmt.Sprintf("PushPull/shards=%d/keys=%d", shards, n), func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := c.PushPullTables(ctx, names, keys, grads, keys, vals); err != nil {
 				b.Fatal(err)
 			}
 		}
