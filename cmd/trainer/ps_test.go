@@ -410,8 +410,8 @@ func waitDone(t *testing.T, cc *paramserver.CoordinatorClient, n int, timeout ti
 // two orders agreed within 0.0016 over seeds 7–12 (bench/RESULTS.md has the
 // table), but async runs, whose order also depends on the OS scheduler on
 // 2 shared cores, still strayed by up to 0.0043 (and 0.008 with L2 1). FM
-// therefore trains 3 epochs of 720k rows: sync within 0.0003, and 14 async
-// runs within 0.0038 (mean 0.0014). Workers
+// therefore trains 3 epochs of 720k rows: sync within 0.0003, and 21 async
+// runs within 0.0038 (mean 0.0012). Workers
 // split the job's batch of 256 under sync: 86 rows each, 258 per step.
 func TestDistributedMatchesSingleProcess(t *testing.T) {
 	fm := []string{"--epochs", "3"}
