@@ -184,12 +184,15 @@ func (s *Sink) abortLingering(ctx context.Context, seq uint64) error {
 
 // retryTxn retries fn while the coordinator reports a retriable state, such
 // as CONCURRENT_TRANSACTIONS while it finishes a previous commit or abort.
+// franz-go's kerr does not mark CONCURRENT_TRANSACTIONS retriable, but the
+// broker means "try again shortly" (the Java producer retries it), so it is
+// retried here explicitly.
 func retryTxn(ctx context.Context, fn func() error) error {
 	backoff := 20 * time.Millisecond
 	deadline := time.Now().Add(time.Minute)
 	for {
 		err := fn()
-		if err == nil || !kerr.IsRetriable(err) || time.Now().After(deadline) {
+		if err == nil || !txnRetriable(err) || time.Now().After(deadline) {
 			return err
 		}
 		select {
@@ -199,6 +202,12 @@ func retryTxn(ctx context.Context, fn func() error) error {
 		}
 		backoff = min(2*backoff, time.Second)
 	}
+}
+
+// txnRetriable reports whether a transaction request may succeed if sent
+// again.
+func txnRetriable(err error) bool {
+	return kerr.IsRetriable(err) || errors.Is(err, kerr.ConcurrentTransactions)
 }
 
 // WriteBatch encodes the rows of b and hands them to the producer; it does
