@@ -353,73 +353,59 @@ func (w *worker) trainSplit(ctx context.Context, st *train.Stepper, a paramserve
 	}
 	bs := train.NewSourceBatches(sc, fz, w.batch)
 	defer bs.Close()
-	if w.async {
-		return w.trainAhead(ctx, st, a, bs)
-	}
-	var rows int64
-	for bs.Next(ctx) {
-		b := bs.At()
-		n := int64(b.Rows())
-		if rows+n <= a.SkipRows {
-			rows += n // trained by a worker that died
-			continue
-		}
-		rows += n
-		if err := w.coord.Progress(ctx, w.name, a, rows); err != nil {
-			return err
-		}
+	var src train.Batches = bs
+	step := func(b *train.Batch) error {
 		if _, err := st.Step(ctx, b); err != nil {
 			return err
 		}
-		w.examples += n
-		w.batches++
-		if !w.async {
-			*clock++
-			if _, err := w.ps.Clock(ctx, w.name, *clock); err != nil {
-				return err
-			}
+		*clock++
+		if _, err := w.ps.Clock(ctx, w.name, *clock); err != nil {
+			return err
 		}
 		if w.sync {
 			// Every worker's pushes of this step are in: apply them as one
 			// update before anyone pulls for the next step.
-			if err := w.ps.Flush(ctx, *clock); err != nil {
-				return err
-			}
+			return w.ps.Flush(ctx, *clock)
+		}
+		return nil
+	}
+	if w.async {
+		// Pipelined: while the worker trains batch t, a goroutine decodes
+		// and featurizes the batches after t+1, and the round trip that
+		// pushes t's gradients pulls t+1's rows (Stepper.StepAhead), so a
+		// step costs one round trip. This is exact only because async
+		// shards apply a push at once; a sync shard applies it at the
+		// barrier's Flush, after the pull, and ssp must wait at the clock.
+		la := train.StartLookahead(ctx, bs, 2)
+		defer la.Close() // runs before bs.Close: the reader uses bs
+		defer st.DiscardAhead()
+		src = la
+		step = func(b *train.Batch) error {
+			_, err := st.StepAhead(ctx, b, la.Peek())
+			return err
 		}
 	}
-	return bs.Err()
-}
-
-// trainAhead is trainSplit for async shards, pipelined: while the worker
-// trains batch t, a goroutine decodes and featurizes the batches after
-// t+1, and the round trip that pushes t's gradients pulls t+1's rows
-// (Stepper.StepAhead), so a step costs one round trip. This is exact only
-// because async shards apply a push at once; a sync shard applies it at
-// the barrier's Flush, after the pull. Batch t's rows are recorded with
-// the coordinator before the round trip that pushes it, as in trainSplit.
-func (w *worker) trainAhead(ctx context.Context, st *train.Stepper, a paramserver.Assignment, bs *train.SourceBatches) error {
-	la := train.StartLookahead(ctx, bs, 2)
-	defer la.Close() // before bs.Close: the reader uses bs
-	defer st.DiscardAhead()
 	var rows int64
-	for la.Next(ctx) {
-		b := la.At()
+	for src.Next(ctx) {
+		b := src.At()
 		n := int64(b.Rows())
 		if rows+n <= a.SkipRows {
 			rows += n // trained by a worker that died
 			continue
 		}
 		rows += n
+		// Recorded before the step that pushes the batch (for async, the
+		// round trip that also pulls the next one).
 		if err := w.coord.Progress(ctx, w.name, a, rows); err != nil {
 			return err
 		}
-		if _, err := st.StepAhead(ctx, b, la.Peek()); err != nil {
+		if err := step(b); err != nil {
 			return err
 		}
 		w.examples += n
 		w.batches++
 	}
-	return la.Err()
+	return src.Err()
 }
 
 // validate scores the validation days with the tables trained in store.
