@@ -16,11 +16,11 @@ if [ ! -x "$venv/bin/python" ] || [ ! -x "$venv/bin/pip" ]; then
   command -v python3 >/dev/null || die "python3 is needed for the reference tests"
   log "creating Python environment in $venv"
   rm -rf "$venv"
-  python3 -m venv "$venv" || { rm -rf "$venv"; die "python3 -m venv failed (apt-get install python3-venv)"; }
+  python3 -m venv "$venv" >&2 || { rm -rf "$venv"; die "python3 -m venv failed (apt-get install python3-venv)"; }
 fi
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   log "installing Python packages from deploy/local/requirements.txt"
-  "$venv/bin/pip" install -q --disable-pip-version-check -r "$req" || die "pip install -r $req failed"
+  "$venv/bin/pip" install -q --disable-pip-version-check -r "$req" >&2 || die "pip install -r $req failed"
   echo "$want" >"$stamp"
 fi
 echo "$venv/bin/python"

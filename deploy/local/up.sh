@@ -33,15 +33,19 @@ healthcheck() {
   "$bin" "$@"
 }
 
+# Paths of the installed services. The install functions below print nothing
+# on stdout and are never captured with $(...): a tool that writes to stdout
+# (mvn prints ANSI reset codes even with -q) would end up inside the path.
+minio_bin=$LAKESTREAM_CACHE/bin/minio-$MINIO_VERSION
+kafka_libs=$LAKESTREAM_CACHE/kafka-$KAFKA_VERSION/libs
+
 install_minio() {
-  local bin=$LAKESTREAM_CACHE/bin/minio-$MINIO_VERSION
-  if [ ! -x "$bin" ]; then
+  if [ ! -x "$minio_bin" ]; then
     log "building MinIO $MINIO_VERSION with go install (first run only, a few minutes)"
     local tmp; tmp=$(mktemp -d)
-    GOBIN=$tmp GOFLAGS=-mod=mod go install "github.com/minio/minio@$MINIO_VERSION" || die "go install github.com/minio/minio@$MINIO_VERSION failed"
-    mv "$tmp/minio" "$bin"; rmdir "$tmp"
+    GOBIN=$tmp GOFLAGS=-mod=mod go install "github.com/minio/minio@$MINIO_VERSION" >&2 || die "go install github.com/minio/minio@$MINIO_VERSION failed"
+    mv "$tmp/minio" "$minio_bin"; rmdir "$tmp"
   fi
-  echo "$bin"
 }
 
 start_minio() {
@@ -50,12 +54,12 @@ start_minio() {
     log "MinIO already running on $MINIO_ADDR"
     return
   fi
-  local bin; bin=$(install_minio)
+  install_minio
   mkdir -p "$LAKESTREAM_CACHE/minio/data"
   log "starting MinIO on $MINIO_ADDR (data in $LAKESTREAM_CACHE/minio/data)"
   MINIO_ROOT_USER=$MINIO_USER MINIO_ROOT_PASSWORD=$MINIO_PASSWORD MINIO_BROWSER=off \
   MINIO_UPDATE=off MINIO_CI_CD=1 \
-    setsid nohup "$bin" server --quiet --address "$MINIO_ADDR" --console-address "$MINIO_CONSOLE_ADDR" \
+    setsid nohup "$minio_bin" server --quiet --address "$MINIO_ADDR" --console-address "$MINIO_CONSOLE_ADDR" \
       "$LAKESTREAM_CACHE/minio/data" >"$RUN_DIR/minio.log" 2>&1 </dev/null &
   echo $! >"$RUN_DIR/minio.pid"
   healthcheck -s3 "$MINIO_ADDR" -timeout 60s || { tail -20 "$RUN_DIR/minio.log" >&2; die "MinIO did not become healthy (log: $RUN_DIR/minio.log)"; }
@@ -69,16 +73,16 @@ check_java() {
 }
 
 install_kafka() {
-  local libs=$LAKESTREAM_CACHE/kafka-$KAFKA_VERSION/libs
+  local libs=$kafka_libs
   if [ ! -f "$libs/kafka_2.13-$KAFKA_VERSION.jar" ]; then
     command -v mvn >/dev/null || die "mvn (Apache Maven) is needed to fetch Kafka's jars; install it (apt-get install maven)"
     log "fetching Apache Kafka $KAFKA_VERSION jars from Maven Central (first run only)"
     rm -rf "$libs.tmp"
-    mvn -q -B -f "$here/kafka/pom.xml" dependency:copy-dependencies \
-      -Dkafka.version="$KAFKA_VERSION" -DoutputDirectory="$libs.tmp" || die "mvn could not resolve Kafka $KAFKA_VERSION"
+    mvn -q -B -Dstyle.color=never -f "$here/kafka/pom.xml" dependency:copy-dependencies \
+      -Dkafka.version="$KAFKA_VERSION" -DoutputDirectory="$libs.tmp" >&2 || die "mvn could not resolve Kafka $KAFKA_VERSION"
     rm -rf "$libs"; mv "$libs.tmp" "$libs"
   fi
-  echo "$libs"
+  [ -f "$libs/kafka_2.13-$KAFKA_VERSION.jar" ] || die "Kafka's jars are missing from $libs after install"
 }
 
 start_kafka() {
@@ -87,7 +91,8 @@ start_kafka() {
     return
   fi
   check_java
-  local libs; libs=$(install_kafka)
+  install_kafka
+  local libs=$kafka_libs
   local dir=$LAKESTREAM_CACHE/kafka
   mkdir -p "$dir/data"
   cat >"$dir/server.properties" <<PROPS
@@ -133,7 +138,7 @@ install_tools() {
   if [ ! -x "$bin" ]; then
     log "building grpcurl $GRPCURL_VERSION with go install (first run only)"
     local tmp; tmp=$(mktemp -d)
-    GOBIN=$tmp GOFLAGS=-mod=mod go install "github.com/fullstorydev/grpcurl/cmd/grpcurl@$GRPCURL_VERSION" || die "go install grpcurl failed"
+    GOBIN=$tmp GOFLAGS=-mod=mod go install "github.com/fullstorydev/grpcurl/cmd/grpcurl@$GRPCURL_VERSION" >&2 || die "go install grpcurl failed"
     mv "$tmp/grpcurl" "$bin"; rmdir "$tmp"
   fi
 }
