@@ -60,10 +60,15 @@
 // with a seeded paired bootstrap (CompareAUC) whose confidence interval a
 // Gate turns into a publish decision.
 //
-// Prequential evaluates a stream test-then-train over tumbling or sliding
-// event-time windows: rows are scored by the model before it learns from
-// them, windows close when the watermark passes their end, late rows are
-// counted and dropped. TestThenTrain drives a Scorer, the Prequential
+// Prequential evaluates a stream test-then-train: rows are scored by the
+// model before it learns from them, and the scores are aggregated over
+// every example, over the last N examples (a count window sliding by one
+// example) and over tumbling or sliding event-time windows, for binary
+// scores (AUC, log loss, …) or regression predictions (RMSE, MAE). Windows
+// close when the watermark passes their end; late rows are counted and
+// dropped from the windows. Its whole state encodes with MarshalBinary, so a
+// training job's checkpoint carries it and a restored job counts every
+// example exactly once. TestThenTrain drives a Scorer, the Prequential
 // windows and a Learner in that order for each record.
 //
 // # Reports

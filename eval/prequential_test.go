@@ -2,6 +2,7 @@ package eval_test
 
 import (
 	"context"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -174,5 +175,121 @@ func TestTestThenTrainScoresBeforeLearning(t *testing.T) {
 	}
 	if len(m.seen) != 1000 {
 		t.Errorf("learner saw %d rows, want 1000", len(m.seen))
+	}
+}
+
+// TestPrequentialRecentAndTotal checks the count window over the last N
+// examples and the totals against brute force at every batch, for binary
+// and regression scores, with weights, across several ring rebuilds.
+func TestPrequentialRecentAndTotal(t *testing.T) {
+	const n, recent = 5000, 700
+	r := rand.New(rand.NewPCG(45, 46))
+	scores, labels, weights := make([]float64, n), make([]float64, n), make([]float64, n)
+	for i := range n {
+		scores[i] = r.Float64()
+		if r.Float64() < scores[i] {
+			labels[i] = 1
+		}
+		weights[i] = 0.5 + r.Float64()
+	}
+	for _, regression := range []bool{false, true} {
+		cfg := eval.DefaultPrequentialConfig(eval.Windows{}, "y", "")
+		cfg.Recent, cfg.Regression = recent, regression
+		p, err := eval.NewPrequential(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for lo := 0; lo < n; lo += 97 {
+			hi := min(lo+97, n)
+			if err := p.Observe(nil, scores[lo:hi], labels[lo:hi], weights[lo:hi]); err != nil {
+				t.Fatal(err)
+			}
+			s := p.Summary()
+			from := max(0, hi-recent)
+			if s.Examples != int64(hi) || s.Total.Examples != int64(hi) || s.Recent.Examples != int64(hi-from) {
+				t.Fatalf("after %d: examples %d, total %d, recent %d", hi, s.Examples, s.Total.Examples, s.Recent.Examples)
+			}
+			for _, c := range []struct {
+				what   string
+				res    eval.WindowResult
+				lo, hi int
+			}{{"total", s.Total, 0, hi}, {"recent", s.Recent, from, hi}} {
+				sc, y, w := scores[c.lo:c.hi], labels[c.lo:c.hi], weights[c.lo:c.hi]
+				if regression {
+					want, _ := eval.RegressionMetrics(sc, y, w)
+					// Sums with subtraction: a few ulps per evicted example
+					// between rebuilds.
+					if math.Abs(c.res.Regression.RMSE-want.RMSE) > 1e-9 || math.Abs(c.res.Regression.MAE-want.MAE) > 1e-9 {
+						t.Fatalf("after %d: %s RMSE %v MAE %v, want %v %v", hi, c.what, c.res.Regression.RMSE, c.res.Regression.MAE, want.RMSE, want.MAE)
+					}
+					continue
+				}
+				ll, _ := eval.LogLoss(sc, y, w)
+				if math.Abs(c.res.Metrics.LogLoss-ll) > 1e-9 {
+					t.Fatalf("after %d: %s log loss %v, want %v", hi, c.what, c.res.Metrics.LogLoss, ll)
+				}
+				auc, _ := eval.ROCAUC(sc, y, w)
+				if math.Abs(c.res.Metrics.AUC-auc) > c.res.Metrics.AUCBound+1e-9 {
+					t.Fatalf("after %d: %s AUC %v ± %v, exact %v", hi, c.what, c.res.Metrics.AUC, c.res.Metrics.AUCBound, auc)
+				}
+			}
+		}
+	}
+}
+
+// TestPrequentialStateRoundTrip stops an evaluator halfway, restores its
+// encoded state into a new one, and checks that both continue identically.
+func TestPrequentialStateRoundTrip(t *testing.T) {
+	r := rand.New(rand.NewPCG(47, 48))
+	const n = 3000
+	ts, scores, labels := make([]int64, n), make([]float64, n), make([]float64, n)
+	for i := range n {
+		ts[i] = int64(i)*10 + r.Int64N(50) // slightly out of order
+		scores[i] = r.Float64()
+		if r.Float64() < scores[i] {
+			labels[i] = 1
+		}
+	}
+	cfg := eval.DefaultPrequentialConfig(eval.Sliding(4000, 1000), "y", "ts")
+	cfg.Recent = 500
+	run := func(p *eval.Prequential, lo, hi int) []eval.WindowResult {
+		var out []eval.WindowResult
+		for i := lo; i < hi; i += 100 {
+			if err := p.Observe(ts[i:i+100], scores[i:i+100], labels[i:i+100], nil); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, p.Advance(ts[i+99]-100)...)
+		}
+		return out
+	}
+	a, _ := eval.NewPrequential(cfg)
+	run(a, 0, 1500)
+	state, err := a.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := eval.NewPrequential(cfg)
+	if err := b.UnmarshalBinary(state); err != nil {
+		t.Fatal(err)
+	}
+	wa, wb := run(a, 1500, n), run(b, 1500, n)
+	wa, wb = append(wa, a.Flush()...), append(wb, b.Flush()...)
+	if len(wa) == 0 || len(wa) != len(wb) {
+		t.Fatalf("windows: %d continuing, %d restored", len(wa), len(wb))
+	}
+	for i := range wa {
+		if wa[i].Start != wb[i].Start || wa[i].Metrics.AUC != wb[i].Metrics.AUC || wa[i].Metrics.LogLoss != wb[i].Metrics.LogLoss || wa[i].Examples != wb[i].Examples {
+			t.Errorf("window %d: continuing %+v, restored %+v", i, wa[i], wb[i])
+		}
+	}
+	sa, sb := a.Summary(), b.Summary()
+	if sa.Examples != n || sa.Examples != sb.Examples || sa.Late != sb.Late || sa.Recent.Metrics.AUC != sb.Recent.Metrics.AUC || sa.Total.Metrics.LogLoss != sb.Total.Metrics.LogLoss {
+		t.Errorf("summaries differ: continuing %+v, restored %+v", sa, sb)
+	}
+	other := cfg
+	other.Recent = 10
+	c, _ := eval.NewPrequential(other)
+	if err := c.UnmarshalBinary(state); !errors.Is(err, eval.ErrIncompatible) {
+		t.Errorf("state into another configuration: %v, want ErrIncompatible", err)
 	}
 }
