@@ -26,7 +26,9 @@
 // Stat, Open (a Reader: io.ReaderAt with Size and Close, for Parquet footers
 // and column chunks), Put and List (Objects, iterated with Next/At/Err, in
 // lexical key order). Delete is the optional Deleter interface, reached
-// through the Delete helper. PutBytes, ReadAll and ListAll are conveniences.
+// through the Delete helper; Create, a write that succeeds only if the key is
+// free (for leases and claims), is the optional Creator interface, reached
+// through the Create helper. PutBytes, ReadAll and ListAll are conveniences.
 //
 // Put is atomic on every store: a local Put writes a temporary file in the
 // destination folder, fsyncs it and renames it into place; an S3 Put is one

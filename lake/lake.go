@@ -39,6 +39,21 @@ type Deleter interface {
 	Delete(ctx context.Context, key string) error
 }
 
+// Creator is implemented by stores that can write an object only if its key
+// is free, in one atomic step: of any number of processes creating the same
+// key at once, exactly one succeeds and the others get an error wrapping
+// ErrExist, and nothing they wrote is visible. Leases and claims are built
+// on it (see package train/schedule). A local store links a fully written
+// temporary file into place (link(2) fails if the name exists, like O_EXCL,
+// and readers never see a partial object); S3 sends PutObject with
+// "If-None-Match: *" (AWS S3 since 2024, MinIO).
+type Creator interface {
+	// Create writes the object like Put, but only if no object has the key;
+	// otherwise it writes nothing and returns an error wrapping ErrExist.
+	// An S3 store accepts objects up to 16 MiB here.
+	Create(ctx context.Context, key string, r io.Reader, size int64) error
+}
+
 // Reader reads an object at arbitrary offsets, as Parquet footers need.
 // ReadAt follows io.ReaderAt (a short read at the end returns io.EOF) and is
 // safe for concurrent use.
@@ -84,12 +99,14 @@ var (
 	// after Open and the store cannot serve the old bytes (S3 without
 	// versioning). A reader never mixes bytes of two versions.
 	ErrChanged = errors.New("lake: object changed since it was opened")
-	// ErrUnsupported is returned by helpers such as Delete when the store lacks
-	// the optional capability (Deleter).
+	// ErrUnsupported is returned by helpers such as Delete and Create when
+	// the store lacks the optional capability (Deleter, Creator).
 	ErrUnsupported = errors.New("lake: operation not supported by this store")
 	// ErrUnknownScheme is returned by Open for URIs whose scheme is neither
 	// file nor s3.
 	ErrUnknownScheme = errors.New("lake: unknown URI scheme")
+	// ErrExist is returned by Create when an object already has the key.
+	ErrExist = errors.New("lake: object already exists")
 	// ErrSizeMismatch is returned by Put when the reader yields a different
 	// number of bytes than the size passed in; nothing is written.
 	ErrSizeMismatch = errors.New("lake: object size does not match the declared size")

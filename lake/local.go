@@ -32,6 +32,7 @@ type Local struct {
 var (
 	_ Store   = (*Local)(nil)
 	_ Deleter = (*Local)(nil)
+	_ Creator = (*Local)(nil)
 )
 
 // NewLocal returns a Store rooted at dir. The folder need not exist yet: the
@@ -124,21 +125,57 @@ type localReader struct {
 func (r *localReader) Size() int64 { return r.size }
 
 // Put implements Store (see Local for the durability guarantees).
-func (l *Local) Put(ctx context.Context, key string, r io.Reader, size int64) (err error) {
-	p, err := l.path(key)
+func (l *Local) Put(ctx context.Context, key string, r io.Reader, size int64) error {
+	p, tmp, err := l.writeTemp(ctx, key, r, size)
 	if err != nil {
 		return err
 	}
+	if err := os.Rename(tmp, p); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("put %s: rename into place: %w", key, err)
+	}
+	syncDir(filepath.Dir(p))
+	return nil
+}
+
+// Create implements Creator. It writes and fsyncs a temporary file as Put
+// does, then hard-links it to the key's name: link(2) fails when the name
+// exists, so of concurrent creators (goroutines or processes) exactly one
+// succeeds, and readers never see a partially written object (an O_EXCL
+// open of the final name would show it empty while it is written).
+func (l *Local) Create(ctx context.Context, key string, r io.Reader, size int64) error {
+	p, tmp, err := l.writeTemp(ctx, key, r, size)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp)
+	if err := os.Link(tmp, p); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("create %s: %w", key, ErrExist)
+		}
+		return fmt.Errorf("create %s: link into place: %w", key, err)
+	}
+	syncDir(filepath.Dir(p))
+	return nil
+}
+
+// writeTemp writes r into a synced temporary file in the folder of key and
+// returns the key's path and the temporary file's name.
+func (l *Local) writeTemp(ctx context.Context, key string, r io.Reader, size int64) (p, name string, err error) {
+	p, err = l.path(key)
+	if err != nil {
+		return "", "", err
+	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("put %s: %w", key, err)
+		return "", "", fmt.Errorf("put %s: %w", key, err)
 	}
 	dir := filepath.Dir(p)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("put %s: create folder: %w", key, err)
+		return "", "", fmt.Errorf("put %s: create folder: %w", key, err)
 	}
 	tmp, err := os.CreateTemp(dir, tempPrefix+"*")
 	if err != nil {
-		return fmt.Errorf("put %s: %w", key, err)
+		return "", "", fmt.Errorf("put %s: %w", key, err)
 	}
 	defer func() {
 		if err != nil {
@@ -148,30 +185,30 @@ func (l *Local) Put(ctx context.Context, key string, r io.Reader, size int64) (e
 	}()
 	n, err := io.Copy(tmp, &ctxReader{ctx: ctx, r: r})
 	if err != nil {
-		return fmt.Errorf("put %s: write %s: %w", key, tmp.Name(), err)
+		return "", "", fmt.Errorf("put %s: write %s: %w", key, tmp.Name(), err)
 	}
 	if size >= 0 && n != size {
-		return fmt.Errorf("put %s: %w: declared %d bytes, reader gave %d", key, ErrSizeMismatch, size, n)
+		return "", "", fmt.Errorf("put %s: %w: declared %d bytes, reader gave %d", key, ErrSizeMismatch, size, n)
 	}
 	if err := tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("put %s: %w", key, err)
+		return "", "", fmt.Errorf("put %s: %w", key, err)
 	}
 	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("put %s: fsync: %w", key, err)
+		return "", "", fmt.Errorf("put %s: fsync: %w", key, err)
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("put %s: close: %w", key, err)
+		return "", "", fmt.Errorf("put %s: close: %w", key, err)
 	}
-	if err := os.Rename(tmp.Name(), p); err != nil {
-		return fmt.Errorf("put %s: rename into place: %w", key, err)
-	}
-	// Make the rename durable. Some file systems refuse to fsync folders;
-	// the object is in place either way, so that is not reported.
+	return p, tmp.Name(), nil
+}
+
+// syncDir makes a rename or link in dir durable. Some file systems refuse to
+// fsync folders; the object is in place either way, so that is not reported.
+func syncDir(dir string) {
 	if d, err := os.Open(dir); err == nil {
 		d.Sync()
 		d.Close()
 	}
-	return nil
 }
 
 // ctxReader stops a copy when ctx is done.

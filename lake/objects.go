@@ -81,3 +81,14 @@ func Delete(ctx context.Context, s Store, key string) error {
 	}
 	return d.Delete(ctx, key)
 }
+
+// Create writes data as the object key only if no object has the key (see
+// Creator): it returns an error wrapping ErrExist if one does, and one
+// wrapping ErrUnsupported if s is not a Creator.
+func Create(ctx context.Context, s Store, key string, data []byte) error {
+	c, ok := s.(Creator)
+	if !ok {
+		return fmt.Errorf("create %s: %w (%T cannot create objects conditionally)", key, ErrUnsupported, s)
+	}
+	return c.Create(ctx, key, bytes.NewReader(data), int64(len(data)))
+}

@@ -37,6 +37,7 @@ type S3 struct {
 var (
 	_ Store   = (*S3)(nil)
 	_ Deleter = (*S3)(nil)
+	_ Creator = (*S3)(nil)
 )
 
 // listPage is the number of keys one ListObjectsV2 request returns.
@@ -548,6 +549,53 @@ func (e *exactReader) checkEnd() (int, error) {
 		if err != nil {
 			return 0, err
 		}
+	}
+}
+
+// Create implements Creator with one PutObject carrying
+// "If-None-Match: *": S3 and MinIO answer 412 when the key exists, which
+// becomes ErrExist. A 409 (ConditionalRequestConflict: another conditional
+// write to the key is in flight) is retried after a short pause, so the
+// caller sees the outcome of the race rather than the conflict. Objects are
+// limited to one part (16 MiB); larger ones are refused before anything is
+// sent.
+func (s *S3) Create(ctx context.Context, key string, r io.Reader, size int64) error {
+	name, err := s.objectName(key)
+	if err != nil {
+		return err
+	}
+	if size > partSize {
+		return fmt.Errorf("create %s: %d bytes: conditional creates hold at most %d bytes", s.uri(key), size, partSize)
+	}
+	// Buffer the body so that a retried request can send it again.
+	data, err := io.ReadAll(io.LimitReader(&ctxReader{ctx: ctx, r: r}, partSize+1))
+	switch {
+	case err != nil:
+		return fmt.Errorf("create %s: %w", s.uri(key), err)
+	case len(data) > partSize:
+		return fmt.Errorf("create %s: conditional creates hold at most %d bytes", s.uri(key), partSize)
+	case size >= 0 && int64(len(data)) != size:
+		return fmt.Errorf("create %s: %w: declared %d bytes, reader gave %d", s.uri(key), ErrSizeMismatch, size, len(data))
+	}
+	opts := minio.PutObjectOptions{ContentType: "application/octet-stream", DisableMultipart: true}
+	opts.SetMatchETagExcept("*")
+	for attempt := 0; ; attempt++ {
+		_, err := s.client.PutObject(ctx, s.bucket, name, bytes.NewReader(data), int64(len(data)), opts)
+		var resp minio.ErrorResponse
+		switch {
+		case err == nil:
+			return nil
+		case errors.As(err, &resp) && (resp.Code == "PreconditionFailed" || resp.StatusCode == 412):
+			return fmt.Errorf("create %s: %w", s.uri(key), ErrExist)
+		case errors.As(err, &resp) && resp.StatusCode == 409 && attempt < 5:
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("create %s: %w", s.uri(key), ctx.Err())
+			case <-time.After(time.Duration(10<<attempt) * time.Millisecond):
+			}
+			continue
+		}
+		return s.putError(key, err)
 	}
 }
 

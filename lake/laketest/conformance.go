@@ -17,7 +17,8 @@ import (
 // TestStore runs the conformance suite every lake.Store must pass: round
 // trips, ranged reads, lexical listing under prefixes, key validation, atomic
 // and all-or-nothing Put, missing objects, Delete (when the store is a
-// lake.Deleter) and concurrent readers racing writers.
+// lake.Deleter), conditional Create (when it is a lake.Creator: exactly one
+// of many racing creators wins) and concurrent readers racing writers.
 //
 // newStore is called once per subtest and must return an empty store whose
 // resources are released through t.Cleanup. The local, memory and S3 (MinIO)
@@ -37,6 +38,8 @@ func TestStore(t *testing.T, newStore func(t *testing.T) lake.Store) {
 		{"PutReaderFails", testPutReaderFails},
 		{"PutCanceled", testPutCanceled},
 		{"Delete", testDelete},
+		{"Create", testCreate},
+		{"ConcurrentCreate", testConcurrentCreate},
 		{"ConcurrentPutOpen", testConcurrentPutOpen},
 		{"ConcurrentReadAt", testConcurrentReadAt},
 	}
@@ -455,5 +458,107 @@ func testConcurrentReadAt(t *testing.T, s lake.Store) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+func testCreate(t *testing.T, s lake.Store) {
+	ctx := t.Context()
+	if _, ok := s.(lake.Creator); !ok {
+		if err := lake.Create(ctx, s, "x", nil); !errors.Is(err, lake.ErrUnsupported) {
+			t.Errorf("Create on a store without Creator: err %v, want ErrUnsupported", err)
+		}
+		return
+	}
+	if err := lake.Create(ctx, s, "c/lease", []byte("first")); err != nil {
+		t.Fatalf("Create of a free key: %v", err)
+	}
+	if err := lake.Create(ctx, s, "c/lease", []byte("second")); !errors.Is(err, lake.ErrExist) {
+		t.Errorf("Create of an existing key: err %v, want ErrExist", err)
+	}
+	if got, err := lake.ReadAll(ctx, s, "c/lease"); err != nil || string(got) != "first" {
+		t.Errorf("after a refused Create the object is %q (%v), want %q", got, err, "first")
+	}
+	mustPut(t, s, "c/put", []byte("put"))
+	if err := lake.Create(ctx, s, "c/put", []byte("create")); !errors.Is(err, lake.ErrExist) {
+		t.Errorf("Create over a Put object: err %v, want ErrExist", err)
+	}
+	if err := lake.Create(ctx, s, "c/empty", nil); err != nil {
+		t.Errorf("Create of an empty object: %v", err)
+	}
+	if fi, err := s.Stat(ctx, "c/empty"); err != nil || fi.Size != 0 {
+		t.Errorf("Stat of the empty created object: %+v, %v", fi, err)
+	}
+	c := s.(lake.Creator)
+	if err := c.Create(ctx, "c/short", strings.NewReader("abc"), 5); !errors.Is(err, lake.ErrSizeMismatch) {
+		t.Errorf("Create with a wrong size: err %v, want ErrSizeMismatch", err)
+	}
+	if _, err := s.Stat(ctx, "c/short"); !errors.Is(err, lake.ErrNotExist) {
+		t.Errorf("Stat after a failed Create: %v, want ErrNotExist", err)
+	}
+	if err := lake.Create(ctx, s, "/bad", nil); !errors.Is(err, lake.ErrInvalidKey) {
+		t.Errorf("Create(/bad) = %v, want ErrInvalidKey", err)
+	}
+	if got := keys(t, s, "c/"); !slices.Equal(got, []string{"c/empty", "c/lease", "c/put"}) {
+		t.Errorf("listing after Creates = %q", got)
+	}
+	if _, ok := s.(lake.Deleter); ok {
+		if err := lake.Delete(ctx, s, "c/lease"); err != nil {
+			t.Fatal(err)
+		}
+		if err := lake.Create(ctx, s, "c/lease", []byte("again")); err != nil {
+			t.Errorf("Create after Delete: %v", err)
+		}
+	}
+}
+
+// testConcurrentCreate races creators of one key: exactly one must win, the
+// others must get ErrExist, and the object must hold the winner's bytes.
+func testConcurrentCreate(t *testing.T, s lake.Store) {
+	if _, ok := s.(lake.Creator); !ok {
+		t.Skip("the store is not a lake.Creator")
+	}
+	ctx := t.Context()
+	const creators = 16
+	for round := range 3 {
+		key := fmt.Sprintf("race/%d", round)
+		var (
+			wg      sync.WaitGroup
+			mu      sync.Mutex
+			winners []int
+			others  []error
+		)
+		start := make(chan struct{})
+		for i := range creators {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				err := lake.Create(ctx, s, key, bytes.Repeat([]byte{byte('a' + i)}, 1000+i))
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					winners = append(winners, i)
+				case !errors.Is(err, lake.ErrExist):
+					others = append(others, err)
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		if len(others) > 0 {
+			t.Fatalf("round %d: creators failed with errors other than ErrExist: %v", round, others)
+		}
+		if len(winners) != 1 {
+			t.Fatalf("round %d: %d creators won (%v), want exactly 1", round, len(winners), winners)
+		}
+		got, err := lake.ReadAll(ctx, s, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := winners[0]
+		if !bytes.Equal(got, bytes.Repeat([]byte{byte('a' + w)}, 1000+w)) {
+			t.Errorf("round %d: object holds %d bytes starting %q, want creator %d's", round, len(got), got[:min(len(got), 8)], w)
+		}
 	}
 }

@@ -13,7 +13,8 @@ import (
 	"github.com/lakestream/lakestream/lake"
 )
 
-// Memory is an in-memory lake.Store and lake.Deleter for unit tests. It
+// Memory is an in-memory lake.Store, lake.Deleter and lake.Creator for unit
+// tests. It
 // follows the same rules as the real stores (key validation, lexical listing,
 // atomic Put, readers that keep the bytes they opened) so code tested against
 // it behaves the same on a folder or on S3. The zero value is not usable; call
@@ -32,6 +33,7 @@ type memObject struct {
 var (
 	_ lake.Store   = (*Memory)(nil)
 	_ lake.Deleter = (*Memory)(nil)
+	_ lake.Creator = (*Memory)(nil)
 )
 
 // NewMemory returns an empty in-memory store. Object modification times come
@@ -107,6 +109,28 @@ func (m *Memory) Put(ctx context.Context, key string, r io.Reader, size int64) e
 	m.mu.Lock()
 	m.objects[key] = memObject{data: buf.Bytes(), modTime: m.now()}
 	m.mu.Unlock()
+	return nil
+}
+
+// Create implements lake.Creator: like Put, but the object is stored only if
+// the key is free when the whole body has been read.
+func (m *Memory) Create(ctx context.Context, key string, r io.Reader, size int64) error {
+	if err := lake.ValidateKey(key); err != nil {
+		return err
+	}
+	data, err := io.ReadAll(ctxReader{ctx, r})
+	if err != nil {
+		return fmt.Errorf("create %s: %w", key, err)
+	}
+	if size >= 0 && int64(len(data)) != size {
+		return fmt.Errorf("create %s: %w: declared %d bytes, reader gave %d", key, lake.ErrSizeMismatch, size, len(data))
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.objects[key]; ok {
+		return fmt.Errorf("create %s: %w", key, lake.ErrExist)
+	}
+	m.objects[key] = memObject{data: data, modTime: m.now()}
 	return nil
 }
 
