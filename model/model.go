@@ -27,6 +27,9 @@ type Metadata struct {
 	Seed            uint64            `json:"seed"`
 	// Metrics holds evaluation results, e.g. "validation_auc".
 	Metrics map[string]float64 `json:"metrics,omitempty"`
+	// Lineage says exactly which input the version was trained up to; set
+	// by the publish step of a training job.
+	Lineage *Lineage `json:"lineage,omitempty"`
 
 	// Inputs are the feature columns with their training types (see
 	// InputsOf); scorers that build records from requests need them.
@@ -44,6 +47,27 @@ type DataRange struct {
 	Source string `json:"source,omitempty"`
 	From   string `json:"from,omitempty"`
 	To     string `json:"to,omitempty"`
+}
+
+// Lineage is the position of a training job's input when a version was cut:
+// every example before it was trained into the version, none after.
+type Lineage struct {
+	// Job names the training job that published the version.
+	Job string `json:"job,omitempty"`
+	// Source is the input: "kafka://<topic>" or the lake table.
+	Source string `json:"source,omitempty"`
+	// Offsets are, for a Kafka source, the next offset to train per
+	// partition.
+	Offsets map[int32]int64 `json:"offsets,omitempty"`
+	// Position is, for a bounded source, the position in the source's own
+	// terms (Parquet file, row group, row, epoch).
+	Position string `json:"position,omitempty"`
+	// Watermark is the event-time watermark (ms since the Unix epoch) the
+	// version was trained up to; 0 when the job has no event time.
+	Watermark int64 `json:"watermark,omitempty"`
+	// Examples counts the examples the job had trained when the version
+	// was cut (a warm start's base not included).
+	Examples int64 `json:"examples"`
 }
 
 // Model is a trained model: spec, tables and metadata, compiled for scoring.
