@@ -348,9 +348,7 @@ func Load(ctx context.Context, store lake.Store, name string, version int) (*Mod
 	tables := make([]Table, 0, len(mf.Tables))
 	for _, ref := range mf.Tables {
 		t := Table{Name: ref.Name, Width: ref.Width, Dense: ref.Dense}
-		if ref.Width < 1 || ref.Rows < 0 {
-			return nil, &ArtifactError{Key: dir + ManifestFile, Reason: fmt.Sprintf("table %q: width %d rows %d", ref.Name, ref.Width, ref.Rows), Err: ErrCorrupt}
-		}
+		// ReadManifest checked the shape, so 4·rows·width cannot overflow.
 		raw, err := read(ref.Values)
 		if err != nil {
 			return nil, err
@@ -427,7 +425,45 @@ func ReadManifest(ctx context.Context, store lake.Store, name string, version in
 	if mf.Meta.Name != name || mf.Meta.Version != version {
 		return nil, &ArtifactError{Key: key, Reason: fmt.Sprintf("manifest names %s version %d", mf.Meta.Name, mf.Meta.Version), Err: ErrCorrupt}
 	}
+	for _, t := range mf.Tables {
+		if err := t.checkShape(); err != nil {
+			return nil, &ArtifactError{Key: key, Reason: err.Error(), Err: ErrCorrupt}
+		}
+	}
 	return &mf, nil
+}
+
+// Caps on a stored table's shape. Rows are addressed with int32 by the
+// scoring index; a width above MaxTableWidth or more than MaxTableValues
+// float32 (8 GiB) is no model this code writes, only a damaged or crafted
+// manifest.
+const (
+	MaxTableRows   = math.MaxInt32
+	MaxTableWidth  = 1 << 20
+	MaxTableValues = 1 << 31
+)
+
+// checkShape refuses a table whose shape is out of the caps or disagrees
+// with its files' sizes. The products are checked by division, so no
+// arithmetic on manifest numbers can overflow.
+func (t TableRef) checkShape() error {
+	switch {
+	case t.Width < 1 || t.Width > MaxTableWidth:
+		return fmt.Errorf("table %q: width %d, want 1..%d", t.Name, t.Width, MaxTableWidth)
+	case t.Rows < 0 || t.Rows > MaxTableRows:
+		return fmt.Errorf("table %q: rows %d, want 0..%d", t.Name, t.Rows, MaxTableRows)
+	case t.Rows > MaxTableValues/t.Width:
+		return fmt.Errorf("table %q: %d rows × %d exceeds %d values", t.Name, t.Rows, t.Width, MaxTableValues)
+	case t.Values.Size != 4*int64(t.Rows)*int64(t.Width):
+		return fmt.Errorf("table %q: values file of %d bytes for %d×%d float32", t.Name, t.Values.Size, t.Rows, t.Width)
+	case t.Dense && t.Keys != nil:
+		return fmt.Errorf("dense table %q has a keys file", t.Name)
+	case !t.Dense && t.Keys == nil:
+		return fmt.Errorf("sparse table %q has no keys file", t.Name)
+	case t.Keys != nil && t.Keys.Size != 8*int64(t.Rows):
+		return fmt.Errorf("table %q: keys file of %d bytes for %d uint64 keys", t.Name, t.Keys.Size, t.Rows)
+	}
+	return nil
 }
 
 // versions returns the versions of name that have a manifest, ascending.

@@ -2,6 +2,9 @@ package model_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -222,6 +225,18 @@ func TestLoadRejectsCorruptArtifacts(t *testing.T) {
 				return []byte(strings.Replace(string(b), `"kind": "fm"`, `"kind": "gbdt"`, 1))
 			})
 		}, model.ErrIncompatible},
+		{"rows 2^62 with empty files", func(t *testing.T, s lake.Store) {
+			raw := craftedManifest(t, s, 1<<62, 9)
+			if err := lake.PutBytes(ctx, s, "models/ctr/1/manifest.json", raw); err != nil {
+				t.Fatal(err)
+			}
+		}, model.ErrCorrupt},
+		{"width above the cap", func(t *testing.T, s lake.Store) {
+			raw := craftedManifest(t, s, 0, model.MaxTableWidth+1)
+			if err := lake.PutBytes(ctx, s, "models/ctr/1/manifest.json", raw); err != nil {
+				t.Fatal(err)
+			}
+		}, model.ErrCorrupt},
 		{"layout changed", func(t *testing.T, s lake.Store) {
 			rewrite(t, s, "models/ctr/1/manifest.json", func(b []byte) []byte {
 				return []byte(strings.Replace(string(b), `"factors": 2`, `"factors": 3`, 1))
@@ -244,6 +259,40 @@ func TestLoadRejectsCorruptArtifacts(t *testing.T) {
 			}
 		})
 	}
+}
+
+// craftedManifest rewrites version 1 of ctr so that every table claims
+// rows×width and every table file is empty, listed with the size and valid
+// checksum of empty input, and returns the manifest to store (not stored).
+// With wrapping size arithmetic 4·2^62·9 is 0 and such a version passed
+// every check.
+func craftedManifest(t testing.TB, s lake.Store, rows, width int) []byte {
+	t.Helper()
+	ctx := context.Background()
+	mf, err := model.ReadManifest(ctx, s, "ctr", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty := sha256.Sum256(nil)
+	for i := range mf.Tables {
+		tb := &mf.Tables[i]
+		tb.Rows, tb.Width = rows, width
+		files := []*model.File{&tb.Values}
+		if tb.Keys != nil {
+			files = append(files, tb.Keys)
+		}
+		for _, f := range files {
+			f.Size, f.SHA256 = 0, hex.EncodeToString(empty[:])
+			if err := lake.PutBytes(ctx, s, "models/ctr/1/"+f.Path, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	raw, err := json.Marshal(mf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
 }
 
 func rewrite(t *testing.T, s lake.Store, key string, edit func([]byte) []byte) {

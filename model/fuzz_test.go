@@ -2,6 +2,7 @@ package model_test
 
 import (
 	"context"
+	"math"
 	"testing"
 
 	"github.com/lakestream/lakestream/lake"
@@ -22,12 +23,20 @@ func FuzzLoadManifest(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Add(good)
-	f.Add([]byte(`{"format":"lakestream-model/1","meta":{"name":"ctr","version":1,"kind":"fm"}}`))
-	f.Fuzz(func(t *testing.T, manifest []byte) {
+	f.Add(good, false)
+	f.Add([]byte(`{"format":"lakestream-model/1","meta":{"name":"ctr","version":1,"kind":"fm"}}`), false)
+	// Seeds that reach the table-size arithmetic: shapes whose byte sizes
+	// overflow, sit at the caps, or are negative, over empty table files.
+	for _, shape := range [][2]int{{1 << 62, 9}, {1 << 61, 4}, {math.MaxInt32, 1}, {math.MaxInt32 + 1, 1}, {-1, 3}, {0, 0}, {1, model.MaxTableWidth + 1}} {
+		f.Add(craftedManifest(f, seed, shape[0], shape[1]), true)
+	}
+	f.Fuzz(func(t *testing.T, manifest []byte, emptyFiles bool) {
 		store := laketest.NewMemory()
 		if _, err := fmModel(t).Save(ctx, store, "ctr"); err != nil {
 			t.Fatal(err)
+		}
+		if emptyFiles {
+			craftedManifest(t, store, 0, 1)
 		}
 		if err := lake.PutBytes(ctx, store, "models/ctr/1/manifest.json", manifest); err != nil {
 			t.Fatal(err)

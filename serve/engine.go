@@ -236,6 +236,28 @@ func permanent(err error) bool {
 	return errors.Is(err, model.ErrCorrupt) || errors.Is(err, model.ErrIncompatible) || errors.Is(err, errWarmUp)
 }
 
+// loadAndWarm loads and warms one version. A panic in either (a loader
+// bug a crafted artifact reaches) becomes an error wrapping
+// model.ErrCorrupt, so the version is remembered as bad and the served one
+// stays: no artifact can take the predictor down.
+func loadAndWarm(ctx context.Context, l Loader, name, want string) (m Model, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			m, err = nil, fmt.Errorf("%w: loading panicked: %v", model.ErrCorrupt, p)
+		}
+	}()
+	if m, err = l.Load(ctx, name, want); err != nil {
+		return nil, err
+	}
+	if err := warmUp(m); err != nil {
+		if c, ok := m.(interface{ Close() error }); ok {
+			c.Close()
+		}
+		return nil, err
+	}
+	return m, nil
+}
+
 // swapLocked loads want and swaps it in; the caller holds s.loadMu.
 func (e *Engine) swapLocked(ctx context.Context, s *slot, want string) error {
 	if cur := s.cur.Load(); cur != nil && cur.version == want {
@@ -245,10 +267,7 @@ func (e *Engine) swapLocked(ctx context.Context, s *slot, want string) error {
 		return prev.(error)
 	}
 	start := time.Now()
-	m, err := e.loader.Load(ctx, s.Name, want)
-	if err == nil {
-		err = warmUp(m)
-	}
+	m, err := loadAndWarm(ctx, e.loader, s.Name, want)
 	if err != nil {
 		err = fmt.Errorf("load %s version %s: %w", s.Name, want, err)
 		if permanent(err) {

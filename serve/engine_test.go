@@ -56,7 +56,7 @@ func (m *linearModel) Score(rec arrow.Record, dst []float64) error {
 }
 
 // fakeLoader serves versions from a map; version "bad" fails like a corrupt
-// artifact, and "nan" loads but scores NaN.
+// artifact, "nan" loads but scores NaN, and "panic" panics in Load.
 type fakeLoader struct {
 	mu       sync.Mutex
 	champion string
@@ -91,6 +91,9 @@ func (l *fakeLoader) Load(_ context.Context, name, v string) (Model, error) {
 		return &linearModel{weight: 4}, nil
 	case "nan":
 		return &linearModel{weight: math.NaN()}, nil
+	case "panic":
+		var tables []float32
+		_ = tables[len(v)] // a loader bug a crafted artifact reaches
 	}
 	w, err := strconv.ParseFloat(v, 64)
 	if err != nil {
@@ -279,7 +282,7 @@ func TestCorruptVersionIsRejectedAndOldKeepsServing(t *testing.T) {
 	if err := e.Refresh(ctx, "ctr"); err != nil {
 		t.Fatal(err)
 	}
-	for _, bad := range []string{"bad", "nan"} {
+	for _, bad := range []string{"bad", "nan", "panic"} {
 		l.setChampion(bad)
 		if err := e.Refresh(ctx, "ctr"); err == nil {
 			t.Fatalf("version %q was accepted", bad)

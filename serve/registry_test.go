@@ -2,6 +2,10 @@ package serve
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"math"
 	"strings"
 	"testing"
@@ -127,5 +131,71 @@ func TestRegistryModelScoresLikeInProcess(t *testing.T) {
 	_, err = pb.NewGRPCInferenceServiceClient(conn).ModelInfer(context.Background(), req)
 	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "price") {
 		t.Errorf("NaN price: %v, want InvalidArgument naming price", err)
+	}
+}
+
+// TestCraftedManifestCannotTakeServingDown saves version 2 with a manifest
+// whose table claims 2^62 rows and whose files are empty with the valid
+// checksum of empty input: the 4·rows·width size check once overflowed to 0
+// and make panicked in the watch goroutine. The version must be refused as
+// corrupt while version 1 keeps serving, and a predictor started afresh
+// while champion designates it must start (not ready) without panicking.
+func TestCraftedManifestCannotTakeServingDown(t *testing.T) {
+	store, m, _ := registryFixture(t)
+	ctx := context.Background()
+	e, err := NewEngine(NewRegistryLoader(store), []ModelRef{{Name: "ctr"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.RefreshAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	v, err := m.Save(ctx, store, "ctr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mf, err := model.ReadManifest(ctx, store, "ctr", v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Promoted while intact; then the manifest is replaced.
+	if _, err := model.SetAlias(ctx, store, "ctr", model.Champion, v, nil); err != nil {
+		t.Fatal(err)
+	}
+	dir := model.VersionPrefix("ctr", v)
+	empty := sha256.Sum256(nil)
+	for i := range mf.Tables {
+		tb := &mf.Tables[i]
+		tb.Rows, tb.Width = 1<<62, 9
+		files := []*model.File{&tb.Values}
+		if tb.Keys != nil {
+			files = append(files, tb.Keys)
+		}
+		for _, f := range files {
+			f.Size, f.SHA256 = 0, hex.EncodeToString(empty[:])
+			if err := lake.PutBytes(ctx, store, dir+f.Path, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	raw, _ := json.Marshal(mf)
+	if err := lake.PutBytes(ctx, store, dir+model.ManifestFile, raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Refresh(ctx, "ctr"); !errors.Is(err, model.ErrCorrupt) {
+		t.Fatalf("refresh to the crafted version: %v, want ErrCorrupt", err)
+	}
+	if got := e.Served("ctr"); got != "1" {
+		t.Fatalf("served %q after the crafted version, want 1", got)
+	}
+	restarted, err := NewEngine(NewRegistryLoader(store), []ModelRef{{Name: "ctr"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := restarted.RefreshAll(ctx); !errors.Is(err, model.ErrCorrupt) {
+		t.Fatalf("restart on the crafted champion: %v, want ErrCorrupt", err)
+	}
+	if restarted.Ready() {
+		t.Fatal("a restart on a corrupt champion reports ready")
 	}
 }
