@@ -39,6 +39,10 @@ type ClientConfig struct {
 	// ChunkBytes bounds the payload of one request; larger requests are
 	// split. 0 means 4 MiB; it is capped at MaxMsgBytes/2.
 	ChunkBytes int
+	// MaxKeysPerCall bounds the keys of one request; larger requests are
+	// split. 0 means DefaultMaxKeysPerCall. It must not exceed the shards'
+	// limit.
+	MaxKeysPerCall int
 }
 
 // Client is a parameter store backed by remote shards. It implements the
@@ -77,6 +81,9 @@ func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
 		cfg.ChunkBytes = 4 << 20
 	}
 	cfg.ChunkBytes = max(min(cfg.ChunkBytes, cfg.MaxMsgBytes/2), 64)
+	if cfg.MaxKeysPerCall <= 0 {
+		cfg.MaxKeysPerCall = DefaultMaxKeysPerCall
+	}
 	pool, err := wireBufferPool()
 	if err != nil {
 		return nil, err
@@ -186,6 +193,14 @@ func fromStatus(err error) error {
 		}
 	case codes.DataLoss:
 		return fmt.Errorf("%w (%s)", ErrBadSnapshot, msg)
+	case codes.InvalidArgument:
+		if strings.Contains(msg, ErrNonFinite.Error()) {
+			return fmt.Errorf("%w (%s)", ErrNonFinite, msg)
+		}
+	case codes.ResourceExhausted:
+		if strings.Contains(msg, ErrTooManyKeys.Error()) {
+			return fmt.Errorf("%w (%s)", ErrTooManyKeys, msg)
+		}
 	case codes.Canceled:
 		return fmt.Errorf("%w (%s)", context.Canceled, msg)
 	case codes.DeadlineExceeded:
@@ -203,7 +218,9 @@ func (c *Client) width(table string) (int, error) {
 }
 
 // chunkKeys returns how many keys of a table of width w fit in one request.
-func (c *Client) chunkKeys(w int) int { return max(1, c.cfg.ChunkBytes/(8+4*w)) }
+func (c *Client) chunkKeys(w int) int {
+	return max(1, min(c.cfg.ChunkBytes/(8+4*w), c.cfg.MaxKeysPerCall))
+}
 
 // fanout is the per-call scratch of a sharded request: the caller's keys
 // partitioned by shard, their positions in the caller's slice, and each
@@ -350,13 +367,18 @@ func (c *Client) pull(ctx context.Context, table string, keys []uint64, dst []fl
 }
 
 // Push sends gradients to the shards, which apply the table's optimizer, as
-// Local.Push does.
+// Local.Push does. A gradient that is not finite or exceeds MaxGradient
+// fails the call (ErrNonFinite) before anything is sent, so no shard applies
+// any part of it; the shards check again.
 func (c *Client) Push(ctx context.Context, table string, keys []uint64, grads []float32) error {
 	w, err := c.width(table)
 	if err != nil {
 		return err
 	}
 	checkLen("push", table, keys, grads, w)
+	if err := checkGrads(table, keys, w, grads); err != nil {
+		return err
+	}
 	if len(c.stubs) == 1 {
 		return c.pushShard(ctx, 0, table, w, keys, grads)
 	}
@@ -378,6 +400,9 @@ func (c *Client) PushPull(ctx context.Context, table string, pushKeys []uint64, 
 	}
 	checkLen("push", table, pushKeys, grads, w)
 	checkLen("pull", table, pullKeys, dst, w)
+	if err := checkGrads(table, pushKeys, w, grads); err != nil {
+		return err
+	}
 	limit := c.chunkKeys(w)
 	one := func(s int, pk []uint64, g []float32, lk []uint64, out []float32) error {
 		if len(pk)+len(lk) > limit {
@@ -547,6 +572,11 @@ func (c *Client) exchange(ctx context.Context, op string, tables []string, pushK
 		}
 		if push {
 			checkLen("push", name, pushKeys[i], grads[i], w)
+			// Checked here too, so a bad value refuses the call on every
+			// shard, not only on the one that owns its key.
+			if err := checkGrads(name, pushKeys[i], w, grads[i]); err != nil {
+				return err
+			}
 		}
 		if pull {
 			checkLen("pull", name, pullKeys[i], dst[i], w)
@@ -595,21 +625,23 @@ func (c *Client) exchange(ctx context.Context, op string, tables []string, pushK
 // or the chunked per-table calls when the part exceeds ChunkBytes — and,
 // for a pull of a sharded client, scatters the rows into the caller's dst.
 func (c *Client) exchangeShard(ctx context.Context, s int, tf *tableFanout) error {
-	size := 0
+	size, keys := 0, 0
 	sharded := len(tf.reqs) > 1
 	for i := range tf.tables {
 		w := tf.widths[i]
 		k, _ := tf.pushPart(s, i)
 		size += len(k) * (8 + 4*w)
+		keys += len(k)
 		k, _ = tf.pullPart(s, i)
 		size += len(k) * (8 + 4*w)
+		keys += len(k)
 		if tf.pullKeys != nil && sharded {
 			f := &tf.pull[i]
 			f.vals[s] = growFloats(f.vals[s][:0], len(k)*w)
 		}
 	}
 	var err error
-	if size > c.cfg.ChunkBytes {
+	if size > c.cfg.ChunkBytes || keys > c.cfg.MaxKeysPerCall {
 		err = c.exchangeChunked(ctx, s, tf)
 	} else {
 		err = c.exchangeOnce(ctx, s, tf)

@@ -23,6 +23,9 @@ type denseTable struct {
 	// gradients; isDirty marks them (deferred tables).
 	dirty   [numStripes][]int32
 	isDirty []bool
+	// undo[l] holds a row guarded by locks[l] while its update is checked
+	// (see checkedUpdate).
+	undo [numStripes][]float32
 }
 
 func newDenseTable(spec TableSpec, r rule, deferred bool) *denseTable {
@@ -68,7 +71,9 @@ func (t *denseTable) pull(keys []uint64, dst []float32) {
 	}
 }
 
-func (t *denseTable) push(keys []uint64, grads []float32) {
+// push applies the optimizer to the rows of keys; rows whose update would
+// not be finite keep their values and are counted in the result.
+func (t *denseTable) push(keys []uint64, grads []float32) (refused refusals) {
 	w := t.width
 	for i, k := range keys {
 		l := k % numStripes
@@ -84,28 +89,42 @@ func (t *denseTable) push(keys []uint64, grads []float32) {
 				t.dirty[l] = append(t.dirty[l], int32(k))
 			}
 		} else {
-			t.steps[k]++
-			t.rule.Update(row[:w], row[w:t.kept], grads[i*w:(i+1)*w], t.steps[k])
+			var ok bool
+			t.undo[l], ok = checkedUpdate(t.rule, row[:t.kept], w, grads[i*w:(i+1)*w], t.steps[k]+1, t.undo[l])
+			if ok {
+				t.steps[k]++
+			} else {
+				refused.add(k)
+			}
 		}
 		t.locks[l].Unlock()
 	}
+	return refused
 }
 
-// flush applies the optimizer once to every row with accumulated gradients.
-func (t *denseTable) flush() {
+// flush applies the optimizer once to every row with accumulated gradients;
+// rows whose update would not be finite keep their values (their summed
+// gradient is dropped) and are counted in the result.
+func (t *denseTable) flush() (refused refusals) {
 	w := t.width
 	for l := range t.locks {
 		t.locks[l].Lock()
 		for _, r := range t.dirty[l] {
 			row := t.vals[int(r)*t.stride : int(r+1)*t.stride]
-			t.steps[r]++
-			t.rule.Update(row[:w], row[w:t.kept], row[t.kept:], t.steps[r])
+			var ok bool
+			t.undo[l], ok = checkedUpdate(t.rule, row[:t.kept], w, row[t.kept:], t.steps[r]+1, t.undo[l])
+			if ok {
+				t.steps[r]++
+			} else {
+				refused.add(uint64(r))
+			}
 			clear(row[t.kept:])
 			t.isDirty[r] = false
 		}
 		t.dirty[l] = t.dirty[l][:0]
 		t.locks[l].Unlock()
 	}
+	return refused
 }
 
 // reset puts every row back to its initial value and the optimizer's start

@@ -48,6 +48,13 @@
 // values travel as packed little-endian bytes. Servers take an optional TLS
 // configuration and shared token, checked on every call.
 //
+// Shards defend the shared model: a gradient that is not finite or exceeds
+// MaxGradient refuses the whole call before anything is applied
+// (ErrNonFinite, InvalidArgument on the wire), a row whose update would come
+// out non-finite keeps its values, calls carry at most MaxKeysPerCall keys,
+// and a pull whose answer would not fit in a message is refused before it is
+// built.
+//
 // # Consistency
 //
 // Clocks implements the job's consistency model — bulk-synchronous (Sync),

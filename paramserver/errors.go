@@ -26,6 +26,12 @@ var (
 	// no longer holds (it was reassigned, or the job recovered from a
 	// checkpoint); the worker must drop the split and Acquire again.
 	ErrLeaseLost = errors.New("paramserver: split lease lost")
+	// ErrNonFinite is wrapped by *NonFiniteError: a push or flush was
+	// refused because a gradient, or the update it makes, is not finite.
+	ErrNonFinite = errors.New("paramserver: non-finite update refused")
+	// ErrTooManyKeys is returned by a shard for a call with more keys than
+	// its per-call limit (ServerConfig.MaxKeysPerCall).
+	ErrTooManyKeys = errors.New("paramserver: too many keys in one call")
 )
 
 // KeyRangeError is returned when a key of a dense table is not a row index

@@ -2,6 +2,7 @@ package paramserver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -211,6 +212,11 @@ func (l *Local) pull(ctx context.Context, table string, keys []uint64, dst []flo
 // grads (len(keys)*width values). Sparse rows are created on first push
 // (after admission, when the table has AdmitAfter > 1). Keys should be
 // distinct; a repeated key is updated once per occurrence.
+//
+// A gradient that is not finite or exceeds MaxGradient fails the call with
+// a *NonFiniteError before any row changes; a row whose update would make
+// its weights or optimizer state non-finite keeps its values, and the call
+// returns a *NonFiniteError counting such rows after applying the others.
 func (l *Local) Push(ctx context.Context, table string, keys []uint64, grads []float32) error {
 	return l.push(ctx, table, keys, grads, nil)
 }
@@ -224,15 +230,16 @@ func (l *Local) push(ctx context.Context, table string, keys []uint64, grads []f
 		return err
 	}
 	checkShape("push", t, keys, grads)
+	if err := checkGrads(t.spec.Name, keys, t.spec.Width, grads); err != nil {
+		return err
+	}
 	if t.dense != nil {
 		if err := t.dense.check(keys); err != nil {
 			return err
 		}
-		t.dense.push(keys, grads)
-		return nil
+		return t.dense.push(keys, grads).err(t.spec.Name)
 	}
-	t.sparse.push(keys, grads, l.now().UnixNano(), hints)
-	return nil
+	return t.sparse.push(keys, grads, l.now().UnixNano(), hints).err(t.spec.Name)
 }
 
 // PullTables pulls several tables at once: keys[i] of tables[i] into
@@ -287,8 +294,9 @@ func (l *Local) PushPullTables(ctx context.Context, tables []string, pushKeys []
 	return nil
 }
 
-// checkTables returns the first unknown table or dense key out of range of
-// a multi-table call; it panics on a shape mismatch, as Pull and Push do.
+// checkTables returns the first unknown table, dense key out of range or
+// (op "push") refused gradient of a multi-table call; it panics on a shape
+// mismatch, as Pull and Push do.
 func (l *Local) checkTables(op string, tables []string, keys [][]uint64, vals [][]float32) error {
 	if len(keys) != len(tables) || len(vals) != len(tables) {
 		panic(fmt.Sprintf("paramserver: %s tables: %d tables, %d key slices, %d value slices", op, len(tables), len(keys), len(vals)))
@@ -300,6 +308,11 @@ func (l *Local) checkTables(op string, tables []string, keys [][]uint64, vals []
 			return fmt.Errorf("%w %q", ErrUnknownTable, name)
 		}
 		checkShape(op, t, keys[i], vals[i])
+		if op == "push" {
+			if err := checkGrads(name, keys[i], t.spec.Width, vals[i]); err != nil {
+				return err
+			}
+		}
 		if t.dense != nil {
 			if err := t.dense.check(keys[i]); err != nil {
 				return err
@@ -315,7 +328,9 @@ func (l *Local) checkTables(op string, tables []string, keys [][]uint64, vals []
 // of step c calls Flush(c) after the barrier, the first applies, the others
 // (and any call with clock ≤ the highest flushed) return at once, after the
 // first one finished. A negative clock always flushes. Flush does nothing on
-// a store that is not Deferred.
+// a store that is not Deferred. Rows whose update would not be finite keep
+// their values and lose their summed gradient; Flush then returns a
+// *NonFiniteError per table after applying every other row.
 func (l *Local) Flush(ctx context.Context, clock int64) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -328,15 +343,20 @@ func (l *Local) Flush(ctx context.Context, clock int64) error {
 	if clock >= 0 && clock <= l.flushed {
 		return nil
 	}
+	var errs []error
 	for _, t := range l.tables.Load().byName {
+		var refused refusals
 		if t.dense != nil {
-			t.dense.flush()
+			refused = t.dense.flush()
 		} else {
-			t.sparse.flush()
+			refused = t.sparse.flush()
+		}
+		if err := refused.err(t.spec.Name); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	l.flushed = max(l.flushed, clock)
-	return nil
+	return errors.Join(errs...)
 }
 
 // Len returns the number of rows the named table holds.

@@ -28,6 +28,11 @@ import (
 // clients; clients split requests so that they stay below it.
 const DefaultMaxMsgBytes = 64 << 20
 
+// DefaultMaxKeysPerCall is the default limit on the keys of one call (pushed
+// and pulled, over all of an Exchange's sections); clients split requests so
+// that they stay below it.
+const DefaultMaxKeysPerCall = 1 << 20
+
 // ServerConfig configures a shard server.
 type ServerConfig struct {
 	// Store holds the shard's tables. Required.
@@ -56,6 +61,10 @@ type ServerConfig struct {
 	// MaxMsgBytes limits received and sent messages; 0 means
 	// DefaultMaxMsgBytes.
 	MaxMsgBytes int
+	// MaxKeysPerCall limits the keys of one call, counted before they are
+	// decoded (ResourceExhausted, ErrTooManyKeys, above it); 0 means
+	// DefaultMaxKeysPerCall.
+	MaxKeysPerCall int
 	// ExpireEvery, when positive, runs Store.Expire at this period.
 	ExpireEvery time.Duration
 	// Logger receives operational messages; nil means slog.Default().
@@ -108,6 +117,12 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	}
 	if cfg.MaxMsgBytes < 1<<16 {
 		return nil, fmt.Errorf("paramserver: MaxMsgBytes %d is below 64 KiB", cfg.MaxMsgBytes)
+	}
+	if cfg.MaxKeysPerCall == 0 {
+		cfg.MaxKeysPerCall = DefaultMaxKeysPerCall
+	}
+	if cfg.MaxKeysPerCall < 0 {
+		return nil, fmt.Errorf("paramserver: MaxKeysPerCall %d is negative", cfg.MaxKeysPerCall)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -199,6 +214,8 @@ func toStatus(err error) error {
 	}
 	var kre *KeyRangeError
 	switch {
+	case errors.Is(err, ErrNonFinite):
+		return status.Error(codes.InvalidArgument, err.Error())
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return status.FromContextError(err).Err()
 	case errors.Is(err, ErrUnknownTable):
@@ -222,7 +239,35 @@ func invalid(format string, args ...any) error {
 	return status.Errorf(codes.InvalidArgument, "paramserver: "+format, args...)
 }
 
-func (s *Server) pull(ctx context.Context, spec TableSpec, keys []uint64, trainedOnly bool) ([]byte, error) {
+// checkKeys refuses a call whose fields hold more keys (8 bytes each) than
+// the shard's per-call limit, before anything is decoded.
+func (s *Server) checkKeys(op string, keyFields ...[]byte) error {
+	n := 0
+	for _, b := range keyFields {
+		n += len(b) / 8
+	}
+	if n > s.cfg.MaxKeysPerCall {
+		return status.Errorf(codes.ResourceExhausted, "%v: %s carries %d keys, above the shard's limit of %d: split the call",
+			ErrTooManyKeys, op, n, s.cfg.MaxKeysPerCall)
+	}
+	return nil
+}
+
+// checkAnswer refuses a pull whose answer (values values of 4 bytes, and
+// framing) would not fit in a message, before it is built.
+func (s *Server) checkAnswer(op, table string, values int) error {
+	if size := 4*values + 16; size > s.cfg.MaxMsgBytes {
+		return status.Errorf(codes.ResourceExhausted,
+			"paramserver: %s of table %q would answer %d bytes, above the shard's message limit of %d: split the pull over several calls",
+			op, table, size, s.cfg.MaxMsgBytes)
+	}
+	return nil
+}
+
+func (s *Server) pull(ctx context.Context, op string, spec TableSpec, keys []uint64, trainedOnly bool) ([]byte, error) {
+	if err := s.checkAnswer(op, spec.Name, len(keys)*spec.Width); err != nil {
+		return nil, err
+	}
 	// vals escapes as the response's bytes, so it is not pooled.
 	vals := make([]float32, len(keys)*spec.Width)
 	if err := s.cfg.Store.pull(ctx, spec.Name, keys, vals, trainedOnly, nil); err != nil {
@@ -254,13 +299,19 @@ func (s *Server) Pull(ctx context.Context, req *pb.PullRequest) (*pb.PullRespons
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkKeys("pull", req.Keys); err != nil {
+		return nil, err
+	}
+	if err := s.checkAnswer("pull", req.Table, len(req.Keys)/8*spec.Width); err != nil {
+		return nil, err
+	}
 	sc := s.scratch.Get().(*serverScratch)
 	defer s.scratch.Put(sc)
 	sc.keys, err = decodeKeys(sc.keys[:0], req.Keys)
 	if err != nil {
 		return nil, invalid("pull %q: %v", req.Table, err)
 	}
-	vals, err := s.pull(ctx, spec, sc.keys, req.TrainedOnly)
+	vals, err := s.pull(ctx, "pull", spec, sc.keys, req.TrainedOnly)
 	if err != nil {
 		return nil, err
 	}
@@ -271,6 +322,9 @@ func (s *Server) Pull(ctx context.Context, req *pb.PullRequest) (*pb.PullRespons
 func (s *Server) Push(ctx context.Context, req *pb.PushRequest) (*pb.PushResponse, error) {
 	spec, err := s.spec(req.Table)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.checkKeys("push", req.Keys); err != nil {
 		return nil, err
 	}
 	sc := s.scratch.Get().(*serverScratch)
@@ -287,6 +341,14 @@ func (s *Server) PushPull(ctx context.Context, req *pb.PushPullRequest) (*pb.Pul
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkKeys("push-pull", req.PushKeys, req.PullKeys); err != nil {
+		return nil, err
+	}
+	// The answer is checked before the push applies, so a pull that could
+	// not be answered changes nothing.
+	if err := s.checkAnswer("push-pull", req.Table, len(req.PullKeys)/8*spec.Width); err != nil {
+		return nil, err
+	}
 	sc := s.scratch.Get().(*serverScratch)
 	defer s.scratch.Put(sc)
 	if len(req.PushKeys) > 0 {
@@ -298,7 +360,7 @@ func (s *Server) PushPull(ctx context.Context, req *pb.PushPullRequest) (*pb.Pul
 	if err != nil {
 		return nil, invalid("pull %q: %v", req.Table, err)
 	}
-	vals, err := s.pull(ctx, spec, sc.keys2, false)
+	vals, err := s.pull(ctx, "push-pull", spec, sc.keys2, false)
 	if err != nil {
 		return nil, err
 	}
@@ -312,6 +374,17 @@ func (s *Server) PushPull(ctx context.Context, req *pb.PushPullRequest) (*pb.Pul
 // consistency mode (a Deferred shard's accumulation included) behaves as
 // with separate calls.
 func (s *Server) Exchange(ctx context.Context, req *pb.ExchangeRequest) (*pb.ExchangeResponse, error) {
+	n := 0
+	for _, sec := range req.Pushes {
+		n += len(sec.Keys) / 8
+	}
+	for _, sec := range req.Pulls {
+		n += len(sec.Keys) / 8
+	}
+	if n > s.cfg.MaxKeysPerCall {
+		return nil, status.Errorf(codes.ResourceExhausted, "%v: exchange carries %d keys, above the shard's limit of %d: split the call",
+			ErrTooManyKeys, n, s.cfg.MaxKeysPerCall)
+	}
 	sc := s.scratch.Get().(*serverScratch)
 	defer s.scratch.Put(sc)
 	defer sc.release()
@@ -524,8 +597,11 @@ func (s *Server) Snapshot(ctx context.Context, req *pb.SnapshotRequest) (*pb.Sna
 	}
 	s.snapMu.Lock()
 	defer s.snapMu.Unlock()
-	// A checkpoint holds every gradient pushed before it.
-	if err := s.cfg.Store.Flush(ctx, -1); err != nil {
+	// A checkpoint holds every gradient pushed before it. Rows whose update
+	// was refused kept their values, so the tables are still whole.
+	if err := s.cfg.Store.Flush(ctx, -1); errors.Is(err, ErrNonFinite) {
+		s.cfg.Logger.Warn("flush before snapshot refused updates", "err", err)
+	} else if err != nil {
 		return nil, toStatus(err)
 	}
 	if err := s.cfg.Store.SaveSnapshot(ctx, s.cfg.Lake, key); err != nil {

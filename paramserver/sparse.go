@@ -47,6 +47,9 @@ type stripe struct {
 	// isDirty marks them.
 	dirty   []int32
 	isDirty []bool
+	// undo holds a row's values while its update is checked for finiteness
+	// (see checkedUpdate).
+	undo []float32
 }
 
 func newSparseTable(spec TableSpec, r rule, deferred bool) *sparseTable {
@@ -245,17 +248,18 @@ func (t *sparseTable) pullRow(s *stripe, i int, k, h uint64, dst []float32, now 
 // rows recorded by a pull of the same keys; a hint is only trusted when the
 // row it names still holds that key (rows move when Expire compacts a
 // stripe, or Restore replaces the tables), so a stale hint costs a lookup,
-// never a wrong update.
-func (t *sparseTable) push(keys []uint64, grads []float32, now int64, hints []int32) {
+// never a wrong update. Rows whose update would not be finite keep their
+// values and are counted in the result.
+func (t *sparseTable) push(keys []uint64, grads []float32, now int64, hints []int32) (refused refusals) {
 	if len(keys) < groupMin {
 		for i, k := range keys {
 			h := mix64(k)
 			s := t.stripeOf(h)
 			s.mu.Lock()
-			t.pushRow(s, i, k, h, grads, now, hints)
+			t.pushRow(s, i, k, h, grads, now, hints, &refused)
 			s.mu.Unlock()
 		}
-		return
+		return refused
 	}
 	g := groupPool.Get().(*keyGroups)
 	g.build(keys)
@@ -267,16 +271,17 @@ func (t *sparseTable) push(keys []uint64, grads []float32, now int64, hints []in
 		s := &t.stripes[si]
 		s.mu.Lock()
 		for _, i := range g.order[lo:hi] {
-			t.pushRow(s, int(i), keys[i], g.hash[i], grads, now, hints)
+			t.pushRow(s, int(i), keys[i], g.hash[i], grads, now, hints, &refused)
 		}
 		s.mu.Unlock()
 	}
 	groupPool.Put(g)
+	return refused
 }
 
 // pushRow applies the gradient of key k, the i-th of a push. The caller
 // holds s.mu for writing.
-func (t *sparseTable) pushRow(s *stripe, i int, k, h uint64, grads []float32, now int64, hints []int32) {
+func (t *sparseTable) pushRow(s *stripe, i int, k, h uint64, grads []float32, now int64, hints []int32, refused *refusals) {
 	w := t.width
 	r := -1
 	if hints != nil {
@@ -305,28 +310,41 @@ func (t *sparseTable) pushRow(s *stripe, i int, k, h uint64, grads []float32, no
 			s.dirty = append(s.dirty, int32(r))
 		}
 	} else {
+		var ok bool
+		s.undo, ok = checkedUpdate(t.rule, row[:t.kept], w, g, s.steps[r]+1, s.undo)
+		if !ok {
+			refused.add(k)
+			return
+		}
 		s.steps[r]++
-		t.rule.Update(row[:w], row[w:t.kept], g, s.steps[r])
 	}
 	s.seen[r] = now
 }
 
 // flush applies the optimizer once to every row with accumulated gradients.
-func (t *sparseTable) flush() {
+// Rows whose update would not be finite keep their values (their summed
+// gradient is dropped) and are counted in the result.
+func (t *sparseTable) flush() (refused refusals) {
 	for i := range t.stripes {
 		s := &t.stripes[i]
 		s.mu.Lock()
-		t.flushLocked(s)
+		t.flushLocked(s, &refused)
 		s.mu.Unlock()
 	}
+	return refused
 }
 
-func (t *sparseTable) flushLocked(s *stripe) {
+func (t *sparseTable) flushLocked(s *stripe, refused *refusals) {
 	w := t.width
 	for _, r := range s.dirty {
 		row := s.vals[int(r)*t.stride : int(r+1)*t.stride]
-		s.steps[r]++
-		t.rule.Update(row[:w], row[w:t.kept], row[t.kept:], s.steps[r])
+		var ok bool
+		s.undo, ok = checkedUpdate(t.rule, row[:t.kept], w, row[t.kept:], s.steps[r]+1, s.undo)
+		if ok {
+			s.steps[r]++
+		} else {
+			refused.add(s.keys[r])
+		}
 		clear(row[t.kept:])
 		s.isDirty[r] = false
 	}
@@ -339,7 +357,10 @@ func (t *sparseTable) expire(cutoff int64) int {
 	for i := range t.stripes {
 		s := &t.stripes[i]
 		s.mu.Lock()
-		t.flushLocked(s) // compaction moves rows; apply what they hold first
+		// Compaction moves rows; apply what they hold first. A refused
+		// row keeps its values, as at any flush.
+		var refused refusals
+		t.flushLocked(s, &refused)
 		kept := 0
 		for r := range s.keys {
 			if s.seen[r] < cutoff {
