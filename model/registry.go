@@ -123,6 +123,44 @@ func Resolve(ctx context.Context, store lake.Store, name, ref string) (int, erro
 	return rec.Version, nil
 }
 
+// ParseRef splits a model reference: "name" (the latest version),
+// "name@3" (a version) or "name@champion" (an alias). It checks the name and
+// the version or alias syntax, and reads nothing.
+func ParseRef(ref string) (name, at string, err error) {
+	name, at, hasAt := strings.Cut(ref, "@")
+	if err := ValidateName(name); err != nil {
+		return "", "", err
+	}
+	if !hasAt {
+		return name, "", nil
+	}
+	if v, err := strconv.Atoi(at); err == nil {
+		if v < 1 {
+			return "", "", fmt.Errorf("%q: versions start at 1", ref)
+		}
+		return name, at, nil
+	}
+	if err := validateAlias(at); err != nil {
+		return "", "", fmt.Errorf("%q: want name, name@version or name@alias: %w", ref, err)
+	}
+	return name, at, nil
+}
+
+// ResolveRef returns the model name and version a reference designates (see
+// ParseRef); version 0 means the latest, which Load and ReadManifest
+// accept. Only an alias is looked up in store.
+func ResolveRef(ctx context.Context, store lake.Store, ref string) (string, int, error) {
+	name, at, err := ParseRef(ref)
+	if err != nil || at == "" {
+		return name, 0, err
+	}
+	v, err := Resolve(ctx, store, name, at)
+	if err != nil {
+		return "", 0, fmt.Errorf("%s: %w", ref, err)
+	}
+	return name, v, nil
+}
+
 // SetAlias points alias of name at version, which must be a complete
 // version, and returns the new record. The alias's current version goes to
 // the front of its history.
@@ -372,6 +410,31 @@ func Promote(ctx context.Context, store lake.Store, name string, candidate int, 
 	return d, rec, err
 }
 
+// PromoteWithoutGate moves the champion alias of name to version without
+// evaluating it, for an operator who has decided by other means. The
+// decision is recorded as a manual promotion (no figures, reason given or
+// "manual promotion") beside the version's manifest and in the alias
+// record, so an audit tells it from a gated one.
+func PromoteWithoutGate(ctx context.Context, store lake.Store, name string, version int, reason string) (Decision, AliasRecord, error) {
+	if reason == "" {
+		reason = "manual promotion: not evaluated"
+	}
+	d := Decision{Candidate: version, Promoted: true, Reason: reason, Time: time.Now().UTC(),
+		Evaluation: Evaluation{Champion: math.NaN(), Candidate: math.NaN()}}
+	if _, err := ReadManifest(ctx, store, name, version); err != nil {
+		return Decision{}, AliasRecord{}, err
+	}
+	raw, err := json.MarshalIndent(d, "", "  ")
+	if err != nil {
+		return Decision{}, AliasRecord{}, err
+	}
+	if err := lake.PutBytes(ctx, store, DecisionKey(name, version), raw); err != nil {
+		return Decision{}, AliasRecord{}, fmt.Errorf("record the manual promotion of %s version %d: %w", name, version, err)
+	}
+	rec, err := SetAlias(ctx, store, name, Champion, version, &d)
+	return d, rec, err
+}
+
 // Retain deletes the oldest complete versions of name beyond the newest
 // keep, sparing every version an alias designates or remembers. It returns
 // the versions deleted. The store must implement lake.Deleter.
@@ -427,17 +490,4 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
-}
-
-// Announcement tells predictors that an alias of a model now designates a
-// version. `trainer models promote` writes one to the model topic on every
-// promotion; predictors load the version as soon as they read it.
-type Announcement struct {
-	Name     string             `json:"name"`
-	Alias    string             `json:"alias"`
-	Version  int                `json:"version"`
-	Location string             `json:"location,omitempty"`
-	Checksum string             `json:"checksum,omitempty"`
-	Metrics  map[string]float64 `json:"metrics,omitempty"`
-	Time     time.Time          `json:"time"`
 }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/lakestream/lakestream/model"
@@ -116,7 +115,7 @@ func NewKafkaAnnouncements(ctx context.Context, topic string, opts ...kgo.Opt) (
 		return nil, fmt.Errorf("model topic %s: %w", topic, err)
 	}
 	adm := kadm.NewClient(admin)
-	err = EnsureModelTopic(ctx, adm, topic)
+	err = model.EnsureModelTopic(ctx, adm, topic)
 	var ends kadm.ListedOffsets
 	if err == nil {
 		ends, err = adm.ListEndOffsets(ctx, topic)
@@ -139,23 +138,6 @@ func NewKafkaAnnouncements(ctx context.Context, topic string, opts ...kgo.Opt) (
 		return nil, fmt.Errorf("model topic %s: %w", topic, err)
 	}
 	return &KafkaAnnouncements{cl: cl, log: slog.Default()}, nil
-}
-
-// EnsureModelTopic creates topic with one partition (which keeps
-// announcements in order) and the broker's default replication when it does
-// not exist yet.
-func EnsureModelTopic(ctx context.Context, adm *kadm.Client, topic string) error {
-	resp, err := adm.CreateTopic(ctx, 1, -1, nil, topic)
-	if err == nil {
-		err = resp.Err
-	}
-	if errors.Is(err, kerr.TopicAlreadyExists) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("create model topic %s: %w", topic, err)
-	}
-	return nil
 }
 
 // Next implements Announcements. Messages that are not announcements are

@@ -1,7 +1,7 @@
 // Command serve benchmarks the predictor over gRPC on loopback, side by side
 // with MLServer (a Python Open Inference Protocol server) serving a
 // scikit-learn logistic regression, both driven by the same open-loop load
-// generator (bench/loadgen). Run it from the repository root:
+// generator (serve/loadgen). Run it from the repository root:
 //
 //	go run ./bench/serve -mlserver ~/.cache/lakestream/venv-mlserver/bin
 //
@@ -34,10 +34,10 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	pb "github.com/lakestream/lakestream/api/inference"
-	"github.com/lakestream/lakestream/bench/loadgen"
 	"github.com/lakestream/lakestream/dataset"
 	"github.com/lakestream/lakestream/lake"
 	"github.com/lakestream/lakestream/model"
+	"github.com/lakestream/lakestream/serve/loadgen"
 	"github.com/lakestream/lakestream/serve/swaptest"
 	"github.com/lakestream/lakestream/train/clicklog"
 	"github.com/lakestream/lakestream/train/feature"

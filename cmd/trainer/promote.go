@@ -2,25 +2,16 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"strconv"
 	"strings"
-	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/lakestream/lakestream/eval"
+	"github.com/lakestream/lakestream/eval/evaltable"
 	"github.com/lakestream/lakestream/lake"
 	"github.com/lakestream/lakestream/model"
-	"github.com/lakestream/lakestream/serve"
 )
 
 // announceFlags are the flags of the commands that move an alias: they
@@ -32,47 +23,22 @@ type announceFlags struct {
 
 func (a *announceFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&a.brokers, "kafka-brokers", "", "Kafka brokers: announce the move on the model topic so predictors load it at once (env LAKESTREAM_KAFKA_BROKERS)")
-	fs.StringVar(&a.topic, "model-topic", "lakestream.models", "the model topic (env LAKESTREAM_MODEL_TOPIC)")
+	fs.StringVar(&a.topic, "model-topic", model.DefaultModelTopic, "the model topic (env LAKESTREAM_MODEL_TOPIC)")
 }
 
-// announce writes one announcement of rec to the model topic, if brokers
-// are configured. The checksum is the SHA-256 of the version's manifest,
-// which itself holds the checksum of every file.
+// announce publishes the move rec of model name, if brokers are configured.
 func (a *announceFlags) announce(ctx context.Context, store lake.Store, lakeURI, name string, rec model.AliasRecord, stdout io.Writer) error {
 	if a.brokers == "" {
 		return nil
 	}
-	key := model.VersionPrefix(name, rec.Version) + model.ManifestFile
-	raw, err := lake.ReadAll(ctx, store, key)
-	if err != nil {
-		return fmt.Errorf("announce: %w", err)
-	}
-	var mf model.Manifest
-	if err := json.Unmarshal(raw, &mf); err != nil {
-		return fmt.Errorf("announce: %s: %w", key, err)
-	}
-	sum := sha256.Sum256(raw)
-	msg, err := json.Marshal(model.Announcement{
-		Name: name, Alias: rec.Alias, Version: rec.Version,
-		Location: strings.TrimSuffix(lakeURI, "/") + "/" + model.VersionPrefix(name, rec.Version),
-		Checksum: "sha256:" + hex.EncodeToString(sum[:]),
-		Metrics:  mf.Meta.Metrics, Time: time.Now().UTC(),
-	})
+	msg, err := model.NewAnnouncement(ctx, store, lakeURI, name, rec)
 	if err != nil {
 		return err
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(a.brokers, ",")...), kgo.DefaultProduceTopic(a.topic))
-	if err != nil {
-		return fmt.Errorf("--kafka-brokers: %w", err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := serve.EnsureModelTopic(ctx, kadm.NewClient(cl), a.topic); err != nil {
-		return fmt.Errorf("announce: %w (the alias has moved; predictors will see it at their next poll)", err)
-	}
-	if err := cl.ProduceSync(ctx, &kgo.Record{Key: []byte(name), Value: msg}).FirstErr(); err != nil {
-		return fmt.Errorf("announce %s@%s=%d on topic %s: %w (the alias has moved; predictors will see it at their next poll)", name, rec.Alias, rec.Version, a.topic, err)
+	cfg := model.DefaultAnnounceConfig(strings.Split(a.brokers, ",")...)
+	cfg.Topic = a.topic
+	if err := model.Announce(ctx, cfg, msg); err != nil {
+		return err
 	}
 	fmt.Fprintf(stdout, "announced on %s\n", a.topic)
 	return nil
@@ -88,81 +54,52 @@ func modelsPromote(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	fs := flag.NewFlagSet("models promote", flag.ContinueOnError)
 	uri := lakeFlag(fs)
-	data := fs.String("data", "", "held-out table both versions are scored on (required unless --no-gate)")
-	where := fs.String("where", "", "row filter on the held-out table, e.g. \"dt = '2026-11-04'\"")
-	dt := fs.String("dt", "", "dt partition day or range a..b of the held-out table")
-	floor := fs.Float64("min-auc", 0.5, "gate: the candidate's AUC must reach this floor")
-	epsilon := fs.Float64("max-drop", 0.002, "gate: how far below the champion's AUC the candidate may be")
+	cfg := evaltable.DefaultConfig()
+	fs.StringVar(&cfg.Data, "data", "", "held-out table both versions are scored on (required unless --no-gate)")
+	fs.StringVar(&cfg.Where, "where", "", "row filter on the held-out table, e.g. \"dt = '2026-11-04'\"")
+	fs.StringVar(&cfg.DT, "dt", "", "dt partition day or range a..b of the held-out table")
+	gate := model.Gate{Metric: "auc"}
+	fs.Float64Var(&gate.Floor, "min-auc", 0.5, "gate: the candidate's AUC must reach this floor")
+	fs.Float64Var(&gate.Epsilon, "max-drop", 0.002, "gate: how far below the champion's AUC the candidate may be")
 	noGate := fs.Bool("no-gate", false, "move the champion without evaluating (recorded as a manual promotion)")
 	var ann announceFlags
 	ann.register(fs)
 	if err := parseConfig(fs, args, nil); err != nil {
 		return err
 	}
+	if !*noGate {
+		if cfg.Data == "" {
+			return &usageError{"models promote: --data is required (the held-out slice the gate scores both versions on), or pass --no-gate"}
+		}
+		if err := gate.Validate(); err != nil {
+			return &usageError{err.Error()}
+		}
+		if err := checkSlice(cfg.Where, cfg.DT); err != nil {
+			return err
+		}
+		cfg.Model = name // Validate wants a model; GateEvaluation sets the real ones
+		if err := cfg.Validate(); err != nil {
+			return &usageError{err.Error()}
+		}
+	}
 	store, err := lake.Open(ctx, *uri)
 	if err != nil {
 		return fmt.Errorf("--lake: %w", err)
 	}
 	if *noGate {
-		d := model.Decision{Candidate: version, Promoted: true, Reason: "manual promotion (--no-gate): not evaluated", Time: time.Now().UTC(),
-			Evaluation: model.Evaluation{Champion: math.NaN(), Candidate: math.NaN()}}
-		raw, err := json.MarshalIndent(d, "", "  ")
-		if err != nil {
-			return err
-		}
-		if err := lake.PutBytes(ctx, store, model.DecisionKey(name, version), raw); err != nil {
-			return fmt.Errorf("record the manual promotion of %s version %d: %w", name, version, err)
-		}
-		rec, err := model.SetAlias(ctx, store, name, model.Champion, version, &d)
+		_, rec, err := model.PromoteWithoutGate(ctx, store, name, version, "manual promotion (--no-gate): not evaluated")
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "%s champion → version %d (manual, no gate)\n", name, version)
 		return ann.announce(ctx, store, *uri, name, rec, stdout)
 	}
-	if *data == "" {
-		return &usageError{"models promote: --data is required (the held-out slice the gate scores both versions on), or pass --no-gate"}
-	}
-	gate := model.Gate{Metric: "auc", Floor: *floor, Epsilon: *epsilon}
-	if err := gate.Validate(); err != nil {
-		return &usageError{err.Error()}
-	}
-	slice := *data
-	if *where != "" {
-		slice += " where " + *where
-	}
-	if *dt != "" {
-		slice += " dt=" + *dt
-	}
-	ev := model.Evaluation{Slice: slice, Champion: math.NaN()}
-	candidateRef := name + "@" + strconv.Itoa(version)
-	job := &evalJob{lakeURI: *uri, data: *data, where: *where, dt: *dt, binary: eval.DefaultBinaryConfig(),
-		boot: eval.DefaultBootstrapConfig(), batchSize: 8192, now: time.Now}
-	job.binary.KeepScores = true
-	champ, err := model.Alias(ctx, store, name, model.Champion)
-	switch {
-	case err == nil && champ.Version != version:
-		job.modelRef, job.challengerRef = name+"@"+strconv.Itoa(champ.Version), candidateRef
-		rep, err := job.execute(ctx)
-		if err != nil {
-			return err
-		}
-		ev.Champion, ev.ChampionVersion = rep.Comparison.ChampionAUC, champ.Version
-		ev.Candidate = rep.Comparison.ChallengerAUC
-	case err == nil:
+	ev, err := evaltable.GateEvaluation(ctx, store, cfg, name, version)
+	if errors.Is(err, evaltable.ErrAlreadyChampion) {
 		fmt.Fprintf(stdout, "%s version %d is already the champion\n", name, version)
 		return nil
-	case errors.Is(err, model.ErrNotFound):
-		job.modelRef = candidateRef
-		rep, err := job.execute(ctx)
-		if err != nil {
-			return err
-		}
-		if rep.Binary == nil {
-			return fmt.Errorf("models promote: the gate needs a binary model's AUC; %s has none", candidateRef)
-		}
-		ev.Candidate = rep.Binary.AUC
-	default:
+	}
+	if err != nil {
 		return err
 	}
 	d, rec, err := model.Promote(ctx, store, name, version, gate, ev)

@@ -17,10 +17,10 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	pb "github.com/lakestream/lakestream/api/inference"
-	"github.com/lakestream/lakestream/bench/loadgen"
 	"github.com/lakestream/lakestream/lake"
 	"github.com/lakestream/lakestream/model"
 	"github.com/lakestream/lakestream/serve"
+	"github.com/lakestream/lakestream/serve/loadgen"
 	"github.com/lakestream/lakestream/train/feature"
 )
 
