@@ -289,22 +289,27 @@ func ReadReport(rd io.Reader) (*Report, error) {
 	return &r, nil
 }
 
-// WriteDir writes the plots the report has data for — roc, pr,
-// calibration, loss, prequential, each as PNG and SVG — and then
-// report.json listing them, into dir (created if needed). Plots are drawn
-// from the report itself, so any saved report can be re-plotted.
-func (r *Report) WriteDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	r.Plots = r.Plots[:0]
-	save := func(name string, p *plot.Plot, err error) error {
+// NamedPlot is one plot of a report with its file stem ("roc", "pr",
+// "calibration", "loss", "prequential").
+type NamedPlot struct {
+	Name string
+	Plot *plot.Plot
+}
+
+// Draw builds the plots the report has data for, in the order roc, pr,
+// calibration, loss, prequential: ROC and precision–recall curves and the
+// reliability diagram (champion and challenger overlaid), loss by training
+// step, and prequential AUC over time. Plots are drawn from the report
+// itself, so any saved report can be re-plotted (WriteDir saves them; the
+// console serves them).
+func (r *Report) Draw() ([]NamedPlot, error) {
+	var out []NamedPlot
+	add := func(name string, p *plot.Plot, err error) error {
 		if err != nil {
 			return fmt.Errorf("plot %s: %w", name, err)
 		}
-		files, err := SavePlot(p, dir, name)
-		r.Plots = append(r.Plots, files...)
-		return err
+		out = append(out, NamedPlot{name, p})
+		return nil
 	}
 	name := func(m *ModelRef, fallback string) string {
 		if m == nil || m.Name == "" {
@@ -318,7 +323,7 @@ func (r *Report) WriteDir(dir string) error {
 	if b := r.Binary; b != nil {
 		var rocs, prs []NamedCurve
 		var cals []NamedCalibration
-		add := func(label string, b *BinaryReport) {
+		collect := func(label string, b *BinaryReport) {
 			if b.ROC != nil {
 				rocs = append(rocs, NamedCurve{label, Curve{X: b.ROC.X, Y: b.ROC.Y}, b.AUC})
 			}
@@ -336,38 +341,59 @@ func (r *Report) WriteDir(dir string) error {
 				cals = append(cals, NamedCalibration{label, c})
 			}
 		}
-		add(name(r.Model, "model"), b)
+		collect(name(r.Model, "model"), b)
 		if r.ChallengerBinary != nil {
-			add(name(r.Challenger, "challenger"), r.ChallengerBinary)
+			collect(name(r.Challenger, "challenger"), r.ChallengerBinary)
 		}
 		if len(rocs) > 0 {
 			p, err := ROCPlot(rocs...)
-			if err := save("roc", p, err); err != nil {
-				return err
+			if err := add("roc", p, err); err != nil {
+				return nil, err
 			}
 		}
 		if len(prs) > 0 {
 			p, err := PRPlot(b.PositiveRate, prs...)
-			if err := save("pr", p, err); err != nil {
-				return err
+			if err := add("pr", p, err); err != nil {
+				return nil, err
 			}
 		}
 		if len(cals) > 0 {
 			p, err := CalibrationPlot(cals...)
-			if err := save("calibration", p, err); err != nil {
-				return err
+			if err := add("calibration", p, err); err != nil {
+				return nil, err
 			}
 		}
 	}
 	if len(r.Loss) > 0 {
 		p, err := LossPlot(r.Loss)
-		if err := save("loss", p, err); err != nil {
-			return err
+		if err := add("loss", p, err); err != nil {
+			return nil, err
 		}
 	}
 	if len(r.Prequential) > 0 {
 		p, err := PrequentialPlot(r.Prequential)
-		if err := save("prequential", p, err); err != nil {
+		if err := add("prequential", p, err); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// WriteDir writes the plots Draw builds, each as PNG and SVG, and then
+// report.json listing them, into dir (created if needed).
+func (r *Report) WriteDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	plots, err := r.Draw()
+	if err != nil {
+		return err
+	}
+	r.Plots = r.Plots[:0]
+	for _, p := range plots {
+		files, err := SavePlot(p.Plot, dir, p.Name)
+		r.Plots = append(r.Plots, files...)
+		if err != nil {
 			return err
 		}
 	}

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -199,5 +201,31 @@ func scoreSaved(ctx context.Context, store lake.Store, name, dt string) (float64
 	if err := sc.Err(); err != nil {
 		return 0, err
 	}
-	return eval.ROCAUC(scores, labels, nil)
+	// The evaluation report goes beside the version, where the console
+	// draws its ROC, precision-recall and calibration plots from.
+	cfg := eval.DefaultBinaryConfig()
+	cfg.KeepScores = true
+	bin, err := eval.NewBinary(cfg)
+	if err != nil {
+		return 0, err
+	}
+	if err := bin.Add(scores, labels, nil); err != nil {
+		return 0, fmt.Errorf("evaluate %s on dt=%s: %w", name, dt, err)
+	}
+	res, err := bin.Result()
+	if err != nil {
+		return 0, fmt.Errorf("evaluate %s on dt=%s: %w", name, dt, err)
+	}
+	version := m.Meta().Version
+	rep := eval.Report{SchemaVersion: eval.ReportSchemaVersion, CreatedAt: time.Now().UTC(),
+		Model: &eval.ModelRef{Name: name, Version: strconv.Itoa(version)}, Dataset: quickstartTable + " dt=" + dt,
+		Binary: eval.NewBinaryReport(res)}
+	var buf bytes.Buffer
+	if err := rep.WriteJSON(&buf); err != nil {
+		return 0, err
+	}
+	if err := lake.PutBytes(ctx, store, model.ReportKey(name, version), buf.Bytes()); err != nil {
+		return 0, fmt.Errorf("save the evaluation report of %s version %d: %w", name, version, err)
+	}
+	return res.AUC, nil
 }

@@ -148,7 +148,7 @@ for s in "${services[@]}"; do
     minio) start_minio ;;
     kafka) start_kafka ;;
     python) "$here/python.sh" >/dev/null ;;
-    tools) install_tools ;;
+    tools) install_tools; "$here/chromium.sh" ;;
   esac
 done
 

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/lakestream/lakestream/lake"
+	"github.com/lakestream/lakestream/model/console"
+)
+
+// runConsole is "trainer console": the registry's web page and REST API
+// (package model/console) on one port.
+//
+// It is a trainer subcommand, not a predictor feature: it reads the
+// registry the way `trainer models` does and is an operator's tool next to
+// `trainer models`, `eval` and `schedule`, while the predictor is the lean
+// serving binary on the request path, which should not carry a web UI.
+func runConsole(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("console", flag.ContinueOnError)
+	uri := lakeFlag(fs)
+	listen := fs.String("listen", "127.0.0.1:8080", "address to serve the console on (host:port)")
+	token := fs.String("token", "", "require this bearer token on every route, pages included (browsers get a sign-in form) (env LAKESTREAM_TOKEN)")
+	tlsCert := fs.String("tls-cert", "", "TLS certificate file (with --tls-key) to serve HTTPS")
+	tlsKey := fs.String("tls-key", "", "TLS private key file")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: trainer console --lake LAKE [--listen 127.0.0.1:8080] [--token T] [--tls-cert C --tls-key K]")
+		fmt.Fprintln(fs.Output(), "\nServes a web page and a read-only REST API (/api/v1, documented at /api/openapi.yaml) over the lake's model registry.")
+		fs.PrintDefaults()
+	}
+	if err := parseConfig(fs, args, nil); err != nil {
+		return err
+	}
+	if (*tlsCert == "") != (*tlsKey == "") {
+		return &usageError{"console: --tls-cert and --tls-key go together"}
+	}
+	if _, _, err := net.SplitHostPort(*listen); err != nil {
+		return &usageError{fmt.Sprintf("console: --listen %q: want host:port (e.g. 127.0.0.1:8080)", *listen)}
+	}
+	var tlsConf *tls.Config
+	if *tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
+		if err != nil {
+			return fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		}
+		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	store, err := lake.Open(ctx, *uri)
+	if err != nil {
+		return fmt.Errorf("--lake: %w", err)
+	}
+	// The console only reads: a local lake that does not exist is a typo,
+	// not a lake to create.
+	if local, ok := store.(*lake.Local); ok {
+		if _, err := os.Stat(local.Root()); err != nil {
+			return &usageError{fmt.Sprintf("console: --lake %s: no such folder (train a model into it first, e.g. trainer quickstart --lake %s)", *uri, *uri)}
+		}
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	srv, err := console.New(console.Config{Store: store, Lake: *uri, Token: *token, Secure: tlsConf != nil, Logger: logger})
+	if err != nil {
+		return &usageError{err.Error()}
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("--listen: %w", err)
+	}
+	hs := &http.Server{Handler: srv, TLSConfig: tlsConf, ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	scheme := "http"
+	if tlsConf != nil {
+		scheme = "https"
+	}
+	fmt.Fprintf(stdout, "Lakestream console for %s on %s://%s/ (Ctrl-C stops)\n", *uri, scheme, ln.Addr())
+	errc := make(chan error, 1)
+	go func() {
+		if tlsConf != nil {
+			errc <- hs.ServeTLS(ln, "", "")
+		} else {
+			errc <- hs.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutdown); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,123 @@
+package console_test
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/lakestream/lakestream/eval"
+	"github.com/lakestream/lakestream/lake"
+	"github.com/lakestream/lakestream/lake/laketest"
+	"github.com/lakestream/lakestream/model"
+	"github.com/lakestream/lakestream/train/feature"
+)
+
+// The lake the console tests read: model "ctr" with five versions, whose
+// champion went 1 → 2 → 4 (2 and 4 through the gate, with held-out reports),
+// version 3's manifest garbled and version 5's weights truncated; and model
+// "churn" with one version and no champion.
+
+// fixtureAUC is the validation AUC recorded for each version of ctr.
+var fixtureAUC = []float64{0.701, 0.722, 0.715, 0.741, 0.738}
+
+func fixtureModel(t testing.TB, auc float64) *model.Model {
+	t.Helper()
+	spec := &feature.Spec{Label: feature.Label{Column: "y", Type: feature.Binary}, HashBits: 8,
+		Categorical: []feature.Categorical{{Column: "site"}}}
+	m, err := model.New(model.Metadata{
+		Kind: model.KindLogistic,
+		Data: model.DataRange{Source: "clicks", From: "2026-11-01", To: "2026-11-07"},
+		Rows: 70_000, Seed: 7,
+		Hyperparameters: map[string]string{"epochs": "1"},
+		Metrics:         map[string]float64{"validation_auc": auc, "validation_logloss": 0.41 - auc/10, "train_loss": 0.4},
+	}, spec, []model.Table{
+		{Name: model.TableWeights, Width: 1, Keys: []uint64{3, 5, 8}, Values: []float32{0.5, -0.25, 1}},
+		{Name: model.TableBias, Width: 1, Dense: true, Keys: []uint64{0}, Values: []float32{-1}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// fixtureReport is a held-out report of a model whose scores separate the
+// classes with the given strength.
+func fixtureReport(t testing.TB, name string, version int, strength float64) []byte {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(1, uint64(version)))
+	scores, labels := make([]float64, 4000), make([]float64, 4000)
+	for i := range scores {
+		y := float64(rng.IntN(4) / 3) // a quarter positive
+		scores[i] = 1 / (1 + math.Exp(-(strength*(2*y-1) + rng.NormFloat64() - 1)))
+		labels[i] = y
+	}
+	cfg := eval.DefaultBinaryConfig()
+	cfg.KeepScores = true
+	bin, err := eval.NewBinary(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bin.Add(scores, labels, nil); err != nil {
+		t.Fatal(err)
+	}
+	res, err := bin.Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := eval.Report{SchemaVersion: eval.ReportSchemaVersion, CreatedAt: time.Date(2026, 11, 9, 6, 0, 0, 0, time.UTC),
+		Model: &eval.ModelRef{Name: name, Version: "v"}, Dataset: "clicks dt=2026-11-08", Binary: eval.NewBinaryReport(res)}
+	var buf bytes.Buffer
+	if err := rep.WriteJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// fillLake writes the fixture registry into store.
+func fillLake(t testing.TB, store lake.Store) {
+	t.Helper()
+	ctx := context.Background()
+	for _, auc := range fixtureAUC {
+		if _, err := fixtureModel(t, auc).Save(ctx, store, "ctr"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := fixtureModel(t, 0.66).Save(ctx, store, "churn"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := model.SetAlias(ctx, store, "ctr", model.Champion, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	gate := model.Gate{Metric: "auc", Floor: 0.7, Epsilon: 0.002}
+	for i, v := range []int{2, 4} {
+		put(t, store, model.ReportKey("ctr", v), fixtureReport(t, "ctr", v, 1+float64(i)/2))
+		prev := []int{1, 2}[i]
+		ev := model.Evaluation{Slice: "clicks dt=2026-11-08", Candidate: fixtureAUC[v-1], Champion: fixtureAUC[prev-1], ChampionVersion: prev}
+		d, _, err := model.Promote(ctx, store, "ctr", v, gate, ev)
+		if err != nil || !d.Promoted {
+			t.Fatalf("promote ctr %d: %+v, %v", v, d, err)
+		}
+	}
+	if _, err := model.SetAlias(ctx, store, "ctr", model.Challenger, 5, nil); err != nil {
+		t.Fatal(err)
+	}
+	put(t, store, model.VersionPrefix("ctr", 3)+model.ManifestFile, []byte(`{"format": "lakestream-model/1", "meta": {`))
+	put(t, store, model.VersionPrefix("ctr", 5)+"w.f32", []byte{1, 2})
+}
+
+func put(t testing.TB, store lake.Store, key string, data []byte) {
+	t.Helper()
+	if err := lake.PutBytes(context.Background(), store, key, data); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fixtureLake returns an in-memory lake filled with the fixture.
+func fixtureLake(t testing.TB) lake.Store {
+	store := laketest.NewMemory()
+	fillLake(t, store)
+	return store
+}
