@@ -10,12 +10,10 @@ import (
 	"os"
 	"time"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
 	"github.com/lakestream/lakestream/dataset"
 	"github.com/lakestream/lakestream/lake"
 	"github.com/lakestream/lakestream/paramserver"
+	"github.com/lakestream/lakestream/paramserver/psworker"
 	"github.com/lakestream/lakestream/train"
 	"github.com/lakestream/lakestream/train/feature"
 )
@@ -36,20 +34,18 @@ import (
 // "trainer train" only once both have converged. Under ssp and async every
 // push is an update of its own, and --batch-size is each worker's.
 type worker struct {
-	name      string
-	job       *trainJob
-	plan      *dataset.Plan
-	splits    []dataset.Split
-	model     train.Model
-	ps        *paramserver.Client
-	coord     *paramserver.CoordinatorClient
-	async     bool // no clock barriers
-	sync      bool // barriers, and shards that apply a step's pushes at Flush
-	batch     int  // rows per mini-batch of this worker
-	log       *slog.Logger
-	examples  int64
-	batches   int64
-	heartbeat time.Duration
+	name     string
+	job      *trainJob
+	plan     *dataset.Plan
+	splits   []dataset.Split
+	model    train.Model
+	ps       *paramserver.Client
+	proto    *psworker.Worker
+	async    bool // no clock barriers: steps pipeline
+	batch    int  // rows per mini-batch of this worker
+	log      *slog.Logger
+	examples int64
+	batches  int64
 }
 
 // runWorker is the "trainer worker" subcommand.
@@ -96,7 +92,7 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer) error {
 		return &usageError{"--coordinator is required (the address of the ps started with --coordinate)"}
 	}
 	log := newLogger(os.Stderr).With("worker", *name)
-	w := &worker{name: *name, job: j, log: log, heartbeat: *heartbeat}
+	w := &worker{name: *name, job: j, log: log}
 	lk, filter, plan, model, err := j.workerSetup(ctx, "training")
 	if err != nil {
 		return err
@@ -117,21 +113,28 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	w.async, w.sync = mode == paramserver.Async, mode == paramserver.Sync
-	if w.coord, err = paramserver.DialCoordinator(*coordAddr, ccfg); err != nil {
-		return err
-	}
-	defer w.coord.Close()
-	quorum, err := w.coord.Register(ctx, w.name, len(w.splits))
+	w.async = mode == paramserver.Async
+	coord, err := paramserver.DialCoordinator(*coordAddr, ccfg)
 	if err != nil {
 		return err
 	}
-	if w.batch, err = workerBatchSize(j.batchSize, *workerBatch, quorum, w.sync); err != nil {
+	defer coord.Close()
+	w.proto, err = psworker.New(psworker.Config{Name: w.name, Splits: len(w.splits), Coordinator: coord, Clocks: w.ps,
+		Mode: mode, Heartbeat: *heartbeat, Logger: log})
+	if err != nil {
+		return err
+	}
+	quorum, err := w.proto.Register(ctx)
+	if err != nil {
+		return err
+	}
+	if w.batch, err = workerBatchSize(j.batchSize, *workerBatch, quorum, mode == paramserver.Sync); err != nil {
 		return err
 	}
 	w.log.Info("registered", "consistency", mode, "batch_size", w.batch, "job_batch_size", j.batchSize, "workers", quorum)
 	start := time.Now()
-	if err := w.run(ctx); err != nil {
+	st := train.NewStepper(w.model, w.ps, w.job.run.ClipNorm)
+	if err := w.proto.Run(ctx, func(ctx context.Context, l *psworker.Lease) error { return w.trainSplit(ctx, st, l) }); err != nil {
 		return err
 	}
 	d := time.Since(start)
@@ -198,114 +201,6 @@ func (j *trainJob) workerSetup(ctx context.Context, what string) (lake.Store, da
 	return lk, filter, plan, m, nil
 }
 
-// run trains splits until the coordinator says the job is done.
-//
-// Under sync and ssp the worker stays a member of the clock table from one
-// split to the next, and leaves it only when the coordinator has no split
-// for it (Wait, Done) or a split fails. Leaving at every split end would let
-// the workers still in their splits pass the barrier without it: the
-// bulk-synchronous steps around split boundaries would then hold one or two
-// workers' batches instead of W, and the global mini-batches would depend
-// on RPC timing. Staying joined keeps every step at W batches of
-// --batch-size rows (one from each worker's current split) whenever W
-// splits are in progress.
-func (w *worker) run(ctx context.Context) error {
-	st := train.NewStepper(w.model, w.ps, w.job.run.ClipNorm)
-	hbCtx, stopHB := context.WithCancel(ctx)
-	defer stopHB()
-	go w.heartbeats(hbCtx)
-	var clock int64 // steps finished, while joined
-	joined := false
-	leave := func() {
-		if joined {
-			_ = w.ps.Leave(context.WithoutCancel(ctx), w.name)
-			joined = false
-		}
-	}
-	defer leave()
-	for {
-		a, err := w.coord.Acquire(ctx, w.name)
-		if err != nil || a.State != paramserver.Assigned {
-			leave() // nothing to train now: the barriers must not wait for this worker
-		}
-		if errors.Is(err, paramserver.ErrWorkerExpired) {
-			err = w.rejoin(ctx)
-			if err == nil {
-				continue
-			}
-		}
-		if err != nil {
-			return err
-		}
-		switch a.State {
-		case paramserver.Done:
-			return nil
-		case paramserver.Wait:
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(20 * time.Millisecond):
-			}
-			continue
-		}
-		if !w.async && !joined {
-			if clock, err = w.ps.Join(ctx, w.name); err != nil {
-				return err
-			}
-			joined = true
-		}
-		err = w.trainSplit(ctx, st, a, &clock)
-		if err != nil {
-			leave()
-		}
-		switch {
-		case err == nil:
-			if err := w.coord.Complete(ctx, w.name, a); err != nil && !errors.Is(err, paramserver.ErrLeaseLost) {
-				return err
-			}
-		case errors.Is(err, paramserver.ErrLeaseLost):
-			w.log.Warn("split taken away; acquiring another", "split", a.Split, "err", err)
-		case errors.Is(err, paramserver.ErrWorkerExpired):
-			// Declared dead (a pause longer than the lease): the split went
-			// to another worker; join again as a new member.
-			if err := w.rejoin(ctx); err != nil {
-				return err
-			}
-		case ctx.Err() != nil:
-			return ctx.Err()
-		case storeLost(err):
-			w.log.Warn("parameter server failed; asking for recovery", "split", a.Split, "err", err)
-			if ferr := w.coord.Fail(ctx, w.name, a, true, err.Error()); ferr != nil {
-				return ferr
-			}
-		default:
-			_ = w.coord.Fail(ctx, w.name, a, false, err.Error())
-			return fmt.Errorf("split %d (%s): %w", a.Split, w.splits[a.Split], err)
-		}
-	}
-}
-
-// storeLost reports whether err means a shard went away (and may have lost
-// its tables), as opposed to a bug or bad data.
-func storeLost(err error) bool {
-	for e := err; e != nil; e = errors.Unwrap(e) {
-		if st, ok := status.FromError(e); ok {
-			switch st.Code() {
-			case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled, codes.Aborted:
-				return true
-			}
-		}
-	}
-	return errors.Is(err, context.DeadlineExceeded)
-}
-
-// rejoin registers again after the coordinator expired this worker.
-func (w *worker) rejoin(ctx context.Context) error {
-	w.log.Warn("the coordinator expired this worker; registering again")
-	_, err := w.coord.Register(ctx, w.name, len(w.splits))
-	return err
-}
-
 // workerBatchSize returns the rows of one worker's mini-batch: explicit
 // when --worker-batch-size is set, else the job's --batch-size, which under
 // sync is the global batch of a step, split over the quorum of workers.
@@ -315,35 +210,18 @@ func workerBatchSize(jobBatch, explicit, quorum int, sync bool) (int, error) {
 		return 0, &usageError{fmt.Sprintf("--worker-batch-size %d: want ≥ 1 (or 0 for the default)", explicit)}
 	case explicit > 0:
 		return explicit, nil
-	case sync && quorum > 1:
-		return (jobBatch + quorum - 1) / quorum, nil
+	case sync:
+		return psworker.SyncBatch(jobBatch, quorum), nil
 	}
 	return jobBatch, nil
 }
 
-func (w *worker) heartbeats(ctx context.Context) {
-	t := time.NewTicker(w.heartbeat)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := w.coord.Heartbeat(ctx, w.name); err != nil && ctx.Err() == nil {
-				w.log.Warn("heartbeat failed", "err", err)
-			}
-		}
-	}
-}
-
-// trainSplit trains one split from its recorded progress. Each mini-batch's
-// rows are recorded with the coordinator before its gradients are pushed,
-// and under sync or ssp the worker then advances *clock (it must have
-// joined the clock table) and waits at the barrier.
-func (w *worker) trainSplit(ctx context.Context, st *train.Stepper, a paramserver.Assignment, clock *int64) error {
-	if a.Split < 0 || a.Split >= len(w.splits) {
-		return fmt.Errorf("coordinator assigned split %d of %d", a.Split, len(w.splits))
-	}
+// trainSplit trains one leased split from its recorded progress: each
+// mini-batch's rows are recorded with the coordinator before its gradients
+// are pushed, and the lease's barrier ends every step (the psworker
+// protocol). Async workers pipeline instead of waiting at barriers.
+func (w *worker) trainSplit(ctx context.Context, st *train.Stepper, l *psworker.Lease) error {
+	a := l.Assignment()
 	sc := w.plan.Scan(ctx, []dataset.Split{w.splits[a.Split]}, dataset.ScanOptions{BatchSize: 8192,
 		ShuffleBuffer: w.job.shuffle, Seed: w.job.seed + uint64(a.Epoch)<<32 + uint64(a.Split)})
 	fz, err := feature.NewFeaturizer(w.job.spec)
@@ -358,16 +236,7 @@ func (w *worker) trainSplit(ctx context.Context, st *train.Stepper, a paramserve
 		if _, err := st.Step(ctx, b); err != nil {
 			return err
 		}
-		*clock++
-		if _, err := w.ps.Clock(ctx, w.name, *clock); err != nil {
-			return err
-		}
-		if w.sync {
-			// Every worker's pushes of this step are in: apply them as one
-			// update before anyone pulls for the next step.
-			return w.ps.Flush(ctx, *clock)
-		}
-		return nil
+		return l.Barrier(ctx)
 	}
 	if w.async {
 		// Pipelined: while the worker trains batch t, a goroutine decodes
@@ -396,7 +265,7 @@ func (w *worker) trainSplit(ctx context.Context, st *train.Stepper, a paramserve
 		rows += n
 		// Recorded before the step that pushes the batch (for async, the
 		// round trip that also pulls the next one).
-		if err := w.coord.Progress(ctx, w.name, a, rows); err != nil {
+		if err := l.Progress(ctx, rows); err != nil {
 			return err
 		}
 		if err := step(b); err != nil {
@@ -405,7 +274,10 @@ func (w *worker) trainSplit(ctx context.Context, st *train.Stepper, a paramserve
 		w.examples += n
 		w.batches++
 	}
-	return src.Err()
+	if err := src.Err(); err != nil {
+		return fmt.Errorf("%s: %w", w.splits[a.Split], err)
+	}
+	return nil
 }
 
 // validate scores the validation days with the tables trained in store.
