@@ -13,6 +13,7 @@ import (
 
 	"github.com/lakestream/lakestream/lake"
 	"github.com/lakestream/lakestream/model"
+	"github.com/lakestream/lakestream/train/job"
 )
 
 // runModels is "trainer models list|show|promote|rollback|retain".
@@ -94,7 +95,7 @@ func modelsShow(ctx context.Context, args []string, stdout io.Writer) error {
 	if ref == "" {
 		return &usageError{"models show: want NAME or NAME@VERSION before the flags"}
 	}
-	name, ver, err := parseModelRef(ref)
+	name, ver, err := job.ParseModelRef(ref)
 	if err != nil {
 		return &usageError{err.Error()}
 	}

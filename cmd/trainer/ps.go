@@ -20,6 +20,7 @@ import (
 	"github.com/lakestream/lakestream/lake"
 	"github.com/lakestream/lakestream/paramserver"
 	"github.com/lakestream/lakestream/train"
+	"github.com/lakestream/lakestream/train/job"
 )
 
 // clusterFlags are the flags shared by "trainer ps" and "trainer worker":
@@ -108,15 +109,12 @@ func psModel(j *trainJob) (train.Model, error) {
 	if j.warm != "" {
 		return nil, &usageError{"--warm-start is not supported by distributed jobs (ps, worker) yet; use trainer train"}
 	}
-	j.model.Fields = j.spec.NumFields()
-	if j.model.Kind == train.KindSoftmax {
-		j.model.Classes = j.spec.NumClasses()
-	}
-	j.model.Seed = j.seed
-	m, err := train.NewModel(j.model)
+	c := j.config()
+	m, mc, err := job.NewModel(&c)
 	if err != nil {
 		return nil, &usageError{err.Error()}
 	}
+	j.model = mc // the workers build their models from it
 	if err := j.opt.Validate(); err != nil {
 		return nil, &usageError{fmt.Sprintf("optimizer: %v", err)}
 	}
@@ -172,7 +170,7 @@ func runPS(ctx context.Context, args []string, stdout io.Writer) error {
 	// Under sync every shard aggregates a step's pushes and applies them once
 	// at the barrier (workers call Flush), so --consistency is given to
 	// every shard, not only the coordinating one.
-	store, err := paramserver.New(paramserver.Config{Tables: tableSpecs(m, j.opt, j.seed, false), Shard: i, Shards: n,
+	store, err := paramserver.New(paramserver.Config{Tables: job.TableSpecs(m, j.opt, j.seed, false), Shard: i, Shards: n,
 		Deferred: *consistency == paramserver.Sync})
 	if err != nil {
 		return err

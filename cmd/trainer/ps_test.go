@@ -25,6 +25,7 @@ import (
 	"github.com/lakestream/lakestream/train"
 	"github.com/lakestream/lakestream/train/clicklog"
 	"github.com/lakestream/lakestream/train/feature"
+	"github.com/lakestream/lakestream/train/job"
 )
 
 // The distributed acceptance tests run real "trainer ps" and "trainer
@@ -124,7 +125,7 @@ func (c *cluster) singleProcess() float64 {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	return out.result.Validation.AUC
+	return out.Result.Validation.AUC
 }
 
 // dataParallelReference trains the job in this process with the global
@@ -158,22 +159,23 @@ func (c *cluster) dataParallelReference(lanes int, batch string, checkpointEvery
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	dts, err := dtFilter(j.dt)
+	dts, err := job.DTFilter(j.dt)
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	plan, err := j.plan(ctx, lk, dts, "training")
+	jc := j.config()
+	plan, err := job.Plan(ctx, lk, &jc, dts, "training")
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	if err := j.fitSpec(ctx, plan); err != nil {
+	if j.spec, err = job.FitSpec(ctx, j.spec, plan); err != nil {
 		c.t.Fatal(err)
 	}
 	m, err := psModel(j)
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	store, err := paramserver.New(paramserver.Config{Tables: tableSpecs(m, j.opt, j.seed, false), Deferred: true})
+	store, err := paramserver.New(paramserver.Config{Tables: job.TableSpecs(m, j.opt, j.seed, false), Deferred: true})
 	if err != nil {
 		c.t.Fatal(err)
 	}

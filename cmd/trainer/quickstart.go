@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow/array"
+	"golang.org/x/term"
 
 	"github.com/lakestream/lakestream/dataset"
 	"github.com/lakestream/lakestream/eval"
@@ -21,6 +22,7 @@ import (
 	"github.com/lakestream/lakestream/train"
 	"github.com/lakestream/lakestream/train/clicklog"
 	"github.com/lakestream/lakestream/train/feature"
+	"github.com/lakestream/lakestream/train/job"
 	"github.com/lakestream/lakestream/train/optim"
 )
 
@@ -101,27 +103,20 @@ func runQuickstart(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	var results []trainOutcome
+	var results []*job.Outcome
 	var saved []float64 // test AUC of each saved artifact, scored by package model
 	for _, e := range entries {
 		fmt.Fprintf(stdout, "Training %s on %d rows × %d epochs …\n", e.label, trainRows, *epochs)
-		j := &trainJob{
-			lakeURI:   *dir,
-			data:      quickstartTable,
-			dt:        trainDays[0].DT + ".." + trainDays[len(trainDays)-1].DT,
-			valDT:     test.DT,
-			spec:      spec,
-			specPath:  "(quickstart spec)",
-			model:     e.model,
-			opt:       e.opt,
-			run:       runCfg,
-			batchSize: train.DefaultBatchSize,
-			seed:      *seed,
-			output:    e.name,
-			stderr:    os.Stderr,
-			logger:    logger,
+		c := job.DefaultConfig()
+		c.Lake, c.Data = *dir, quickstartTable
+		c.DT, c.ValidationDT = trainDays[0].DT+".."+trainDays[len(trainDays)-1].DT, test.DT
+		c.Spec, c.SpecPath = spec, "(quickstart spec)"
+		c.Model, c.Optimizer, c.Train = e.model, e.opt, runCfg
+		c.Seed, c.Output, c.Logger = *seed, e.name, logger
+		if term.IsTerminal(int(os.Stderr.Fd())) {
+			c.Progress = os.Stderr
 		}
-		out, err := j.execute(ctx)
+		out, err := job.Run(ctx, c)
 		if err != nil {
 			return err
 		}
@@ -138,14 +133,14 @@ func runQuickstart(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(tw, "model\ttest AUC\ttest log loss\tAUC of saved model\ttrain examples/s\ttime\tsaved as\n")
 	fmt.Fprintf(tw, "planted truth (best possible)\t%.4f\t%.4f\t\t\t\t\n", test.BestAUC, test.BestLogLoss)
 	for i, out := range results {
-		v := out.result.Validation
-		fmt.Fprintf(tw, "%s\t%.4f\t%.4f\t%.4f\t%s\t%s\tmodels/%s/%s\n", entries[i].label, v.AUC, v.LogLoss, saved[i],
-			rate(out.result.Examples, out.result.TrainTime), out.duration.Round(time.Millisecond), entries[i].name, out.version)
+		v := out.Result.Validation
+		fmt.Fprintf(tw, "%s\t%.4f\t%.4f\t%.4f\t%s\t%s\tmodels/%s/%d\n", entries[i].label, v.AUC, v.LogLoss, saved[i],
+			rate(out.Result.Examples, out.Result.TrainTime), out.Duration.Round(time.Millisecond), entries[i].name, out.Version)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	gain := results[1].result.Validation.AUC - results[0].result.Validation.AUC
+	gain := results[1].Result.Validation.AUC - results[0].Result.Validation.AUC
 	if gain > 0.005 {
 		fmt.Fprintf(stdout, "\nThe FM's factors learn the planted pairwise interactions a linear model cannot: %+.4f AUC over LR.\n", gain)
 	} else {
@@ -169,7 +164,7 @@ func scoreSaved(ctx context.Context, store lake.Store, name, dt string) (float64
 		return 0, err
 	}
 	p, err := ds.Plan(ctx, dataset.Query{
-		Columns: specColumns(m.Spec()),
+		Columns: job.SpecColumns(m.Spec()),
 		Where:   dataset.Filter{dataset.Where("dt", dataset.Eq, dataset.String(dt))},
 	})
 	if err != nil {

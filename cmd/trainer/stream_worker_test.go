@@ -36,6 +36,7 @@ import (
 	"github.com/lakestream/lakestream/train"
 	"github.com/lakestream/lakestream/train/clicklog"
 	"github.com/lakestream/lakestream/train/feature"
+	"github.com/lakestream/lakestream/train/job"
 )
 
 // The stream acceptance tests run real "trainer ps" shards and "trainer
@@ -119,7 +120,7 @@ func (s *streamRun) trainingRows() []arrow.Record {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	dts, err := dtFilter(s.days[0].DT + ".." + s.days[len(s.days)-2].DT)
+	dts, err := job.DTFilter(s.days[0].DT + ".." + s.days[len(s.days)-2].DT)
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/lakestream/lakestream/paramserver/psworker"
 	"github.com/lakestream/lakestream/train"
 	"github.com/lakestream/lakestream/train/feature"
+	"github.com/lakestream/lakestream/train/job"
 )
 
 // worker is one data-parallel training process: it asks the coordinator for
@@ -183,15 +184,16 @@ func (j *trainJob) workerSetup(ctx context.Context, what string) (lake.Store, da
 	if err != nil {
 		return nil, nil, nil, nil, &usageError{fmt.Sprintf("--where: %v", err)}
 	}
-	dts, err := dtFilter(j.dt)
+	dts, err := job.DTFilter(j.dt)
 	if err != nil {
 		return nil, nil, nil, nil, &usageError{err.Error()}
 	}
-	plan, err := j.plan(ctx, lk, append(filter, dts...), what)
+	c := j.config()
+	plan, err := job.Plan(ctx, lk, &c, append(filter, dts...), what)
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
-	if err := j.fitSpec(ctx, plan); err != nil {
+	if j.spec, err = job.FitSpec(ctx, j.spec, plan); err != nil {
 		return nil, nil, nil, nil, err
 	}
 	m, err := psModel(j)
@@ -282,11 +284,12 @@ func (w *worker) trainSplit(ctx context.Context, st *train.Stepper, l *psworker.
 
 // validate scores the validation days with the tables trained in store.
 func (w *worker) validate(ctx context.Context, lk lake.Store, filter dataset.Filter, store trainedPuller) (train.Metrics, error) {
-	vdts, err := dtFilter(w.job.valDT)
+	vdts, err := job.DTFilter(w.job.valDT)
 	if err != nil {
 		return train.Metrics{}, &usageError{err.Error()}
 	}
-	p, err := w.job.plan(ctx, lk, append(filter[:len(filter):len(filter)], vdts...), "validation")
+	c := w.job.config()
+	p, err := job.Plan(ctx, lk, &c, append(filter[:len(filter):len(filter)], vdts...), "validation")
 	if err != nil {
 		return train.Metrics{}, err
 	}

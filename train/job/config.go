@@ -1,0 +1,178 @@
+package job
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/lakestream/lakestream/dataset"
+	"github.com/lakestream/lakestream/model"
+	"github.com/lakestream/lakestream/train"
+	"github.com/lakestream/lakestream/train/feature"
+	"github.com/lakestream/lakestream/train/optim"
+)
+
+// Config is a bounded training job. Errors of Validate name the command-line
+// flag of "trainer train" that sets the field.
+type Config struct {
+	// Lake is the lake holding the data and the models: a folder,
+	// file:///path or s3://bucket/prefix (--lake).
+	Lake string
+	// Data is the table in the lake: a folder, an object key or a glob
+	// (--data).
+	Data string
+	// Where filters the rows (--where), e.g. "country = 'fr'".
+	Where string
+	// DT is the dt partition day or range "a..b" to train on (--dt).
+	DT string
+	// ValidationDT is the dt day or range held out for validation and early
+	// stopping (--validation-dt).
+	ValidationDT string
+	// ValidationHash is "column:percent": rows whose column hashes into
+	// percent% of buckets are held out (--validation-hash).
+	ValidationHash string
+	// Spec is the feature spec. Run fits its standardization statistics on
+	// the training rows when it asks for them; Outcome.Spec is the fitted one.
+	Spec *feature.Spec
+	// SpecPath names the spec in errors (--spec).
+	SpecPath string
+	// Model is the model to train. Run fills in Fields, Classes and Seed
+	// from the spec and Seed.
+	Model train.ModelConfig
+	// Optimizer is the optimizer of every table the model does not pin.
+	Optimizer optim.Config
+	// Train holds epochs, early stopping, clipping and logging. Run sets its
+	// ExpectedExamples and Progress.
+	Train train.Config
+	// BatchSize is the examples per mini-batch (--batch-size).
+	BatchSize int
+	// ShuffleBuffer shuffles rows within windows of this many rows; 0 keeps
+	// file order (--shuffle-buffer).
+	ShuffleBuffer int
+	// Parallel is the number of goroutine workers training at once against
+	// the in-process store (--parallel); 1 trains in one goroutine.
+	Parallel int
+	// Seed seeds shuffles, initial values and sampling (--seed).
+	Seed uint64
+	// Output is the model name to save the result under in the lake's
+	// registry; "" does not save (--output).
+	Output string
+	// WarmStart is a saved model to start from: "name" or "name@version"
+	// (--warm-start).
+	WarmStart string
+	// Progress receives a progress line while training; nil shows none.
+	Progress io.Writer
+	// Logger receives the job's log lines; nil discards them.
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns a job training logistic regression with FTRL for
+// one epoch in mini-batches of train.DefaultBatchSize, in one goroutine,
+// reading the lake in the folder "lake". Data and Spec must still be set.
+func DefaultConfig() Config {
+	return Config{
+		Lake:      "lake",
+		Model:     train.DefaultModelConfig(train.KindLogistic),
+		Optimizer: optim.DefaultConfig(optim.FTRL),
+		Train:     train.DefaultConfig(),
+		BatchSize: train.DefaultBatchSize,
+		Parallel:  1,
+		Seed:      1,
+	}
+}
+
+// Validate reports the first setting that cannot work, naming its flag.
+func (c *Config) Validate() error {
+	switch {
+	case c.Data == "":
+		return errors.New("--data is required (a table folder in the lake)")
+	case c.Spec == nil:
+		return errors.New("--spec is required (a feature spec YAML file)")
+	case c.BatchSize <= 0:
+		return fmt.Errorf("--batch-size %d: want ≥ 1", c.BatchSize)
+	case c.ShuffleBuffer < 0:
+		return fmt.Errorf("--shuffle-buffer %d: want ≥ 0", c.ShuffleBuffer)
+	case c.Parallel < 1:
+		return fmt.Errorf("--parallel %d: want ≥ 1", c.Parallel)
+	case c.ValidationDT != "" && c.ValidationHash != "":
+		return errors.New("give --validation-dt or --validation-hash, not both")
+	case c.WarmStart != "" && c.Parallel > 1:
+		return errors.New("--warm-start with --parallel > 1 is not supported yet: use --parallel 1")
+	}
+	if _, err := dataset.ParseWhere(c.Where); err != nil {
+		return fmt.Errorf("--where: %w", err)
+	}
+	if _, err := DTFilter(c.DT); err != nil {
+		return err
+	}
+	if _, err := DTFilter(c.ValidationDT); err != nil {
+		return errors.New(strings.Replace(err.Error(), "--dt", "--validation-dt", 1))
+	}
+	if c.ValidationHash != "" {
+		if _, err := parseHashSplit(c.ValidationHash); err != nil {
+			return err
+		}
+	}
+	if c.WarmStart != "" {
+		if _, _, err := ParseModelRef(c.WarmStart); err != nil {
+			return fmt.Errorf("--warm-start: %w", err)
+		}
+	}
+	if c.Output != "" {
+		if err := model.ValidateName(c.Output); err != nil {
+			return fmt.Errorf("--output: %w", err)
+		}
+	}
+	if err := c.modelConfig().Validate(); err != nil {
+		return err
+	}
+	if err := c.Optimizer.Validate(); err != nil {
+		return fmt.Errorf("optimizer: %w", err)
+	}
+	return c.Train.Validate()
+}
+
+// parseHashSplit parses --validation-hash column:percent.
+func parseHashSplit(s string) (train.HashSplit, error) {
+	col, pct, ok := strings.Cut(s, ":")
+	var p int
+	if _, err := fmt.Sscanf(pct, "%d", &p); !ok || err != nil || p <= 0 || p >= 100 {
+		return train.HashSplit{}, fmt.Errorf("--validation-hash %q: want column:percent with percent in 1..99", s)
+	}
+	return train.HashSplit{Column: col, Percent: p}, nil
+}
+
+// DTFilter turns "a" or "a..b" into predicates on the dt partition column;
+// "" is no filter. Its errors name --dt.
+func DTFilter(r string) (dataset.Filter, error) {
+	if r == "" {
+		return nil, nil
+	}
+	lo, hi, isRange := strings.Cut(r, "..")
+	if !isRange {
+		hi = lo
+	}
+	if lo == "" || hi == "" {
+		return nil, fmt.Errorf("--dt %q: want a day (2026-11-01) or a range (2026-11-01..2026-11-07)", r)
+	}
+	return dataset.Filter{
+		dataset.Where("dt", dataset.Ge, dataset.String(lo)),
+		dataset.Where("dt", dataset.Le, dataset.String(hi)),
+	}, nil
+}
+
+// ParseModelRef splits "name" or "name@version" (version 0 or absent: the
+// latest).
+func ParseModelRef(ref string) (string, int, error) {
+	name, v, ok := strings.Cut(ref, "@")
+	if !ok {
+		return name, 0, model.ValidateName(name)
+	}
+	var ver int
+	if _, err := fmt.Sscanf(v, "%d", &ver); err != nil || ver < 0 {
+		return "", 0, fmt.Errorf("%q: want name or name@version", ref)
+	}
+	return name, ver, model.ValidateName(name)
+}

@@ -1,0 +1,12 @@
+// Package job runs a bounded training job: it plans a scan of a Parquet
+// table in the lake, fits the spec's feature statistics, trains a model
+// against an in-process parameter store with validation after each epoch and
+// early stopping, and saves the result to the model registry.
+//
+// A Config is a plain struct (DefaultConfig, Validate) that "trainer train",
+// "trainer quickstart", a scheduler or a notebook fills in; Run executes it
+// and returns an Outcome. TableSpecs is the one mapping from a model's tables
+// to the parameter server's table declarations: the in-process store of Run,
+// the shards of "trainer ps" and the distributed workers all use it, so every
+// process of a job declares the same tables with the same initial values.
+package job

@@ -1,0 +1,142 @@
+package job_test
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/lakestream/lakestream/lake"
+	"github.com/lakestream/lakestream/model"
+	"github.com/lakestream/lakestream/train"
+	"github.com/lakestream/lakestream/train/clicklog"
+	"github.com/lakestream/lakestream/train/feature"
+	"github.com/lakestream/lakestream/train/job"
+)
+
+// clickLake writes a small click log (3 train days, 1 test day) to a local
+// lake and returns a job config over it.
+func clickLake(t *testing.T, rows int) (job.Config, clicklog.Summary) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "lake")
+	store, err := lake.NewLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gc := clicklog.DefaultConfig()
+	gc.Rows, gc.RowGroupRows = rows, 4096
+	sum, err := clicklog.Generate(context.Background(), store, "clicks", gc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := feature.Parse([]byte(clicklog.SpecYAML(18)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := job.DefaultConfig()
+	c.Lake, c.Data, c.Spec = dir, "clicks", spec
+	c.DT = sum.Days[0].DT + ".." + sum.Days[len(sum.Days)-2].DT
+	c.ValidationDT = sum.Test().DT
+	return c, sum
+}
+
+func TestConfigValidate(t *testing.T) {
+	spec, err := feature.Parse([]byte(clicklog.SpecYAML(10)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(*job.Config)
+		want string // in the error; "" for valid
+	}{
+		{"default with data and spec", func(*job.Config) {}, ""},
+		{"no data", func(c *job.Config) { c.Data = "" }, "--data"},
+		{"no spec", func(c *job.Config) { c.Spec = nil }, "--spec"},
+		{"bad dt", func(c *job.Config) { c.DT = "..2026-11-01" }, "--dt"},
+		{"bad validation dt", func(c *job.Config) { c.ValidationDT = "2026-11-01.." }, "--validation-dt"},
+		{"both validations", func(c *job.Config) { c.ValidationDT, c.ValidationHash = "2026-11-01", "id:10" }, "not both"},
+		{"bad validation hash", func(c *job.Config) { c.ValidationHash = "id:100" }, "--validation-hash"},
+		{"bad where", func(c *job.Config) { c.Where = "dt >" }, "--where"},
+		{"parallel 0", func(c *job.Config) { c.Parallel = 0 }, "--parallel"},
+		{"warm start in parallel", func(c *job.Config) { c.WarmStart, c.Parallel = "m", 2 }, "--warm-start"},
+		{"bad warm start", func(c *job.Config) { c.WarmStart = "m@x" }, "--warm-start"},
+		{"bad output", func(c *job.Config) { c.Output = ".hidden" }, "--output"},
+		{"batch size 0", func(c *job.Config) { c.BatchSize = 0 }, "--batch-size"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := job.DefaultConfig()
+			c.Data, c.Spec = "clicks", spec
+			tc.edit(&c)
+			err := c.Validate()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("Validate: %v, want nil", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("Validate: %v, want an error naming %s", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestRunSavesTheBestEpoch(t *testing.T) {
+	c, sum := clickLake(t, 20000)
+	c.Train.Epochs = 2
+	c.Output = "lr"
+	out, err := job.Run(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trainRows := 0
+	for _, d := range sum.Days[:len(sum.Days)-1] {
+		trainRows += d.Rows
+	}
+	if out.Rows != int64(trainRows) || out.Version != 1 {
+		t.Fatalf("rows %d version %d, want %d and 1", out.Rows, out.Version, trainRows)
+	}
+	v := out.Result.Validation
+	if v == nil || v.AUC < 0.6 || v.Examples != int64(sum.Test().Rows) {
+		t.Fatalf("validation %+v, want AUC > 0.6 over the %d test rows", v, sum.Test().Rows)
+	}
+	store, err := lake.NewLocal(c.Lake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mf, err := model.ReadManifest(context.Background(), store, "lr", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := mf.Meta.Metrics["validation_auc"]; got != v.AUC {
+		t.Errorf("saved validation_auc %v, want the run's %v", got, v.AUC)
+	}
+}
+
+func TestTableSpecs(t *testing.T) {
+	mc := train.DefaultModelConfig(train.KindFM)
+	mc.Fields = 3
+	m, err := train.NewModel(mc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := job.DefaultConfig()
+	cold := job.TableSpecs(m, c.Optimizer, 7, false)
+	warm := job.TableSpecs(m, c.Optimizer, 7, true)
+	if len(cold) != len(m.Tables()) || len(warm) != len(cold) {
+		t.Fatalf("%d and %d specs for %d tables", len(cold), len(warm), len(m.Tables()))
+	}
+	random := 0
+	for i, s := range cold {
+		if s.Init.Std > 0 {
+			random++
+			if s.Init.Seed != 7 {
+				t.Errorf("table %s: init seed %d, want 7", s.Name, s.Init.Seed)
+			}
+		}
+		if warm[i].Init.Std != 0 {
+			t.Errorf("table %s starts random under a warm start", s.Name)
+		}
+	}
+	if random == 0 {
+		t.Error("no FM table starts random")
+	}
+}

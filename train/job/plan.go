@@ -1,0 +1,135 @@
+package job
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/lakestream/lakestream/dataset"
+	"github.com/lakestream/lakestream/lake"
+	"github.com/lakestream/lakestream/paramserver"
+	"github.com/lakestream/lakestream/train"
+	"github.com/lakestream/lakestream/train/feature"
+	"github.com/lakestream/lakestream/train/optim"
+)
+
+// SpecColumns lists the columns the spec reads, then extra, each once: the
+// projection of a scan that feeds it.
+func SpecColumns(s *feature.Spec, extra ...string) []string {
+	var cols []string
+	seen := map[string]bool{}
+	add := func(c string) {
+		if c != "" && !seen[c] {
+			seen[c] = true
+			cols = append(cols, c)
+		}
+	}
+	add(s.Label.Column)
+	add(s.Weight)
+	for _, n := range s.Numeric {
+		add(n.Column)
+	}
+	for _, c := range s.Categorical {
+		add(c.Column)
+	}
+	for _, x := range s.Crosses {
+		for _, c := range x.Columns {
+			add(c)
+		}
+	}
+	for _, c := range extra {
+		add(c)
+	}
+	return cols
+}
+
+// Plan opens the job's table in store and plans a scan of the columns its
+// spec (and --validation-hash) reads under filter. what names the rows in
+// errors ("training", "validation"). It fails with train.ErrNoData when no
+// row matches, and when the table's types do not fit the spec.
+func Plan(ctx context.Context, store lake.Store, c *Config, filter dataset.Filter, what string) (*dataset.Plan, error) {
+	ds, err := dataset.Open(ctx, store, c.Data)
+	if err != nil {
+		return nil, fmt.Errorf("open --data %s: %w", c.Data, err)
+	}
+	extra := []string{}
+	if col, _, ok := strings.Cut(c.ValidationHash, ":"); ok {
+		extra = append(extra, col)
+	}
+	cols := SpecColumns(c.Spec, extra...)
+	p, err := ds.Plan(ctx, dataset.Query{Columns: cols, Where: filter})
+	if err != nil {
+		return nil, fmt.Errorf("plan %s data of %s: %w", what, c.Data, err)
+	}
+	if p.Rows() == 0 {
+		return nil, fmt.Errorf("%s data: %w: no rows of %s match %s", what, train.ErrNoData, c.Data, filter)
+	}
+	if err := c.Spec.ValidateSchema(p.Schema()); err != nil {
+		return nil, fmt.Errorf("spec %s against %s: %w", c.SpecPath, c.Data, err)
+	}
+	return p, nil
+}
+
+// FitSpec returns spec with its standardization statistics fitted on every
+// row of p when it asks for them, and spec itself when it does not.
+func FitSpec(ctx context.Context, spec *feature.Spec, p *dataset.Plan) (*feature.Spec, error) {
+	needs := false
+	for _, n := range spec.Numeric {
+		needs = needs || (n.Standardize && (n.Mean == nil || n.Std == nil))
+	}
+	if !needs {
+		return spec, nil
+	}
+	st, err := feature.NewStats(spec)
+	if err != nil {
+		return nil, err
+	}
+	sc := p.Scan(ctx, p.Splits(), dataset.ScanOptions{})
+	defer sc.Close()
+	for sc.Next() {
+		if err := st.Add(sc.At()); err != nil {
+			return nil, fmt.Errorf("standardization pass: %w", err)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("standardization pass: %w", err)
+	}
+	return st.Freeze()
+}
+
+// NewModel builds the model of c for its (fitted) spec: the spec gives the
+// field count and, for softmax, the classes; c.Seed seeds it. It leaves c
+// alone and returns the completed model config with the model.
+func NewModel(c *Config) (train.Model, train.ModelConfig, error) {
+	mc := c.modelConfig()
+	m, err := train.NewModel(mc)
+	return m, mc, err
+}
+
+// modelConfig completes c.Model for c.Spec and c.Seed.
+func (c *Config) modelConfig() train.ModelConfig {
+	mc := c.Model
+	mc.Fields = c.Spec.NumFields()
+	if mc.Kind == train.KindSoftmax {
+		mc.Classes = c.Spec.NumClasses()
+	}
+	mc.Seed = c.Seed
+	return mc
+}
+
+// TableSpecs declares the model's tables on the parameter server: every
+// process of a job (the in-process store of Run, the shards of "trainer ps",
+// the workers) declares them through this one mapping. A warm start (warm
+// true) needs rows that start at zero (see train.Stepper.WarmStart), so
+// factor tables get no random start then.
+func TableSpecs(m train.Model, opt optim.Config, seed uint64, warm bool) []paramserver.TableSpec {
+	var specs []paramserver.TableSpec
+	for _, t := range m.Tables() {
+		s := paramserver.TableSpec{Name: t.Name, Width: t.Width, Dense: t.Dense, Rows: t.Rows, Optimizer: t.Optimizer(opt)}
+		if t.InitStd > 0 && !warm {
+			s.Init = paramserver.InitConfig{Kind: paramserver.InitNormal, Std: t.InitStd, Seed: seed}
+		}
+		specs = append(specs, s)
+	}
+	return specs
+}

@@ -1,0 +1,209 @@
+package job
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+
+	"github.com/lakestream/lakestream/dataset"
+	"github.com/lakestream/lakestream/lake"
+	"github.com/lakestream/lakestream/model"
+	"github.com/lakestream/lakestream/paramserver"
+	"github.com/lakestream/lakestream/train"
+	"github.com/lakestream/lakestream/train/feature"
+)
+
+// Outcome is what a finished job reports.
+type Outcome struct {
+	// Result holds the per-epoch losses, the best epoch, its validation
+	// metrics and its tables.
+	Result train.Result
+	// Rows is the training rows per epoch (from the Parquet footers).
+	Rows int64
+	// Duration is the wall time of the whole job, saving included.
+	Duration time.Duration
+	// Model is the trained model (its kernels; the weights are in
+	// Result.Tables).
+	Model train.Model
+	// ModelConfig is the model's config as trained (fields, classes, seed
+	// filled in).
+	ModelConfig train.ModelConfig
+	// Spec is the spec as trained (standardization fitted).
+	Spec *feature.Spec
+	// Schema is the training table's schema: the model's input types.
+	Schema *arrow.Schema
+	// Version is the saved model version, 0 when Config.Output is "".
+	Version int
+}
+
+// Run validates c, then plans the scan, fits the spec, trains with
+// validation after each epoch and saves the model when c.Output is set.
+func Run(ctx context.Context, c Config) (*Outcome, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	out := &Outcome{}
+	start := time.Now()
+	store, err := lake.Open(ctx, c.Lake)
+	if err != nil {
+		return nil, fmt.Errorf("--lake: %w", err)
+	}
+	filter, _ := dataset.ParseWhere(c.Where) // checked by Validate
+	dts, _ := DTFilter(c.DT)
+	trainPlan, err := Plan(ctx, store, &c, append(filter, dts...), "training")
+	if err != nil {
+		return nil, err
+	}
+	out.Rows, out.Schema = trainPlan.Rows(), trainPlan.Schema()
+	if c.Spec, err = FitSpec(ctx, c.Spec, trainPlan); err != nil {
+		return nil, err
+	}
+	sharded := &train.ShardedSourceData{
+		SourceData: train.SourceData{Spec: c.Spec, BatchSize: c.BatchSize, Train: records(&c, trainPlan, c.ShuffleBuffer)},
+		TrainShard: recordParts(&c, trainPlan, c.ShuffleBuffer),
+	}
+	data := &sharded.SourceData
+	switch {
+	case c.ValidationDT != "":
+		vdts, _ := DTFilter(c.ValidationDT)
+		valPlan, err := Plan(ctx, store, &c, append(filter[:len(filter):len(filter)], vdts...), "validation")
+		if err != nil {
+			return nil, err
+		}
+		open := records(&c, valPlan, 0)
+		data.Validation = func(ctx context.Context) (train.Records, error) { return open(ctx, 0) }
+	case c.ValidationHash != "":
+		data.HashSplit, _ = parseHashSplit(c.ValidationHash)
+	}
+
+	m, mc, err := NewModel(&c)
+	if err != nil {
+		return nil, fmt.Errorf("--model %s: %w", c.Model.Kind, err)
+	}
+	ps, err := paramserver.NewLocal(TableSpecs(m, c.Optimizer, c.Seed, c.WarmStart != "")...)
+	if err != nil {
+		return nil, err
+	}
+	cfg := c.Train
+	cfg.Logger = c.Logger
+	cfg.Progress = c.Progress
+	cfg.ExpectedExamples = out.Rows
+	if data.HashSplit.Column != "" {
+		cfg.ExpectedExamples = out.Rows * int64(100-data.HashSplit.Percent) / 100
+	}
+	st := train.NewStepper(m, ps, cfg.ClipNorm)
+	steppers := []*train.Stepper{st}
+	for range c.Parallel - 1 {
+		// Each goroutine worker needs its own model (per-call scratch);
+		// they share the in-process store, which is safe for concurrent use.
+		mw, err := train.NewModel(mc)
+		if err != nil {
+			return nil, err
+		}
+		steppers = append(steppers, train.NewStepper(mw, ps, cfg.ClipNorm))
+	}
+	if c.WarmStart != "" {
+		name, ver, _ := ParseModelRef(c.WarmStart)
+		base, err := model.Load(ctx, store, name, ver)
+		if err != nil {
+			return nil, fmt.Errorf("--warm-start: %w", err)
+		}
+		if err := st.WarmStart(base); err != nil {
+			return nil, err
+		}
+	}
+	var res train.Result
+	if c.Parallel > 1 {
+		res, err = train.RunWorkers(ctx, steppers, sharded, cfg)
+	} else {
+		res, err = train.Run(ctx, st, data, cfg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("train %s on %s: %w", m.Kind(), c.Data, err)
+	}
+	out.Result, out.Model, out.ModelConfig, out.Spec = res, m, mc, c.Spec
+	if c.Output != "" {
+		if out.Version, err = save(ctx, store, &c, out); err != nil {
+			return nil, err
+		}
+	}
+	out.Duration = time.Since(start)
+	return out, nil
+}
+
+// records returns an opener of scans over p.
+func records(c *Config, p *dataset.Plan, shuffle int) func(ctx context.Context, epoch int) (train.Records, error) {
+	return func(ctx context.Context, epoch int) (train.Records, error) {
+		// SourceBatches reads a record only until it asks for the next one,
+		// so its value buffers can go back to the decoder's pool.
+		opts := dataset.ScanOptions{BatchSize: 8192, ShuffleBuffer: shuffle, Seed: c.Seed + uint64(epoch), RecycleBuffers: true}
+		return p.Scan(ctx, p.Splits(), opts), nil
+	}
+}
+
+// recordParts is records for goroutine workers: part i of n scans the
+// plan's splits dealt out round-robin (dataset.AssignSplits), shuffled with
+// a seed of its own.
+func recordParts(c *Config, p *dataset.Plan, shuffle int) func(ctx context.Context, epoch, part, n int) (train.Records, error) {
+	return func(ctx context.Context, epoch, part, n int) (train.Records, error) {
+		opts := dataset.ScanOptions{BatchSize: 8192, ShuffleBuffer: shuffle, Seed: c.Seed + uint64(epoch)<<32 + uint64(part), RecycleBuffers: true}
+		return p.Scan(ctx, dataset.AssignSplits(p.Splits(), part, n), opts), nil
+	}
+}
+
+// save writes the trained model as the next version of c.Output.
+func save(ctx context.Context, store lake.Store, c *Config, out *Outcome) (int, error) {
+	res := out.Result
+	meta := model.Metadata{
+		Data:      model.DataRange{Source: strings.TrimSuffix(c.Lake, "/") + "/" + c.Data},
+		Rows:      res.Examples,
+		Optimizer: &c.Optimizer,
+		Seed:      c.Seed,
+		Hyperparameters: map[string]string{
+			"epochs":     fmt.Sprint(c.Train.Epochs),
+			"batch_size": fmt.Sprint(c.BatchSize),
+			"clip_norm":  fmt.Sprint(c.Train.ClipNorm),
+			"where":      c.Where,
+			"best_epoch": fmt.Sprint(res.BestEpoch + 1),
+		},
+		Metrics: map[string]float64{"train_loss": res.Epochs[res.BestEpoch].TrainLoss},
+	}
+	// The input types travel with the model: a predictor must hash an
+	// integer column as an integer, not as its decimal string.
+	inputs, err := model.InputsOf(out.Schema, out.Spec)
+	if err != nil {
+		return 0, fmt.Errorf("save model %s: %w", c.Output, err)
+	}
+	meta.Inputs = inputs
+	if lo, hi, ok := strings.Cut(c.DT, ".."); ok {
+		meta.Data.From, meta.Data.To = lo, hi
+	} else if c.DT != "" {
+		meta.Data.From, meta.Data.To = c.DT, c.DT
+	}
+	if v := res.Validation; v != nil {
+		switch {
+		case v.RMSE > 0:
+			meta.Metrics["validation_rmse"], meta.Metrics["validation_mae"] = v.RMSE, v.MAE
+		case v.Accuracy > 0:
+			meta.Metrics["validation_accuracy"], meta.Metrics["validation_logloss"] = v.Accuracy, v.LogLoss
+		default:
+			meta.Metrics["validation_auc"], meta.Metrics["validation_logloss"] = v.AUC, v.LogLoss
+		}
+	}
+	art, err := train.NewArtifact(out.ModelConfig, out.Spec, res.Tables, meta)
+	if err != nil {
+		return 0, fmt.Errorf("build model %s: %w", c.Output, err)
+	}
+	v, err := art.Save(ctx, store, c.Output)
+	if err != nil {
+		return 0, fmt.Errorf("save model %s: %w", c.Output, err)
+	}
+	return v, nil
+}
