@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/lakestream/lakestream/internal/kafkaretry"
 	"github.com/lakestream/lakestream/lake"
 )
 
@@ -124,6 +125,7 @@ func Announce(ctx context.Context, cfg AnnounceConfig, a Announcement) error {
 	if err := EnsureModelTopic(ctx, kadm.NewClient(cl), cfg.Topic); err != nil {
 		return fmt.Errorf("announce: %w (the alias has moved; predictors will see it at their next poll)", err)
 	}
+	// The producer retries retriable errors itself until the timeout.
 	if err := cl.ProduceSync(ctx, &kgo.Record{Key: []byte(a.Name), Value: msg}).FirstErr(); err != nil {
 		return fmt.Errorf("announce %s@%s=%d on topic %s: %w (the alias has moved; predictors will see it at their next poll)", a.Name, a.Alias, a.Version, cfg.Topic, err)
 	}
@@ -134,13 +136,16 @@ func Announce(ctx context.Context, cfg AnnounceConfig, a Announcement) error {
 // announcements in order) and the broker's default replication when it does
 // not exist yet.
 func EnsureModelTopic(ctx context.Context, adm *kadm.Client, topic string) error {
-	resp, err := adm.CreateTopic(ctx, 1, -1, nil, topic)
-	if err == nil {
-		err = resp.Err
-	}
-	if errors.Is(err, kerr.TopicAlreadyExists) {
-		return nil
-	}
+	err := kafkaretry.Do(ctx, func() error {
+		resp, err := adm.CreateTopic(ctx, 1, -1, nil, topic)
+		if err == nil {
+			err = resp.Err
+		}
+		if errors.Is(err, kerr.TopicAlreadyExists) {
+			return nil
+		}
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("create model topic %s: %w", topic, err)
 	}

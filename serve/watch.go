@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/lakestream/lakestream/internal/kafkaretry"
 	"github.com/lakestream/lakestream/model"
 )
 
@@ -118,12 +119,15 @@ func NewKafkaAnnouncements(ctx context.Context, topic string, opts ...kgo.Opt) (
 	err = model.EnsureModelTopic(ctx, adm, topic)
 	var ends kadm.ListedOffsets
 	if err == nil {
-		ends, err = adm.ListEndOffsets(ctx, topic)
+		err = kafkaretry.Do(ctx, func() error {
+			var err error
+			if ends, err = adm.ListEndOffsets(ctx, topic); err == nil {
+				err = ends.Error()
+			}
+			return err
+		})
 	}
 	admin.Close()
-	if err == nil {
-		err = ends.Error()
-	}
 	if err != nil {
 		return nil, fmt.Errorf("model topic %s: look up its end: %w", topic, err)
 	}

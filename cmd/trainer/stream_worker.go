@@ -21,6 +21,7 @@ import (
 
 	"github.com/lakestream/lakestream/datastream"
 	"github.com/lakestream/lakestream/datastream/kafka"
+	"github.com/lakestream/lakestream/internal/kafkaretry"
 	"github.com/lakestream/lakestream/paramserver"
 	"github.com/lakestream/lakestream/train"
 	"github.com/lakestream/lakestream/train/feature"
@@ -294,7 +295,12 @@ func (w *streamWorker) checkTopics(ctx context.Context, brokers []string) error 
 	defer cl.Close()
 	mctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	md, err := kadm.NewClient(cl).Metadata(mctx, w.flags.topic, w.dlq)
+	var md kadm.Metadata
+	err = kafkaretry.Do(mctx, func() error {
+		var err error
+		md, err = kadm.NewClient(cl).Metadata(mctx, w.flags.topic, w.dlq)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("--brokers %s: metadata: %w", w.flags.brokers, err)
 	}

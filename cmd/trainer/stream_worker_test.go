@@ -31,6 +31,7 @@ import (
 	"github.com/lakestream/lakestream/datastream"
 	"github.com/lakestream/lakestream/datastream/kafka"
 	"github.com/lakestream/lakestream/datastream/kafka/kafkatest"
+	"github.com/lakestream/lakestream/internal/kafkaretry"
 	"github.com/lakestream/lakestream/lake"
 	"github.com/lakestream/lakestream/paramserver"
 	"github.com/lakestream/lakestream/train"
@@ -232,19 +233,25 @@ func formatAssignment(m map[string][]int32) string {
 
 // offsets returns the topic's end offsets and the group's committed ones.
 func (s *streamRun) offsets() (end, committed map[int32]int64, err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	ends, err := s.adm.ListEndOffsets(ctx, s.topic)
-	if err == nil {
-		err = ends.Error()
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	cs, err := s.adm.FetchOffsets(ctx, s.group)
-	if err == nil {
-		err = cs.Error()
-	}
+	var ends kadm.ListedOffsets
+	var cs kadm.OffsetResponses
+	// Each request has 5s; a retriable answer (a coordinator or leader
+	// moving under load) is asked again within kafkaretry's bound.
+	err = kafkaretry.Do(context.Background(), func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		var err error
+		if ends, err = s.adm.ListEndOffsets(ctx, s.topic); err == nil {
+			err = ends.Error()
+		}
+		if err != nil {
+			return err
+		}
+		if cs, err = s.adm.FetchOffsets(ctx, s.group); err == nil {
+			err = cs.Error()
+		}
+		return err
+	})
 	if err != nil {
 		return nil, nil, err
 	}

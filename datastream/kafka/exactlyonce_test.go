@@ -23,6 +23,7 @@ import (
 	"github.com/lakestream/lakestream/datastream"
 	"github.com/lakestream/lakestream/datastream/kafka"
 	"github.com/lakestream/lakestream/datastream/kafka/kafkatest"
+	"github.com/lakestream/lakestream/internal/kafkaretry"
 	"github.com/lakestream/lakestream/lake"
 )
 
@@ -274,9 +275,17 @@ func TestExactlyOnceKill(t *testing.T) {
 			return cmd
 		}
 		progress := func() int64 {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			offs, err := adm.FetchOffsetsForTopics(ctx, env.Group, in)
+			// Under load the group coordinator may be moving or loading
+			// (COORDINATOR_NOT_AVAILABLE failed a CI run): retried up to
+			// kafkaretry's one-minute bound.
+			var offs kadm.OffsetResponses
+			err := kafkaretry.Do(context.Background(), func() error {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				var err error
+				offs, err = adm.FetchOffsetsForTopics(ctx, env.Group, in)
+				return err
+			})
 			if err != nil {
 				t.Fatalf("fetch committed offsets: %v", err)
 			}

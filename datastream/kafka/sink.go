@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/lakestream/lakestream/datastream"
+	"github.com/lakestream/lakestream/internal/kafkaretry"
 )
 
 // SinkConfig configures a Sink. Start from DefaultSinkConfig.
@@ -165,7 +166,7 @@ func (s *Sink) abortLingering(ctx context.Context, seq uint64) error {
 		req.TransactionTimeoutMillis = int32(s.cfg.TransactionTimeout.Milliseconds())
 		req.ProducerID, req.ProducerEpoch = -1, -1
 		var resp *kmsg.InitProducerIDResponse
-		err := retryTxn(ctx, func() error {
+		err := kafkaretry.Do(ctx, func() error {
 			r, err := req.RequestWith(ctx, cl)
 			if err != nil {
 				return err
@@ -180,34 +181,6 @@ func (s *Sink) abortLingering(ctx context.Context, seq uint64) error {
 			return nil
 		}
 	}
-}
-
-// retryTxn retries fn while the coordinator reports a retriable state, such
-// as CONCURRENT_TRANSACTIONS while it finishes a previous commit or abort.
-// franz-go's kerr does not mark CONCURRENT_TRANSACTIONS retriable, but the
-// broker means "try again shortly" (the Java producer retries it), so it is
-// retried here explicitly.
-func retryTxn(ctx context.Context, fn func() error) error {
-	backoff := 20 * time.Millisecond
-	deadline := time.Now().Add(time.Minute)
-	for {
-		err := fn()
-		if err == nil || !txnRetriable(err) || time.Now().After(deadline) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, time.Second)
-	}
-}
-
-// txnRetriable reports whether a transaction request may succeed if sent
-// again.
-func txnRetriable(err error) bool {
-	return kerr.IsRetriable(err) || errors.Is(err, kerr.ConcurrentTransactions)
 }
 
 // WriteBatch encodes the rows of b and hands them to the producer; it does
@@ -443,7 +416,7 @@ func (s *Sink) commitRaw(ctx context.Context, st txnState) error {
 	req.TransactionalID = s.txnID(st.Seq)
 	req.ProducerID, req.ProducerEpoch = st.ProducerID, st.Epoch
 	req.Commit = true
-	return retryTxn(ctx, func() error {
+	return kafkaretry.Do(ctx, func() error {
 		resp, err := req.RequestWith(ctx, cl)
 		if err != nil {
 			return err

@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/lakestream/lakestream/datastream"
+	"github.com/lakestream/lakestream/internal/kafkaretry"
 )
 
 // StartKind says where a Source begins reading partitions for which there is
@@ -300,29 +301,37 @@ func (s *Source) CommitCheckpoint(ctx context.Context, id int64, state []byte) e
 	s.mu.Unlock()
 	if s.cfg.Assignment == AssignByGroup && member != nil {
 		// A member must commit with its generation, through its client.
-		var commitErr error
-		done := make(chan struct{})
-		member.CommitOffsetsSync(ctx, toEpochOffsets(p), func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
-			defer close(done)
-			if err != nil {
-				commitErr = err
-				return
-			}
-			for _, t := range resp.Topics {
-				for _, pp := range t.Partitions {
-					if e := kerr.ErrorForCode(pp.ErrorCode); e != nil && commitErr == nil {
-						commitErr = fmt.Errorf("partition %d: %w", pp.Partition, e)
+		// A retriable answer (the coordinator moving or loading) is sent
+		// again with the same generation; REBALANCE_IN_PROGRESS is not: the
+		// member must rejoin, and the next checkpoint commits.
+		commitErr := kafkaretry.Do(ctx, func() error {
+			var commitErr error
+			done := make(chan struct{})
+			member.CommitOffsetsSync(ctx, toEpochOffsets(p), func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+				defer close(done)
+				if err != nil {
+					commitErr = err
+					return
+				}
+				for _, t := range resp.Topics {
+					for _, pp := range t.Partitions {
+						if e := kerr.ErrorForCode(pp.ErrorCode); e != nil && commitErr == nil {
+							commitErr = fmt.Errorf("partition %d: %w", pp.Partition, e)
+						}
 					}
 				}
-			}
+			})
+			<-done
+			return commitErr
 		})
-		<-done
 		if commitErr != nil {
 			return fmt.Errorf("kafka source %s: commit checkpoint %d to group %s: %w", s.cfg.Topic, id, s.cfg.Group, commitErr)
 		}
 		return nil
 	}
-	if err := adm.CommitAllOffsets(ctx, s.cfg.Group, os); err != nil {
+	// Offsets committed from outside the group carry no generation, so a
+	// rebalance in progress only means "later".
+	if err := (kafkaretry.Policy{Rebalance: true}).Do(ctx, func() error { return adm.CommitAllOffsets(ctx, s.cfg.Group, os) }); err != nil {
 		return fmt.Errorf("kafka source %s: commit checkpoint %d to group %s: %w", s.cfg.Topic, id, s.cfg.Group, err)
 	}
 	return nil
@@ -401,17 +410,20 @@ func (s *Source) startOffsets(ctx context.Context, adm *kadm.Client) (map[int32]
 		listed kadm.ListedOffsets
 		err    error
 	)
-	switch s.cfg.Start {
-	case StartLatest:
-		listed, err = adm.ListEndOffsets(ctx, s.cfg.Topic)
-	case StartTimestamp:
-		listed, err = adm.ListOffsetsAfterMilli(ctx, s.cfg.StartMillis, s.cfg.Topic)
-	default:
-		listed, err = adm.ListStartOffsets(ctx, s.cfg.Topic)
-	}
-	if err == nil {
-		err = listed.Error()
-	}
+	err = kafkaretry.Do(ctx, func() error {
+		switch s.cfg.Start {
+		case StartLatest:
+			listed, err = adm.ListEndOffsets(ctx, s.cfg.Topic)
+		case StartTimestamp:
+			listed, err = adm.ListOffsetsAfterMilli(ctx, s.cfg.StartMillis, s.cfg.Topic)
+		default:
+			listed, err = adm.ListStartOffsets(ctx, s.cfg.Topic)
+		}
+		if err == nil {
+			err = listed.Error()
+		}
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("kafka source %s: list offsets: %w", s.cfg.Topic, err)
 	}
@@ -421,10 +433,15 @@ func (s *Source) startOffsets(ctx context.Context, adm *kadm.Client) (map[int32]
 		return nil, fmt.Errorf("kafka source %s: topic has no partitions (does it exist?)", s.cfg.Topic)
 	}
 	if s.cfg.Start == StartCommitted {
-		committed, err := adm.FetchOffsetsForTopics(ctx, s.cfg.Group, s.cfg.Topic)
-		if err == nil {
-			err = committed.Error()
-		}
+		var committed kadm.OffsetResponses
+		err := kafkaretry.Do(ctx, func() error {
+			var err error
+			committed, err = adm.FetchOffsetsForTopics(ctx, s.cfg.Group, s.cfg.Topic)
+			if err == nil {
+				err = committed.Error()
+			}
+			return err
+		})
 		if err != nil {
 			return nil, fmt.Errorf("kafka source %s: committed offsets of group %s: %w", s.cfg.Topic, s.cfg.Group, err)
 		}

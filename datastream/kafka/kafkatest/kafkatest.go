@@ -12,6 +12,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/lakestream/lakestream/internal/kafkaretry"
 )
 
 // EnvBrokers is the environment variable that lists the seed brokers,
@@ -97,17 +99,27 @@ func Topic(t testing.TB, brokers []string, partitions int32, configs map[string]
 			cfg[k] = kadm.StringPtr(v)
 		}
 	}
-	resp, err := adm.CreateTopic(ctx, partitions, 1, cfg, name)
-	if err == nil {
-		err = resp.Err
-	}
+	err := kafkaretry.Do(ctx, func() error {
+		resp, err := adm.CreateTopic(ctx, partitions, 1, cfg, name)
+		if err == nil {
+			err = resp.Err
+		}
+		return err
+	})
 	if err != nil {
 		t.Fatalf("kafkatest: create topic %s: %v", name, err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if _, err := adm.DeleteTopics(ctx, name); err != nil {
+		err := kafkaretry.Do(ctx, func() error {
+			resp, err := adm.DeleteTopics(ctx, name)
+			if err == nil {
+				err = resp.Error()
+			}
+			return err
+		})
+		if err != nil {
 			t.Errorf("kafkatest: delete topic %s: %v", name, err)
 		}
 	})
@@ -165,10 +177,14 @@ func ReadAll(t testing.TB, brokers []string, topic string, readCommitted bool) [
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	adm := Admin(t, brokers)
-	ends, err := adm.ListEndOffsets(ctx, topic)
-	if err == nil {
-		err = ends.Error()
-	}
+	var ends kadm.ListedOffsets
+	err := kafkaretry.Do(ctx, func() error {
+		var err error
+		if ends, err = adm.ListEndOffsets(ctx, topic); err == nil {
+			err = ends.Error()
+		}
+		return err
+	})
 	if err != nil {
 		t.Fatalf("kafkatest: end offsets of %s: %v", topic, err)
 	}

@@ -1,0 +1,94 @@
+// Package kafkaretry retries Kafka requests that a broker answered with an
+// error meaning "try again shortly": a coordinator that is moving or
+// loading, a partition leader election, a transaction still being ended.
+// franz-go retries many of these inside its own request path, but not
+// errors carried in a response body that the admin client (kadm) or a raw
+// kmsg request hands back, and never CONCURRENT_TRANSACTIONS, which kerr
+// does not mark retriable although the broker means it that way (the Java
+// clients retry it).
+//
+// Every retry is bounded: Do gives up after Timeout (one minute by
+// default) and returns the last error, so a broker that stays unavailable
+// is reported, never waited for forever.
+package kafkaretry
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// Policy bounds the retries of Do. The zero value is DefaultPolicy.
+type Policy struct {
+	// Timeout is the time after which the last error is returned.
+	Timeout time.Duration
+	// Backoff is the first wait; it doubles up to MaxBackoff.
+	Backoff, MaxBackoff time.Duration
+	// Rebalance also retries REBALANCE_IN_PROGRESS. Set it only for requests
+	// that do not depend on a group generation (an admin offset commit or
+	// fetch, a group description): a member's commit with a stale generation
+	// must rejoin instead.
+	Rebalance bool
+}
+
+// DefaultPolicy retries for up to a minute, waiting 20ms, 40ms, … up to 1s.
+var DefaultPolicy = Policy{Timeout: time.Minute, Backoff: 20 * time.Millisecond, MaxBackoff: time.Second}
+
+// Retriable reports whether err says the request may succeed if sent again
+// unchanged: an error kerr marks retriable (COORDINATOR_NOT_AVAILABLE,
+// COORDINATOR_LOAD_IN_PROGRESS, NOT_COORDINATOR, NOT_LEADER_OR_FOLLOWER,
+// LEADER_NOT_AVAILABLE, REQUEST_TIMED_OUT, …) or CONCURRENT_TRANSACTIONS.
+// It looks through wrapping and kadm's ShardErrors.
+//
+// UNKNOWN_TOPIC_OR_PARTITION is not retried although kerr marks it
+// retriable: far more often than a topic just created, it means a topic
+// that does not exist, and the user should hear that at once, not after
+// the timeout. Code that creates a topic waits for its leaders itself.
+func Retriable(err error) bool {
+	if errors.Is(err, kerr.UnknownTopicOrPartition) {
+		return false
+	}
+	return kerr.IsRetriable(err) || errors.Is(err, kerr.ConcurrentTransactions)
+}
+
+// Do calls fn until it returns nil or an error that is not retriable, the
+// policy's timeout passes, or ctx is done; it returns fn's last error (or
+// ctx's error while waiting).
+func Do(ctx context.Context, fn func() error) error {
+	return DefaultPolicy.Do(ctx, fn)
+}
+
+// Do is the package's Do under policy p.
+func (p Policy) Do(ctx context.Context, fn func() error) error {
+	d := DefaultPolicy
+	if p.Timeout > 0 {
+		d.Timeout = p.Timeout
+	}
+	if p.Backoff > 0 {
+		d.Backoff = p.Backoff
+	}
+	if p.MaxBackoff > 0 {
+		d.MaxBackoff = p.MaxBackoff
+	}
+	deadline := time.Now().Add(d.Timeout)
+	backoff := d.Backoff
+	for {
+		err := fn()
+		if err == nil || !(Retriable(err) || p.Rebalance && errors.Is(err, kerr.RebalanceInProgress)) {
+			return err
+		}
+		if !time.Now().Add(backoff).Before(deadline) {
+			return err
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		backoff = min(2*backoff, d.MaxBackoff)
+	}
+}
