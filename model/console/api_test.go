@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,7 +17,7 @@ import (
 
 func newServer(t testing.TB, store lake.Store, token string) *httptest.Server {
 	t.Helper()
-	srv, err := console.New(console.Config{Store: store, Lake: "memory://fixture", Token: token})
+	srv, err := console.New(console.Config{Store: store, Lake: "memory://fixture", Token: token, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,6 +154,27 @@ var apiCases = []apiCase{
 	{name: "plot svg", path: "/api/v1/models/ctr/versions/4/plots/roc.svg", status: 200},
 	{name: "plot png", path: "/api/v1/models/ctr/versions/champion/plots/calibration.png", status: 200},
 
+	{name: "streams", path: "/api/v1/streams", status: 200, check: func(t *testing.T, b map[string]any) {
+		ss := b["streams"].([]any)
+		if len(ss) != 2 {
+			t.Fatalf("%d streams, want 2 (broken, ctr-stream)", len(ss))
+		}
+		broken, ctr := ss[0].(map[string]any), ss[1].(map[string]any)
+		if broken["state"] != "unreadable" || !strings.Contains(broken["error"].(string), "jobs/broken/status.json") {
+			t.Errorf("broken job %v: want unreadable, naming its status file", broken)
+		}
+		if ctr["state"] != "running" || num(ctr["recent_auc"]) != 0.744 || num(ctr["latest_version"]) != 5 || ctr["model"] != "ctr" {
+			t.Errorf("ctr-stream %v", ctr)
+		}
+	}},
+	{name: "stream", path: "/api/v1/streams/ctr-stream", status: 200, check: func(t *testing.T, b map[string]any) {
+		if n := len(b["windows"].([]any)); n != 24 {
+			t.Errorf("%d windows, want 24", n)
+		}
+	}},
+	{name: "unknown stream", path: "/api/v1/streams/nope", status: 404, contains: `no stream job \"nope\"`},
+	{name: "unreadable stream", path: "/api/v1/streams/broken", status: 500, contains: "jobs/broken/status.json"},
+
 	{name: "unknown model", path: "/api/v1/models/nope", status: 404, contains: `no model \"nope\"`},
 	{name: "unknown model's aliases", path: "/api/v1/models/nope/aliases", status: 404},
 	{name: "invalid model name", path: "/api/v1/models/..%2Fetc", status: 404},
@@ -233,7 +255,7 @@ func TestNewChampionWithoutRestart(t *testing.T) {
 func TestEveryRouteNeedsTheToken(t *testing.T) {
 	const token = "s3cret-token"
 	ts := newServer(t, fixtureLake(t), token)
-	paths := []string{"/", "/models/ctr", "/models/ctr/versions/4", "/models/nope", "/static/console.css",
+	paths := []string{"/", "/jobs", "/jobs/streams/ctr-stream", "/models/ctr", "/models/ctr/versions/4", "/models/nope", "/static/console.css",
 		"/static/console.js", "/api/openapi.yaml", "/api/v1/nothing", "/anything"}
 	for _, c := range apiCases {
 		paths = append(paths, c.path)
@@ -241,7 +263,7 @@ func TestEveryRouteNeedsTheToken(t *testing.T) {
 	for _, p := range paths {
 		if status, _, body := get(t, ts, p, ""); status != http.StatusUnauthorized {
 			t.Errorf("GET %s without the token: %d, want 401", p, status)
-		} else if strings.Contains(string(body), "ctr") && !strings.HasPrefix(p, "/models") {
+		} else if strings.Contains(string(body), "champion") || strings.Contains(string(body), "0.74") {
 			t.Errorf("GET %s without the token leaks registry content: %s", p, body)
 		}
 		if status, _, _ := get(t, ts, p, "wrong"); status != http.StatusUnauthorized {
@@ -301,6 +323,9 @@ func TestPages(t *testing.T) {
 		{"/models/nope", 404, []string{"no model"}},
 		{"/models/ctr/versions/77", 404, []string{"no version 77"}},
 		{"/nowhere", 404, []string{"There is no page"}},
+		{"/jobs", 200, []string{`data-stream="ctr-stream" data-state="running"`, `data-state="unreadable"`, "0.7440"}},
+		{"/jobs/streams/ctr-stream", 200, []string{`<svg class="chart"`, `class="band"`, "next offset 120000", `data-version="5"`, "refused"}},
+		{"/jobs/streams/nope", 404, []string{"no stream job"}},
 	} {
 		status, ctype, body := get(t, ts, c.path, "")
 		if status != c.status || !strings.HasPrefix(ctype, "text/html") {

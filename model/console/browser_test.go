@@ -161,4 +161,21 @@ func TestBrowserModels(t *testing.T) {
 		t.Errorf("plots that loaded: %v, want roc, pr, calibration", loaded)
 	}
 	screenshot(t, ctx, "version")
+
+	// A stream job: the prequential AUC over time, one point per window.
+	var points int
+	var recent string
+	err = chromedp.Run(ctx,
+		chromedp.Navigate(ts.URL+"/jobs/streams/ctr-stream"),
+		chromedp.WaitVisible(`svg.chart`),
+		chromedp.Evaluate(`document.querySelectorAll("svg.chart circle").length`, &points),
+		chromedp.Text(`[data-recent-auc]`, &recent),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if points != 24 || recent != "0.7440" {
+		t.Errorf("stream page: %d points, recent AUC %q; want 24, 0.7440", points, recent)
+	}
+	screenshot(t, ctx, "stream")
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html/template"
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -38,7 +39,7 @@ type chart struct {
 }
 
 const (
-	chartW, chartH = 760.0, 240.0
+	chartW, chartH = 960.0, 260.0
 	padL, padR     = 56.0, 16.0
 	padT, padB     = 16.0, 34.0
 )
@@ -85,8 +86,15 @@ func (c chart) svg() template.HTML {
 			}
 		}
 	}
-	for _, x := range xt {
-		fmt.Fprintf(&b, `<text class="tick" x="%.1f" y="%g" text-anchor="middle">%s</text>`, px(x), chartH-padB+20, template.HTMLEscapeString(c.XLabel(x)))
+	for i, x := range xt {
+		anchor := "middle"
+		switch {
+		case len(xt) > 1 && i == 0 && px(x) < padL+40:
+			anchor = "start"
+		case len(xt) > 1 && i == len(xt)-1 && px(x) > chartW-padR-40:
+			anchor = "end"
+		}
+		fmt.Fprintf(&b, `<text class="tick" x="%.1f" y="%g" text-anchor="%s">%s</text>`, px(x), chartH-padB+20, anchor, template.HTMLEscapeString(c.XLabel(x)))
 	}
 	if len(c.Band) == len(c.Points) {
 		var top, bot []string
@@ -100,7 +108,11 @@ func (c chart) svg() template.HTML {
 	for _, p := range c.Points {
 		line = append(line, fmt.Sprintf("%.1f,%.1f", px(p.X), py(p.Y)))
 	}
-	fmt.Fprintf(&b, `<polyline class="line" points="%s"/>`, strings.Join(line, " "))
+	lineClass := "line"
+	if !slices.ContainsFunc(c.Points, func(p chartPoint) bool { return p.Mark }) {
+		lineClass = "line plain" // nothing emphasized: the line is the figure
+	}
+	fmt.Fprintf(&b, `<polyline class="%s" points="%s"/>`, lineClass, strings.Join(line, " "))
 	// Champion steps: the marked points joined, so the champion's path
 	// over versions reads at a glance.
 	var marked []string

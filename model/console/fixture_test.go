@@ -3,6 +3,7 @@ package console_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/lakestream/lakestream/lake/laketest"
 	"github.com/lakestream/lakestream/model"
 	"github.com/lakestream/lakestream/train/feature"
+	"github.com/lakestream/lakestream/train/publish"
 )
 
 // The lake the console tests read: model "ctr" with five versions, whose
@@ -104,8 +106,44 @@ func fillLake(t testing.TB, store lake.Store) {
 	if _, err := model.SetAlias(ctx, store, "ctr", model.Challenger, 5, nil); err != nil {
 		t.Fatal(err)
 	}
+	put(t, store, publish.StatusKey("ctr-stream"), fixtureStream(t))
+	put(t, store, publish.StatusKey("broken"), []byte("{not json"))
 	put(t, store, model.VersionPrefix("ctr", 3)+model.ManifestFile, []byte(`{"format": "lakestream-model/1", "meta": {`))
 	put(t, store, model.VersionPrefix("ctr", 5)+"w.f32", []byte{1, 2})
+}
+
+// fixtureStream is the status a stream job training ctr would write: 24
+// hourly windows with a rising AUC, and versions 4 (promoted) and 5
+// (refused).
+func fixtureStream(t testing.TB) []byte {
+	t.Helper()
+	f := func(x float64) *float64 { return &x }
+	start := time.Date(2026, 11, 8, 0, 0, 0, 0, time.UTC)
+	st := publish.Status{Job: "ctr-stream", Model: "ctr", Updated: start.Add(24 * time.Hour), State: "running",
+		Source: "kafka://clicks", Offsets: map[int32]int64{0: 120_000, 1: 119_500}, Examples: 239_500,
+		Watermark: start.Add(24 * time.Hour).UnixMilli(), DeadLetters: map[string]int64{"decode": 12},
+		Prequential: publish.PrequentialStatus{
+			Total:  publish.WindowStatus{Examples: 239_500, AUC: f(0.731), LogLoss: f(0.39)},
+			Recent: publish.WindowStatus{Examples: 10_000, AUC: f(0.744), LogLoss: f(0.37)},
+		}}
+	for h := range 24 {
+		s, e := start.Add(time.Duration(h)*time.Hour), start.Add(time.Duration(h+1)*time.Hour)
+		st.Windows = append(st.Windows, publish.WindowStatus{Start: &s, End: &e, Examples: 10_000,
+			AUC: f(0.70 + 0.04*float64(h)/23 + 0.004*math.Sin(float64(h))), AUCBound: f(0.002), LogLoss: f(0.4)})
+	}
+	for _, v := range []struct {
+		version  int
+		promoted bool
+	}{{4, true}, {5, false}} {
+		st.Versions = append(st.Versions, publish.Version{Version: v.version,
+			Lineage:  model.Lineage{Job: "ctr-stream", Source: "kafka://clicks", Examples: int64(v.version) * 40_000, Watermark: start.Add(time.Duration(v.version) * 4 * time.Hour).UnixMilli()},
+			Decision: model.Decision{Candidate: v.version, Promoted: v.promoted, Reason: "fixture"}})
+	}
+	raw, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
 }
 
 func put(t testing.TB, store lake.Store, key string, data []byte) {

@@ -20,7 +20,7 @@ import (
 // layout around each page.
 
 // pageNames lists the page templates; each is parsed with layout.html.
-var pageNames = []string{"models.html", "model.html", "version.html", "error.html", "login.html"}
+var pageNames = []string{"models.html", "model.html", "version.html", "jobs.html", "stream.html", "error.html", "login.html"}
 
 func (s *Server) parseTemplates() error {
 	s.pages = map[string]*template.Template{}
@@ -36,6 +36,8 @@ func (s *Server) parseTemplates() error {
 		"join":     strings.Join,
 		"ints":     joinInts,
 		"label":    metricLabel,
+		"stream":   streamHref,
+		"ms":       func(ms int64) time.Time { return time.UnixMilli(ms).UTC() },
 		"plotTitle": func(name string) string {
 			if t, ok := plotTitles[name]; ok {
 				return t
@@ -120,6 +122,19 @@ func (s *Server) pageModels(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.render(w, r, http.StatusOK, "models.html", page{Title: "Models", Nav: "models", Data: modelsData{ms}})
+}
+
+type jobsData struct {
+	Streams []StreamSummary
+}
+
+func (s *Server) pageJobs(w http.ResponseWriter, r *http.Request) {
+	ss, err := streamSummaries(r.Context(), s.cfg.Store)
+	if err != nil {
+		s.pageFail(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "jobs.html", page{Title: "Jobs", Nav: "jobs", Data: jobsData{Streams: ss}})
 }
 
 type modelData struct {

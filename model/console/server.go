@@ -107,6 +107,8 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/v1/models/{name}/versions/{version}", s.apiVersion)
 	s.mux.HandleFunc("GET /api/v1/models/{name}/versions/{version}/report", s.apiReport)
 	s.mux.HandleFunc("GET /api/v1/models/{name}/versions/{version}/plots/{plot}", s.apiPlot)
+	s.mux.HandleFunc("GET /api/v1/streams", s.apiStreams)
+	s.mux.HandleFunc("GET /api/v1/streams/{job}", s.apiStream)
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no API route %s %s (see /api/openapi.yaml)", r.Method, r.URL.Path))
 	})
@@ -114,6 +116,8 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /{$}", s.pageModels)
 	s.mux.HandleFunc("GET /models/{name}", s.pageModel)
 	s.mux.HandleFunc("GET /models/{name}/versions/{version}", s.pageVersion)
+	s.mux.HandleFunc("GET /jobs", s.pageJobs)
+	s.mux.HandleFunc("GET /jobs/streams/{job}", s.pageStream)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, http.StatusNotFound, fmt.Sprintf("There is no page at %s.", r.URL.Path))
 	})
