@@ -68,10 +68,11 @@ func appendFloats(dst []float64, rec arrow.Record, name string) ([]float64, erro
 	return dst, nil
 }
 
-// appendMillis appends the event times of column name, in milliseconds since
-// the Unix epoch: a timestamp column of any unit, or an int64 holding
-// milliseconds.
-func appendMillis(dst []int64, rec arrow.Record, name string) ([]int64, error) {
+// AppendMillis appends the event times of column name of rec to dst, in
+// milliseconds since the Unix epoch: a timestamp column of any unit, or an
+// int64 holding milliseconds. A missing column, another type or a null is an
+// error wrapping ErrColumn.
+func AppendMillis(dst []int64, rec arrow.Record, name string) ([]int64, error) {
 	col, err := column(rec, name)
 	if err != nil {
 		return dst, err

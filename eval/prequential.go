@@ -354,7 +354,7 @@ func (p *Prequential) ObserveRecord(rec arrow.Record, scores []float64) error {
 	var err error
 	var ts []int64
 	if p.cfg.Windows != (Windows{}) {
-		if p.ts, err = appendMillis(p.ts[:0], rec, p.cfg.EventTime); err != nil {
+		if p.ts, err = AppendMillis(p.ts[:0], rec, p.cfg.EventTime); err != nil {
 			return err
 		}
 		ts = p.ts

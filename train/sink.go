@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/apache/arrow/go/v17/arrow"
+
 	"github.com/lakestream/lakestream/datastream"
 	"github.com/lakestream/lakestream/train/feature"
 )
@@ -26,6 +28,14 @@ type Sink struct {
 	st  *Stepper
 	fz  *feature.Featurizer
 	cut cutter
+
+	// Observe, when set, is called after each record was trained with the
+	// record, the predictions the model made for its rows before learning
+	// them (Outputs() per row) and the featurized batch (labels, weights):
+	// the test half of test-then-train. The slices are reused after it
+	// returns.
+	Observe func(ctx context.Context, rec arrow.Record, preds []float64, b *feature.Batch) error
+	preds   []float64
 
 	mu    sync.Mutex
 	stats SinkStats
@@ -62,6 +72,7 @@ func (s *Sink) WriteBatch(ctx context.Context, b datastream.Batch) error {
 		return fmt.Errorf("train sink: featurize record %d: %w", rec, err)
 	}
 	s.cut.lo = 0
+	s.preds = s.preds[:0]
 	var ex, steps int64
 	var loss, weight float64
 	for s.cut.next() {
@@ -69,10 +80,18 @@ func (s *Sink) WriteBatch(ctx context.Context, b datastream.Batch) error {
 		if err != nil {
 			return fmt.Errorf("train sink: record %d: %w", rec, err)
 		}
+		if s.Observe != nil {
+			s.preds = append(s.preds, r.Predictions...)
+		}
 		ex += int64(r.Examples)
 		steps++
 		loss += r.Loss
 		weight += r.Weight
+	}
+	if s.Observe != nil {
+		if err := s.Observe(ctx, b.Record, s.preds, &s.cut.fb); err != nil {
+			return fmt.Errorf("train sink: record %d: %w", rec, err)
+		}
 	}
 	s.mu.Lock()
 	s.stats.Records++

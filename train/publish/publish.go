@@ -308,6 +308,9 @@ func (p *Publisher) metric(scores, labels, weights []float64) (float64, error) {
 	return auc, err
 }
 
+// Behind reports whether examples were trained since the previous version.
+func (p *Publisher) Behind(examples int64) bool { return examples > p.lastExamples }
+
 // Job returns the job name lineage must carry.
 func (p *Publisher) Job() string { return p.cfg.Job }
 

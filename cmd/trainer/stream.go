@@ -1,0 +1,502 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"gopkg.in/yaml.v3"
+
+	"github.com/lakestream/lakestream/dataset"
+	"github.com/lakestream/lakestream/datastream"
+	"github.com/lakestream/lakestream/datastream/kafka"
+	"github.com/lakestream/lakestream/eval"
+	"github.com/lakestream/lakestream/lake"
+	"github.com/lakestream/lakestream/model"
+	"github.com/lakestream/lakestream/paramserver"
+	"github.com/lakestream/lakestream/train"
+	"github.com/lakestream/lakestream/train/feature"
+	"github.com/lakestream/lakestream/train/publish"
+)
+
+// runStream is "trainer stream": one process training continuously on a
+// Kafka topic of JSON rows, evaluating test-then-train and publishing a
+// version through the gate every --publish-every.
+func runStream(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("stream", flag.ContinueOnError)
+	finish := trainFlags(fs)
+	topic := fs.String("topic", "", "Kafka topic of JSON rows to train on (required)")
+	brokers := fs.String("brokers", "", "Kafka seed brokers host:port[,...] (required; env LAKESTREAM_BROKERS)")
+	deadLetter := fs.String("dead-letter-topic", "", "topic receiving messages that do not decode or that the spec refuses, with the reason in headers (default <topic>.dead-letters; it must exist)")
+	schemaPath := fs.String("schema", "", "YAML file typing the JSON columns (columns: {name: type}); instead of --data, whose table types them")
+	start := fs.String("start", "earliest", "where a new job starts reading: earliest or latest (a job that has published resumes after its newest version)")
+	every := fs.String("publish-every", "1m", "publish a version every N examples (500000), processing-time interval (30s) or event-time interval (event:1h)")
+	minAUC := fs.Float64("min-auc", 0.5, "gate: the version's AUC on the recent window must reach this floor (max RMSE for regression models: see --max-rmse)")
+	maxRMSE := fs.Float64("max-rmse", math.MaxFloat64, "gate for regression models: the version's RMSE on the recent window must not exceed this (default: no bound)")
+	maxDrop := fs.Float64("max-drop", 0.002, "gate: how much worse than the champion on the same window a version may be")
+	gateWindow := fs.Int("gate-window", 100_000, "gate: the most recent examples a version is judged on")
+	recent := fs.Int("recent", 100_000, "prequential metrics over the last N examples")
+	window := fs.Duration("window", time.Minute, "prequential metrics per event-time window of this size (needs event_time in the spec)")
+	modelTopic := fs.String("model-topic", "lakestream.models", "the model topic promotions are announced on")
+	maxRecords := fs.Int64("max-records", 0, "stop (publishing the final model) once this many examples were trained; more may be trained before the stop takes effect (0: no limit)")
+	idleExit := fs.Duration("idle-exit", 0, "stop (publishing the final model) when no message arrived for this long (0: run until SIGTERM)")
+	metricsAddr := fs.String("metrics-listen", "", "serve Prometheus metrics on this address (e.g. :9102)")
+	logEvery := fs.Duration("log-every", 5*time.Second, "how often to log prequential metrics and write the job status")
+	if err := parseConfig(fs, args, nil); err != nil {
+		return err
+	}
+	if *schemaPath != "" {
+		// The table is not read: the schema file types the columns.
+		if f := fs.Lookup("data"); f.Value.String() == "" {
+			_ = f.Value.Set("(schema file)")
+		}
+	}
+	j, err := finish()
+	if err != nil {
+		return err
+	}
+	switch {
+	case *topic == "":
+		return &usageError{"--topic is required (the Kafka topic of JSON rows to train on)"}
+	case *brokers == "":
+		return &usageError{"--brokers is required (Kafka seed brokers host:port[,...])"}
+	case j.output == "":
+		return &usageError{"--output is required: the model name the stream publishes versions under"}
+	case j.run.Epochs != 1:
+		return &usageError{"--epochs: a stream is trained in one pass; drop --epochs"}
+	case j.shuffle != 0:
+		return &usageError{"--shuffle-buffer is not supported by trainer stream (records train in partition order)"}
+	case j.run.Patience != 0:
+		return &usageError{"--patience (early stopping) is for bounded data; trainer stream has the gate instead"}
+	case j.valDT != "" || j.valHash != "":
+		return &usageError{"--validation-dt/--validation-hash: trainer stream evaluates prequentially (test-then-train); drop them"}
+	case *start != "earliest" && *start != "latest":
+		return &usageError{fmt.Sprintf("--start %q: want earliest or latest", *start)}
+	case *gateWindow < 1 || *recent < 0:
+		return &usageError{"--gate-window must be ≥ 1 and --recent ≥ 0"}
+	case *maxRecords < 0 || *idleExit < 0:
+		return &usageError{"--max-records and --idle-exit must not be negative"}
+	}
+	pubEvery, err := publish.ParseEvery(*every)
+	if err != nil {
+		return &usageError{err.Error()}
+	}
+	var brokerList []string
+	for _, b := range strings.Split(*brokers, ",") {
+		if b = strings.TrimSpace(b); b == "" {
+			return &usageError{fmt.Sprintf("--brokers %q: empty address", *brokers)}
+		}
+		brokerList = append(brokerList, b)
+	}
+	dlq := *deadLetter
+	if dlq == "" {
+		dlq = *topic + ".dead-letters"
+	}
+	if dlq == *topic {
+		return &usageError{"--dead-letter-topic must differ from --topic"}
+	}
+	log := newLogger(os.Stderr).With("job", j.output, "topic", *topic)
+
+	store, err := lake.Open(ctx, j.lakeURI)
+	if err != nil {
+		return fmt.Errorf("--lake: %w", err)
+	}
+	schema, err := streamSchema(ctx, j, store, *schemaPath)
+	if err != nil {
+		return err
+	}
+	j.model.Fields = j.spec.NumFields()
+	if j.model.Kind == train.KindSoftmax {
+		j.model.Classes = j.spec.NumClasses()
+	}
+	j.model.Seed = j.seed
+	m, err := train.NewModel(j.model)
+	if err != nil {
+		return &usageError{err.Error()}
+	}
+	if err := j.opt.Validate(); err != nil {
+		return &usageError{fmt.Sprintf("optimizer: %v", err)}
+	}
+	regression := streamRegression(j.model)
+	if m.Outputs() != 1 {
+		return &usageError{fmt.Sprintf("--model %s: trainer stream judges versions on their prequential AUC or RMSE; multiclass models are not supported yet", j.model.Kind)}
+	}
+
+	// The publisher reads the job's newest version: a job that has
+	// published resumes after it.
+	gate := model.Gate{Metric: "auc", Floor: *minAUC, Epsilon: *maxDrop}
+	if regression {
+		gate = model.Gate{Metric: "rmse", LowerIsBetter: true, Floor: *maxRMSE, Epsilon: *maxDrop}
+	}
+	pcfg := publish.DefaultConfig(store, j.output)
+	pcfg.Job, pcfg.Gate, pcfg.Every, pcfg.Window = "stream-"+j.output, gate, pubEvery, *gateWindow
+	pcfg.MinWindow = min(pcfg.MinWindow, *gateWindow)
+	pcfg.Logger = log
+	ann := announceFlags{brokers: strings.Join(brokerList, ","), topic: *modelTopic}
+	pcfg.Announce = func(ctx context.Context, rec model.AliasRecord) error {
+		return ann.announce(ctx, store, j.lakeURI, j.output, rec, io.Discard)
+	}
+	pub, err := publish.New(ctx, pcfg)
+	if err != nil {
+		return err
+	}
+	defer pub.Close()
+	resume, err := lastLineage(ctx, store, j.output, pcfg.Job)
+	if err != nil {
+		return err
+	}
+	warm := j.warm
+	if resume != nil {
+		warm = fmt.Sprintf("%s@%d", j.output, resume.version)
+		log.Info("resuming after the job's newest version", "version", resume.version, "examples", resume.lin.Examples)
+	}
+	ps, err := paramserver.NewLocal(tableSpecs(m, j.opt, j.seed, warm != "")...)
+	if err != nil {
+		return err
+	}
+	st := train.NewStepper(m, ps, j.run.ClipNorm)
+	if warm != "" {
+		name, ver, err := parseModelRef(warm)
+		if err != nil {
+			return &usageError{"--warm-start: " + err.Error()}
+		}
+		base, err := model.Load(ctx, store, name, ver)
+		if err != nil {
+			return fmt.Errorf("--warm-start: %w", err)
+		}
+		if err := st.WarmStart(base); err != nil {
+			return fmt.Errorf("--warm-start %s: %w", warm, err)
+		}
+	}
+
+	pcfgEval := eval.DefaultPrequentialConfig(eval.Windows{}, j.spec.Label.Column, "")
+	pcfgEval.Recent, pcfgEval.Regression = *recent, regression
+	if j.spec.EventTime != "" && *window > 0 {
+		pcfgEval.Windows, pcfgEval.EventTime = eval.Tumbling(window.Milliseconds()), j.spec.EventTime
+	}
+	ev, err := eval.NewPrequential(pcfgEval)
+	if err != nil {
+		return &usageError{fmt.Sprintf("--window/--recent: %v", err)}
+	}
+	fz, err := feature.NewFeaturizer(j.spec)
+	if err != nil {
+		return err
+	}
+	scfg := kafka.DefaultSourceConfig()
+	scfg.Brokers, scfg.Topic, scfg.Assignment = brokerList, *topic, kafka.AssignAll
+	scfg.Start = kafka.StartEarliest
+	if *start == "latest" {
+		scfg.Start = kafka.StartLatest
+	}
+	scfg.Schema = decodeSchema(schema, j.spec)
+	scfg.DeadLetterTopic = dlq
+	scfg.MaxBatchRows = max(j.batchSize, 1024)
+	rowCheck, err := newRowGate(j.spec, m)
+	if err != nil {
+		return err
+	}
+	scfg.Reject = rowCheck.reject
+	src, err := kafka.NewSource(scfg)
+	if err != nil {
+		return &usageError{err.Error()}
+	}
+	if err := (&streamWorker{flags: streamFlags{topic: *topic, brokers: *brokers}, dlq: dlq}).checkTopics(ctx, brokerList); err != nil {
+		return err
+	}
+	if resume != nil {
+		pos, err := kafka.Position{Topic: *topic, Next: resume.lin.Offsets}.MarshalBinary()
+		if err != nil {
+			return err
+		}
+		if err := src.SeekTo(ctx, pos); err != nil {
+			return err
+		}
+	}
+	inputs, err := model.InputsOf(schema, j.spec)
+	if err != nil {
+		return err
+	}
+	opt := j.opt
+	reg := prometheus.NewRegistry()
+	sink := train.NewSink(st, fz, j.batchSize)
+	stream, err := publish.NewStream(publish.StreamConfig{
+		Sink: sink, Stepper: st, Model: j.model, Spec: j.spec, Eval: ev, Publisher: pub,
+		Source: "kafka://" + *topic, EventTime: pcfgEval.EventTime, LogEvery: *logEvery, Registerer: reg, Logger: log,
+		Meta: model.Metadata{Data: model.DataRange{Source: "kafka://" + *topic}, Optimizer: &opt, Seed: j.seed, Inputs: inputs,
+			Hyperparameters: map[string]string{"batch_size": fmt.Sprint(j.batchSize), "publish_every": pubEvery.String()}},
+		DeadLetters: func() map[string]int64 {
+			out := map[string]int64{}
+			for r, n := range src.Stats().DeadLetters {
+				out[string(r)] = n
+			}
+			return out
+		},
+	})
+	if err != nil {
+		return err
+	}
+	if resume != nil {
+		stream.Resume(resume.lin.Examples, resume.lin.Offsets)
+	}
+	if *metricsAddr != "" {
+		ln, err := net.Listen("tcp", *metricsAddr)
+		if err != nil {
+			return &usageError{fmt.Sprintf("--metrics-listen: %v", err)}
+		}
+		srv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
+		defer srv.Close()
+	}
+	// Versions are cut at checkpoint barriers: often enough that a
+	// count or event-time cadence is kept to within a fraction of a second.
+	interval := 200 * time.Millisecond
+	if pubEvery.Interval > 0 {
+		interval = min(pubEvery.Interval, interval)
+	}
+	job := datastream.NewJob("trainer-stream-"+j.output,
+		datastream.WithCheckpoints(&memCheckpoints{}, interval, 1),
+		datastream.WithLogger(log), datastream.WithMetrics(reg))
+	job.Source("kafka", &positionSource{Source: src, stream: stream}, datastream.ReadAhead(2)).To("train", stream)
+	began := time.Now()
+	log.Info("trainer stream started", "dead_letter_topic", dlq, "publish_every", pubEvery.String(), "gate", fmt.Sprintf("%s floor %g ε %g", gate.Metric, gate.Floor, gate.Epsilon))
+	stopped, err := runStreamJob(ctx, job, src, stream, *maxRecords, *idleExit, log)
+	state := "stopped"
+	if err != nil {
+		state = "failed"
+	}
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	if ferr := stream.Finish(fctx, state); ferr != nil && err == nil {
+		err = ferr
+	}
+	if err != nil {
+		return err
+	}
+	d := time.Since(began)
+	sum := ev.Summary()
+	fmt.Fprintf(stdout, "trained %d examples in %s (%s examples/s); stopped: %s\n", stream.Examples(), d.Round(time.Millisecond),
+		rate(stream.Examples()-resumeExamples(resume), d), stopped)
+	rs := publish.NewWindowStatus(sum.Recent, regression)
+	if rs.AUC != nil {
+		fmt.Fprintf(stdout, "prequential auc %.6f over the last %d examples\n", *rs.AUC, rs.Examples)
+	} else if rs.RMSE != nil {
+		fmt.Fprintf(stdout, "prequential rmse %.6f over the last %d examples\n", *rs.RMSE, rs.Examples)
+	}
+	for _, v := range pub.Versions() {
+		verdict := "refused"
+		if v.Decision.Promoted {
+			verdict = "champion"
+		}
+		if v.Error != "" {
+			verdict = "not judged: " + v.Error
+		}
+		fmt.Fprintf(stdout, "version %d (%d examples, offsets %s): %s — %s\n", v.Version, v.Lineage.Examples, formatOffsets(v.Lineage.Offsets), verdict, v.Decision.Reason)
+	}
+	fmt.Fprintf(stdout, "dead letters %s to %s; status in %s\n", formatDead(src.Stats().DeadLetters), dlq, publish.StatusKey(pcfg.Job))
+	return nil
+}
+
+// streamRegression says whether c trains on real-valued targets (squared
+// loss): its versions are then judged on RMSE instead of AUC.
+func streamRegression(c train.ModelConfig) bool {
+	switch c.Kind {
+	case train.KindLinear, train.KindBayesLinear:
+		return true
+	case train.KindFM, train.KindFFM, train.KindMLP, train.KindDeepFM:
+		return c.Loss == train.LossSquared
+	case train.KindMF:
+		return c.Loss != train.LossLogistic
+	}
+	return false
+}
+
+func resumeExamples(r *resumePoint) int64 {
+	if r == nil {
+		return 0
+	}
+	return r.lin.Examples
+}
+
+// resumePoint is the job's newest published version.
+type resumePoint struct {
+	version int
+	lin     model.Lineage
+}
+
+// lastLineage finds the newest version of name that job published.
+func lastLineage(ctx context.Context, store lake.Store, name, job string) (*resumePoint, error) {
+	mfs, err := model.Versions(ctx, store, name)
+	if errors.Is(err, model.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	for i := len(mfs) - 1; i >= 0; i-- {
+		if l := mfs[i].Meta.Lineage; l != nil && l.Job == job {
+			return &resumePoint{version: mfs[i].Meta.Version, lin: *l}, nil
+		}
+	}
+	return nil, nil
+}
+
+// streamSchema returns the types of the JSON columns: from --schema, or
+// from the --data table the topic mirrors (which also fits the spec's
+// standardization).
+func streamSchema(ctx context.Context, j *trainJob, store lake.Store, path string) (*arrow.Schema, error) {
+	if path != "" {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return nil, &usageError{fmt.Sprintf("--schema: %v", err)}
+		}
+		s, err := parseSchemaFile(raw)
+		if err != nil {
+			return nil, &usageError{fmt.Sprintf("--schema %s: %v", path, err)}
+		}
+		if err := j.spec.ValidateSchema(s); err != nil {
+			return nil, fmt.Errorf("spec %s against --schema %s: %w", j.specPath, path, err)
+		}
+		for _, n := range j.spec.Numeric {
+			if n.Standardize && (n.Mean == nil || n.Std == nil) {
+				return nil, &usageError{fmt.Sprintf("--spec: column %s asks for standardization without mean and std; give them in the spec, or --data to fit them on the table", n.Column)}
+			}
+		}
+		return s, nil
+	}
+	filter, err := dataset.ParseWhere(j.where)
+	if err != nil {
+		return nil, &usageError{fmt.Sprintf("--where: %v", err)}
+	}
+	dts, err := dtFilter(j.dt)
+	if err != nil {
+		return nil, &usageError{err.Error()}
+	}
+	plan, err := j.plan(ctx, store, append(filter, dts...), "schema")
+	if err != nil {
+		return nil, err
+	}
+	if err := j.fitSpec(ctx, plan); err != nil {
+		return nil, err
+	}
+	return plan.Schema(), nil
+}
+
+// parseSchemaFile reads "columns: {name: type, ...}" in order. Types:
+// string, int64, int32, float64, float32, bool, timestamp (milliseconds).
+func parseSchemaFile(raw []byte) (*arrow.Schema, error) {
+	var doc struct {
+		Columns yaml.Node `yaml:"columns"`
+	}
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return nil, err
+	}
+	if doc.Columns.Kind != yaml.MappingNode || len(doc.Columns.Content) == 0 {
+		return nil, errors.New("want columns: a mapping of column name to type")
+	}
+	types := map[string]arrow.DataType{
+		"string": arrow.BinaryTypes.String, "int64": arrow.PrimitiveTypes.Int64, "int32": arrow.PrimitiveTypes.Int32,
+		"float64": arrow.PrimitiveTypes.Float64, "float32": arrow.PrimitiveTypes.Float32, "bool": arrow.FixedWidthTypes.Boolean,
+		"timestamp": arrow.FixedWidthTypes.Timestamp_ms,
+	}
+	var fields []arrow.Field
+	for i := 0; i+1 < len(doc.Columns.Content); i += 2 {
+		name, typ := doc.Columns.Content[i].Value, doc.Columns.Content[i+1].Value
+		t, ok := types[typ]
+		if !ok {
+			return nil, fmt.Errorf("line %d: column %s has type %q; want string, int64, int32, float64, float32, bool or timestamp", doc.Columns.Content[i+1].Line, name, typ)
+		}
+		fields = append(fields, arrow.Field{Name: name, Type: t, Nullable: true})
+	}
+	return arrow.NewSchema(fields, nil), nil
+}
+
+// positionSource is the job's Kafka source; when a checkpoint is durable it
+// hands the checkpoint's offsets to the publish step (the lineage of a
+// version exported at that barrier).
+type positionSource struct {
+	*kafka.Source
+	stream *publish.Stream
+}
+
+// CommitCheckpoint implements datastream.CheckpointCommitter.
+func (s *positionSource) CommitCheckpoint(_ context.Context, id int64, state []byte) error {
+	var p kafka.Position
+	if len(state) > 0 {
+		if err := p.UnmarshalBinary(state); err != nil {
+			return err
+		}
+	}
+	if p.Next == nil {
+		p.Next = map[int32]int64{}
+	}
+	s.stream.Committed(id, p.Next)
+	return nil
+}
+
+// runStreamJob runs job until SIGTERM (ctx), --max-records or --idle-exit,
+// then stops it at a final checkpoint. It returns why it stopped.
+func runStreamJob(ctx context.Context, job *datastream.Job, src *kafka.Source, stream *publish.Stream, maxRecords int64, idleExit time.Duration, log *slog.Logger) (string, error) {
+	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelRun()
+	type outcome struct{ err error }
+	done := make(chan outcome, 1)
+	go func() {
+		_, err := job.Run(runCtx)
+		done <- outcome{err}
+	}()
+	stop := func(why string) (string, error) {
+		log.Info("stopping at a final checkpoint", "reason", why)
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		if _, err := job.StopWithSavepoint(sctx); err != nil {
+			log.Warn("final checkpoint failed; stopping without it", "err", err)
+			cancelRun()
+		}
+		o := <-done
+		if o.err != nil && !errors.Is(o.err, context.Canceled) {
+			return why, o.err
+		}
+		return why, nil
+	}
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	lastSeen, lastAt := int64(-1), time.Now()
+	for {
+		select {
+		case o := <-done:
+			if o.err != nil {
+				return "failed", fmt.Errorf("trainer stream: %w", o.err)
+			}
+			return "input ended", nil
+		case <-ctx.Done():
+			return stop("signal")
+		case <-tick.C:
+		}
+		st := src.Stats()
+		seen := st.Records
+		for _, n := range st.DeadLetters {
+			seen += n
+		}
+		if seen != lastSeen {
+			lastSeen, lastAt = seen, time.Now()
+		}
+		switch {
+		case maxRecords > 0 && stream.Examples() >= maxRecords:
+			return stop(fmt.Sprintf("--max-records %d reached", maxRecords))
+		case idleExit > 0 && time.Since(lastAt) >= idleExit:
+			return stop(fmt.Sprintf("no message for --idle-exit %s", idleExit))
+		}
+	}
+}

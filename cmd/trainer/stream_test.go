@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/lakestream/lakestream/datastream/kafka/kafkatest"
+	"github.com/lakestream/lakestream/lake"
+	"github.com/lakestream/lakestream/model"
+	"github.com/lakestream/lakestream/train/publish"
+)
+
+// flipClicks returns recs with the click label inverted.
+func flipClicks(t *testing.T, recs []arrow.Record) []arrow.Record {
+	t.Helper()
+	var out []arrow.Record
+	for _, r := range recs {
+		idx := r.Schema().FieldIndices("click")[0]
+		src := r.Column(idx).(*array.Int32)
+		b := array.NewInt32Builder(memory.DefaultAllocator)
+		for i := range src.Len() {
+			b.Append(1 - src.Value(i))
+		}
+		col := b.NewArray()
+		b.Release()
+		cols := append([]arrow.Array(nil), r.Columns()...)
+		cols[idx] = col
+		nr := array.NewRecord(r.Schema(), cols, r.NumRows())
+		col.Release()
+		out = append(out, nr)
+		t.Cleanup(nr.Release)
+	}
+	return out
+}
+
+// TestTrainerStreamPublishes runs "trainer stream" on a real topic holding the training days and then the same rows with flipped
+// labels: it publishes a version every 10,000 examples through the gate,
+// promotes and announces the versions of the first half, and the gate
+// refuses the versions trained on the flipped half, with the reason in
+// their decision records.
+func TestTrainerStreamPublishes(t *testing.T) {
+	c := newCluster(t, "logistic") // skips under -short
+	brokers := kafkatest.Brokers(t)
+	s := &streamRun{cluster: c, brokers: brokers, adm: kafkatest.Admin(t, brokers)}
+	// One partition: the flipped half follows the first in the order
+	// trained (with several, each partition holds both halves).
+	s.topic = kafkatest.Topic(t, brokers, 1, nil)
+	s.dlq = kafkatest.Topic(t, brokers, 1, nil)
+	rows := s.trainingRows()
+	n := s.produce(rows)
+	n += s.produce(flipClicks(t, rows))
+	p := c.start("stream", "stream", "--lake", c.lake, "--data", "clicks", "--spec", c.spec,
+		"--dt", c.days[0].DT+".."+c.days[len(c.days)-2].DT, "--model", "logistic", "--seed", "7", "--batch-size", "256",
+		"--topic", s.topic, "--brokers", strings.Join(brokers, ","), "--dead-letter-topic", s.dlq, "--output", "ctr",
+		"--publish-every", "10000", "--min-auc", "0.6", "--max-records", strconv.Itoa(n), "--log-every", "500ms",
+		"--model-topic", kafkatest.Name(t, "models"))
+	if err := waitExit(p, 3*time.Minute); err != nil {
+		t.Fatalf("trainer stream: %v\n%s\n%s", err, p.out.String(), p.errb.String())
+	}
+	t.Logf("trainer stream:\n%s", p.out.String())
+	ctx := context.Background()
+	store, err := lake.NewLocal(c.lake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := publish.ReadStatus(ctx, store, "stream-ctr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.State != "stopped" || st.Examples != int64(n) {
+		t.Errorf("status: state %s, %d examples, want stopped and %d", st.State, st.Examples, n)
+	}
+	// Before the flip every version is promoted. The versions cut next,
+	// judged on windows of flipped rows, are refused; the model then
+	// learns the flipped labels, and later versions may win again on them
+	// (the gate judges on recent data by design).
+	var promoted, afterFlip int
+	var prev map[int32]int64
+	for _, v := range st.Versions {
+		if v.Error != "" {
+			t.Errorf("version %d not judged: %s", v.Version, v.Error)
+		}
+		for part, off := range prev {
+			if v.Lineage.Offsets[part] < off {
+				t.Errorf("version %d: lineage offsets %v behind the previous version's %v", v.Version, v.Lineage.Offsets, prev)
+			}
+		}
+		prev = v.Lineage.Offsets
+		switch {
+		case v.Lineage.Examples <= int64(n/2):
+			if !v.Decision.Promoted {
+				t.Errorf("version %d before the flip refused: %s", v.Version, v.Decision.Reason)
+			}
+			promoted++
+		case afterFlip < 2:
+			afterFlip++
+			if v.Decision.Promoted || !strings.Contains(v.Decision.Reason, "does not reach the floor 0.6") {
+				t.Errorf("version %d, the %d. after the flip: promoted %v, reason %q; want refused by the floor", v.Version, afterFlip, v.Decision.Promoted, v.Decision.Reason)
+			}
+			raw, err := lake.ReadAll(ctx, store, model.DecisionKey("ctr", v.Version))
+			if err != nil || !strings.Contains(string(raw), "does not reach the floor") {
+				t.Errorf("decision record of version %d: %s %v", v.Version, raw, err)
+			}
+		}
+	}
+	if promoted < 3 || afterFlip < 2 {
+		t.Errorf("%d versions promoted before the flip (want ≥ 3), %d judged after it (want ≥ 2)", promoted, afterFlip)
+	}
+	if st.Prequential.Total.Examples != int64(n) {
+		t.Errorf("prequential total counts %d examples, want %d (each once)", st.Prequential.Total.Examples, n)
+	}
+}

@@ -1,0 +1,339 @@
+package publish
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lakestream/lakestream/datastream"
+	"github.com/lakestream/lakestream/eval"
+	"github.com/lakestream/lakestream/model"
+	"github.com/lakestream/lakestream/train"
+	"github.com/lakestream/lakestream/train/feature"
+)
+
+// StreamConfig configures a Stream.
+type StreamConfig struct {
+	// Sink is the training operator; Stream sets its Observe hook.
+	Sink *train.Sink
+	// Stepper is the Sink's Stepper: versions export its tables.
+	Stepper *train.Stepper
+	// Model is the trained model's configuration (kind, architecture).
+	Model train.ModelConfig
+	// Spec is the spec the Sink featurizes with; versions carry it.
+	Spec *feature.Spec
+	// Meta is the metadata template of every version (data, optimizer,
+	// hyperparameters, seed, inputs); Rows, Lineage and Metrics are set
+	// per version.
+	Meta model.Metadata
+	// Eval is the prequential evaluator (its Regression matches the model).
+	Eval *eval.Prequential
+	// Publisher publishes the versions.
+	Publisher *Publisher
+	// Source names the input in lineage ("kafka://clicks").
+	Source string
+	// EventTime is the event-time column the windows read ("": none).
+	EventTime string
+	// LogEvery is how often a progress line (and the status document) is
+	// written; default 5s.
+	LogEvery time.Duration
+	// Registerer, when set, receives the prequential gauges.
+	Registerer prometheus.Registerer
+	// DeadLetters, when set, reports dead-lettered records by reason for
+	// the status document.
+	DeadLetters func() map[string]int64
+	Logger      *slog.Logger
+	Now         func() time.Time
+}
+
+// Stream is the train → evaluate → publish end of a streaming job: a
+// datastream.TwoPhaseSink around the training sink. Every record is scored
+// test-then-train; the prequential evaluator and the gate window see the
+// scores; at a checkpoint barrier where a version is due, the tables are
+// exported (the model as of the barrier), and once the checkpoint is
+// durable and its source position known (Committed), the version is
+// published with that position as its lineage. Publication runs on the
+// training goroutine, at the next record or at Finish.
+type Stream struct {
+	cfg    StreamConfig
+	outs   int
+	ts     []int64
+	y, w   []float64
+	closed []eval.WindowResult
+	wm     int64
+
+	examples int64        // trained, test-then-train counted
+	trained  atomic.Int64 // examples, for other goroutines
+	lastLog  time.Time
+	offsets  map[int32]int64 // lineage of the last durable checkpoint
+
+	mu      sync.Mutex
+	pending map[int64]*cut // exported at a barrier, by checkpoint id
+	ready   []*cut         // durable, waiting to be published
+	durable map[int32]int64
+
+	gauges *gauges
+}
+
+// cut is the model as of a checkpoint barrier.
+type cut struct {
+	id        int64
+	tables    []train.TableData
+	examples  int64
+	watermark int64
+	offsets   map[int32]int64
+}
+
+// NewStream checks cfg and returns a Stream.
+func NewStream(cfg StreamConfig) (*Stream, error) {
+	switch {
+	case cfg.Sink == nil || cfg.Stepper == nil || cfg.Spec == nil || cfg.Eval == nil || cfg.Publisher == nil:
+		return nil, errors.New("publish: a stream needs its sink, stepper, spec, evaluator and publisher")
+	case cfg.Eval.Config().Windows != (eval.Windows{}) && cfg.EventTime == "":
+		return nil, errors.New("publish: event-time windows need the spec's event-time column")
+	}
+	if cfg.LogEvery <= 0 {
+		cfg.LogEvery = 5 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Stream{cfg: cfg, outs: cfg.Stepper.Model().Outputs(), wm: math.MinInt64, pending: map[int64]*cut{}, lastLog: cfg.Now()}
+	if cfg.Registerer != nil {
+		g, err := newGauges(cfg.Registerer, cfg.Publisher.Job())
+		if err != nil {
+			return nil, err
+		}
+		s.gauges = g
+	}
+	cfg.Sink.Observe = s.observe
+	return s, nil
+}
+
+// Resume restores the job's counters after a warm start from its newest
+// version (examples already trained into it).
+func (s *Stream) Resume(examples int64, offsets map[int32]int64) {
+	s.examples, s.offsets = examples, offsets
+	s.trained.Store(examples)
+	s.cfg.Publisher.Resume(examples, s.wm)
+}
+
+// observe is the Sink's test hook.
+func (s *Stream) observe(_ context.Context, rec arrow.Record, preds []float64, b *feature.Batch) error {
+	n := int(rec.NumRows())
+	s.examples += int64(n)
+	s.trained.Store(s.examples)
+	if s.outs != 1 || len(preds) != n {
+		return nil // multiclass, or negative samples: not evaluated here
+	}
+	s.y, s.w = s.y[:0], s.w[:0]
+	for i := range n {
+		s.y = append(s.y, float64(b.Labels[i]))
+		s.w = append(s.w, float64(b.Weights[i]))
+	}
+	var ts []int64
+	if s.cfg.Eval.Config().Windows != (eval.Windows{}) {
+		var err error
+		if s.ts, err = eval.AppendMillis(s.ts[:0], rec, s.cfg.EventTime); err != nil {
+			return err
+		}
+		ts = s.ts
+	}
+	if err := s.cfg.Eval.Observe(ts, preds, s.y, s.w); err != nil {
+		return fmt.Errorf("prequential evaluation: %w", err)
+	}
+	s.cfg.Publisher.Observe(rec, preds, s.y, s.w)
+	return nil
+}
+
+// WriteBatch implements datastream.Sink: it trains on b (scoring each row
+// first), advances the evaluation's watermark, and publishes the versions
+// whose checkpoints became durable.
+func (s *Stream) WriteBatch(ctx context.Context, b datastream.Batch) error {
+	if err := s.cfg.Sink.WriteBatch(ctx, b); err != nil {
+		return err
+	}
+	if b.Watermark > s.wm && b.Watermark != datastream.NoWatermark {
+		s.wm = b.Watermark
+		s.closed = append(s.closed, s.cfg.Eval.Advance(s.wm)...)
+	}
+	if err := s.publishReady(ctx); err != nil {
+		return err
+	}
+	if now := s.cfg.Now(); now.Sub(s.lastLog) >= s.cfg.LogEvery {
+		s.lastLog = now
+		s.report(ctx, "running")
+	}
+	return nil
+}
+
+// PrepareCheckpoint implements datastream.TwoPhaseSink: when a version is
+// due, it exports the tables as of this barrier.
+func (s *Stream) PrepareCheckpoint(ctx context.Context, id int64) ([]byte, error) {
+	if !s.cfg.Publisher.Due(s.examples, s.wm) {
+		return nil, nil
+	}
+	tables, err := s.cfg.Stepper.Export(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("export the model at checkpoint %d: %w", id, err)
+	}
+	s.mu.Lock()
+	s.pending[id] = &cut{id: id, tables: tables, examples: s.examples, watermark: s.wm}
+	s.mu.Unlock()
+	return nil, nil
+}
+
+// CommitCheckpoint implements datastream.CheckpointCommitter; the version
+// waits for its source position (Committed).
+func (s *Stream) CommitCheckpoint(context.Context, int64, []byte) error { return nil }
+
+// RecoverCheckpoint implements datastream.TwoPhaseSink: nothing was
+// prepared that a restore must finish.
+func (s *Stream) RecoverCheckpoint(context.Context, int64, []byte) error { return nil }
+
+// Committed is called when checkpoint id is durable, with the source's
+// position in it (next offset per partition): the version exported at its
+// barrier, if any, becomes ready to publish. Safe for concurrent use.
+func (s *Stream) Committed(id int64, offsets map[int32]int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.durable = offsets
+	for pid, c := range s.pending {
+		switch {
+		case pid == id:
+			c.offsets = offsets
+			s.ready = append(s.ready, c)
+			delete(s.pending, pid)
+		case pid < id:
+			delete(s.pending, pid) // its checkpoint failed; a later one covers it
+		}
+	}
+}
+
+func (s *Stream) publishReady(ctx context.Context) error {
+	s.mu.Lock()
+	ready := s.ready
+	s.ready = nil
+	s.mu.Unlock()
+	for _, c := range ready {
+		s.offsets = c.offsets
+		if err := s.publish(ctx, c.tables, model.Lineage{Job: s.cfg.Publisher.Job(), Source: s.cfg.Source,
+			Offsets: c.offsets, Watermark: max(c.watermark, 0), Examples: c.examples}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Stream) publish(ctx context.Context, tables []train.TableData, lin model.Lineage) error {
+	meta := s.cfg.Meta
+	meta.Rows = lin.Examples
+	meta.Lineage = &lin
+	meta.Metrics = map[string]float64{}
+	sum := s.cfg.Eval.Summary()
+	for name, r := range map[string]eval.WindowResult{"prequential": sum.Total, "prequential_recent": sum.Recent} {
+		ws := NewWindowStatus(r, s.cfg.Eval.Config().Regression)
+		for k, v := range map[string]*float64{"auc": ws.AUC, "logloss": ws.LogLoss, "rmse": ws.RMSE, "mae": ws.MAE} {
+			if v != nil {
+				meta.Metrics[name+"_"+k] = *v
+			}
+		}
+	}
+	m, err := train.NewArtifact(s.cfg.Model, s.cfg.Spec, tables, meta)
+	if err != nil {
+		return fmt.Errorf("build version: %w", err)
+	}
+	v, ok, err := s.cfg.Publisher.Publish(ctx, m)
+	if err != nil {
+		return err
+	}
+	if ok && s.gauges != nil {
+		s.gauges.version(v)
+	}
+	s.report(ctx, "running")
+	return nil
+}
+
+// Finish ends the stream after a clean stop at a final checkpoint (a
+// savepoint: nothing was trained after its barrier): it publishes what
+// became durable and, when examples were trained since the last version,
+// one more version of the final model with the savepoint's position as
+// lineage. It then writes the final status with state ("stopped").
+func (s *Stream) Finish(ctx context.Context, state string) error {
+	err := s.publishReady(ctx)
+	s.mu.Lock()
+	durable := s.durable
+	s.mu.Unlock()
+	if err == nil && durable != nil && s.cfg.Publisher.Behind(s.examples) {
+		var tables []train.TableData
+		if tables, err = s.cfg.Stepper.Export(ctx); err == nil {
+			s.offsets = durable
+			err = s.publish(ctx, tables, model.Lineage{Job: s.cfg.Publisher.Job(), Source: s.cfg.Source,
+				Offsets: durable, Watermark: max(s.wm, 0), Examples: s.examples})
+		}
+	}
+	s.closed = append(s.closed, s.cfg.Eval.Flush()...)
+	s.report(ctx, state)
+	return err
+}
+
+// Examples returns the examples trained so far. Safe for concurrent use.
+func (s *Stream) Examples() int64 { return s.trained.Load() }
+
+// Close implements datastream.Sink.
+func (s *Stream) Close(ctx context.Context) error { return s.cfg.Sink.Close(ctx) }
+
+// report logs a progress line, updates the gauges and writes the status.
+func (s *Stream) report(ctx context.Context, state string) {
+	sum := s.cfg.Eval.Summary()
+	reg := s.cfg.Eval.Config().Regression
+	recent, total := NewWindowStatus(sum.Recent, reg), NewWindowStatus(sum.Total, reg)
+	attrs := []any{"job", s.cfg.Publisher.Job(), "examples", s.examples, "offsets", formatOffsets(s.offsets)}
+	for _, f := range []struct {
+		name string
+		v    *float64
+	}{{"recent_auc", recent.AUC}, {"recent_logloss", recent.LogLoss}, {"recent_rmse", recent.RMSE},
+		{"total_auc", total.AUC}, {"total_logloss", total.LogLoss}, {"total_rmse", total.RMSE}} {
+		if f.v != nil {
+			attrs = append(attrs, f.name, *f.v)
+		}
+	}
+	for _, w := range s.closed {
+		ws := NewWindowStatus(w, reg)
+		wattrs := []any{"job", s.cfg.Publisher.Job(), "start", ws.Start, "end", ws.End, "examples", ws.Examples, "partial", ws.Partial}
+		if ws.AUC != nil {
+			wattrs = append(wattrs, "auc", *ws.AUC)
+		}
+		if ws.LogLoss != nil {
+			wattrs = append(wattrs, "logloss", *ws.LogLoss)
+		}
+		if ws.RMSE != nil {
+			wattrs = append(wattrs, "rmse", *ws.RMSE)
+		}
+		s.cfg.Logger.Info("prequential window", wattrs...)
+	}
+	s.cfg.Logger.Info("prequential", attrs...)
+	if s.gauges != nil {
+		s.gauges.set(s.examples, recent, total)
+	}
+	pr := Progress{State: state, Source: s.cfg.Source, Offsets: s.offsets, Examples: s.examples, Watermark: s.wm,
+		Regression: reg, Summary: sum, Closed: s.closed}
+	if s.cfg.DeadLetters != nil {
+		pr.DeadLetters = s.cfg.DeadLetters()
+	}
+	s.closed = s.closed[:0]
+	if err := s.cfg.Publisher.WriteStatus(ctx, pr); err != nil {
+		s.cfg.Logger.Warn("job status not written", "err", err)
+	}
+}
