@@ -49,7 +49,7 @@ func runStream(ctx context.Context, args []string, stdout io.Writer) error {
 	gateWindow := fs.Int("gate-window", 100_000, "gate: the most recent examples a version is judged on")
 	recent := fs.Int("recent", 100_000, "prequential metrics over the last N examples")
 	window := fs.Duration("window", time.Minute, "prequential metrics per event-time window of this size (needs event_time in the spec)")
-	modelTopic := fs.String("model-topic", "lakestream.models", "the model topic promotions are announced on")
+	modelTopic := fs.String("model-topic", model.DefaultModelTopic, "the model topic promotions are announced on")
 	maxRecords := fs.Int64("max-records", 0, "stop (publishing the final model) once this many examples were trained; more may be trained before the stop takes effect (0: no limit)")
 	idleExit := fs.Duration("idle-exit", 0, "stop (publishing the final model) when no message arrived for this long (0: run until SIGTERM)")
 	metricsAddr := fs.String("metrics-listen", "", "serve Prometheus metrics on this address (e.g. :9102)")
@@ -144,9 +144,14 @@ func runStream(ctx context.Context, args []string, stdout io.Writer) error {
 	pcfg.Job, pcfg.Gate, pcfg.Every, pcfg.Window = "stream-"+j.output, gate, pubEvery, *gateWindow
 	pcfg.MinWindow = min(pcfg.MinWindow, *gateWindow)
 	pcfg.Logger = log
-	ann := announceFlags{brokers: strings.Join(brokerList, ","), topic: *modelTopic}
+	ann := model.DefaultAnnounceConfig(brokerList...)
+	ann.Topic = *modelTopic
 	pcfg.Announce = func(ctx context.Context, rec model.AliasRecord) error {
-		return ann.announce(ctx, store, j.lakeURI, j.output, rec, io.Discard)
+		a, err := model.NewAnnouncement(ctx, store, j.lakeURI, j.output, rec)
+		if err != nil {
+			return err
+		}
+		return model.Announce(ctx, ann, a)
 	}
 	pub, err := publish.New(ctx, pcfg)
 	if err != nil {
