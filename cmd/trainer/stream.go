@@ -28,6 +28,7 @@ import (
 	"github.com/lakestream/lakestream/paramserver"
 	"github.com/lakestream/lakestream/train"
 	"github.com/lakestream/lakestream/train/feature"
+	"github.com/lakestream/lakestream/train/job"
 	"github.com/lakestream/lakestream/train/publish"
 )
 
@@ -167,13 +168,13 @@ func runStream(ctx context.Context, args []string, stdout io.Writer) error {
 		warm = fmt.Sprintf("%s@%d", j.output, resume.version)
 		log.Info("resuming after the job's newest version", "version", resume.version, "examples", resume.lin.Examples)
 	}
-	ps, err := paramserver.NewLocal(tableSpecs(m, j.opt, j.seed, warm != "")...)
+	ps, err := paramserver.NewLocal(job.TableSpecs(m, j.opt, j.seed, warm != "")...)
 	if err != nil {
 		return err
 	}
 	st := train.NewStepper(m, ps, j.run.ClipNorm)
 	if warm != "" {
-		name, ver, err := parseModelRef(warm)
+		name, ver, err := job.ParseModelRef(warm)
 		if err != nil {
 			return &usageError{"--warm-start: " + err.Error()}
 		}
@@ -270,13 +271,13 @@ func runStream(ctx context.Context, args []string, stdout io.Writer) error {
 	if pubEvery.Interval > 0 {
 		interval = min(pubEvery.Interval, interval)
 	}
-	job := datastream.NewJob("trainer-stream-"+j.output,
+	dj := datastream.NewJob("trainer-stream-"+j.output,
 		datastream.WithCheckpoints(&memCheckpoints{}, interval, 1),
 		datastream.WithLogger(log), datastream.WithMetrics(reg))
-	job.Source("kafka", &positionSource{Source: src, stream: stream}, datastream.ReadAhead(2)).To("train", stream)
+	dj.Source("kafka", &positionSource{Source: src, stream: stream}, datastream.ReadAhead(2)).To("train", stream)
 	began := time.Now()
 	log.Info("trainer stream started", "dead_letter_topic", dlq, "publish_every", pubEvery.String(), "gate", fmt.Sprintf("%s floor %g ε %g", gate.Metric, gate.Floor, gate.Epsilon))
-	stopped, err := runStreamJob(ctx, job, src, stream, *maxRecords, *idleExit, log)
+	stopped, err := runStreamJob(ctx, dj, src, stream, *maxRecords, *idleExit, log)
 	state := "stopped"
 	if err != nil {
 		state = "failed"
@@ -384,15 +385,16 @@ func streamSchema(ctx context.Context, j *trainJob, store lake.Store, path strin
 	if err != nil {
 		return nil, &usageError{fmt.Sprintf("--where: %v", err)}
 	}
-	dts, err := dtFilter(j.dt)
+	dts, err := job.DTFilter(j.dt)
 	if err != nil {
 		return nil, &usageError{err.Error()}
 	}
-	plan, err := j.plan(ctx, store, append(filter, dts...), "schema")
+	cfg := j.config()
+	plan, err := job.Plan(ctx, store, &cfg, append(filter, dts...), "schema")
 	if err != nil {
 		return nil, err
 	}
-	if err := j.fitSpec(ctx, plan); err != nil {
+	if j.spec, err = job.FitSpec(ctx, j.spec, plan); err != nil {
 		return nil, err
 	}
 	return plan.Schema(), nil
