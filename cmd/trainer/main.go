@@ -33,6 +33,7 @@ var commands = []command{
 	{"ps", "serve one parameter-server shard (--shard i/n); shard 0 can coordinate the job's workers", runPS},
 	{"worker", "join a distributed training job against the ps shards: the coordinator's Parquet splits, or with --topic the Kafka partitions its consumer group assigns", runWorker},
 	{"console", "serve the model registry as a web page and a REST API (read-only)", runConsole},
+	{"schedule", "scheduled retraining from a YAML file of jobs: serve | run JOB --interval ID | backfill JOB --from --to | status [JOB]", runSchedule},
 	{"scan", "print a Parquet table's schema, partitions, files and rows (--generate-sample DIR: no services needed)", runScan},
 }
 
@@ -60,6 +61,12 @@ func exitCode(err error) int {
 	}
 	if errors.As(err, &ue) {
 		return 2
+	}
+	if ce, ok := errors.AsType[interface {
+		error
+		ExitCode() int
+	}](err); ok {
+		return ce.ExitCode() // e.g. "trainer schedule run"'s outcomes
 	}
 	return 1
 }
