@@ -238,4 +238,3 @@ func readDecision(ctx context.Context, store lake.Store, name string, version in
 	}
 	return d, true, nil
 }
-
