@@ -21,7 +21,8 @@ type Column struct {
 }
 
 // InputsOf returns the columns of schema that spec reads as features (the
-// label, weight and event-time columns are not inputs), in spec order.
+// label, weight and event-time columns are not inputs; a derived column
+// stands for the columns its expression reads), in spec order.
 // Columns spec names that schema lacks are left out; the featurizer
 // reports them when it binds.
 func InputsOf(schema *arrow.Schema, spec *feature.Spec) ([]Column, error) {
@@ -43,21 +44,9 @@ func InputsOf(schema *arrow.Schema, spec *feature.Spec) ([]Column, error) {
 		cols = append(cols, Column{Name: name, Type: t})
 		return nil
 	}
-	for _, n := range spec.Numeric {
-		if err := add(n.Column); err != nil {
+	for _, c := range spec.InputColumns(false) {
+		if err := add(c); err != nil {
 			return nil, err
-		}
-	}
-	for _, c := range spec.Categorical {
-		if err := add(c.Column); err != nil {
-			return nil, err
-		}
-	}
-	for _, x := range spec.Crosses {
-		for _, c := range x.Columns {
-			if err := add(c); err != nil {
-				return nil, err
-			}
 		}
 	}
 	return cols, nil

@@ -230,7 +230,7 @@ type rowGate struct {
 
 func newRowGate(spec *feature.Spec, model train.Model) (*rowGate, error) {
 	check := feature.Spec{Version: spec.Version, Label: spec.Label, Weight: spec.Weight, HashBits: spec.HashBits,
-		Numeric: spec.Numeric}
+		Derived: spec.Derived, Numeric: spec.Numeric}
 	if len(check.Numeric) == 0 && len(spec.Categorical) > 0 {
 		check.Categorical = spec.Categorical[:1] // a spec needs a field
 	}

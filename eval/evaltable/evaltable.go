@@ -201,9 +201,16 @@ func Evaluate(ctx context.Context, store lake.Store, cfg Config) (*eval.Report, 
 		task = Binary
 	}
 	label, weight := cfg.Label, cfg.Weight
+	var derive *feature.Deriver // computes a label expression
 	if spec != nil {
 		if label == "" {
 			label = spec.Label.Column
+			if spec.Label.Expr != "" {
+				var err error
+				if derive, err = feature.NewDeriver(spec, label); err != nil {
+					return nil, fmt.Errorf("model %s: %w", cfg.Model, err)
+				}
+			}
 		}
 		if weight == "" {
 			weight = spec.Weight
@@ -226,7 +233,7 @@ func Evaluate(ctx context.Context, store lake.Store, cfg Config) (*eval.Report, 
 		if err != nil {
 			return nil, err
 		}
-		if err := each(sc, h.Add); err != nil {
+		if err := each(sc, derive, h.Add); err != nil {
 			return nil, err
 		}
 		r, err := h.Result()
@@ -239,7 +246,7 @@ func Evaluate(ctx context.Context, store lake.Store, cfg Config) (*eval.Report, 
 		if err != nil {
 			return nil, err
 		}
-		if err := each(sc, p.Add); err != nil {
+		if err := each(sc, derive, p.Add); err != nil {
 			return nil, err
 		}
 		res, err := p.Result()
@@ -255,7 +262,7 @@ func Evaluate(ctx context.Context, store lake.Store, cfg Config) (*eval.Report, 
 		if err != nil {
 			return nil, err
 		}
-		if err := each(sc, h.Add); err != nil {
+		if err := each(sc, derive, h.Add); err != nil {
 			return nil, err
 		}
 		res, err := h.Result()
@@ -369,9 +376,22 @@ func scan(ctx context.Context, store lake.Store, cfg Config) (*dataset.Scanner, 
 	return p.Scan(ctx, p.Splits(), dataset.ScanOptions{BatchSize: cfg.BatchSize}), nil
 }
 
-func each(sc *dataset.Scanner, add func(rec arrow.Record) error) error {
+// each calls add with every scanned record, with derive's columns appended
+// when derive is not nil.
+func each(sc *dataset.Scanner, derive *feature.Deriver, add func(rec arrow.Record) error) error {
 	for sc.Next() {
-		if err := add(sc.At()); err != nil {
+		rec := sc.At()
+		if derive != nil {
+			var err error
+			if rec, err = derive.Derive(rec); err != nil {
+				return fmt.Errorf("label of the model spec: %w", err)
+			}
+		}
+		err := add(rec)
+		if derive != nil {
+			rec.Release()
+		}
+		if err != nil {
 			return err
 		}
 	}

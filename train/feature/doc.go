@@ -19,6 +19,65 @@
 //	crosses:
 //	  - {columns: [site_id, device_model]}
 //
+// # Derived columns
+//
+// A spec computes columns from others with expressions, so a label such as
+// "arrived more than 15 minutes late" or the hour of day inside Avazu's
+// YYMMDDHH integer needs no preprocessing outside the product:
+//
+//	label: {expr: "delay > 15"}           # binary (a comparison); column: names it (default label)
+//	derived:
+//	  - {name: hod, expr: "hour(hour, \"YYMMDDHH\")"}
+//	  - {name: dow, expr: "day_of_week(dep_time)"}        # a timestamp or date column
+//	  - {name: hod_sin, expr: "sin_cycle(hod, 24)"}
+//	  - {name: speed, expr: "distance / (air_time + 1)"}
+//	categorical: [{column: hod}, {column: dow}]
+//	numeric: [{column: hod_sin}, {column: speed, log1p: true}]
+//
+// Fields, crosses, the weight and later derived columns name a derived
+// column like a record column; its name must not be a column of the records.
+// A label expression without a type is binary when it is a comparison or a
+// logical expression and real otherwise. Derived columns are part of the spec,
+// so they travel inside the model: training, stream training, batch and
+// stream scoring and the predictor compute them identically, and a model's
+// inputs (what the predictor decodes) are the columns the expressions read.
+//
+// The grammar, loosest binding first:
+//
+//	expr    = and { ("or" | "||") and }
+//	and     = not { ("and" | "&&") not }
+//	not     = ("not" | "!") not | cmp
+//	cmp     = sum [ ("<" | "<=" | ">" | ">=" | "==" | "!=") sum ]   (no chains)
+//	sum     = product { ("+" | "-") product }
+//	product = unary { ("*" | "/" | "%") unary }
+//	unary   = "-" unary | primary
+//	primary = number | "true" | "false" | string | column | func "(" expr { "," expr } ")" | "(" expr ")"
+//	column  = name of letters, digits, "_" and "." | `any name in backquotes`
+//	string  = "…" | '…'   (a format, or compared with == / != to a string column)
+//
+// Functions: hour, minute, day_of_week (0 = Monday … 6 = Sunday),
+// hour_of_week (day_of_week·24 + hour, 0–167), day_of_month, month and year
+// of a time; time(x, "format") makes a time of an integer or string column,
+// and every time part also takes (x, "format") directly. A time is a
+// timestamp (any unit), date32 or date64 column, always read in UTC; formats
+// are fixed-width layouts of YYYY, YY (19YY from 69, else 20YY), MM, DD, HH,
+// mm and ss with other characters literal (an integer's digits are
+// zero-padded to the layout's width), or unix_s / unix_ms for numbers of
+// seconds or milliseconds. sin_cycle(x, p) and cos_cycle(x, p) are
+// sin(2πx/p) and cos(2πx/p), the cyclical encoding of an hour (p = 24) or a
+// weekday (p = 7); abs, log1p, min and max work on numbers.
+//
+// Results are int64 columns when the expression is a comparison, a logical
+// expression, a time part or integer arithmetic (+ − * % on integers), and
+// float64 otherwise (any division); comparisons and logic give 1 or 0.
+// Null in, null out: a null or unparseable input, or a date that does not
+// exist, makes the row's value null, which a numeric field treats as an
+// invalid value, a categorical field as missing, and a label as an error
+// quoting the expression. Integers are exact up to 2^53. Evaluation is
+// columnar: each node of the expression fills one reused buffer per record,
+// so a record costs a few allocations (the Arrow wrappers of the derived
+// columns) and none per row.
+//
 // Every numeric, categorical and cross entry is a field. Field ids follow the
 // spec order: numeric entries first, then categorical, then crosses; Spec.Fields
 // lists them. Each emitted feature carries its field id, so field-aware models

@@ -48,6 +48,7 @@ type Featurizer struct {
 	single []int32 // field ids of single-valued fields, in slot order
 	multi  []int32 // field ids of multi-valued fields
 
+	deriver   *Deriver // nil when the spec derives nothing the featurizer reads
 	bound     *arrow.Schema
 	labelCol  int
 	weightCol int
@@ -139,6 +140,20 @@ func newFeaturizer(spec *Spec, o options) (*Featurizer, error) {
 		}
 		f.fields = append(f.fields, fd)
 	}
+	var reads []string
+	for _, fd := range f.fields {
+		reads = append(reads, fd.column)
+	}
+	if !o.noLabels {
+		reads = append(reads, s.Label.Column, s.Weight)
+	}
+	d, err := NewDeriver(s, reads...)
+	if err != nil {
+		return nil, err
+	}
+	if !d.Empty() {
+		f.deriver = d
+	}
 	if !o.noLabels && s.Label.Type == Multiclass {
 		f.classByName = make(map[string]int32, len(s.Label.Classes))
 		f.classByInt = make(map[int64]int32, len(s.Label.Classes))
@@ -172,6 +187,12 @@ func (s *Spec) ValidateSchema(schema *arrow.Schema, opts ...Option) error {
 	f, err := newFeaturizer(s, o)
 	if err != nil {
 		return err
+	}
+	if f.deriver != nil {
+		if err := f.deriver.bind(schema); err != nil {
+			return err
+		}
+		schema = f.deriver.out
 	}
 	return f.bind(schema)
 }
@@ -298,6 +319,13 @@ func columnList(s *arrow.Schema) string {
 // Featurize fills dst from rec, reusing dst's slices. It reads rec but does
 // not retain it. On error dst's contents are unspecified.
 func (f *Featurizer) Featurize(rec arrow.Record, dst *Batch) error {
+	if f.deriver != nil {
+		var err error
+		if rec, err = f.deriver.Derive(rec); err != nil {
+			return err
+		}
+		defer rec.Release()
+	}
 	if s := rec.Schema(); s != f.bound {
 		if f.bound == nil || !s.Equal(f.bound) {
 			if err := f.bind(s); err != nil {
@@ -583,6 +611,9 @@ func (f *Featurizer) readLabels(arr arrow.Array, dst []float32) error {
 	if arr.NullN() > 0 {
 		for r := range dst {
 			if arr.IsNull(r) {
+				if l.Expr != "" {
+					return bad(r, "null", fmt.Sprintf("the label expression %q is null: a column it reads is null or not a number", l.Expr))
+				}
 				return bad(r, "null", "the label is null")
 			}
 		}

@@ -63,6 +63,10 @@ type Spec struct {
 	// crosses; 0 means DefaultHashBits.
 	HashBits int `yaml:"hash_bits,omitempty"`
 
+	// Derived lists computed columns, evaluated in order; each may read
+	// record columns and the derived columns before it.
+	Derived []Derived `yaml:"derived,omitempty"`
+
 	Numeric     []Numeric     `yaml:"numeric,omitempty"`
 	Categorical []Categorical `yaml:"categorical,omitempty"`
 	Crosses     []Cross       `yaml:"crosses,omitempty"`
@@ -94,7 +98,13 @@ func (s *Spec) UnmarshalYAML(n *yaml.Node) error {
 
 // Label describes the target column.
 type Label struct {
+	// Column is the label column; with Expr, the name the computed label
+	// gets (Parse sets "label" when it is empty).
 	Column string `yaml:"column,omitempty"`
+	// Expr, if set, computes the label from other columns ("delay > 15").
+	// Parse sets an empty Type to binary for a comparison or logical
+	// expression and to real otherwise.
+	Expr string `yaml:"expr,omitempty"`
 	// Type is binary (bool, or numbers that are 0 or 1), multiclass (string
 	// or integer values listed in Classes; the label is the class index) or
 	// real (any finite number).
@@ -159,8 +169,19 @@ type Cross struct {
 // UnmarshalYAML records the line of the entry for error messages.
 func (l *Label) UnmarshalYAML(n *yaml.Node) (err error) {
 	type plain Label // without the method, so Decode does not recurse
-	l.line, err = decodeEntry(n, (*plain)(l))
-	return err
+	if l.line, err = decodeEntry(n, (*plain)(l)); err != nil || l.Expr == "" {
+		return err
+	}
+	if l.Column == "" {
+		l.Column = "label"
+	}
+	if t, err := parseExpr(l.Expr); err == nil && l.Type == "" {
+		l.Type = Real
+		if t.isBoolean() {
+			l.Type = Binary
+		}
+	}
+	return nil
 }
 
 // UnmarshalYAML records the line of the entry for error messages.
@@ -301,6 +322,7 @@ func (s *Spec) Clone() *Spec {
 		}
 		c.Numeric[i] = n
 	}
+	c.Derived = append([]Derived(nil), s.Derived...)
 	c.Categorical = append([]Categorical(nil), s.Categorical...)
 	c.Crosses = make([]Cross, len(s.Crosses))
 	for i, x := range s.Crosses {
@@ -432,6 +454,9 @@ func (s *Spec) Validate() error {
 	if s.HashBits < 0 || s.HashBits > MaxHashBits {
 		return &SpecError{Reason: fmt.Sprintf("hash_bits %d out of range [1, %d]", s.HashBits, MaxHashBits)}
 	}
+	if err := s.validateDerived(); err != nil {
+		return err
+	}
 	if err := s.Label.validate(); err != nil {
 		return err
 	}
@@ -498,6 +523,9 @@ func (s *Spec) Validate() error {
 
 func (l *Label) validate() error {
 	if l.Column == "" {
+		if l.Expr != "" {
+			return &SpecError{Line: l.line, Reason: "label expr needs a column: the name of the computed label"}
+		}
 		if l.Type != "" || len(l.Classes) > 0 {
 			return &SpecError{Line: l.line, Reason: "label has a type but no column"}
 		}

@@ -59,6 +59,13 @@ func NewStats(spec *Spec) (*Stats, error) {
 // error training would hit.
 func (s *Stats) Add(rec arrow.Record) error {
 	f := s.f
+	if f.deriver != nil {
+		var err error
+		if rec, err = f.deriver.Derive(rec); err != nil {
+			return err
+		}
+		defer rec.Release()
+	}
 	if sc := rec.Schema(); sc != f.bound {
 		if f.bound == nil || !sc.Equal(f.bound) {
 			if err := f.bind(sc); err != nil {

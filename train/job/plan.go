@@ -3,6 +3,7 @@ package job
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/lakestream/lakestream/dataset"
@@ -13,32 +14,15 @@ import (
 	"github.com/lakestream/lakestream/train/optim"
 )
 
-// SpecColumns lists the columns the spec reads, then extra, each once: the
-// projection of a scan that feeds it.
+// SpecColumns lists the record columns the spec reads (derived columns
+// resolved to what their expressions read: feature.Spec.InputColumns), then
+// extra, each once: the projection of a scan that feeds it.
 func SpecColumns(s *feature.Spec, extra ...string) []string {
-	var cols []string
-	seen := map[string]bool{}
-	add := func(c string) {
-		if c != "" && !seen[c] {
-			seen[c] = true
+	cols := s.InputColumns(true)
+	for _, c := range extra {
+		if c != "" && !slices.Contains(cols, c) {
 			cols = append(cols, c)
 		}
-	}
-	add(s.Label.Column)
-	add(s.Weight)
-	for _, n := range s.Numeric {
-		add(n.Column)
-	}
-	for _, c := range s.Categorical {
-		add(c.Column)
-	}
-	for _, x := range s.Crosses {
-		for _, c := range x.Columns {
-			add(c)
-		}
-	}
-	for _, c := range extra {
-		add(c)
 	}
 	return cols
 }
