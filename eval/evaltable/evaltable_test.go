@@ -182,3 +182,37 @@ func TestEvaluateAndGateEvaluation(t *testing.T) {
 		t.Fatalf("champion vs challenger: %v, %+v", err, rep)
 	}
 }
+
+// TestEvaluateLabelExpression evaluates a model whose label is an
+// expression of the table's columns: the label is computed from the spec,
+// not looked up as a column.
+func TestEvaluateLabelExpression(t *testing.T) {
+	ctx := context.Background()
+	store := newLake(t, 2000)
+	spec, err := feature.Parse([]byte("label: {expr: \"not click\"}\nnumeric: [{column: x1}, {column: x2}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The true model of "not click" has weights −1, −1 on x1, x2 (keys of
+	// numeric fields 0 and 1, bucket 0).
+	m, err := model.New(model.Metadata{Kind: model.KindLogistic}, spec, []model.Table{
+		{Name: model.TableWeights, Width: 1, Keys: []uint64{feature.Key(0, 0), feature.Key(1, 0)}, Values: []float32{-1, -1}},
+		{Name: model.TableBias, Width: 1, Dense: true, Values: []float32{0}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Save(ctx, store, "late"); err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Data, cfg.Model = "heldout", "late@1"
+	rep, err := Evaluate(ctx, store, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Scored against the raw click column the AUC would be about 0.1.
+	if rep.Binary == nil || rep.Binary.Examples != 2000 || rep.Binary.AUC < 0.8 {
+		t.Fatalf("label expression: %+v", rep.Binary)
+	}
+}
