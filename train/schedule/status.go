@@ -1,9 +1,11 @@
 package schedule
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -13,7 +15,8 @@ import (
 // evaluation slice, the champion afterwards, the attempt's duration and a
 // note (the gate's reason, the error, the missing partitions).
 func WriteTable(w io.Writer, recs []*Record) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	var buf bytes.Buffer
+	tw := tabwriter.NewWriter(&buf, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "JOB\tINTERVAL\tSTATE\tATTEMPT\tVERSION\tAUC\tCHAMPION\tDURATION\tNOTE")
 	for _, r := range recs {
 		version, auc, champ := "-", "-", "-"
@@ -42,5 +45,13 @@ func WriteTable(w io.Writer, recs []*Record) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\t%s\n", r.Job, r.Interval, r.State, r.Attempt, r.MaxAttempts, version, auc, champ, dur, note)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for line := range strings.Lines(buf.String()) {
+		if _, err := io.WriteString(w, strings.TrimRight(line, " \n")+"\n"); err != nil {
+			return err
+		}
+	}
+	return nil
 }
