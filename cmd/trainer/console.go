@@ -11,14 +11,16 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/lakestream/lakestream/lake"
+	"github.com/lakestream/lakestream/model"
 	"github.com/lakestream/lakestream/model/console"
 )
 
 // runConsole is "trainer console": the registry's web page and REST API
-// (package model/console) on one port.
+// (package model/console) on one port, read-only unless --allow-writes.
 //
 // It is a trainer subcommand, not a predictor feature: it reads the
 // registry the way `trainer models` does and is an operator's tool next to
@@ -31,13 +33,29 @@ func runConsole(ctx context.Context, args []string, stdout io.Writer) error {
 	token := fs.String("token", "", "require this bearer token on every route, pages included (browsers get a sign-in form) (env LAKESTREAM_TOKEN)")
 	tlsCert := fs.String("tls-cert", "", "TLS certificate file (with --tls-key) to serve HTTPS")
 	tlsKey := fs.String("tls-key", "", "TLS private key file")
+	allowWrites := fs.Bool("allow-writes", false, "enable promoting through the gate and rolling back, from the page and POST /api/v1/... (default: read-only)")
+	var ann announceFlags
+	ann.register(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: trainer console --lake LAKE [--listen 127.0.0.1:8080] [--token T] [--tls-cert C --tls-key K]")
-		fmt.Fprintln(fs.Output(), "\nServes a web page and a read-only REST API (/api/v1, documented at /api/openapi.yaml) over the lake's model registry.")
+		fmt.Fprintln(fs.Output(), "Usage: trainer console --lake LAKE [--listen 127.0.0.1:8080] [--token T] [--tls-cert C --tls-key K] [--allow-writes [--kafka-brokers B]]")
+		fmt.Fprintln(fs.Output(), "\nServes a web page and a REST API (/api/v1, documented at /api/openapi.yaml) over the lake's model registry and jobs.")
 		fs.PrintDefaults()
 	}
 	if err := parseConfig(fs, args, nil); err != nil {
 		return err
+	}
+	var writes *console.Writes
+	switch {
+	case *allowWrites:
+		writes = &console.Writes{}
+		if ann.brokers != "" {
+			writes.Announce = model.DefaultAnnounceConfig(strings.Split(ann.brokers, ",")...)
+			writes.Announce.Topic = ann.topic
+		}
+	case onCommandLine(args, "kafka-brokers"), onCommandLine(args, "model-topic"):
+		// From the environment they configure every command and are
+		// harmless here; on the command line they would be ignored.
+		return &usageError{"console: --kafka-brokers and --model-topic announce promotions, which need --allow-writes"}
 	}
 	if (*tlsCert == "") != (*tlsKey == "") {
 		return &usageError{"console: --tls-cert and --tls-key go together"}
@@ -65,7 +83,7 @@ func runConsole(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	srv, err := console.New(console.Config{Store: store, Lake: *uri, Token: *token, Secure: tlsConf != nil, Logger: logger})
+	srv, err := console.New(console.Config{Store: store, Lake: *uri, Token: *token, Secure: tlsConf != nil, Writes: writes, Logger: logger})
 	if err != nil {
 		return &usageError{err.Error()}
 	}
@@ -80,7 +98,11 @@ func runConsole(ctx context.Context, args []string, stdout io.Writer) error {
 	if tlsConf != nil {
 		scheme = "https"
 	}
-	fmt.Fprintf(stdout, "Lakestream console for %s on %s://%s/ (Ctrl-C stops)\n", *uri, scheme, ln.Addr())
+	mode := "read-only"
+	if writes != nil {
+		mode = "promote and rollback enabled"
+	}
+	fmt.Fprintf(stdout, "Lakestream console for %s on %s://%s/ (%s; Ctrl-C stops)\n", *uri, scheme, ln.Addr(), mode)
 	errc := make(chan error, 1)
 	go func() {
 		if tlsConf != nil {
@@ -103,4 +125,19 @@ func runConsole(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// onCommandLine reports whether args set flag name (as -name or --name,
+// with or without =value).
+func onCommandLine(args []string, name string) bool {
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		a = strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-")
+		if a == name || strings.HasPrefix(a, name+"=") {
+			return true
+		}
+	}
+	return false
 }

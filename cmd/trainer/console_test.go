@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -26,7 +27,10 @@ func TestConsoleAfterQuickstart(t *testing.T) {
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	var out strings.Builder
-	go func() { done <- runConsole(ctx, []string{"--lake", dir, "--listen", addr, "--token", "tok"}, &out) }()
+	var send func(method, path, body string) (int, []byte)
+	go func() {
+		done <- runConsole(ctx, []string{"--lake", dir, "--listen", addr, "--token", "tok", "--allow-writes"}, &out)
+	}()
 	defer func() {
 		stop()
 		if err := <-done; err != nil {
@@ -35,10 +39,15 @@ func TestConsoleAfterQuickstart(t *testing.T) {
 	}()
 	get := func(path string) (int, []byte) {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+path, nil)
-		req.Header.Set("Authorization", "Bearer tok")
+		return send(http.MethodGet, path, "")
+	}
+	send = func(method, path, body string) (int, []byte) {
+		t.Helper()
 		var resp *http.Response
+		var err error
 		for range 100 { // the server may still be starting
+			req, _ := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
+			req.Header.Set("Authorization", "Bearer tok")
 			if resp, err = http.DefaultClient.Do(req); err == nil {
 				break
 			}
@@ -48,11 +57,11 @@ func TestConsoleAfterQuickstart(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
+		raw, err := io.ReadAll(resp.Body)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return resp.StatusCode, body
+		return resp.StatusCode, raw
 	}
 
 	status, body := get("/api/v1/models")
@@ -97,5 +106,46 @@ func TestConsoleAfterQuickstart(t *testing.T) {
 	}
 	if status, page := get("/"); status != 200 || !strings.Contains(string(page), `data-champion-version="1"`) {
 		t.Errorf("the models page does not show the new champion (status %d)", status)
+	}
+
+	// With --allow-writes the API promotes through the same gate.
+	status, body = send(http.MethodPost, "/api/v1/models/quickstart-lr/promote", `{"version": 1, "data": "clicks", "dt": "2014-10-24", "min_auc": 0.6}`)
+	var res struct {
+		Promoted bool
+		Decision struct {
+			CandidateValue float64 `json:"candidate_value"`
+			Slice          string
+		}
+		Champion struct{ Version int }
+	}
+	if err := json.Unmarshal(body, &res); status != 200 || err != nil || !res.Promoted || res.Champion.Version != 1 ||
+		res.Decision.CandidateValue < 0.6 || res.Decision.Slice != "clicks dt=2014-10-24" {
+		t.Fatalf("POST promote: %d %s", status, body)
+	}
+	if status, body := send(http.MethodPost, "/api/v1/models/quickstart-lr/promote", `{"version": 1, "data": "clicks", "dt": "2014-10-24"}`); status != 409 {
+		t.Errorf("promoting the champion again: %d %s, want 409", status, body)
+	}
+	if status, body := send(http.MethodPost, "/api/v1/models/quickstart-fm/aliases/champion/rollback", ""); status != 409 {
+		t.Errorf("rollback with no earlier champion: %d %s, want 409", status, body)
+	}
+}
+
+func TestConsoleFlags(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--lake", dir, "--tls-cert", "c.pem"}, "go together"},
+		{[]string{"--lake", dir, "--listen", "8080"}, "want host:port"},
+		{[]string{"--lake", dir + "/missing"}, "no such folder"},
+		{[]string{"--lake", dir, "--kafka-brokers", "k:9092"}, "need --allow-writes"},
+		{[]string{"--lake", dir, "--token", " padded "}, "spaces"},
+	} {
+		err := runConsole(context.Background(), c.args, io.Discard)
+		var ue *usageError
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("console %v: %v, want a usage error with %q", c.args, err, c.want)
+		}
 	}
 }

@@ -32,7 +32,7 @@ var commands = []command{
 	{"eval", "evaluate a model (or champion vs challenger) on a held-out table: report.json and plots", runEval},
 	{"ps", "serve one parameter-server shard (--shard i/n); shard 0 can coordinate the job's workers", runPS},
 	{"worker", "join a distributed training job against the ps shards: the coordinator's Parquet splits, or with --topic the Kafka partitions its consumer group assigns", runWorker},
-	{"console", "serve the model registry as a web page and a REST API (read-only)", runConsole},
+	{"console", "serve the model registry and jobs as a web page and a REST API (read-only unless --allow-writes)", runConsole},
 	{"schedule", "scheduled retraining from a YAML file of jobs: serve | run JOB --interval ID | backfill JOB --from --to | status [JOB]", runSchedule},
 	{"scan", "print a Parquet table's schema, partitions, files and rows (--generate-sample DIR: no services needed)", runScan},
 }

@@ -17,7 +17,19 @@ import (
 
 func newServer(t testing.TB, store lake.Store, token string) *httptest.Server {
 	t.Helper()
-	srv, err := console.New(console.Config{Store: store, Lake: "memory://fixture", Token: token, Logger: slog.New(slog.DiscardHandler)})
+	return serve(t, console.Config{Store: store, Lake: "memory://fixture", Token: token})
+}
+
+// newWritableServer serves with the write actions enabled.
+func newWritableServer(t testing.TB, store lake.Store, token string) *httptest.Server {
+	t.Helper()
+	return serve(t, console.Config{Store: store, Lake: "memory://fixture", Token: token, Writes: &console.Writes{}})
+}
+
+func serve(t testing.TB, cfg console.Config) *httptest.Server {
+	t.Helper()
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	srv, err := console.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,9 +42,22 @@ func newServer(t testing.TB, store lake.Store, token string) *httptest.Server {
 // content type and body.
 func get(t testing.TB, ts *httptest.Server, path, token string) (int, string, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, ts.URL+path, nil)
+	return do(t, ts, http.MethodGet, path, "", token)
+}
+
+// do sends a request with a JSON body (when not empty).
+func do(t testing.TB, ts *httptest.Server, method, path, body, token string) (int, string, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, ts.URL+path, rd)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -42,18 +67,20 @@ func get(t testing.TB, ts *httptest.Server, path, token string) (int, string, []
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp.StatusCode, resp.Header.Get("Content-Type"), body
+	return resp.StatusCode, resp.Header.Get("Content-Type"), raw
 }
 
 // apiCase is one request of the REST table, reused by the OpenAPI
 // conformance test.
 type apiCase struct {
 	name   string
+	method string // GET when empty
 	path   string
+	body   string
 	status int
 	// check inspects the decoded JSON body (nil: status and schema only).
 	check func(t *testing.T, body map[string]any)
@@ -188,15 +215,45 @@ var apiCases = []apiCase{
 	{name: "unknown plot", path: "/api/v1/models/ctr/versions/4/plots/loss.svg", status: 404, contains: "has no plot loss"},
 	{name: "bad plot format", path: "/api/v1/models/ctr/versions/4/plots/roc.gif", status: 404},
 	{name: "unknown route", path: "/api/v1/nothing", status: 404},
+
+	{name: "rollback", method: "POST", path: "/api/v1/models/ctr/aliases/champion/rollback", status: 200, check: func(t *testing.T, b map[string]any) {
+		a := b["alias"].(map[string]any)
+		if num(a["version"]) != 2 || num(a["rolled_back"].([]any)[0]) != 4 {
+			t.Errorf("after the rollback: %v, want champion 2 rolled back from 4", a)
+		}
+	}},
+	{name: "rollback to a version", method: "POST", path: "/api/v1/models/ctr/aliases/champion/rollback", body: `{"to": 1}`, status: 200, contains: `"version": 1`},
+	{name: "rollback to a corrupt version", method: "POST", path: "/api/v1/models/ctr/aliases/champion/rollback", body: `{"to": 3}`, status: 400, contains: "models/ctr/3/manifest.json"},
+	{name: "rollback with nothing before", method: "POST", path: "/api/v1/models/ctr/aliases/challenger/rollback", status: 409, contains: "no other version"},
+	{name: "rollback of an unknown alias", method: "POST", path: "/api/v1/models/ctr/aliases/staging/rollback", status: 404},
+	{name: "rollback of an unknown model", method: "POST", path: "/api/v1/models/nope/aliases/champion/rollback", status: 404},
+	{name: "rollback with a bad body", method: "POST", path: "/api/v1/models/ctr/aliases/champion/rollback", body: `{"to": "two"}`, status: 400},
+	{name: "rollback with an unknown field", method: "POST", path: "/api/v1/models/ctr/aliases/champion/rollback", body: `{"version": 2}`, status: 400, contains: "unknown field"},
+	{name: "promote without a version", method: "POST", path: "/api/v1/models/ctr/promote", body: `{"data": "clicks"}`, status: 400, contains: "version 0"},
+	{name: "promote without data", method: "POST", path: "/api/v1/models/ctr/promote", body: `{"version": 5}`, status: 400, contains: "held-out table"},
+	{name: "promote with a bad gate", method: "POST", path: "/api/v1/models/ctr/promote", body: `{"version": 2, "data": "clicks", "max_drop": -1}`, status: 400, contains: "epsilon"},
+	{name: "promote with a bad dt", method: "POST", path: "/api/v1/models/ctr/promote", body: `{"version": 2, "data": "clicks", "dt": "2026-13-45"}`, status: 400, contains: "dt"},
+	{name: "promote an unknown version", method: "POST", path: "/api/v1/models/ctr/promote", body: `{"version": 42, "data": "clicks"}`, status: 404},
+	{name: "promote a corrupt version", method: "POST", path: "/api/v1/models/ctr/promote", body: `{"version": 3, "data": "clicks"}`, status: 400, contains: "cannot be promoted"},
+	{name: "promote the champion", method: "POST", path: "/api/v1/models/ctr/promote", body: `{"version": 4, "data": "clicks"}`, status: 409, contains: "already the champion"},
+	{name: "promote from a missing table", method: "POST", path: "/api/v1/models/ctr/promote", body: `{"version": 2, "data": "nowhere"}`, status: 400, contains: "nowhere"},
+}
+
+func (c apiCase) verb() string {
+	if c.method == "" {
+		return http.MethodGet
+	}
+	return c.method
 }
 
 func TestAPI(t *testing.T) {
-	ts := newServer(t, fixtureLake(t), "")
 	for _, c := range apiCases {
 		t.Run(c.name, func(t *testing.T) {
-			status, ctype, body := get(t, ts, c.path, "")
+			// A fresh lake for each case: the write cases change it.
+			ts := newWritableServer(t, fixtureLake(t), "")
+			status, ctype, body := do(t, ts, c.verb(), c.path, c.body, "")
 			if status != c.status {
-				t.Fatalf("GET %s: %d, want %d: %s", c.path, status, c.status, body)
+				t.Fatalf("%s %s: %d, want %d: %s", c.verb(), c.path, status, c.status, body)
 			}
 			if !strings.HasPrefix(ctype, "application/json") && !strings.HasPrefix(ctype, "image/") {
 				t.Fatalf("GET %s: content type %q", c.path, ctype)
@@ -254,25 +311,26 @@ func TestNewChampionWithoutRestart(t *testing.T) {
 // wrong token) answers 401 without it, and the right token opens them.
 func TestEveryRouteNeedsTheToken(t *testing.T) {
 	const token = "s3cret-token"
-	ts := newServer(t, fixtureLake(t), token)
-	paths := []string{"/", "/jobs", "/jobs/streams/ctr-stream", "/models/ctr", "/models/ctr/versions/4", "/models/nope", "/static/console.css",
-		"/static/console.js", "/api/openapi.yaml", "/api/v1/nothing", "/anything"}
-	for _, c := range apiCases {
-		paths = append(paths, c.path)
-	}
-	for _, p := range paths {
-		if status, _, body := get(t, ts, p, ""); status != http.StatusUnauthorized {
-			t.Errorf("GET %s without the token: %d, want 401", p, status)
+	ts := newWritableServer(t, fixtureLake(t), token)
+	reqs := []apiCase{{path: "/"}, {path: "/jobs"}, {path: "/jobs/streams/ctr-stream"}, {path: "/models/ctr"},
+		{path: "/models/ctr/versions/4"}, {path: "/models/nope"}, {path: "/static/console.css"}, {path: "/static/console.js"},
+		{path: "/api/openapi.yaml"}, {path: "/api/v1/nothing"}, {path: "/anything"},
+		{method: "POST", path: "/models/ctr/promote"}, {method: "POST", path: "/models/ctr/aliases/champion/rollback"}}
+	reqs = append(reqs, apiCases...)
+	for _, c := range reqs {
+		if status, _, body := do(t, ts, c.verb(), c.path, c.body, ""); status != http.StatusUnauthorized {
+			t.Errorf("%s %s without the token: %d, want 401", c.verb(), c.path, status)
 		} else if strings.Contains(string(body), "champion") || strings.Contains(string(body), "0.74") {
-			t.Errorf("GET %s without the token leaks registry content: %s", p, body)
+			t.Errorf("%s %s without the token leaks registry content: %s", c.verb(), c.path, body)
 		}
-		if status, _, _ := get(t, ts, p, "wrong"); status != http.StatusUnauthorized {
-			t.Errorf("GET %s with a wrong token: %d, want 401", p, status)
+		if status, _, _ := do(t, ts, c.verb(), c.path, c.body, "wrong"); status != http.StatusUnauthorized {
+			t.Errorf("%s %s with a wrong token: %d, want 401", c.verb(), c.path, status)
 		}
 	}
 	for _, c := range apiCases {
-		if status, _, _ := get(t, ts, c.path, token); status != c.status {
-			t.Errorf("GET %s with the token: %d, want %d", c.path, status, c.status)
+		ts := newWritableServer(t, fixtureLake(t), token)
+		if status, _, _ := do(t, ts, c.verb(), c.path, c.body, token); status != c.status {
+			t.Errorf("%s %s with the token: %d, want %d", c.verb(), c.path, status, c.status)
 		}
 	}
 	// The sign-in form: a wrong token is 401, the right one sets a cookie
@@ -345,5 +403,65 @@ func TestPages(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/models/ctr/versions/4" {
 		t.Errorf("alias page: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+// TestWritesGuarded: a read-only console refuses the write routes, and a
+// writable one refuses a cross-origin POST (a page elsewhere using the
+// browser's session), leaving the champion where it was.
+func TestWritesGuarded(t *testing.T) {
+	store := fixtureLake(t)
+	champion := func() int {
+		rec, err := model.Alias(context.Background(), store, "ctr", model.Champion)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rec.Version
+	}
+	ro := newServer(t, store, "")
+	for _, p := range []string{"/api/v1/models/ctr/aliases/champion/rollback", "/api/v1/models/ctr/promote"} {
+		if status, _, body := do(t, ro, "POST", p, `{}`, ""); status != http.StatusForbidden || !strings.Contains(string(body), "--allow-writes") {
+			t.Errorf("read-only POST %s: %d %s, want 403 naming --allow-writes", p, status, body)
+		}
+	}
+	if status, _, _ := do(t, ro, "POST", "/models/ctr/aliases/champion/rollback", "", ""); status == http.StatusOK || status == http.StatusSeeOther {
+		t.Errorf("read-only form rollback answered %d", status)
+	}
+	rw := newWritableServer(t, store, "")
+	req, _ := http.NewRequest("POST", rw.URL+"/models/ctr/aliases/champion/rollback", nil)
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	req.Header.Set("Origin", "https://evil.example")
+	resp, err := rw.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-origin rollback: %d, want 403", resp.StatusCode)
+	}
+	if v := champion(); v != 4 {
+		t.Fatalf("champion %d after refused writes, want 4", v)
+	}
+	// The same form from the console's own page works and says so.
+	noRedirect := *rw.Client()
+	noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	req, _ = http.NewRequest("POST", rw.URL+"/models/ctr/aliases/champion/rollback", nil)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	resp, err = noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.Contains(loc, "back+on+version+2") {
+		t.Errorf("form rollback: %d to %q", resp.StatusCode, loc)
+	}
+	if v := champion(); v != 2 {
+		t.Errorf("champion %d after the form rollback, want 2", v)
+	}
+	_, _, page := get(t, rw, "/models/ctr?msg=champion+is+back+on+version+2", "")
+	for _, want := range []string{`action="/models/ctr/promote"`, "Roll the champion back to v1", "data-flash"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("writable model page lacks %q", want)
+		}
 	}
 }

@@ -92,7 +92,7 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 func TestBrowserModels(t *testing.T) {
 	ctx := browse(t)
 	const token = "browser-token"
-	ts := newServer(t, fixtureLake(t), token)
+	ts := newWritableServer(t, fixtureLake(t), token)
 
 	// Sign in through the form the console shows without a session.
 	var title string

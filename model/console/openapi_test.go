@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -34,13 +35,20 @@ func TestOpenAPIConformance(t *testing.T) {
 		t.Fatal(err)
 	}
 	const token = "conformance"
-	open, locked := newServer(t, fixtureLake(t), ""), newServer(t, fixtureLake(t), token)
 	seen := map[string]bool{}
-	check := func(t *testing.T, srvURL, path, bearer string, client *http.Client) {
-		req, err := http.NewRequest(http.MethodGet, srvURL+path, nil)
+	check := func(t *testing.T, c apiCase, srvURL, bearer string, client *http.Client) {
+		var body io.Reader
+		if c.body != "" {
+			body = strings.NewReader(c.body)
+		}
+		req, err := http.NewRequest(c.verb(), srvURL+c.path, body)
 		if err != nil {
 			t.Fatal(err)
 		}
+		if c.body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		path := c.path
 		if bearer != "" {
 			req.Header.Set("Authorization", "Bearer "+bearer)
 		}
@@ -48,7 +56,7 @@ func TestOpenAPIConformance(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		body, err := io.ReadAll(resp.Body)
+		raw, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if err != nil {
 			t.Fatal(err)
@@ -61,6 +69,9 @@ func TestOpenAPIConformance(t *testing.T) {
 			return
 		}
 		seen[route.Operation.OperationID] = true
+		if c.body != "" { // the request validator reads the body again
+			req.Body = io.NopCloser(strings.NewReader(c.body))
+		}
 		in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
 			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
 		// Requests of the bad-input cases need not fit (that is the point);
@@ -69,7 +80,7 @@ func TestOpenAPIConformance(t *testing.T) {
 			t.Errorf("GET %s: the request does not fit the document: %v", path, err)
 		}
 		out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: resp.StatusCode,
-			Header: resp.Header, Body: io.NopCloser(bytes.NewReader(body)),
+			Header: resp.Header, Body: io.NopCloser(bytes.NewReader(raw)),
 			Options: &openapi3filter.Options{IncludeResponseStatus: true}}
 		if err := openapi3filter.ValidateResponse(ctx, out); err != nil {
 			t.Errorf("GET %s (%d): the response does not fit openapi.yaml: %v", path, resp.StatusCode, err)
@@ -77,9 +88,13 @@ func TestOpenAPIConformance(t *testing.T) {
 	}
 	for _, c := range apiCases {
 		t.Run(c.name, func(t *testing.T) {
-			check(t, open.URL, c.path, "", open.Client())
-			check(t, locked.URL, c.path, "", locked.Client())
-			check(t, locked.URL, c.path, token, locked.Client())
+			// Fresh lakes: the write cases change them.
+			open, locked := newWritableServer(t, fixtureLake(t), ""), newWritableServer(t, fixtureLake(t), token)
+			readOnly := newServer(t, fixtureLake(t), "")
+			check(t, c, open.URL, "", open.Client())
+			check(t, c, locked.URL, "", locked.Client())
+			check(t, c, locked.URL, token, locked.Client())
+			check(t, c, readOnly.URL, "", readOnly.Client())
 		})
 	}
 	for _, p := range doc.Paths.InMatchingOrder() {

@@ -141,6 +141,14 @@ type modelData struct {
 	*ModelDetail
 	Champion *VersionSummary
 	Chart    template.HTML
+	// Writes shows the promote and rollback forms; Candidate is the version
+	// the promote form suggests (the newest healthy one that is not the
+	// champion), RollbackTo where a rollback would take the champion.
+	Writes     bool
+	Candidate  int
+	RollbackTo int
+	// Msg is the outcome of the action that redirected here.
+	Msg string
 	// Newest first, for the table.
 	Rows []VersionSummary
 }
@@ -152,15 +160,26 @@ func (s *Server) pageModel(w http.ResponseWriter, r *http.Request) {
 		s.pageFail(w, r, err)
 		return
 	}
-	md := modelData{ModelDetail: d, Rows: slices.Clone(d.Versions)}
+	md := modelData{ModelDetail: d, Rows: slices.Clone(d.Versions), Writes: s.cfg.Writes != nil, Msg: r.URL.Query().Get("msg")}
 	slices.Reverse(md.Rows)
+	champ := 0
 	for _, a := range d.Aliases {
 		if a.Alias == model.Champion {
+			champ = a.Version
+			if len(a.Previous) > 0 {
+				md.RollbackTo = a.Previous[0]
+			}
 			for i := range d.Versions {
 				if d.Versions[i].Version == a.Version {
 					md.Champion = &d.Versions[i]
 				}
 			}
+		}
+	}
+	for _, v := range md.Rows {
+		if v.Status == StatusOK && v.Version != champ {
+			md.Candidate = v.Version
+			break
 		}
 	}
 	if len(d.History) > 0 {

@@ -40,6 +40,9 @@ type Config struct {
 	Token string
 	// Secure marks the session cookie Secure (set it when serving TLS).
 	Secure bool
+	// Writes, when set, enables promoting (through the gate) and rolling
+	// back from the API and the pages; nil serves read-only.
+	Writes *Writes
 	// Logger receives one line per failed request (default slog.Default()).
 	Logger *slog.Logger
 	// Now is the clock the pages use for "3 hours ago" (default time.Now).
@@ -53,6 +56,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Token != "" && strings.TrimSpace(c.Token) != c.Token {
 		return errors.New("console: the token has leading or trailing spaces")
+	}
+	if c.Writes != nil {
+		return c.Writes.Validate()
 	}
 	return nil
 }
@@ -109,6 +115,18 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/v1/models/{name}/versions/{version}/plots/{plot}", s.apiPlot)
 	s.mux.HandleFunc("GET /api/v1/streams", s.apiStreams)
 	s.mux.HandleFunc("GET /api/v1/streams/{job}", s.apiStream)
+	// Writes: cross-origin POSTs are refused (a page elsewhere cannot make
+	// a browser with the session cookie promote).
+	csrf := http.NewCrossOriginProtection()
+	if s.cfg.Writes != nil {
+		s.mux.Handle("POST /api/v1/models/{name}/promote", csrf.Handler(http.HandlerFunc(s.apiPromote)))
+		s.mux.Handle("POST /api/v1/models/{name}/aliases/{alias}/rollback", csrf.Handler(http.HandlerFunc(s.apiRollback)))
+		s.mux.Handle("POST /models/{name}/promote", csrf.Handler(http.HandlerFunc(s.formPromote)))
+		s.mux.Handle("POST /models/{name}/aliases/{alias}/rollback", csrf.Handler(http.HandlerFunc(s.formRollback)))
+	} else {
+		s.mux.HandleFunc("POST /api/v1/models/{name}/promote", readOnly)
+		s.mux.HandleFunc("POST /api/v1/models/{name}/aliases/{alias}/rollback", readOnly)
+	}
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no API route %s %s (see /api/openapi.yaml)", r.Method, r.URL.Path))
 	})
