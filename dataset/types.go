@@ -120,9 +120,11 @@ func mapColumn(c *parquet.Column, byPath map[string]*format.SchemaElement) leafC
 		lc.leaf, lc.maxDef, lc.maxRep = c.Index(), c.MaxDefinitionLevel(), c.MaxRepetitionLevel()
 		lc.listDef, lc.elemDef = 0, 1
 		lc.elem, lc.conv, lc.scale, lc.err = primitiveType(se)
-		lc.typ = arrow.ListOf(lc.elem)
+		if lc.err == nil { // ListOf panics on the nil type of an unreadable element
+			lc.typ = arrow.ListOf(lc.elem)
+		}
 	default:
-		lc.err = fmt.Errorf("%w: column %q is a group (struct or map)", ErrUnsupportedType, lc.name)
+		lc.err = fmt.Errorf("%w: column %q is a group (struct or map): nested fields are not read; write them as top-level columns (e.g. %s_os instead of %s.os)", ErrUnsupportedType, lc.name, lc.name, lc.name)
 		isListType := se != nil && (isListLogical(se) || (se.ConvertedType.Valid && se.ConvertedType.V == deprecated.List))
 		kids := c.Columns()
 		if !isListType || len(kids) != 1 || !kids[0].Repeated() {
@@ -150,7 +152,9 @@ func mapColumn(c *parquet.Column, byPath map[string]*format.SchemaElement) leafC
 		}
 		lc.elemDef = lc.listDef + 1
 		lc.elem, lc.conv, lc.scale, lc.err = primitiveType(elemOf(leaf))
-		lc.typ = arrow.ListOf(lc.elem)
+		if lc.err == nil {
+			lc.typ = arrow.ListOf(lc.elem)
+		}
 	}
 	if lc.err != nil {
 		lc.err = fmt.Errorf("column %q: %w", lc.name, lc.err)

@@ -3,20 +3,25 @@ package dataset_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/lakestream/lakestream/dataset"
 	"github.com/lakestream/lakestream/internal/pyref"
 	"github.com/lakestream/lakestream/lake"
+	"github.com/lakestream/lakestream/lake/laketest"
 )
 
 // pyarrowFixtures writes the files of testdata/write_types.py into a
@@ -246,4 +251,68 @@ func uintValue(a arrow.Array, i int) uint64 {
 func jsonString(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// TestCorruptFooterNamesTheFile flips every byte of the footer of a file
+// with list columns, one at a time: planning and scanning never panic (a
+// corrupt element type once reached arrow.ListOf as nil), and every error
+// names the file.
+func TestCorruptFooterNamesTheFile(t *testing.T) {
+	ctx := context.Background()
+	store := laketest.NewMemory()
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "tags", Type: arrow.ListOf(arrow.PrimitiveTypes.Int64), Nullable: true},
+		{Name: "x", Type: arrow.PrimitiveTypes.Float64},
+	}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	for i := range 20 {
+		lb := b.Field(0).(*array.ListBuilder)
+		lb.Append(true)
+		lb.ValueBuilder().(*array.Int64Builder).AppendValues([]int64{int64(i), int64(i + 1)}, nil)
+		b.Field(1).(*array.Float64Builder).Append(float64(i))
+	}
+	rec := b.NewRecord()
+	b.Release()
+	defer rec.Release()
+	if err := dataset.WriteFile(ctx, store, "good.parquet", schema, []arrow.Record{rec}, dataset.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	good, err := lake.ReadAll(ctx, store, "good.parquet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	footerLen := int(binary.LittleEndian.Uint32(good[len(good)-8:]))
+	start := len(good) - 8 - footerLen
+	for n := range 4 * (len(good) - 8 - start) {
+		i := start + n/4
+		bad := bytes.Clone(good)
+		bad[i] = [4]byte{0, ^good[i], good[i] + 1, good[i] - 1}[n%4]
+		key := "bad/f" + strconv.Itoa(n) + ".parquet"
+		if err := lake.PutBytes(ctx, store, key, bad); err != nil {
+			t.Fatal(err)
+		}
+		err := func() (err error) {
+			defer func() {
+				if r := recover(); r != nil {
+					err = fmt.Errorf("panic: %v", r)
+				}
+			}()
+			ds, err := dataset.Open(ctx, store, key)
+			if err != nil {
+				return err
+			}
+			p, err := ds.Plan(ctx, dataset.Query{})
+			if err != nil {
+				return err
+			}
+			sc := p.Scan(ctx, p.Splits(), dataset.ScanOptions{})
+			defer sc.Close()
+			for sc.Next() {
+			}
+			return sc.Err()
+		}()
+		if err != nil && (strings.HasPrefix(err.Error(), "panic") || !strings.Contains(err.Error(), key)) {
+			t.Fatalf("footer byte %d changed to %#x: %v (want an error naming %s)", i, bad[i], err, key)
+		}
+	}
 }

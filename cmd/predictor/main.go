@@ -33,7 +33,9 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	"github.com/lakestream/lakestream/datastream"
+	"github.com/lakestream/lakestream/internal/cliconfig"
 	"github.com/lakestream/lakestream/lake"
+	"github.com/lakestream/lakestream/model"
 	"github.com/lakestream/lakestream/serve"
 )
 
@@ -44,11 +46,14 @@ type modelFlags []serve.ModelRef
 
 func (m *modelFlags) String() string { return fmt.Sprint(*m) }
 func (m *modelFlags) Set(s string) error {
-	name, ref, _ := strings.Cut(s, "@")
-	if name == "" {
-		return fmt.Errorf("--model %q: want NAME or NAME@ALIAS or NAME@VERSION", s)
+	// Comma-separated, so LAKESTREAM_MODEL and a config file list work too.
+	for _, one := range strings.Split(s, ",") {
+		name, ref, _ := strings.Cut(strings.TrimSpace(one), "@")
+		if name == "" {
+			return fmt.Errorf("--model %q: want NAME or NAME@ALIAS or NAME@VERSION", s)
+		}
+		*m = append(*m, serve.ModelRef{Name: name, Ref: ref})
 	}
-	*m = append(*m, serve.ModelRef{Name: name, Ref: ref})
 	return nil
 }
 
@@ -80,33 +85,56 @@ type config struct {
 
 func main() {
 	if err := run(os.Args[1:]); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "predictor:", err)
+		if errors.Is(err, flag.ErrHelp) || errors.Is(err, errVersion) {
+			return // -h or --version asked; what was asked is printed
+		}
+		fmt.Fprintln(os.Stderr, "predictor:", err)
+		var ue *cliconfig.UsageError
+		if errors.As(err, &ue) {
+			os.Exit(2) // a flag, variable or config value: nothing was started
 		}
 		os.Exit(1)
 	}
 }
 
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
+// errVersion ends a run that printed the version.
+var errVersion = errors.New("version printed")
+
+// deprecatedEnv maps the environment convention's names (cliconfig: flag
+// --listen ↔ LAKESTREAM_LISTEN) to the names earlier releases read, which
+// are still read for one release.
+var deprecatedEnv = map[string]string{
+	"LAKESTREAM_LISTEN":         "LAKESTREAM_PREDICTOR_LISTEN",
+	"LAKESTREAM_METRICS_LISTEN": "LAKESTREAM_PREDICTOR_METRICS",
+	"LAKESTREAM_TOKEN":          "LAKESTREAM_PREDICTOR_TOKEN",
 }
 
+func lookupEnv(k string) (string, bool) {
+	if v, ok := os.LookupEnv(k); ok {
+		return v, true
+	}
+	if old, ok := deprecatedEnv[k]; ok {
+		return os.LookupEnv(old)
+	}
+	return "", false
+}
+
+// parseFlags reads the flags with the trainer's convention
+// (internal/cliconfig): flag > LAKESTREAM_<FLAG> > --config file > default.
 func parseFlags(args []string) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("predictor", flag.ContinueOnError)
-	fs.StringVar(&c.lake, "lake", envOr("LAKESTREAM_LAKE", ""), "lake holding the model registry: a folder, file://… or s3://bucket/prefix (env LAKESTREAM_LAKE)")
-	fs.Var(&c.models, "model", "model to serve, NAME (follows its champion), NAME@ALIAS or NAME@VERSION; repeat for several")
-	fs.StringVar(&c.listen, "listen", envOr("LAKESTREAM_PREDICTOR_LISTEN", "127.0.0.1:8001"), "gRPC listen address")
-	fs.StringVar(&c.metrics, "metrics-listen", envOr("LAKESTREAM_PREDICTOR_METRICS", "127.0.0.1:8002"), "Prometheus /metrics listen address; empty disables")
-	fs.StringVar(&c.brokers, "kafka-brokers", envOr("LAKESTREAM_KAFKA_BROKERS", ""), "Kafka brokers for the model topic; empty: poll the lake only")
-	fs.StringVar(&c.modelTopic, "model-topic", envOr("LAKESTREAM_MODEL_TOPIC", "lakestream.models"), "Kafka topic where promotions are announced")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	fs.StringVar(&c.lake, "lake", "", "lake holding the model registry: a folder, file://… or s3://bucket/prefix")
+	fs.Var(&c.models, "model", "model to serve, NAME (follows its champion), NAME@ALIAS or NAME@VERSION; repeat (or comma-separate) for several")
+	fs.StringVar(&c.listen, "listen", "127.0.0.1:8001", "gRPC listen address")
+	fs.StringVar(&c.metrics, "metrics-listen", "127.0.0.1:8002", "Prometheus /metrics listen address; empty disables")
+	fs.StringVar(&c.brokers, "kafka-brokers", "", "Kafka brokers for the model topic; empty: poll the lake only")
+	fs.StringVar(&c.modelTopic, "model-topic", model.DefaultModelTopic, "Kafka topic where promotions are announced")
 	fs.DurationVar(&c.poll, "poll", 30*time.Second, "how often to poll the lake for moved aliases (fallback to the model topic)")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "TLS certificate file (with --tls-key) to serve gRPC over TLS")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "TLS private key file")
-	fs.StringVar(&c.token, "token", os.Getenv("LAKESTREAM_PREDICTOR_TOKEN"), "require \"authorization: Bearer TOKEN\" on every call but health (env LAKESTREAM_PREDICTOR_TOKEN)")
+	fs.StringVar(&c.token, "token", "", "require \"authorization: Bearer TOKEN\" on every call but health (better set through LAKESTREAM_TOKEN than on the command line)")
 	fs.IntVar(&c.maxBatch, "max-batch", serve.DefaultServerConfig().MaxBatch, "largest batch (rows) one request may carry")
 	fs.IntVar(&c.maxReqBytes, "max-request-bytes", serve.DefaultServerConfig().MaxRequestBytes, "largest request message in bytes")
 	fs.BoolVar(&c.logJSON, "log-json", false, "log JSON lines instead of text")
@@ -118,20 +146,28 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.streamKeep, "stream-keep", "", "data columns copied to each prediction, NAME:string or NAME:int64, comma-separated (e.g. request_id:string)")
 	fs.StringVar(&c.streamTxnID, "stream-transactional-id", "", "write predictions in Kafka transactions with this id prefix (exactly-once output; commits at each checkpoint)")
 	fs.DurationVar(&c.streamCkpt, "stream-checkpoint-interval", 10*time.Second, "checkpoint the stream-scoring job into the lake (checkpoints/<job>/) this often, and restore from the latest on start; 0 disables")
-	if err := fs.Parse(args); err != nil {
+	cliconfig.Secret(fs, "token")
+	cliconfig.SetUsage(fs, "Usage: predictor --lake LAKE --model NAME[@ALIAS|@VERSION] [flags]",
+		"Serves models over the Open Inference Protocol v2 (gRPC), following registry aliases.\nExit codes: 0 stopped cleanly (and -h, --version), 1 failure, 2 usage error.")
+	if err := cliconfig.Parse(fs, args, lookupEnv); err != nil {
 		return c, err
 	}
+	if *showVersion {
+		fmt.Println("predictor", version, cliconfig.Version())
+		return c, errVersion
+	}
+	usage := func(msg string) error { return &cliconfig.UsageError{Msg: msg} }
 	switch {
 	case c.lake == "":
-		return c, errors.New("--lake is required (or set LAKESTREAM_LAKE)")
+		return c, usage("--lake is required (or set LAKESTREAM_LAKE)")
 	case len(c.models) == 0:
-		return c, errors.New("name at least one --model")
+		return c, usage("name at least one --model")
 	case (c.tlsCert == "") != (c.tlsKey == ""):
-		return c, errors.New("--tls-cert and --tls-key go together")
+		return c, usage("--tls-cert and --tls-key go together")
 	case c.streamData != "" && (c.streamOut == "" || c.streamDLQ == "" || c.brokers == ""):
-		return c, errors.New("--stream-data-topic needs --stream-predictions-topic, --stream-dead-letter-topic and --kafka-brokers")
+		return c, usage("--stream-data-topic needs --stream-predictions-topic, --stream-dead-letter-topic and --kafka-brokers")
 	case c.streamTxnID != "" && c.streamCkpt <= 0:
-		return c, errors.New("--stream-transactional-id commits at checkpoints: set --stream-checkpoint-interval > 0")
+		return c, usage("--stream-transactional-id commits at checkpoints: set --stream-checkpoint-interval > 0")
 	}
 	return c, nil
 }

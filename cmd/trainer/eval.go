@@ -118,7 +118,7 @@ func runEval(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	printReport(stdout, rep, r.out)
 	if r.failOnReject && rep.Decision != nil && !rep.Decision.Publish {
-		return fmt.Errorf("gate rejected: %s", rep.Decision.Reason)
+		return &gateRejected{"gate rejected: " + rep.Decision.Reason}
 	}
 	return nil
 }

@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/lakestream/lakestream/internal/cliconfig"
 )
 
 // command is one trainer subcommand. run receives the arguments after the
@@ -49,18 +51,31 @@ func main() {
 	}
 }
 
-// usageError marks errors caused by how the command was called; they exit 2.
-type usageError struct{ msg string }
+// Exit codes, for schedulers: 0 success (and -h), 1 failure, 2 a usage
+// error (a flag, the environment or the config file; nothing was done),
+// exitGateRefused (3) the gate refused the model (nothing is wrong, the
+// model is not good enough: "models promote", "eval --fail-on-reject",
+// "schedule run"), and schedule run's own codes (schedule.go).
+const (
+	exitFailure = 1
+	exitUsage   = 2
+)
 
-func (e *usageError) Error() string { return e.msg }
+// gateRejected is the error of a command whose gate refused the model.
+type gateRejected struct{ msg string }
+
+func (e *gateRejected) Error() string { return e.msg }
 
 func exitCode(err error) int {
 	var ue *usageError
-	if errors.Is(err, flag.ErrHelp) {
+	var gr *gateRejected
+	switch {
+	case errors.Is(err, flag.ErrHelp):
 		return 0 // -h asked for the usage, which was printed
-	}
-	if errors.As(err, &ue) {
-		return 2
+	case errors.As(err, &ue):
+		return exitUsage
+	case errors.As(err, &gr):
+		return exitGateRefused
 	}
 	if ce, ok := errors.AsType[interface {
 		error
@@ -68,7 +83,7 @@ func exitCode(err error) int {
 	}](err); ok {
 		return ce.ExitCode() // e.g. "trainer schedule run"'s outcomes
 	}
-	return 1
+	return exitFailure
 }
 
 func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -77,6 +92,10 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if len(args) == 0 {
 			return &usageError{"no subcommand given"}
 		}
+		return nil
+	}
+	if args[0] == "version" || args[0] == "--version" || args[0] == "-version" {
+		fmt.Fprintln(stdout, "trainer", cliconfig.Version())
 		return nil
 	}
 	for _, c := range commands {
@@ -96,5 +115,7 @@ func printUsage(w io.Writer) {
 		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, `Run "trainer <subcommand> -h" for its flags.`)
+	fmt.Fprintln(w, `Run "trainer <subcommand> -h" for its flags; "trainer --version" for the build.`)
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Exit codes: 0 success, 1 failure, 2 usage error (nothing done), 3 the gate refused the model.")
 }

@@ -6,22 +6,27 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/lakestream/lakestream/lake"
 	"github.com/lakestream/lakestream/model"
-	"github.com/lakestream/lakestream/train/job"
 )
 
 // runModels is "trainer models list|show|promote|rollback|retain".
 func runModels(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
-		return &usageError{"models: want a subcommand: list, show NAME[@VERSION], promote NAME VERSION, rollback NAME [VERSION], or retain NAME"}
+		printModelsUsage(os.Stderr)
+		return &usageError{"models: want a subcommand: list, show NAME[@VERSION|@ALIAS], promote NAME VERSION, rollback NAME [VERSION], or retain NAME"}
 	}
 	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		printModelsUsage(stdout)
+		return nil
 	case "list":
 		return modelsList(ctx, args[1:], stdout)
 	case "show":
@@ -34,6 +39,17 @@ func runModels(ctx context.Context, args []string, stdout io.Writer) error {
 		return modelsRetain(ctx, args[1:], stdout)
 	}
 	return &usageError{fmt.Sprintf("models: unknown subcommand %q (want list, show, promote, rollback or retain)", args[0])}
+}
+
+func printModelsUsage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: trainer models <subcommand> [arguments] [flags]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Subcommands:")
+	for _, k := range []string{"models list", "models show", "models promote", "models rollback", "models retain"} {
+		fmt.Fprintln(w, "  trainer "+usageLines[k])
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, `Run "trainer models <subcommand> -h" for its flags.`)
 }
 
 func lakeFlag(fs *flag.FlagSet) *string {
@@ -59,31 +75,57 @@ func modelsList(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "no models in %s (train one with: trainer train ... --output NAME)\n", *uri)
 		return nil
 	}
+	// A corrupt version is marked and the listing goes on: one bad manifest
+	// must not hide the healthy versions.
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "name\tversions\tlatest\taliases\tkind\tcreated\trows\tmetrics")
+	var bad []string
 	for _, n := range names {
-		vs, err := model.Versions(ctx, store, n)
+		vs, err := model.ListVersions(ctx, store, n)
 		if err != nil {
 			return err
 		}
-		if len(vs) == 0 {
-			continue
+		var latest *model.Manifest
+		healthy := 0
+		for _, v := range vs {
+			if v.Err != nil {
+				bad = append(bad, fmt.Sprintf("%s version %d: CORRUPT: %v", n, v.Version, v.Err))
+				continue
+			}
+			healthy++
+			latest = v.Manifest
 		}
-		m := vs[len(vs)-1].Meta
 		aliases, err := aliasesText(ctx, store, n)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%d\t%s\n", n, len(vs), m.Version, aliases, m.Kind,
+		if latest == nil {
+			fmt.Fprintf(tw, "%s\t0 healthy of %d\t-\t%s\t-\t-\t-\t-\n", n, len(vs), aliases)
+			continue
+		}
+		count := strconv.Itoa(healthy)
+		if healthy < len(vs) {
+			count = fmt.Sprintf("%d (+%d corrupt)", healthy, len(vs)-healthy)
+		}
+		m := latest.Meta
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%d\t%s\n", n, count, m.Version, aliases, m.Kind,
 			m.Created.Format(time.DateTime), m.Rows, formatMetricMap(m.Metrics))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, b := range bad {
+		fmt.Fprintln(stdout, b)
+	}
+	return nil
 }
 
 // modelsShow prints one version's manifest.
 func modelsShow(ctx context.Context, args []string, stdout io.Writer) error {
 	var ref string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+	if wantsHelp(args) {
+		args = []string{"-h"}
+	} else if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		ref, args = args[0], args[1:]
 	}
 	fs := flag.NewFlagSet("models show", flag.ContinueOnError)
@@ -93,15 +135,18 @@ func modelsShow(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	if ref == "" {
-		return &usageError{"models show: want NAME or NAME@VERSION before the flags"}
+		return &usageError{"models show: want NAME, NAME@VERSION or NAME@ALIAS before the flags"}
 	}
-	name, ver, err := job.ParseModelRef(ref)
-	if err != nil {
+	if _, _, err := model.ParseRef(ref); err != nil {
 		return &usageError{err.Error()}
 	}
 	store, err := lake.Open(ctx, *uri)
 	if err != nil {
 		return fmt.Errorf("--lake: %w", err)
+	}
+	name, ver, err := model.ResolveRef(ctx, store, ref)
+	if err != nil {
+		return err
 	}
 	mf, err := model.ReadManifest(ctx, store, name, ver)
 	if err != nil {

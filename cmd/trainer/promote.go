@@ -108,7 +108,7 @@ func modelsPromote(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if !d.Promoted {
 		fmt.Fprintf(stdout, "%s version %d NOT promoted: %s\n", name, version, d.Reason)
-		return fmt.Errorf("gate rejected %s version %d", name, version)
+		return &gateRejected{fmt.Sprintf("gate rejected %s version %d", name, version)}
 	}
 	fmt.Fprintf(stdout, "%s champion → version %d: %s\n", name, version, d.Reason)
 	return ann.announce(ctx, store, *uri, name, rec, stdout)
@@ -116,11 +116,15 @@ func modelsPromote(ctx context.Context, args []string, stdout io.Writer) error {
 
 // modelsRollback is "trainer models rollback NAME [VERSION]".
 func modelsRollback(ctx context.Context, args []string, stdout io.Writer) error {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		return &usageError{"models rollback: want NAME [VERSION] (default: the version the alias designated before)"}
-	}
-	name, args := args[0], args[1:]
+	var name string
 	to := 0
+	if wantsHelp(args) {
+		args = []string{"-h"}
+	} else if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return &usageError{"models rollback: want NAME [VERSION] (default: the version the alias designated before)"}
+	} else {
+		name, args = args[0], args[1:]
+	}
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		v, err := strconv.Atoi(args[0])
 		if err != nil || v < 1 {
@@ -150,10 +154,15 @@ func modelsRollback(ctx context.Context, args []string, stdout io.Writer) error 
 
 // modelsRetain is "trainer models retain NAME --keep N".
 func modelsRetain(ctx context.Context, args []string, stdout io.Writer) error {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+	var name string
+	switch {
+	case wantsHelp(args):
+		args = []string{"-h"}
+	case len(args) == 0 || strings.HasPrefix(args[0], "-"):
 		return &usageError{"models retain: want NAME --keep N"}
+	default:
+		name, args = args[0], args[1:]
 	}
-	name, args := args[0], args[1:]
 	fs := flag.NewFlagSet("models retain", flag.ContinueOnError)
 	uri := lakeFlag(fs)
 	keep := fs.Int("keep", 10, "newest versions to keep (versions an alias designates or remembers are always kept)")
@@ -169,7 +178,12 @@ func modelsRetain(ctx context.Context, args []string, stdout io.Writer) error {
 	return err
 }
 
+// nameVersionArgs splits "NAME VERSION [flags]"; when the flags ask for
+// help it returns just "-h" so the caller prints its usage.
 func nameVersionArgs(cmd string, args []string) (string, int, []string, error) {
+	if wantsHelp(args) {
+		return "", 0, []string{"-h"}, nil
+	}
 	if len(args) < 2 || strings.HasPrefix(args[0], "-") || strings.HasPrefix(args[1], "-") {
 		return "", 0, nil, &usageError{fmt.Sprintf("models %s: want NAME VERSION [flags]", cmd)}
 	}

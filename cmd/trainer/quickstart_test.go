@@ -95,6 +95,7 @@ func TestQuickstartSmall(t *testing.T) {
 	}
 
 	t.Run("train", func(t *testing.T) { testTrainCommand(t, dir) })
+	t.Run("cli", func(t *testing.T) { testCLIOnLake(t, dir) })
 }
 
 // testTrainCommand exercises "trainer train" on the quickstart lake: a

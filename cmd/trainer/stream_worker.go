@@ -21,6 +21,7 @@ import (
 
 	"github.com/lakestream/lakestream/datastream"
 	"github.com/lakestream/lakestream/datastream/kafka"
+	"github.com/lakestream/lakestream/internal/cliconfig"
 	"github.com/lakestream/lakestream/internal/kafkaretry"
 	"github.com/lakestream/lakestream/paramserver"
 	"github.com/lakestream/lakestream/train"
@@ -44,7 +45,8 @@ type streamFlags struct {
 
 func (f *streamFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.topic, "topic", "", "stream mode: train on this Kafka topic of JSON rows (partitions assigned by the consumer group) instead of the coordinator's Parquet splits")
-	fs.StringVar(&f.brokers, "brokers", "", "stream mode: Kafka seed brokers host:port[,...] (required with --topic)")
+	fs.StringVar(&f.brokers, "kafka-brokers", "", "stream mode: Kafka seed brokers host:port[,...] (required with --topic)")
+	cliconfig.Alias(fs, "brokers", "kafka-brokers") // the spelling before 2026-12; remove in the next release
 	fs.StringVar(&f.group, "group", "", "stream mode: consumer group shared by the job's workers (default lakestream-train-<output>, or lakestream-train-<topic>-<model> without --output)")
 	fs.StringVar(&f.deadLetter, "dead-letter-topic", "", "stream mode: topic receiving messages that do not decode, with the reason in headers (default <topic>.dead-letters; it must exist)")
 	fs.DurationVar(&f.commitEvery, "commit-interval", 5*time.Second, "stream mode: how often to commit the offsets whose records' gradients the shards acknowledged (a checkpoint), and log progress")
@@ -84,7 +86,7 @@ type streamWorker struct {
 func (f *streamFlags) finish(j *trainJob, coordAddr string) (group, dlq string, brokers []string, err error) {
 	switch {
 	case f.brokers == "":
-		return "", "", nil, &usageError{"--brokers is required with --topic (Kafka seed brokers host:port[,...])"}
+		return "", "", nil, &usageError{"--kafka-brokers is required with --topic (Kafka seed brokers host:port[,...])"}
 	case coordAddr != "":
 		return "", "", nil, &usageError{"--coordinator is for Parquet jobs; with --topic the Kafka consumer group assigns the partitions"}
 	case j.run.Epochs != 1:
@@ -102,7 +104,7 @@ func (f *streamFlags) finish(j *trainJob, coordAddr string) (group, dlq string, 
 	}
 	for _, b := range strings.Split(f.brokers, ",") {
 		if b = strings.TrimSpace(b); b == "" {
-			return "", "", nil, &usageError{fmt.Sprintf("--brokers %q: empty address", f.brokers)}
+			return "", "", nil, &usageError{fmt.Sprintf("--kafka-brokers %q: empty address", f.brokers)}
 		}
 		brokers = append(brokers, b)
 	}
@@ -290,7 +292,7 @@ func (g *rowGate) check(rec arrow.Record) error {
 func (w *streamWorker) checkTopics(ctx context.Context, brokers []string) error {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
-		return fmt.Errorf("--brokers: %w", err)
+		return fmt.Errorf("--kafka-brokers: %w", err)
 	}
 	defer cl.Close()
 	mctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -302,7 +304,7 @@ func (w *streamWorker) checkTopics(ctx context.Context, brokers []string) error 
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("--brokers %s: metadata: %w", w.flags.brokers, err)
+		return fmt.Errorf("--kafka-brokers %s: metadata: %w", w.flags.brokers, err)
 	}
 	for flagName, t := range map[string]string{"--topic": w.flags.topic, "--dead-letter-topic": w.dlq} {
 		td, ok := md.Topics[t]

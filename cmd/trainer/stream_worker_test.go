@@ -101,7 +101,7 @@ func waitExit(p *proc, timeout time.Duration) error {
 
 func (s *streamRun) startStreamWorker(name string, extra ...string) *proc {
 	args := append([]string{"worker", "--name", name, "--shards", strings.Join(s.shards, ","), "--token", "t0k",
-		"--topic", s.topic, "--brokers", strings.Join(s.brokers, ","), "--group", s.group,
+		"--topic", s.topic, "--kafka-brokers", strings.Join(s.brokers, ","), "--group", s.group,
 		"--dead-letter-topic", s.dlq, "--commit-interval", "300ms", "--session-timeout", "6s"}, s.jobArg...)
 	p := s.start(name, append(args, extra...)...)
 	s.workers = append(s.workers, p)
@@ -593,6 +593,7 @@ func clickJSON(click int) string {
 // TestStreamWorkerFlags: stream mode's flag errors are usage errors that
 // name the flag, before anything is dialed.
 func TestStreamWorkerFlags(t *testing.T) {
+	t.Setenv("LAKESTREAM_KAFKA_BROKERS", "") // the services' environment would fill --kafka-brokers
 	spec := filepath.Join(t.TempDir(), "spec.yaml")
 	if err := os.WriteFile(spec, []byte(clicklog.SpecYAML(18)), 0o644); err != nil {
 		t.Fatal(err)
@@ -603,13 +604,13 @@ func TestStreamWorkerFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"no brokers", nil, "--brokers is required"},
+		{"no brokers", nil, "--kafka-brokers is required"},
 		{"coordinator", []string{"--brokers", "b:9092", "--coordinator", "c:1"}, "--coordinator is for Parquet jobs"},
 		{"epochs", []string{"--brokers", "b:9092", "--epochs", "2"}, "--epochs"},
 		{"shuffle", []string{"--brokers", "b:9092", "--shuffle-buffer", "100"}, "--shuffle-buffer"},
 		{"dead letters into the input", []string{"--brokers", "b:9092", "--dead-letter-topic", "clicks"}, "--dead-letter-topic must differ"},
 		{"commit interval", []string{"--brokers", "b:9092", "--commit-interval", "0s"}, "--commit-interval"},
-		{"empty broker", []string{"--brokers", "b:9092,"}, "empty address"},
+		{"empty broker", []string{"--kafka-brokers", "b:9092,"}, "empty address"},
 		{"worker batch", []string{"--brokers", "b:9092", "--worker-batch-size", "10"}, "--worker-batch-size is for synchronous Parquet jobs"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

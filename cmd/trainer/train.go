@@ -2,11 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -90,11 +94,12 @@ func trainFlags(fs *flag.FlagSet) func() (*trainJob, error) {
 	prior := fs.Float64("prior-variance", 1, "bayes-linear and adpredictor: prior variance of each weight")
 	noise := fs.Float64("noise-variance", 1, "bayes-linear: observation noise σ²; adpredictor: β²")
 	optName := fs.String("optimizer", optim.FTRL, fmt.Sprintf("optimizer: %v", optim.Names()))
-	lr := fs.Float64("learning-rate", 0, "learning rate (default: the optimizer's)")
-	alpha := fs.Float64("alpha", 0, "ftrl alpha (default 0.1)")
-	beta := fs.Float64("beta", -1, "ftrl beta (default 1)")
-	l1 := fs.Float64("l1", 0, "L1 penalty (ftrl)")
-	l2 := fs.Float64("l2", 0, "L2 penalty")
+	var lr, alpha, beta optionalFloat
+	fs.Var(&lr, "learning-rate", "learning rate of sgd, momentum, adagrad, rmsprop and adam, > 0 (default: the optimizer's)")
+	fs.Var(&alpha, "alpha", "ftrl's learning rate α, > 0 (default 0.1)")
+	fs.Var(&beta, "beta", "ftrl's β, ≥ 0 (default 1)")
+	l1 := fs.Float64("l1", 0, "L1 penalty, ≥ 0 (ftrl only)")
+	l2 := fs.Float64("l2", 0, "L2 penalty, ≥ 0")
 	fs.IntVar(&j.run.Epochs, "epochs", 1, "passes over the training data")
 	fs.IntVar(&j.batchSize, "batch-size", train.DefaultBatchSize, "examples per mini-batch (one pull and push)")
 	fs.IntVar(&j.shuffle, "shuffle-buffer", 0, "shuffle rows within windows of this many rows (0: file order)")
@@ -135,15 +140,18 @@ func trainFlags(fs *flag.FlagSet) func() (*trainJob, error) {
 			}
 			j.model.Hidden = append(j.model.Hidden, w)
 		}
+		if err := checkOptimizerFlags(*optName, lr, alpha, beta, *l1, *l2); err != nil {
+			return nil, err
+		}
 		j.opt = optim.DefaultConfig(*optName)
-		if *lr > 0 {
-			j.opt.LearningRate = *lr
+		if lr.set {
+			j.opt.LearningRate = lr.v
 		}
-		if *alpha > 0 {
-			j.opt.Alpha = *alpha
+		if alpha.set {
+			j.opt.Alpha = alpha.v
 		}
-		if *beta >= 0 && *optName == optim.FTRL {
-			j.opt.Beta = *beta
+		if beta.set {
+			j.opt.Beta = beta.v
 		}
 		j.opt.L1, j.opt.L2 = *l1, *l2
 		j.run.Metric = train.Metric(*metric)
@@ -154,6 +162,65 @@ func trainFlags(fs *flag.FlagSet) func() (*trainJob, error) {
 		return j, nil
 	}
 }
+
+// optionalFloat is a float flag without a default value: set says whether
+// it was given, so "not given" never hides behind a sentinel value.
+type optionalFloat struct {
+	v   float64
+	set bool
+}
+
+func (f *optionalFloat) String() string {
+	if f == nil || !f.set {
+		return ""
+	}
+	return strconv.FormatFloat(f.v, 'g', -1, 64)
+}
+
+func (f *optionalFloat) Set(s string) error {
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return errors.New("want a number")
+	}
+	f.v, f.set = v, true
+	return nil
+}
+
+// checkOptimizerFlags refuses optimizer flags that the optimizer would not
+// use or that cannot work, naming the flag to use instead.
+func checkOptimizerFlags(name string, lr, alpha, beta optionalFloat, l1, l2 float64) error {
+	finite := func(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+	bad := func(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+	if !slices.Contains(optim.Names(), name) {
+		return bad("--optimizer %q: want one of %v", name, optim.Names())
+	}
+	ftrl := name == optim.FTRL
+	switch {
+	case lr.set && ftrl:
+		return bad("--learning-rate does not apply to --optimizer ftrl: its learning rate is --alpha")
+	case lr.set && (!finite(lr.v) || lr.v <= 0):
+		return bad("--learning-rate %v: want a finite number > 0", lr.v)
+	case alpha.set && !ftrl:
+		return bad("--alpha is ftrl's learning rate: use --learning-rate with --optimizer %s", name)
+	case alpha.set && (!finite(alpha.v) || alpha.v <= 0):
+		return bad("--alpha %v: want a finite number > 0", alpha.v)
+	case beta.set && !ftrl:
+		return bad("--beta applies to --optimizer ftrl only")
+	case beta.set && (!finite(beta.v) || beta.v < 0):
+		return bad("--beta %v: want a finite number ≥ 0", beta.v)
+	case l1 != 0 && !ftrl:
+		return bad("--l1 applies to --optimizer ftrl only (use --l2, or --optimizer ftrl)")
+	case !finite(l1) || l1 < 0:
+		return bad("--l1 %v: want a finite number ≥ 0", l1)
+	case !finite(l2) || l2 < 0:
+		return bad("--l2 %v: want a finite number ≥ 0", l2)
+	}
+	return nil
+}
+
+// maxParallel bounds --parallel: workers beyond the cores only interleave,
+// and each holds a model's scratch.
+const maxParallel = 256
 
 // runTrain is the "trainer train" subcommand.
 func runTrain(ctx context.Context, args []string, stdout io.Writer) error {
@@ -167,8 +234,8 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *parallel < 1 {
-		return &usageError{fmt.Sprintf("--parallel %d: want ≥ 1", *parallel)}
+	if *parallel < 1 || *parallel > maxParallel {
+		return &usageError{fmt.Sprintf("--parallel %d: want 1..%d (goroutine workers share this machine's cores; more do not train faster)", *parallel, maxParallel)}
 	}
 	j.parallel = *parallel
 	j.stderr = os.Stderr

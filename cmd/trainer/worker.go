@@ -67,7 +67,7 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintln(out, "Usage: trainer worker --shards host:port[,...] --token T --lake L --data TABLE --spec SPEC [flags]")
 		fmt.Fprintln(out, "Joins a distributed training job and trains against the parameter-server shards. Two modes:")
 		fmt.Fprintln(out, "  Parquet:  --coordinator host:port   train the splits (row groups of --data) the coordinator hands out")
-		fmt.Fprintln(out, "  Kafka:    --topic T --brokers B     train the topic's JSON rows; the consumer group (--group) spreads")
+		fmt.Fprintln(out, "  Kafka:    --topic T --kafka-brokers B train the topic's JSON rows; the consumer group (--group) spreads")
 		fmt.Fprintln(out, "            the partitions over the running workers and rebalances when one dies or joins. Offsets")
 		fmt.Fprintln(out, "            are committed only after the shards acknowledged the records' gradients (at-least-once).")
 		fmt.Fprintln(out, "            Needs async shards (trainer ps --consistency async); --data types the JSON columns.")

@@ -145,22 +145,14 @@ func parseHashSplit(s string) (train.HashSplit, error) {
 }
 
 // DTFilter turns "a" or "a..b" into predicates on the dt partition column;
-// "" is no filter. Its errors name --dt.
+// "" is no filter. Days must be real (YYYY-MM-DD) and a range not reversed
+// (dataset.DayRange). Its errors name --dt.
 func DTFilter(r string) (dataset.Filter, error) {
-	if r == "" {
-		return nil, nil
+	f, err := dataset.DayRange("dt", r)
+	if err != nil {
+		return nil, fmt.Errorf("--dt %w", err)
 	}
-	lo, hi, isRange := strings.Cut(r, "..")
-	if !isRange {
-		hi = lo
-	}
-	if lo == "" || hi == "" {
-		return nil, fmt.Errorf("--dt %q: want a day (2026-11-01) or a range (2026-11-01..2026-11-07)", r)
-	}
-	return dataset.Filter{
-		dataset.Where("dt", dataset.Ge, dataset.String(lo)),
-		dataset.Where("dt", dataset.Le, dataset.String(hi)),
-	}, nil
+	return f, nil
 }
 
 // ParseModelRef splits "name" or "name@version" (version 0 or absent: the

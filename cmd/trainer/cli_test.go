@@ -1,0 +1,178 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lakestream/lakestream/lake"
+	"github.com/lakestream/lakestream/model"
+)
+
+// run calls the trainer as the binary would and returns its output, error
+// and exit code.
+func runCLI(args ...string) (out string, code int, err error) {
+	var buf bytes.Buffer
+	err = dispatch(context.Background(), args, &buf, &buf)
+	if err != nil {
+		code = exitCode(err)
+	}
+	return buf.String(), code, err
+}
+
+// TestEveryCommandAnswersHelp: every subcommand and sub-subcommand answers
+// -h (and --help) with exit 0.
+func TestEveryCommandAnswersHelp(t *testing.T) {
+	cmds := [][]string{{"models"}, {"models", "list"}, {"models", "show"}, {"models", "promote"}, {"models", "rollback"}, {"models", "retain"},
+		{"models", "promote", "ctr", "3"}, {"models", "show", "ctr@champion"}}
+	for _, c := range commands {
+		cmds = append(cmds, []string{c.name})
+	}
+	for _, c := range cmds {
+		for _, h := range []string{"-h", "--help"} {
+			args := append(append([]string{}, c...), h)
+			out, code, err := runCLI(args...)
+			if code != 0 {
+				t.Errorf("trainer %s: exit %d (%v)\n%s", strings.Join(args, " "), code, err, out)
+			}
+		}
+	}
+	out, code, _ := runCLI("models", "-h")
+	if code != 0 || !strings.HasPrefix(out, "Usage: trainer models") || !strings.Contains(out, "models promote NAME VERSION") {
+		t.Errorf("trainer models -h: exit %d\n%s", code, out)
+	}
+}
+
+// TestUsageHeaders: the usage text starts with a header line and shows each
+// default once (--beta once read "(default 1) (default -1)").
+func TestUsageHeaders(t *testing.T) {
+	var out strings.Builder
+	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+	fs.SetOutput(&out)
+	trainFlags(fs)
+	if err := parseConfig(fs, []string{"-h"}, nil); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("-h: %v", err)
+	}
+	text := out.String()
+	if !strings.HasPrefix(text, "Usage: trainer train [flags]") {
+		t.Errorf("train usage starts %q", text[:min(60, len(text))])
+	}
+	for _, line := range strings.Split(text, "\n") {
+		if strings.Count(line, "(default") > 1 {
+			t.Errorf("doubled default: %q", line)
+		}
+	}
+	if !strings.Contains(text, "--beta value") || strings.Contains(text, "(default -1)") {
+		t.Errorf("--beta help:\n%s", text)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	for _, arg := range []string{"--version", "version"} {
+		out, code, err := runCLI(arg)
+		if err != nil || code != 0 || !strings.HasPrefix(out, "trainer ") {
+			t.Errorf("trainer %s: %q, %v", arg, out, err)
+		}
+	}
+}
+
+// TestTrainRefusesBadInputBeforeWork: names, dates, ranges and
+// hyperparameters are refused with a usage error (exit 2) that names the
+// flag, before anything is read (the lake does not even exist).
+func TestTrainRefusesBadInputBeforeWork(t *testing.T) {
+	spec := filepath.Join(t.TempDir(), "spec.yaml")
+	if err := os.WriteFile(spec, []byte("label: {column: click, type: binary}\ncategorical: [{column: site_id}]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"train", "--lake", filepath.Join(t.TempDir(), "none"), "--data", "clicks", "--spec", spec}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--output", "a/b"}, "--output"},
+		{[]string{"--dt", "2014-13-45"}, "--dt"},
+		{[]string{"--dt", "2014-10-22..2014-10-21"}, "reversed"},
+		{[]string{"--validation-dt", "2014-02-30"}, "--validation-dt"},
+		{[]string{"--optimizer", "sgd", "--learning-rate", "-1"}, "--learning-rate"},
+		{[]string{"--optimizer", "sgd", "--learning-rate", "NaN"}, "--learning-rate"},
+		{[]string{"--optimizer", "sgd", "--learning-rate", "0"}, "--learning-rate"},
+		{[]string{"--learning-rate", "0.1"}, "--alpha"}, // ftrl's rate is --alpha
+		{[]string{"--alpha", "-1"}, "--alpha"},
+		{[]string{"--alpha", "0"}, "--alpha"},
+		{[]string{"--optimizer", "adam", "--alpha", "0.1"}, "--learning-rate"},
+		{[]string{"--beta", "-1"}, "--beta"},
+		{[]string{"--beta", "Inf"}, "--beta"},
+		{[]string{"--l2", "-1"}, "--l2"},
+		{[]string{"--optimizer", "nope"}, "--optimizer"},
+		{[]string{"--parallel", "100000"}, "--parallel"},
+		{[]string{"--warm-start", "ctr@x/y"}, "--warm-start"},
+	} {
+		start := time.Now()
+		out, code, err := runCLI(append(append([]string{}, base...), tc.args...)...)
+		if code != exitUsage || err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: exit %d, %v (want exit 2 naming %s)\n%s", tc.args, code, err, tc.want, out)
+		}
+		// No training, no listing: far below a second even on a loaded
+		// machine (a refused --output once came after the whole run).
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("%v refused after %v", tc.args, d)
+		}
+	}
+}
+
+// testCLIOnLake runs the CLI items that need a lake with data and models
+// (the quickstart's).
+func testCLIOnLake(t *testing.T, dir string) {
+	ctx := context.Background()
+	spec := filepath.Join(t.TempDir(), "spec.yaml")
+	if err := os.WriteFile(spec, []byte("label: {column: click, type: binary}\ncategorical: [{column: site_id}, {column: app_id}]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A YAML date stays the day it names.
+	cfg := filepath.Join(t.TempDir(), "train.yaml")
+	if err := os.WriteFile(cfg, []byte("lake: "+dir+"\ndata: clicks\nspec: "+spec+"\ndt: 2014-10-21\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := runCLI("train", "--config", cfg)
+	if err != nil || !strings.Contains(out, "on 10000 rows") {
+		t.Errorf("train --config with dt: 2014-10-21: %v\n%s", err, out)
+	}
+
+	store, err := lake.NewLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := model.SetAlias(ctx, store, "quickstart-lr", model.Champion, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Aliases are accepted wherever a model is named.
+	out, _, err = runCLI("models", "show", "quickstart-lr@champion", "--lake", dir)
+	if err != nil || !strings.Contains(out, "quickstart-lr version 1") {
+		t.Errorf("models show quickstart-lr@champion: %v\n%s", err, out)
+	}
+	out, _, err = runCLI("eval", "--lake", dir, "--data", "clicks", "--dt", "2014-10-24", "--model", "quickstart-lr@champion", "--out", t.TempDir())
+	if err != nil || !strings.Contains(out, "quickstart-lr@1") {
+		t.Errorf("eval --model quickstart-lr@champion: %v\n%s", err, out)
+	}
+	// A gate refusal exits 3, not 1.
+	_, code, err := runCLI("eval", "--lake", dir, "--data", "clicks", "--dt", "2014-10-24", "--model", "quickstart-lr", "--min-auc", "0.99", "--fail-on-reject", "--out", t.TempDir())
+	if code != exitGateRefused {
+		t.Errorf("eval --fail-on-reject under an unreachable floor: exit %d (%v), want %d", code, err, exitGateRefused)
+	}
+
+	// One corrupt manifest does not hide the healthy versions.
+	if err := lake.PutBytes(ctx, store, model.VersionPrefix("quickstart-lr", 7)+model.ManifestFile, []byte("{not json")); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = os.RemoveAll(filepath.Join(dir, "models", "quickstart-lr", "7")) }()
+	out, _, err = runCLI("models", "list", "--lake", dir)
+	if err != nil || !strings.Contains(out, "quickstart-fm") || !strings.Contains(out, "quickstart-lr version 7: CORRUPT") || !strings.Contains(out, "(+1 corrupt)") {
+		t.Errorf("models list with a corrupt version: %v\n%s", err, out)
+	}
+}
