@@ -181,6 +181,34 @@ var apiCases = []apiCase{
 	{name: "plot svg", path: "/api/v1/models/ctr/versions/4/plots/roc.svg", status: 200},
 	{name: "plot png", path: "/api/v1/models/ctr/versions/champion/plots/calibration.png", status: 200},
 
+	{name: "schedules", path: "/api/v1/schedules", status: 200, check: func(t *testing.T, b map[string]any) {
+		jobs := b["jobs"].([]any)
+		if len(jobs) != 2 {
+			t.Fatalf("%d scheduled jobs, want 2", len(jobs))
+		}
+		churn, ctr := jobs[0].(map[string]any), jobs[1].(map[string]any)
+		if ctr["job"] != "ctr-daily" || num(ctr["intervals"]) != 10 || len(ctr["runs"].([]any)) != 10 || ctr["model"] != "ctr" {
+			t.Errorf("ctr-daily %v", ctr)
+		}
+		for i, r := range ctr["runs"].([]any) {
+			rec := r.(map[string]any)["record"].(map[string]any)
+			if rec["state"] != string(fixtureStates[i]) {
+				t.Errorf("run %d state %v, want %s", i, rec["state"], fixtureStates[i])
+			}
+		}
+		bad := churn["runs"].([]any)[1].(map[string]any)
+		if bad["interval"] != "2026-11-09" || !strings.Contains(bad["error"].(string), "runs/churn-daily/2026-11-09.json") {
+			t.Errorf("garbled record %v: want its interval and an error naming it", bad)
+		}
+	}},
+	{name: "schedule with a limit", path: "/api/v1/schedules/ctr-daily?limit=3", status: 200, check: func(t *testing.T, b map[string]any) {
+		runs := b["runs"].([]any)
+		if len(runs) != 3 || runs[0].(map[string]any)["interval"] != "2026-11-08" || num(b["intervals"]) != 10 {
+			t.Errorf("limit 3: %d runs from %v", len(runs), runs[0])
+		}
+	}},
+	{name: "unknown schedule", path: "/api/v1/schedules/nope", status: 404, contains: `no scheduled job \"nope\"`},
+	{name: "bad limit", path: "/api/v1/schedules?limit=0", status: 400, contains: "limit"},
 	{name: "streams", path: "/api/v1/streams", status: 200, check: func(t *testing.T, b map[string]any) {
 		ss := b["streams"].([]any)
 		if len(ss) != 2 {
@@ -381,7 +409,8 @@ func TestPages(t *testing.T) {
 		{"/models/nope", 404, []string{"no model"}},
 		{"/models/ctr/versions/77", 404, []string{"no version 77"}},
 		{"/nowhere", 404, []string{"There is no page"}},
-		{"/jobs", 200, []string{`data-stream="ctr-stream" data-state="running"`, `data-state="unreadable"`, "0.7440"}},
+		{"/jobs", 200, []string{`data-interval="2026-11-03" data-state="gate-refused"`, `data-interval="2026-11-09" data-state="unreadable"`,
+			`href="/models/ctr/versions/2" class="cell s-succeeded"`, `data-stream="ctr-stream" data-state="running"`, `data-state="unreadable"`, "0.7440"}},
 		{"/jobs/streams/ctr-stream", 200, []string{`<svg class="chart"`, `class="band"`, "next offset 120000", `data-version="5"`, "refused"}},
 		{"/jobs/streams/nope", 404, []string{"no stream job"}},
 	} {

@@ -178,4 +178,27 @@ func TestBrowserModels(t *testing.T) {
 		t.Errorf("stream page: %d points, recent AUC %q; want 24, 0.7440", points, recent)
 	}
 	screenshot(t, ctx, "stream")
+
+	// The runs grid: ctr-daily's cells in interval order carry its runs'
+	// states, and are coloured (a computed background, not the default).
+	var states []string
+	var coloured bool
+	err = chromedp.Run(ctx,
+		chromedp.Navigate(ts.URL+"/jobs"),
+		chromedp.WaitVisible(`table.runs`),
+		chromedp.Evaluate(`Array.from(document.querySelectorAll('tr[data-job="ctr-daily"] .cell')).map(c => c.dataset.state)`, &states),
+		chromedp.Evaluate(`(() => { const bg = s => getComputedStyle(document.querySelector('tr[data-job="ctr-daily"] .cell.s-' + s)).backgroundColor;
+			return bg("succeeded") !== bg("failed") && bg("failed") !== bg("gate-refused") && bg("succeeded") !== "rgba(0, 0, 0, 0)"; })()`, &coloured),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, st := range fixtureStates {
+		want = append(want, string(st))
+	}
+	if strings.Join(states, ",") != strings.Join(want, ",") || !coloured {
+		t.Errorf("grid row ctr-daily: states %v (coloured %v), want %v", states, coloured, want)
+	}
+	screenshot(t, ctx, "jobs")
 }

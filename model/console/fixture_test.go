@@ -15,6 +15,7 @@ import (
 	"github.com/lakestream/lakestream/model"
 	"github.com/lakestream/lakestream/train/feature"
 	"github.com/lakestream/lakestream/train/publish"
+	"github.com/lakestream/lakestream/train/schedule"
 )
 
 // The lake the console tests read: model "ctr" with five versions, whose
@@ -106,6 +107,7 @@ func fillLake(t testing.TB, store lake.Store) {
 	if _, err := model.SetAlias(ctx, store, "ctr", model.Challenger, 5, nil); err != nil {
 		t.Fatal(err)
 	}
+	fillRuns(t, store)
 	put(t, store, publish.StatusKey("ctr-stream"), fixtureStream(t))
 	put(t, store, publish.StatusKey("broken"), []byte("{not json"))
 	put(t, store, model.VersionPrefix("ctr", 3)+model.ManifestFile, []byte(`{"format": "lakestream-model/1", "meta": {`))
@@ -144,6 +146,44 @@ func fixtureStream(t testing.TB) []byte {
 		t.Fatal(err)
 	}
 	return raw
+}
+
+// fixtureStates are the states of ctr-daily's runs on 2026-11-01 … 11-10.
+var fixtureStates = []schedule.State{schedule.Succeeded, schedule.Succeeded, schedule.GateRefused, schedule.Succeeded,
+	schedule.NoData, schedule.Failed, schedule.Succeeded, schedule.Succeeded, schedule.Waiting, schedule.Running}
+
+// fillRuns writes run records for two scheduled jobs: ctr-daily with one
+// run per day in every state, and churn-daily with three days, the middle
+// one's record garbled; plus a lease object the listing must skip.
+func fillRuns(t testing.TB, store lake.Store) {
+	t.Helper()
+	day := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	for i, st := range fixtureStates {
+		d := day.AddDate(0, 0, i)
+		r := schedule.Record{Job: "ctr-daily", Interval: d.Format(time.DateOnly), DataIntervalStart: d, DataIntervalEnd: d.AddDate(0, 0, 1),
+			State: st, Attempt: 1, MaxAttempts: 3, Model: "ctr", QueuedAt: d.AddDate(0, 0, 1), StartedAt: d.AddDate(0, 0, 1)}
+		if st == schedule.Succeeded || st == schedule.GateRefused {
+			r.Version, r.Metrics, r.Durations.Total = 1+i%5, map[string]float64{"auc": 0.7 + float64(i)/100}, 42
+		}
+		if st == schedule.Waiting {
+			r.Missing = []string{"clicks/dt=" + d.Format(time.DateOnly)}
+		}
+		raw, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		put(t, store, schedule.RecordKey("ctr-daily", r.Interval), raw)
+	}
+	for i := range 3 {
+		d := day.AddDate(0, 0, 7+i)
+		r := schedule.Record{Job: "churn-daily", Interval: d.Format(time.DateOnly), State: schedule.Succeeded, Attempt: 1, MaxAttempts: 1, Model: "churn", Version: 1}
+		raw, _ := json.Marshal(r)
+		if i == 1 {
+			raw = []byte("{garbled")
+		}
+		put(t, store, schedule.RecordKey("churn-daily", r.Interval), raw)
+	}
+	put(t, store, schedule.RunsPrefix("ctr-daily")+"_leases/2026-11-10/1.json", []byte(`{}`))
 }
 
 func put(t testing.TB, store lake.Store, key string, data []byte) {

@@ -125,6 +125,7 @@ func (s *Server) pageModels(w http.ResponseWriter, r *http.Request) {
 }
 
 type jobsData struct {
+	Grid    gridData
 	Streams []StreamSummary
 }
 
@@ -134,7 +135,12 @@ func (s *Server) pageJobs(w http.ResponseWriter, r *http.Request) {
 		s.pageFail(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "jobs.html", page{Title: "Jobs", Nav: "jobs", Data: jobsData{Streams: ss}})
+	sched, err := scheduledRuns(r.Context(), s.cfg.Store, "", defaultRuns)
+	if err != nil {
+		s.pageFail(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "jobs.html", page{Title: "Jobs", Nav: "jobs", Data: jobsData{Grid: buildGrid(sched), Streams: ss}})
 }
 
 type modelData struct {

@@ -113,6 +113,8 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/v1/models/{name}/versions/{version}", s.apiVersion)
 	s.mux.HandleFunc("GET /api/v1/models/{name}/versions/{version}/report", s.apiReport)
 	s.mux.HandleFunc("GET /api/v1/models/{name}/versions/{version}/plots/{plot}", s.apiPlot)
+	s.mux.HandleFunc("GET /api/v1/schedules", s.apiSchedules)
+	s.mux.HandleFunc("GET /api/v1/schedules/{job}", s.apiSchedule)
 	s.mux.HandleFunc("GET /api/v1/streams", s.apiStreams)
 	s.mux.HandleFunc("GET /api/v1/streams/{job}", s.apiStream)
 	// Writes: cross-origin POSTs are refused (a page elsewhere cannot make
