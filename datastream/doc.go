@@ -75,6 +75,8 @@
 // latest pointer; then sources and sinks are told the checkpoint is durable.
 // WithRestore resumes from the latest complete checkpoint, seeking sources
 // back; keyed operators may come back with another parallelism.
+// A sink with state of its own (the training operator's parameter tables)
+// implements StatefulSink: its state goes into the same state files.
 // StopWithSavepoint stops a job at a checkpoint without firing windows.
 // A lake.Store becomes a CheckpointStore with ObjectCheckpoints.
 //

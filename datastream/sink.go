@@ -2,6 +2,7 @@ package datastream
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -12,12 +13,14 @@ type sinkOp struct {
 	baseOp
 	sink     Sink
 	twoPhase TwoPhaseSink
+	stateful StatefulSink
 	prepared []byte
 }
 
 func newSinkOp(s Sink) *sinkOp {
 	op := &sinkOp{sink: s}
 	op.twoPhase, _ = s.(TwoPhaseSink)
+	op.stateful, _ = s.(StatefulSink)
 	return op
 }
 
@@ -28,30 +31,73 @@ func (s *sinkOp) process(_ int, rec arrow.Record) error {
 	return nil
 }
 
-// snapshot prepares the pending output of a TwoPhaseSink; the description
-// is kept in the state file with a leading version byte, so that an empty
-// description still marks the sink as prepared.
+// Sink state file versions: the leading byte says what follows, so that an
+// empty description still marks the sink as prepared.
+const (
+	sinkStateTwoPhase = 1 // the TwoPhaseSink description
+	sinkStateStateful = 2 // uvarint len(description) | description | StatefulSink state
+)
+
+// snapshot prepares the pending output of a TwoPhaseSink and takes the
+// state of a StatefulSink.
 func (s *sinkOp) snapshot(id int64) ([]byte, error) {
-	if s.twoPhase == nil {
+	if s.twoPhase == nil && s.stateful == nil {
 		return nil, nil
 	}
-	p, err := s.twoPhase.PrepareCheckpoint(s.c.ctx, id)
-	if err != nil {
-		return nil, fmt.Errorf("prepare: %w", err)
+	var p []byte
+	if s.twoPhase != nil {
+		var err error
+		if p, err = s.twoPhase.PrepareCheckpoint(s.c.ctx, id); err != nil {
+			return nil, fmt.Errorf("prepare: %w", err)
+		}
+		s.prepared = p
 	}
-	s.prepared = p
-	return append([]byte{1}, p...), nil
+	if s.stateful == nil {
+		return append([]byte{sinkStateTwoPhase}, p...), nil
+	}
+	st, err := s.stateful.SnapshotState(s.c.ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot sink state: %w", err)
+	}
+	out := make([]byte, 0, 1+binary.MaxVarintLen64+len(p)+len(st))
+	out = append(out, sinkStateStateful)
+	out = binary.AppendUvarint(out, uint64(len(p)))
+	out = append(out, p...)
+	return append(out, st...), nil
 }
 
 func (s *sinkOp) restore(state []byte) error {
-	if s.twoPhase == nil {
+	if s.twoPhase == nil && s.stateful == nil {
 		return nil
 	}
-	if len(state) == 0 || state[0] != 1 {
+	if len(state) == 0 {
 		return fmt.Errorf("%w: sink state version", ErrBadManifest)
 	}
-	if err := s.twoPhase.RecoverCheckpoint(s.c.ctx, s.c.restoredID, state[1:]); err != nil {
-		return fmt.Errorf("recover checkpoint %d: %w", s.c.restoredID, err)
+	var p, st []byte
+	switch state[0] {
+	case sinkStateTwoPhase:
+		p = state[1:]
+	case sinkStateStateful:
+		n, k := binary.Uvarint(state[1:])
+		if k <= 0 || n > uint64(len(state)-1-k) {
+			return fmt.Errorf("%w: sink state length", ErrBadManifest)
+		}
+		p, st = state[1+k:1+k+int(n)], state[1+k+int(n):]
+	default:
+		return fmt.Errorf("%w: sink state version %d", ErrBadManifest, state[0])
+	}
+	if s.stateful != nil {
+		if state[0] != sinkStateStateful {
+			return fmt.Errorf("%w: the checkpoint holds no state of stateful sink %s", ErrBadManifest, s.c.name)
+		}
+		if err := s.stateful.RestoreState(s.c.ctx, s.c.restoredID, st); err != nil {
+			return fmt.Errorf("restore sink state from checkpoint %d: %w", s.c.restoredID, err)
+		}
+	}
+	if s.twoPhase != nil {
+		if err := s.twoPhase.RecoverCheckpoint(s.c.ctx, s.c.restoredID, p); err != nil {
+			return fmt.Errorf("recover checkpoint %d: %w", s.c.restoredID, err)
+		}
 	}
 	return nil
 }

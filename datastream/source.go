@@ -100,7 +100,7 @@ type CheckpointCommitter interface {
 //
 // Optional capabilities, found by type assertion: TwoPhaseSink for
 // exactly-once output, CheckpointCommitter to learn when checkpoints are
-// durable.
+// durable, StatefulSink for state that goes into checkpoints.
 type Sink interface {
 	// WriteBatch writes the rows of b. The runtime owns b.Record and releases
 	// it after WriteBatch returns: a sink that keeps it must Retain it.
@@ -116,6 +116,21 @@ type Sink interface {
 // checkpoint commits then, without a checkpoint of its own (the job is over;
 // a crash between that commit and the end of Run can repeat it on restore).
 const FinalCheckpointID int64 = math.MaxInt64
+
+// StatefulSink is an optional Sink capability: a sink whose state goes into
+// checkpoints, such as the training operator's parameter tables. At a
+// checkpoint barrier the runtime calls SnapshotState and writes the bytes
+// into the subtask's state file (after the TwoPhaseSink description, if the
+// sink is both); no WriteBatch runs meanwhile, so the state is the one that
+// holds exactly after the rows before the barrier. When a job is restored
+// from checkpoint id, RestoreState gets those bytes before any WriteBatch.
+// The sink may reuse the returned slice's memory only after the checkpoint's
+// state file is written, that is, at the next SnapshotState.
+type StatefulSink interface {
+	Sink
+	SnapshotState(ctx context.Context, id int64) ([]byte, error)
+	RestoreState(ctx context.Context, id int64, state []byte) error
+}
 
 // TwoPhaseSink is an optional Sink capability for exactly-once output.
 //

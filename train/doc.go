@@ -48,14 +48,17 @@
 //
 // # Loops
 //
-// Run makes epochs over a Data (SourceData reads record iterators such as
-// dataset.Scanner, with a validation split by partition or by a hash of a
-// column), evaluates after each epoch with package eval, stops early, keeps
-// the best epoch's parameters, and reports progress as a bar on a terminal or
-// as slog lines. RunWorkers is Run with several Steppers on one store, one
-// goroutine each on its part of the epoch (ShardedSourceData). Sink runs
-// the same Stepper as the terminal operator of a datastream job. WarmStart
-// continues from a published model.
+// Fit trains over bounded input (Bounded: datastream sources such as a
+// Parquet scan through dataset.NewSource, replayed once per epoch) as
+// datastream graphs: source → [hold-out filter] → train, whose train
+// operator is Sink, then source → evaluate after each epoch. It stops
+// early, keeps the best epoch's parameters, reports progress as a bar on a
+// terminal or as slog lines, runs N train subtasks on one store for N
+// Steppers, and with Config.Checkpoint takes aligned checkpoints of the
+// training state and resumes from them. Sink is the same operator at the
+// end of an unbounded job (a Kafka topic). WarmStart continues from a
+// published model. Run and RunWorkers, the loops Fit replaced, remain for
+// the tests and benchmarks that still call them.
 //
 // Against asynchronous remote shards, StepAhead trains a batch and pulls
 // the next one's rows in the round trip that pushes its gradients (one

@@ -7,6 +7,10 @@ import (
 
 // Sentinel errors.
 var (
+	// ErrCheckpointMismatch is returned by Fit when the checkpoint it would
+	// resume from was taken by a job with other settings, or is not a
+	// training state.
+	ErrCheckpointMismatch = errors.New("train: checkpoint does not belong to this job")
 	// ErrBadBatch is returned when a mini-batch's slices disagree in length.
 	ErrBadBatch = errors.New("train: malformed mini-batch")
 	// ErrUnknownModel is returned by New for a model kind it does not know.

@@ -78,41 +78,57 @@ type Batches interface {
 // (nothing is updated) and computes the metrics for its model's target type
 // with package eval.
 func Evaluate(ctx context.Context, s *Stepper, bs Batches) (Metrics, error) {
-	m := s.model
-	out := m.Outputs()
-	var (
-		preds, labels, weights []float64
-		pred                   []float64
-		weighted               bool
-		n                      int64
-	)
+	var ev evaluator
 	for bs.Next(ctx) {
-		b := bs.At()
-		pred = grow(pred, b.Rows()*out)
-		if err := s.Predict(ctx, b, pred); err != nil {
+		if err := ev.add(ctx, s, bs.At()); err != nil {
 			return Metrics{}, err
 		}
-		for r, y := range b.Labels {
-			if !m.CheckLabel(y) {
-				return Metrics{}, &LabelError{Row: r, Value: y, Kind: m.Kind()}
-			}
-			labels = append(labels, float64(y))
-			weights = append(weights, b.weight(r))
-		}
-		weighted = weighted || b.Weights != nil
-		preds = append(preds, pred...)
-		n += int64(b.Rows())
 	}
 	if err := bs.Err(); err != nil {
 		return Metrics{}, err
 	}
-	if n == 0 {
+	return ev.metrics(s.model)
+}
+
+// evaluator accumulates a Stepper's predictions and the labels of the
+// batches it scores.
+type evaluator struct {
+	preds, labels, weights []float64
+	pred                   []float64
+	weighted               bool
+	n                      int64
+}
+
+// add scores b with s's current parameters.
+func (e *evaluator) add(ctx context.Context, s *Stepper, b *Batch) error {
+	m := s.model
+	e.pred = grow(e.pred, b.Rows()*m.Outputs())
+	if err := s.Predict(ctx, b, e.pred); err != nil {
+		return err
+	}
+	for r, y := range b.Labels {
+		if !m.CheckLabel(y) {
+			return &LabelError{Row: r, Value: y, Kind: m.Kind()}
+		}
+		e.labels = append(e.labels, float64(y))
+		e.weights = append(e.weights, b.weight(r))
+	}
+	e.weighted = e.weighted || b.Weights != nil
+	e.preds = append(e.preds, e.pred...)
+	e.n += int64(b.Rows())
+	return nil
+}
+
+// metrics computes the metrics of m's target type over what add saw.
+func (e *evaluator) metrics(m Model) (Metrics, error) {
+	if e.n == 0 {
 		return Metrics{}, fmt.Errorf("evaluate: %w", ErrNoData)
 	}
-	if !weighted {
+	preds, labels, weights := e.preds, e.labels, e.weights
+	if !e.weighted {
 		weights = nil
 	}
-	res := Metrics{Examples: n}
+	res := Metrics{Examples: e.n}
 	var err error
 	switch DefaultMetric(m) {
 	case MetricAUC:
@@ -127,7 +143,7 @@ func Evaluate(ctx context.Context, s *Stepper, bs Batches) (Metrics, error) {
 		for i, y := range labels {
 			cls[i] = int(y)
 		}
-		mc, err := eval.MulticlassMetrics(preds, cls, weights, out)
+		mc, err := eval.MulticlassMetrics(preds, cls, weights, m.Outputs())
 		if err != nil {
 			return res, fmt.Errorf("evaluate: %w", err)
 		}

@@ -45,6 +45,9 @@ type Config struct {
 	Progress io.Writer
 	// Now is the clock (default time.Now); tests inject a fake one.
 	Now func() time.Time
+	// Checkpoint, when its Every is set, makes Fit checkpoint the training
+	// state and resume from the latest checkpoint.
+	Checkpoint Checkpointing
 }
 
 // DefaultConfig returns one epoch, no clipping, no early stopping, logs every
@@ -64,6 +67,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: patience = %d, want ≥ 0", ErrBadConfig, c.Patience)
 	case c.MinDelta < 0:
 		return fmt.Errorf("%w: min delta = %v, want ≥ 0", ErrBadConfig, c.MinDelta)
+	case c.Checkpoint.Every < 0:
+		return fmt.Errorf("%w: checkpoint interval %v, want ≥ 0", ErrBadConfig, c.Checkpoint.Every)
 	}
 	switch c.Metric {
 	case "", MetricAUC, MetricLogLoss, MetricRMSE, MetricAccuracy:

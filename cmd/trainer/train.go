@@ -43,8 +43,12 @@ type trainJob struct {
 	seed      uint64
 	output    string // model name to save under models/, "" to not save
 	warm      string // --warm-start name or name@version
-	stderr    io.Writer
-	logger    *slog.Logger
+	// checkpointEvery and restore are "trainer train"'s --checkpoint-every
+	// and --restore.
+	checkpointEvery time.Duration
+	restore         bool
+	stderr          io.Writer
+	logger          *slog.Logger
 }
 
 // config is the job.Config of j; progress goes to stderr when it is a
@@ -57,6 +61,7 @@ func (j *trainJob) config() job.Config {
 		Model: j.model, Optimizer: j.opt, Train: j.run,
 		BatchSize: j.batchSize, ShuffleBuffer: j.shuffle, Parallel: max(j.parallel, 1),
 		Seed: j.seed, Output: j.output, WarmStart: j.warm,
+		CheckpointEvery: j.checkpointEvery, Restore: j.restore,
 		Logger: j.logger,
 	}
 	if f, ok := j.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
@@ -227,6 +232,8 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	finish := trainFlags(fs)
 	parallel := fs.Int("parallel", 1, "goroutine workers training at once against the in-process store, each on its share of the Parquet splits (asynchronous, so a run with more than 1 is not reproducible bit for bit)")
+	every := fs.Duration("checkpoint-every", 0, "checkpoint the training state (tables with optimizer state, epoch, Parquet position) to the lake this often, e.g. 30s; a later run with the same --output resumes from the latest checkpoint (needs --output, --parallel 1, --shuffle-buffer 0, no --patience)")
+	restore := fs.Bool("restore", false, "refuse to start unless a checkpoint of this --output exists to resume from (with --checkpoint-every)")
 	if err := parseConfig(fs, args, nil); err != nil {
 		return err
 	}
@@ -238,6 +245,7 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) error {
 		return &usageError{fmt.Sprintf("--parallel %d: want 1..%d (goroutine workers share this machine's cores; more do not train faster)", *parallel, maxParallel)}
 	}
 	j.parallel = *parallel
+	j.checkpointEvery, j.restore = *every, *restore
 	j.stderr = os.Stderr
 	j.logger = newLogger(os.Stderr)
 	out, err := j.execute(ctx)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/lakestream/lakestream/dataset"
 	"github.com/lakestream/lakestream/model"
@@ -62,6 +63,15 @@ type Config struct {
 	// WarmStart is a saved model to start from: "name" or "name@version"
 	// (--warm-start).
 	WarmStart string
+	// CheckpointEvery > 0 checkpoints the training state to the lake every
+	// this much processing time, under checkpoints/train-<Output>-e<epoch>/,
+	// and a run of the same job resumes from the latest checkpoint
+	// (--checkpoint-every). It needs Output (which names the job), one
+	// train subtask, no shuffle buffer and no early stopping.
+	CheckpointEvery time.Duration
+	// Restore refuses to start without a checkpoint to resume from
+	// (--restore); without it a job resumes when it finds one.
+	Restore bool
 	// Progress receives a progress line while training; nil shows none.
 	Progress io.Writer
 	// Logger receives the job's log lines; nil discards them.
@@ -100,6 +110,18 @@ func (c *Config) Validate() error {
 		return errors.New("give --validation-dt or --validation-hash, not both")
 	case c.WarmStart != "" && c.Parallel > 1:
 		return errors.New("--warm-start with --parallel > 1 is not supported yet: use --parallel 1")
+	case c.CheckpointEvery < 0:
+		return fmt.Errorf("--checkpoint-every %v: want > 0", c.CheckpointEvery)
+	case c.Restore && c.CheckpointEvery == 0:
+		return errors.New("--restore needs --checkpoint-every (the interval the resumed job keeps checkpointing at)")
+	case c.CheckpointEvery > 0 && c.Output == "":
+		return errors.New("--checkpoint-every needs --output: the model name names the job whose checkpoints it resumes")
+	case c.CheckpointEvery > 0 && c.Parallel > 1:
+		return errors.New("--checkpoint-every needs --parallel 1: parallel train subtasks interleave their updates, so no barrier state is exact")
+	case c.CheckpointEvery > 0 && c.ShuffleBuffer > 0:
+		return errors.New("--checkpoint-every needs --shuffle-buffer 0: a shuffled scan has no position to resume from")
+	case c.CheckpointEvery > 0 && c.Train.Patience > 0:
+		return errors.New("--checkpoint-every with --patience is not supported yet: the best epoch's tables are not in the checkpoint")
 	}
 	if _, err := dataset.ParseWhere(c.Where); err != nil {
 		return fmt.Errorf("--where: %w", err)

@@ -1,7 +1,10 @@
 // Package job runs a bounded training job: it plans a scan of a Parquet
 // table in the lake, fits the spec's feature statistics, trains a model
-// against an in-process parameter store with validation after each epoch and
-// early stopping, and saves the result to the model registry.
+// against an in-process parameter store as datastream graphs (train.Fit:
+// the scan through dataset.NewSource → the train operator, replayed per
+// epoch, with validation after each epoch and early stopping), optionally
+// checkpointing the training state to the lake and resuming from it, and
+// saves the result to the model registry.
 //
 // A Config is a plain struct (DefaultConfig, Validate) that "trainer train",
 // "trainer quickstart", a scheduler or a notebook fills in; Run executes it

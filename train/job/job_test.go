@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lakestream/lakestream/lake"
 	"github.com/lakestream/lakestream/model"
@@ -63,6 +64,12 @@ func TestConfigValidate(t *testing.T) {
 		{"bad warm start", func(c *job.Config) { c.WarmStart = "m@x" }, "--warm-start"},
 		{"bad output", func(c *job.Config) { c.Output = ".hidden" }, "--output"},
 		{"batch size 0", func(c *job.Config) { c.BatchSize = 0 }, "--batch-size"},
+		{"checkpoints", func(c *job.Config) { c.CheckpointEvery, c.Output = time.Second, "m" }, ""},
+		{"checkpoints without output", func(c *job.Config) { c.CheckpointEvery = time.Second }, "--output"},
+		{"checkpoints in parallel", func(c *job.Config) { c.CheckpointEvery, c.Output, c.Parallel = time.Second, "m", 2 }, "--parallel 1"},
+		{"checkpoints with shuffle", func(c *job.Config) { c.CheckpointEvery, c.Output, c.ShuffleBuffer = time.Second, "m", 100 }, "--shuffle-buffer 0"},
+		{"checkpoints with patience", func(c *job.Config) { c.CheckpointEvery, c.Output, c.Train.Patience = time.Second, "m", 1 }, "--patience"},
+		{"restore without checkpoints", func(c *job.Config) { c.Restore = true }, "--restore needs --checkpoint-every"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := job.DefaultConfig()
@@ -138,5 +145,14 @@ func TestTableSpecs(t *testing.T) {
 	}
 	if random == 0 {
 		t.Error("no FM table starts random")
+	}
+}
+
+func TestRestoreNeedsACheckpoint(t *testing.T) {
+	c, _ := clickLake(t, 2000)
+	c.CheckpointEvery, c.Output, c.Restore = time.Second, "m", true
+	_, err := job.Run(context.Background(), c)
+	if err == nil || !strings.Contains(err.Error(), "--restore: no checkpoint") {
+		t.Fatalf("Run: %v, want the missing checkpoint named", err)
 	}
 }

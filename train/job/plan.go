@@ -3,6 +3,7 @@ package job
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
@@ -116,4 +117,31 @@ func TableSpecs(m train.Model, opt optim.Config, seed uint64, warm bool) []param
 		specs = append(specs, s)
 	}
 	return specs
+}
+
+// TablesDiff returns the largest absolute difference between the values of
+// two exports of the same model's tables (train.Stepper.Export), or +Inf
+// when their names, shapes or keys differ. 0 means bit-identical values
+// (up to the sign of zero).
+func TablesDiff(a, b []train.TableData) float64 {
+	if len(a) != len(b) {
+		return math.Inf(1)
+	}
+	d := 0.0
+	for i := range a {
+		x, y := a[i], b[i]
+		if x.Name != y.Name || x.Width != y.Width || !slices.Equal(x.Keys, y.Keys) || len(x.Values) != len(y.Values) {
+			return math.Inf(1)
+		}
+		for j, v := range x.Values {
+			w := y.Values[j]
+			if v != w {
+				if math.IsNaN(float64(v)) || math.IsNaN(float64(w)) {
+					return math.Inf(1)
+				}
+				d = max(d, math.Abs(float64(v)-float64(w)))
+			}
+		}
+	}
+	return d
 }

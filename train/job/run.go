@@ -2,6 +2,9 @@ package job
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -10,6 +13,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 
 	"github.com/lakestream/lakestream/dataset"
+	"github.com/lakestream/lakestream/datastream"
 	"github.com/lakestream/lakestream/lake"
 	"github.com/lakestream/lakestream/model"
 	"github.com/lakestream/lakestream/paramserver"
@@ -65,11 +69,7 @@ func Run(ctx context.Context, c Config) (*Outcome, error) {
 	if c.Spec, err = FitSpec(ctx, c.Spec, trainPlan); err != nil {
 		return nil, err
 	}
-	sharded := &train.ShardedSourceData{
-		SourceData: train.SourceData{Spec: c.Spec, BatchSize: c.BatchSize, Train: records(&c, trainPlan, c.ShuffleBuffer)},
-		TrainShard: recordParts(&c, trainPlan, c.ShuffleBuffer),
-	}
-	data := &sharded.SourceData
+	in := &train.Bounded{Spec: c.Spec, BatchSize: c.BatchSize, Train: sources(&c, trainPlan, c.ShuffleBuffer)}
 	switch {
 	case c.ValidationDT != "":
 		vdts, _ := DTFilter(c.ValidationDT)
@@ -77,10 +77,10 @@ func Run(ctx context.Context, c Config) (*Outcome, error) {
 		if err != nil {
 			return nil, err
 		}
-		open := records(&c, valPlan, 0)
-		data.Validation = func(ctx context.Context) (train.Records, error) { return open(ctx, 0) }
+		open := sources(&c, valPlan, 0)
+		in.Validation = func(ctx context.Context) (datastream.Source, error) { return open(ctx, 0, 0, 1) }
 	case c.ValidationHash != "":
-		data.HashSplit, _ = parseHashSplit(c.ValidationHash)
+		in.HashSplit, _ = parseHashSplit(c.ValidationHash)
 	}
 
 	m, mc, err := NewModel(&c)
@@ -95,8 +95,8 @@ func Run(ctx context.Context, c Config) (*Outcome, error) {
 	cfg.Logger = c.Logger
 	cfg.Progress = c.Progress
 	cfg.ExpectedExamples = out.Rows
-	if data.HashSplit.Column != "" {
-		cfg.ExpectedExamples = out.Rows * int64(100-data.HashSplit.Percent) / 100
+	if in.HashSplit.Column != "" {
+		cfg.ExpectedExamples = out.Rows * int64(100-in.HashSplit.Percent) / 100
 	}
 	st := train.NewStepper(m, ps, cfg.ClipNorm)
 	steppers := []*train.Stepper{st}
@@ -119,14 +119,20 @@ func Run(ctx context.Context, c Config) (*Outcome, error) {
 			return nil, err
 		}
 	}
-	var res train.Result
-	if c.Parallel > 1 {
-		res, err = train.RunWorkers(ctx, steppers, sharded, cfg)
-	} else {
-		res, err = train.Run(ctx, st, data, cfg)
+	if c.CheckpointEvery > 0 {
+		if cfg.Checkpoint, err = checkpointing(ctx, store, &c, mc); err != nil {
+			return nil, err
+		}
 	}
+	res, err := train.Fit(ctx, steppers, in, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("train %s on %s: %w", m.Kind(), c.Data, err)
+	}
+	if c.CheckpointEvery > 0 {
+		// The job is done: a later run of the same job starts afresh.
+		if err := deleteCheckpoints(ctx, store, cfg.Checkpoint.Job); err != nil {
+			return nil, err
+		}
 	}
 	out.Result, out.Model, out.ModelConfig, out.Spec = res, m, mc, c.Spec
 	if c.Output != "" {
@@ -138,23 +144,21 @@ func Run(ctx context.Context, c Config) (*Outcome, error) {
 	return out, nil
 }
 
-// records returns an opener of scans over p.
-func records(c *Config, p *dataset.Plan, shuffle int) func(ctx context.Context, epoch int) (train.Records, error) {
-	return func(ctx context.Context, epoch int) (train.Records, error) {
-		// SourceBatches reads a record only until it asks for the next one,
-		// so its value buffers can go back to the decoder's pool.
+// sources returns an opener of the plan's scans as datastream sources: part
+// i of n scans the plan's splits dealt out round-robin
+// (dataset.AssignSplits), shuffled with a seed of the epoch and part (one
+// part: the seed of the epoch).
+func sources(c *Config, p *dataset.Plan, shuffle int) func(ctx context.Context, epoch, part, n int) (datastream.Source, error) {
+	return func(ctx context.Context, epoch, part, n int) (datastream.Source, error) {
+		// The train operator reads a record only until it asks for the
+		// next one, so its value buffers can go back to the decoder's pool.
 		opts := dataset.ScanOptions{BatchSize: 8192, ShuffleBuffer: shuffle, Seed: c.Seed + uint64(epoch), RecycleBuffers: true}
-		return p.Scan(ctx, p.Splits(), opts), nil
-	}
-}
-
-// recordParts is records for goroutine workers: part i of n scans the
-// plan's splits dealt out round-robin (dataset.AssignSplits), shuffled with
-// a seed of its own.
-func recordParts(c *Config, p *dataset.Plan, shuffle int) func(ctx context.Context, epoch, part, n int) (train.Records, error) {
-	return func(ctx context.Context, epoch, part, n int) (train.Records, error) {
-		opts := dataset.ScanOptions{BatchSize: 8192, ShuffleBuffer: shuffle, Seed: c.Seed + uint64(epoch)<<32 + uint64(part), RecycleBuffers: true}
-		return p.Scan(ctx, dataset.AssignSplits(p.Splits(), part, n), opts), nil
+		splits := p.Splits()
+		if n > 1 {
+			opts.Seed = c.Seed + uint64(epoch)<<32 + uint64(part)
+			splits = dataset.AssignSplits(splits, part, n)
+		}
+		return dataset.NewSource(p.Scan(ctx, splits, opts)), nil
 	}
 }
 
@@ -206,4 +210,92 @@ func save(ctx context.Context, store lake.Store, c *Config, out *Outcome) (int, 
 		return 0, fmt.Errorf("save model %s: %w", c.Output, err)
 	}
 	return v, nil
+}
+
+// checkpointing configures the checkpoints of c, named after c.Output.
+func checkpointing(ctx context.Context, store lake.Store, c *Config, mc train.ModelConfig) (train.Checkpointing, error) {
+	ck := train.Checkpointing{
+		Store: datastream.ObjectCheckpoints(store, lake.ErrNotExist),
+		Every: c.CheckpointEvery,
+		Job:   "train-" + c.Output,
+	}
+	var err error
+	if ck.Fingerprint, err = fingerprint(c, mc); err != nil {
+		return ck, err
+	}
+	if c.Restore {
+		found := false
+		for e := range c.Train.Epochs {
+			m, err := datastream.LatestCheckpoint(ctx, ck.Store, fmt.Sprintf("%s-e%d", ck.Job, e))
+			if errors.Is(err, datastream.ErrNoCheckpoint) {
+				continue
+			}
+			if err != nil {
+				return ck, fmt.Errorf("--restore: %w", err)
+			}
+			found = found || m != nil
+		}
+		if !found {
+			return ck, fmt.Errorf("--restore: no checkpoint of job %s in the lake (checkpoints/%s-e*/): drop --restore to start afresh", ck.Job, ck.Job)
+		}
+	}
+	return ck, nil
+}
+
+// fingerprint identifies what a checkpoint of c holds: the data, the fitted
+// spec, the model, the optimizer and the run's settings. A checkpoint with
+// another fingerprint is not resumed.
+func fingerprint(c *Config, mc train.ModelConfig) ([]byte, error) {
+	tc := c.Train
+	b, err := json.Marshal(struct {
+		Lake, Data, Where, DT, ValidationDT, ValidationHash, WarmStart string
+		Spec                                                           *feature.Spec
+		Model                                                          train.ModelConfig
+		Optimizer                                                      any
+		Epochs                                                         int
+		ClipNorm                                                       float64
+		BatchSize                                                      int
+		Seed                                                           uint64
+	}{c.Lake, c.Data, c.Where, c.DT, c.ValidationDT, c.ValidationHash, c.WarmStart, c.Spec, mc, c.Optimizer, tc.Epochs, tc.ClipNorm, c.BatchSize, c.Seed})
+	if err != nil {
+		return nil, fmt.Errorf("fingerprint the job for its checkpoints: %w", err)
+	}
+	h := sha256.Sum256(b)
+	return h[:], nil
+}
+
+// deleteCheckpoints removes every checkpoint of job (all epochs).
+func deleteCheckpoints(ctx context.Context, store lake.Store, job string) error {
+	d, ok := store.(lake.Deleter)
+	if !ok {
+		return nil
+	}
+	var keys []string
+	objs := store.List(ctx, "checkpoints/")
+	for objs.Next() {
+		k := objs.At().Key
+		if epochDir(k, job) {
+			keys = append(keys, k)
+		}
+	}
+	if err := objs.Err(); err != nil {
+		return fmt.Errorf("list checkpoints of %s: %w", job, err)
+	}
+	for _, k := range keys {
+		if err := d.Delete(ctx, k); err != nil {
+			return fmt.Errorf("delete checkpoint %s: %w", k, err)
+		}
+	}
+	return nil
+}
+
+// epochDir reports whether key lies in the checkpoints of one of job's
+// epochs: checkpoints/<job>-e<digits>/….
+func epochDir(key, job string) bool {
+	rest, ok := strings.CutPrefix(key, "checkpoints/"+job+"-e")
+	if !ok {
+		return false
+	}
+	digits, _, ok := strings.Cut(rest, "/")
+	return ok && digits != "" && strings.Trim(digits, "0123456789") == ""
 }

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lakestream/lakestream/lake"
+	"github.com/lakestream/lakestream/model"
+	"github.com/lakestream/lakestream/train"
+	"github.com/lakestream/lakestream/train/clicklog"
+	"github.com/lakestream/lakestream/train/job"
+)
+
+// TestTrainResumesAfterKill is the bounded resume acceptance test: "trainer
+// train --checkpoint-every" killed with SIGKILL 5 times at random points and
+// restarted each time ends with the tables of the uninterrupted run, bit
+// for bit (one train subtask; the FTRL update is deterministic and the
+// checkpoint holds every table with its optimizer state and the Parquet
+// position at the barrier). LAKESTREAM_KILL_SEED replays a run's kill
+// points.
+func TestTrainResumesAfterKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills real trainer processes, ~1 min (run without -short)")
+	}
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("LAKESTREAM_KILL_SEED"); s != "" {
+		var err error
+		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
+			t.Fatalf("LAKESTREAM_KILL_SEED=%q: %v", s, err)
+		}
+	}
+	t.Logf("kill seed %d (LAKESTREAM_KILL_SEED=%d replays it)", seed, seed)
+	rng := rand.New(rand.NewPCG(seed, 0x6b696c6c))
+
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "trainer")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	lakeDir, specPath := filepath.Join(dir, "lake"), filepath.Join(dir, "spec.yaml")
+	store, err := lake.NewLocal(lakeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gc := clicklog.DefaultConfig()
+	gc.Rows, gc.RowGroupRows = 600_000, 20_000
+	sum, err := clicklog.Generate(context.Background(), store, "clicks", gc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(specPath, []byte(clicklog.SpecYAML(18)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"train", "--lake", lakeDir, "--data", "clicks", "--spec", specPath,
+		"--dt", sum.Days[0].DT + ".." + sum.Days[len(sum.Days)-2].DT, "--validation-dt", sum.Test().DT,
+		"--model", "fm", "--epochs", "2", "--seed", "3"}
+	run := func(extra ...string) *exec.Cmd {
+		cmd := exec.Command(bin, append(append([]string(nil), args...), extra...)...)
+		cmd.Stdout, cmd.Stderr = new(bytes.Buffer), new(bytes.Buffer)
+		return cmd
+	}
+
+	ref := run("--output", "ref")
+	start := time.Now()
+	if err := ref.Run(); err != nil {
+		t.Fatalf("uninterrupted run: %v\n%s", err, ref.Stderr)
+	}
+	full := time.Since(start)
+	t.Logf("uninterrupted run: %s\n%s", full.Round(time.Millisecond), ref.Stdout)
+
+	ck := []string{"--output", "resumed", "--checkpoint-every", "300ms"}
+	resumes := 0
+	for i := range 5 {
+		// Each run is killed after 8-18% of the uninterrupted run's time
+		// (plus its own start), so five runs never reach the end.
+		after := time.Duration(float64(full) * (0.08 + 0.10*rng.Float64()))
+		cmd := run(ck...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(after)
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatalf("kill %d: %v", i+1, err)
+		}
+		err := cmd.Wait()
+		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
+			t.Fatalf("run %d ended before its kill at %s (%v):\n%s", i+1, after, err, cmd.Stderr)
+		}
+		if strings.Contains(cmd.Stderr.(*bytes.Buffer).String(), "resuming from checkpoint") {
+			resumes++
+		}
+		t.Logf("run %d killed after %s", i+1, after.Round(time.Millisecond))
+	}
+	last := run(ck...)
+	if err := last.Run(); err != nil {
+		t.Fatalf("final run: %v\n%s", err, last.Stderr)
+	}
+	if strings.Contains(last.Stderr.(*bytes.Buffer).String(), "resuming from checkpoint") {
+		resumes++
+	}
+	t.Logf("final run:\n%s", last.Stdout)
+	if resumes == 0 {
+		t.Fatalf("no run resumed from a checkpoint; stderr of the last:\n%s", last.Stderr)
+	}
+	t.Logf("%d of 6 runs resumed from a checkpoint", resumes)
+
+	a, err := model.Load(context.Background(), store, "ref", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := model.Load(context.Background(), store, "resumed", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := job.TablesDiff(tableData(a), tableData(b)); d != 0 {
+		t.Fatalf("resumed tables differ from the uninterrupted run's by %g, want bit-identical", d)
+	}
+	if a.Meta().Rows != b.Meta().Rows {
+		t.Errorf("resumed model counts %d training examples, the uninterrupted %d", b.Meta().Rows, a.Meta().Rows)
+	}
+	objs := store.List(context.Background(), "checkpoints/")
+	for objs.Next() {
+		t.Errorf("checkpoint object %s left after the job finished", objs.At().Key)
+	}
+}
+
+// tableData returns a saved model's tables as train exports them.
+func tableData(m *model.Model) []train.TableData {
+	var out []train.TableData
+	for _, t := range m.Tables() {
+		out = append(out, train.TableData{Name: t.Name, Width: t.Width, Dense: t.Dense, Keys: t.Keys, Values: t.Values})
+	}
+	return out
+}
