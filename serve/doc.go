@@ -24,6 +24,15 @@
 // Inputs are named feature columns, one tensor per column (shape [batch] or
 // [batch, 1]), typed contents or raw little-endian contents, BYTES with 4-byte
 // length prefixes. They become one Arrow record in the model's input schema.
-// The "score" output is FP64. Every response names the version that produced
-// it.
+// The "score" output is FP64, in raw_output_contents as Triton sends it.
+// Every response names the version that produced it. HTTPHandler serves the
+// same protocol over HTTP/JSON (KServe v2 REST) with the binary tensor data
+// extension.
+//
+// # Limits
+//
+// The token and an in-flight budget are checked from the headers before a
+// request is read (internal/guard); a request is bounded on the wire by
+// its model's columns and the batch limit before it is decoded; excess
+// load is refused with ResourceExhausted (HTTP 429), never queued.
 package serve

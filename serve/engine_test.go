@@ -154,7 +154,7 @@ func TestModelInferTypedAndRaw(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []float64{2 + 1, 20, -6 + 4}
-	if got := resp.Outputs[0].Contents.Fp64Contents; fmt.Sprint(got) != fmt.Sprint(want) {
+	if got := mustScores(t, resp); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("typed scores = %v, want %v", got, want)
 	}
 	if resp.ModelVersion != "2" || resp.Parameters["lakestream.version"].GetStringParam() != "2" {
@@ -183,7 +183,7 @@ func TestModelInferTypedAndRaw(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := resp.Outputs[0].Contents.Fp64Contents; fmt.Sprint(got) != fmt.Sprint(want) {
+	if got := mustScores(t, resp); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("raw scores = %v, want %v", got, want)
 	}
 
@@ -370,7 +370,7 @@ func TestSwapUnderLoad(t *testing.T) {
 					continue
 				}
 				v, _ := strconv.Atoi(resp.ModelVersion)
-				if got := resp.Outputs[0].Contents.Fp64Contents[0]; got != float64(v) {
+				if got := mustScores(t, resp)[0]; got != float64(v) {
 					t.Errorf("version %d scored %v: response mixes versions", v, got)
 				}
 				mu.Lock()
@@ -491,4 +491,14 @@ func TestLateRefreshCannotGoBackwards(t *testing.T) {
 	if err := e.Refresh(ctx, "ctr"); err != nil || e.Served("ctr") != "3" {
 		t.Fatalf("after the announcement and a poll: served %q, %v; want 3", e.Served("ctr"), err)
 	}
+}
+
+// mustScores returns the "score" output of resp.
+func mustScores(t testing.TB, resp *pb.ModelInferResponse) []float64 {
+	t.Helper()
+	s, err := OutputFP64(resp, "score")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

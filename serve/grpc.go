@@ -2,9 +2,11 @@ package serve
 
 import (
 	"context"
-	"crypto/subtle"
+	"encoding/binary"
 	"errors"
-	"strings"
+	"fmt"
+	"math"
+	"sync"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -13,11 +15,11 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
 	pb "github.com/lakestream/lakestream/api/inference"
+	"github.com/lakestream/lakestream/internal/guard"
 	"github.com/lakestream/lakestream/train/feature"
 )
 
@@ -25,18 +27,25 @@ import (
 type ServerConfig struct {
 	// Name and Version are reported by ServerMetadata.
 	Name, Version string
-	// MaxBatch bounds the rows of one request. Default 4096.
+	// MaxBatch bounds the rows of one request, and so the values of each of
+	// its tensors. Default 4096.
 	MaxBatch int
 	// MaxRequestBytes bounds a request message. Default 16 MiB.
 	MaxRequestBytes int
+	// MaxInFlight bounds the calls admitted at once, across connections;
+	// beyond it a call gets ResourceExhausted before its message is read.
+	// Received messages thus hold at most MaxInFlight × MaxRequestBytes.
+	// Default 64.
+	MaxInFlight int
 	// Token, when set, must be sent as "authorization: Bearer <token>" on
-	// every call except health checks.
+	// every call except health Check and Watch. It is checked from the
+	// headers, before the message is read.
 	Token string
 }
 
 // DefaultServerConfig returns the defaults described on ServerConfig.
 func DefaultServerConfig() ServerConfig {
-	return ServerConfig{Name: "lakestream-predictor", MaxBatch: 4096, MaxRequestBytes: 16 << 20}
+	return ServerConfig{Name: "lakestream-predictor", MaxBatch: 4096, MaxRequestBytes: 16 << 20, MaxInFlight: 64}
 }
 
 // Service implements inference.GRPCInferenceService over an Engine.
@@ -46,17 +55,33 @@ type Service struct {
 	cfg    ServerConfig
 	mem    memory.Allocator
 	health *health.Server
+	guard  *guard.Guard
+	// decodeErrs holds, by request message, why inferCodec refused to
+	// decode it; the first interceptor answers with it (see codec.go).
+	decodeErrs sync.Map
 }
+
+// Health methods open to callers without the token: probes. List, which
+// names every served model, needs the token.
+var openMethods = []string{"/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"}
 
 // NewService returns the inference service for e.
 func NewService(e *Engine, cfg ServerConfig) *Service {
+	def := DefaultServerConfig()
 	if cfg.MaxBatch <= 0 {
-		cfg.MaxBatch = DefaultServerConfig().MaxBatch
+		cfg.MaxBatch = def.MaxBatch
 	}
 	if cfg.MaxRequestBytes <= 0 {
-		cfg.MaxRequestBytes = DefaultServerConfig().MaxRequestBytes
+		cfg.MaxRequestBytes = def.MaxRequestBytes
 	}
-	return &Service{engine: e, cfg: cfg, mem: memory.DefaultAllocator, health: health.NewServer()}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = def.MaxInFlight
+	}
+	g := guard.New(guard.Config{
+		Token: cfg.Token, Open: openMethods, MaxInFlight: cfg.MaxInFlight,
+		Unbounded: []string{"/grpc.health.v1.Health/Watch", "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"},
+	})
+	return &Service{engine: e, cfg: cfg, mem: memory.DefaultAllocator, health: health.NewServer(), guard: g}
 }
 
 // Register adds the inference service, gRPC health checking and server
@@ -90,48 +115,20 @@ func (s *Service) Shutdown() { s.health.Shutdown() }
 
 // ServerOptions returns the grpc.ServerOptions the service's limits and
 // authentication need; pass them to grpc.NewServer with any TLS option.
+// The token and the in-flight budget are checked from the headers (a tap
+// handle), request messages are bounded on the wire before they are
+// decoded (inferCodec), and a connection opens at most MaxInFlight+16
+// streams.
 func (s *Service) ServerOptions() []grpc.ServerOption {
-	opts := []grpc.ServerOption{grpc.MaxRecvMsgSize(s.cfg.MaxRequestBytes)}
-	if s.cfg.Token != "" {
-		opts = append(opts, grpc.ChainUnaryInterceptor(tokenAuth(s.cfg.Token)),
-			grpc.ChainStreamInterceptor(tokenAuthStream(s.cfg.Token)))
-	}
-	return opts
-}
-
-// authorized reports whether a call may proceed: health checks always,
-// anything else with the bearer token.
-func authorized(ctx context.Context, method string, want []byte) error {
-	if strings.HasPrefix(method, "/grpc.health.v1.Health/") {
-		return nil
-	}
-	md, _ := metadata.FromIncomingContext(ctx)
-	for _, got := range md.Get("authorization") {
-		if subtle.ConstantTimeCompare([]byte(got), want) == 1 {
-			return nil
-		}
-	}
-	return status.Error(codes.Unauthenticated, "missing or wrong token: send metadata \"authorization: Bearer <token>\"")
-}
-
-func tokenAuth(token string) grpc.UnaryServerInterceptor {
-	want := []byte("Bearer " + token)
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if err := authorized(ctx, info.FullMethod, want); err != nil {
-			return nil, err
-		}
-		return handler(ctx, req)
-	}
-}
-
-// tokenAuthStream guards the streaming methods (reflection, health watch).
-func tokenAuthStream(token string) grpc.StreamServerInterceptor {
-	want := []byte("Bearer " + token)
-	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		if err := authorized(ss.Context(), info.FullMethod, want); err != nil {
-			return err
-		}
-		return handler(srv, ss)
+	return []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(s.cfg.MaxRequestBytes),
+		// Above MaxInFlight, so that a client multiplexing on one
+		// connection is refused at once by the budget rather than queued
+		// on its side by HTTP/2 stream credit.
+		grpc.MaxConcurrentStreams(uint32(s.cfg.MaxInFlight + 16)),
+		s.guard.ServerOption(),
+		grpc.ForceServerCodecV2(inferCodec{s: s}),
+		grpc.ChainUnaryInterceptor(s.decodeCheck),
 	}
 }
 
@@ -148,6 +145,9 @@ func (s *Service) ServerReady(context.Context, *pb.ServerReadyRequest) (*pb.Serv
 // ModelReady reports whether the model serves a version (the given one, if
 // set).
 func (s *Service) ModelReady(_ context.Context, req *pb.ModelReadyRequest) (*pb.ModelReadyResponse, error) {
+	if req.Name == "" {
+		return nil, s.emptyName()
+	}
 	if _, ok := s.engine.Ref(req.Name); !ok {
 		return nil, status.Errorf(codes.NotFound, "model %q is not served (served: %v)", req.Name, s.engine.Models())
 	}
@@ -162,6 +162,9 @@ func (s *Service) ServerMetadata(context.Context, *pb.ServerMetadataRequest) (*p
 
 // ModelMetadata describes the served version's inputs and output.
 func (s *Service) ModelMetadata(_ context.Context, req *pb.ModelMetadataRequest) (*pb.ModelMetadataResponse, error) {
+	if req.Name == "" {
+		return nil, s.emptyName()
+	}
 	v, err := s.engine.acquire(req.Name)
 	if err != nil {
 		return nil, grpcError(err)
@@ -183,7 +186,8 @@ func (s *Service) ModelMetadata(_ context.Context, req *pb.ModelMetadataRequest)
 }
 
 // ModelInfer scores a batch with the version served when the request
-// arrived; the response names that version.
+// arrived; the response names that version. Scores are returned as Triton
+// does, in raw_output_contents (little-endian FP64), not in contents.
 func (s *Service) ModelInfer(ctx context.Context, req *pb.ModelInferRequest) (resp *pb.ModelInferResponse, err error) {
 	start := time.Now()
 	version, rows, label := "", 0, req.ModelName
@@ -192,6 +196,14 @@ func (s *Service) ModelInfer(ctx context.Context, req *pb.ModelInferRequest) (re
 	}()
 	if _, ok := s.engine.Ref(req.ModelName); !ok {
 		label = "_unknown" // client-chosen names must not grow the metric's label set
+	}
+	if req.ModelName == "" {
+		return nil, s.emptyName()
+	}
+	for _, o := range req.Outputs {
+		if o.Name != "score" {
+			return nil, status.Errorf(codes.InvalidArgument, "unknown output %q requested: the model has one output, \"score\"", o.Name)
+		}
 	}
 	v, err := s.engine.acquire(req.ModelName)
 	if err != nil {
@@ -217,16 +229,23 @@ func (s *Service) ModelInfer(ctx context.Context, req *pb.ModelInferRequest) (re
 	if outs > 1 {
 		shape = append(shape, int64(outs))
 	}
+	raw := make([]byte, 8*len(scores))
+	for i, f := range scores {
+		binary.LittleEndian.PutUint64(raw[8*i:], math.Float64bits(f))
+	}
 	return &pb.ModelInferResponse{
-		ModelName:    req.ModelName,
-		ModelVersion: v.version,
-		Id:           req.Id,
-		Parameters:   map[string]*pb.InferParameter{"lakestream.version": {ParameterChoice: &pb.InferParameter_StringParam{StringParam: v.version}}},
-		Outputs: []*pb.ModelInferResponse_InferOutputTensor{{
-			Name: "score", Datatype: "FP64", Shape: shape,
-			Contents: &pb.InferTensorContents{Fp64Contents: scores},
-		}},
+		ModelName:         req.ModelName,
+		ModelVersion:      v.version,
+		Id:                req.Id,
+		Parameters:        map[string]*pb.InferParameter{"lakestream.version": {ParameterChoice: &pb.InferParameter_StringParam{StringParam: v.version}}},
+		Outputs:           []*pb.ModelInferResponse_InferOutputTensor{{Name: "score", Datatype: "FP64", Shape: shape}},
+		RawOutputContents: [][]byte{raw},
 	}, nil
+}
+
+// emptyName is the error of a request that names no model.
+func (s *Service) emptyName() error {
+	return status.Errorf(codes.InvalidArgument, "model name is empty: name one of %v", s.engine.Models())
 }
 
 func grpcError(err error) error {
@@ -270,4 +289,34 @@ func oipType(t arrow.DataType) string {
 		return "FP32"
 	}
 	return "FP64"
+}
+
+// OutputFP64 returns the values of the FP64 output tensor name of resp,
+// from raw_output_contents (as this server and Triton send them) or from
+// typed contents.
+func OutputFP64(resp *pb.ModelInferResponse, name string) ([]float64, error) {
+	for i, o := range resp.Outputs {
+		if o.Name != name {
+			continue
+		}
+		if o.Datatype != "FP64" {
+			return nil, fmt.Errorf("output %q is %s, not FP64", name, o.Datatype)
+		}
+		if len(resp.RawOutputContents) == 0 {
+			if o.Contents == nil {
+				return nil, nil
+			}
+			return o.Contents.Fp64Contents, nil
+		}
+		if i >= len(resp.RawOutputContents) || len(resp.RawOutputContents[i])%8 != 0 {
+			return nil, fmt.Errorf("output %q: no whole raw FP64 contents", name)
+		}
+		raw := resp.RawOutputContents[i]
+		out := make([]float64, len(raw)/8)
+		for j := range out {
+			out[j] = math.Float64frombits(binary.LittleEndian.Uint64(raw[8*j:]))
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("response has no output %q", name)
 }

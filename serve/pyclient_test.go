@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -102,6 +103,56 @@ func TestPythonClientCallsEveryRPC(t *testing.T) {
 	for i := range want {
 		if got.Scores[i] != want[i] || got.RawScores[i] != want[i] {
 			t.Errorf("row %d: python typed %v raw %v, in-process %v", i, got.Scores[i], got.RawScores[i], want[i])
+		}
+	}
+}
+
+// TestRealClientsScoreLikeInProcess runs the clients users have, unchanged:
+// tritonclient over gRPC and HTTP (binary and JSON tensors) reading scores
+// with as_numpy, and the KServe SDK's v2 gRPC and REST clients. Each must
+// read exactly the scores of in-process scoring.
+func TestRealClientsScoreLikeInProcess(t *testing.T) {
+	pyref.Python(t)
+	c1 := []int64{1005, 1002, 7, 99}
+	site := []string{"a", "b", "zz", "héllo"}
+	price := []float64{1.5, 0, 10, -3.25}
+	svc, srv, want := restFixture(t, DefaultServerConfig(), c1, site, price)
+	gs := grpc.NewServer(svc.ServerOptions()...)
+	svc.Register(gs)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go gs.Serve(lis)
+	defer gs.Stop()
+
+	req := map[string]any{"columns": []map[string]any{
+		{"name": "c1", "datatype": "INT64", "values": c1},
+		{"name": "site", "datatype": "BYTES", "values": site},
+		{"name": "price", "datatype": "FP64", "values": price},
+	}}
+	reqFile := filepath.Join(t.TempDir(), "req.json")
+	b, _ := json.Marshal(req)
+	if err := os.WriteFile(reqFile, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]float64{}
+	for _, family := range []string{"triton", "kserve"} {
+		out := pyref.Run(t, "testdata/real_clients.py", family, lis.Addr().String(), strings.TrimPrefix(srv.URL, "http://"), "ctr", reqFile)
+		if err := json.Unmarshal(out, &got); err != nil {
+			t.Fatalf("%s client output %s: %v", family, out, err)
+		}
+	}
+	for _, client := range []string{"triton_grpc", "triton_http_binary", "triton_http_json", "kserve_grpc", "kserve_rest"} {
+		scores, ok := got[client]
+		if !ok || len(scores) != len(want) {
+			t.Errorf("%s read %v, want %d scores", client, scores, len(want))
+			continue
+		}
+		for i := range want {
+			if scores[i] != want[i] {
+				t.Errorf("%s row %d: %v, in-process %v", client, i, scores[i], want[i])
+			}
 		}
 	}
 }

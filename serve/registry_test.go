@@ -114,7 +114,7 @@ func TestRegistryModelScoresLikeInProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := resp.Outputs[0].Contents.Fp64Contents
+	got := mustScores(t, resp)
 	// Row 2's site is null in training and "" over the protocol (BYTES has
 	// no null): compare the rows that mean the same thing.
 	for _, i := range []int{0, 1, 3} {

@@ -257,7 +257,32 @@ func (t tensor) ints(n int) ([]int64, error) {
 	if got != n {
 		return nil, &InputError{t.name, fmt.Sprintf("has %d values for %d rows", got, n)}
 	}
+	// int_contents and uint_contents carry INT8..INT32 and UINT8..UINT32
+	// in 32 bits: a value must fit the declared datatype.
+	if lo, hi, narrow := datatypeRange(t.datatype); narrow {
+		for i, v := range out {
+			if v < lo || v > hi {
+				return nil, &InputError{t.name, fmt.Sprintf("row %d: %d is outside the %s range [%d, %d]", i, v, t.datatype, lo, hi)}
+			}
+		}
+	}
 	return out, nil
+}
+
+// datatypeRange is the range of the OIP integer datatypes narrower than
+// their contents field.
+func datatypeRange(datatype string) (lo, hi int64, narrow bool) {
+	switch datatype {
+	case "INT8":
+		return math.MinInt8, math.MaxInt8, true
+	case "INT16":
+		return math.MinInt16, math.MaxInt16, true
+	case "UINT8":
+		return 0, math.MaxUint8, true
+	case "UINT16":
+		return 0, math.MaxUint16, true
+	}
+	return 0, 0, false
 }
 
 // intRange is the range of an integer column type, by builder.

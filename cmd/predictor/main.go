@@ -62,6 +62,7 @@ type config struct {
 	models      modelFlags
 	listen      string
 	metrics     string
+	httpListen  string
 	brokers     string
 	modelTopic  string
 	poll        time.Duration
@@ -70,6 +71,7 @@ type config struct {
 	token       string
 	maxBatch    int
 	maxReqBytes int
+	maxInFlight int
 	logJSON     bool
 	gcPercent   int
 
@@ -131,12 +133,14 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.metrics, "metrics-listen", "127.0.0.1:8002", "Prometheus /metrics listen address; empty disables")
 	fs.StringVar(&c.brokers, "kafka-brokers", "", "Kafka brokers for the model topic; empty: poll the lake only")
 	fs.StringVar(&c.modelTopic, "model-topic", model.DefaultModelTopic, "Kafka topic where promotions are announced")
+	fs.StringVar(&c.httpListen, "http-listen", "", "also serve the inference protocol over HTTP/JSON (KServe v2 REST) on this address, with the same token and limits; empty disables")
 	fs.DurationVar(&c.poll, "poll", 30*time.Second, "how often to poll the lake for moved aliases (fallback to the model topic)")
-	fs.StringVar(&c.tlsCert, "tls-cert", "", "TLS certificate file (with --tls-key) to serve gRPC over TLS")
+	fs.StringVar(&c.tlsCert, "tls-cert", "", "TLS certificate file (with --tls-key) to serve gRPC (and --http-listen) over TLS")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "TLS private key file")
 	fs.StringVar(&c.token, "token", "", "require \"authorization: Bearer TOKEN\" on every call but health (better set through LAKESTREAM_TOKEN than on the command line)")
 	fs.IntVar(&c.maxBatch, "max-batch", serve.DefaultServerConfig().MaxBatch, "largest batch (rows) one request may carry")
 	fs.IntVar(&c.maxReqBytes, "max-request-bytes", serve.DefaultServerConfig().MaxRequestBytes, "largest request message in bytes")
+	fs.IntVar(&c.maxInFlight, "max-inflight", serve.DefaultServerConfig().MaxInFlight, "requests admitted at once; beyond, a request gets RESOURCE_EXHAUSTED before it is read (received messages hold at most this × --max-request-bytes)")
 	fs.BoolVar(&c.logJSON, "log-json", false, "log JSON lines instead of text")
 	fs.IntVar(&c.gcPercent, "gc-percent", 400, "Go GC target (as GOGC): higher trades memory for fewer collections and a lower latency tail; ignored when GOGC is set")
 	fs.StringVar(&c.streamData, "stream-data-topic", "", "also score every JSON row of this Kafka topic with the first --model (stream scoring)")
@@ -162,6 +166,10 @@ func parseFlags(args []string) (config, error) {
 		return c, usage("--lake is required (or set LAKESTREAM_LAKE)")
 	case len(c.models) == 0:
 		return c, usage("name at least one --model")
+	case c.poll < 0:
+		return c, usage(fmt.Sprintf("--poll %v: want a positive interval (polling is the fallback when announcements are missed)", c.poll))
+	case c.maxBatch < 1 || c.maxReqBytes < 1 || c.maxInFlight < 1:
+		return c, usage("--max-batch, --max-request-bytes and --max-inflight must be at least 1")
 	case (c.tlsCert == "") != (c.tlsKey == ""):
 		return c, usage("--tls-cert and --tls-key go together")
 	case c.streamData != "" && (c.streamOut == "" || c.streamDLQ == "" || c.brokers == ""):
@@ -197,6 +205,13 @@ func run(args []string) error {
 	if err != nil {
 		return fmt.Errorf("--lake %s: %w", c.lake, err)
 	}
+	// A trainer creates a local lake on first write; a predictor only
+	// reads, so a missing folder is a mistake in --lake.
+	if l, ok := store.(*lake.Local); ok {
+		if _, err := os.Stat(l.Root()); err != nil {
+			return fmt.Errorf("--lake %s: %w (the folder a trainer published the models to)", c.lake, err)
+		}
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	engine, err := serve.NewEngine(serve.NewRegistryLoader(store), c.models, serve.WithLogger(log), serve.WithMetrics(serve.NewMetrics(reg)))
@@ -205,15 +220,17 @@ func run(args []string) error {
 	}
 	svc := serve.NewService(engine, serve.ServerConfig{
 		Name: "lakestream-predictor", Version: version,
-		MaxBatch: c.maxBatch, MaxRequestBytes: c.maxReqBytes, Token: c.token,
+		MaxBatch: c.maxBatch, MaxRequestBytes: c.maxReqBytes, MaxInFlight: c.maxInFlight, Token: c.token,
 	})
 	opts := svc.ServerOptions()
+	var tlsConfig *tls.Config
 	if c.tlsCert != "" {
 		cert, err := tls.LoadX509KeyPair(c.tlsCert, c.tlsKey)
 		if err != nil {
 			return fmt.Errorf("--tls-cert/--tls-key: %w", err)
 		}
-		opts = append(opts, grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})))
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		opts = append(opts, grpc.Creds(credentials.NewTLS(tlsConfig.Clone())))
 	}
 	gs := grpc.NewServer(opts...)
 	svc.Register(gs)
@@ -263,6 +280,27 @@ func run(args []string) error {
 			return err
 		})
 	}
+	var restSrv *http.Server
+	if c.httpListen != "" {
+		hl, err := net.Listen("tcp", c.httpListen)
+		if err != nil {
+			return fmt.Errorf("--http-listen %s: %w", c.httpListen, err)
+		}
+		restSrv = &http.Server{Handler: svc.HTTPHandler(), ReadHeaderTimeout: 5 * time.Second}
+		log.Info("predictor serving HTTP", "http", hl.Addr().String())
+		g.Go(func() error {
+			var err error
+			if restSrv.TLSConfig = tlsConfig; tlsConfig != nil {
+				err = restSrv.ServeTLS(hl, "", "")
+			} else {
+				err = restSrv.Serve(hl)
+			}
+			if !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("--http-listen %s: %w", c.httpListen, err)
+			}
+			return nil
+		})
+	}
 	var metricsSrv *http.Server
 	if c.metrics != "" {
 		mux := http.NewServeMux()
@@ -286,6 +324,11 @@ func run(args []string) error {
 		case <-time.After(30 * time.Second):
 			log.Warn("requests still running after 30s; closing their connections")
 			gs.Stop()
+		}
+		if restSrv != nil {
+			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			restSrv.Shutdown(sctx)
+			cancel()
 		}
 		if metricsSrv != nil {
 			metricsSrv.Close()

@@ -25,6 +25,7 @@ import (
 	"github.com/lakestream/lakestream/internal/tlstest"
 	"github.com/lakestream/lakestream/lake"
 	"github.com/lakestream/lakestream/model"
+	"github.com/lakestream/lakestream/serve"
 	"github.com/lakestream/lakestream/serve/swaptest"
 )
 
@@ -39,6 +40,8 @@ func TestParseFlagsErrors(t *testing.T) {
 		{[]string{"--lake", "x"}, "at least one --model"},
 		{[]string{"--lake", "x", "--model", "@champion"}, "want NAME"},
 		{[]string{"--lake", "x", "--model", "ctr", "--tls-cert", "c.pem"}, "go together"},
+		{[]string{"--lake", "x", "--model", "ctr", "--poll", "-1s"}, "--poll -1s"},
+		{[]string{"--lake", "x", "--model", "ctr", "--max-inflight", "0"}, "--max-inflight"},
 		{[]string{"--lake", "x", "--model", "ctr", "--stream-data-topic", "d"}, "--stream-predictions-topic"},
 		{[]string{"--lake", "x", "--model", "ctr", "--stream-data-topic", "d", "--stream-predictions-topic", "p",
 			"--stream-dead-letter-topic", "q", "--kafka-brokers", "b", "--stream-transactional-id", "t", "--stream-checkpoint-interval", "0"}, "checkpoint"},
@@ -145,8 +148,8 @@ func TestPredictorBinaryServesAndStops(t *testing.T) {
 	if err != nil || resp.ModelVersion != "1" {
 		t.Fatalf("ModelInfer = %v, %v; want version 1", resp, err)
 	}
-	if p := resp.Outputs[0].Contents.Fp64Contents[0]; p <= 0 || p >= 1 {
-		t.Errorf("score %v is not a probability", p)
+	if s, err := serve.OutputFP64(resp, "score"); err != nil || len(s) != 1 || s[0] <= 0 || s[0] >= 1 {
+		t.Errorf("score %v (%v) is not one probability", s, err)
 	}
 	if _, err := model.SetAlias(ctx, store, "ctr", model.Champion, 2, nil); err != nil {
 		t.Fatal(err)
@@ -231,5 +234,17 @@ func TestPredictorBinaryTLSTokenAndMetrics(t *testing.T) {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+}
+
+// TestMissingLakeFolderIsRefused: a predictor only reads the lake, so a
+// --lake folder that does not exist is a mistake to report at start, not a
+// server waiting for a promotion that cannot come.
+func TestMissingLakeFolderIsRefused(t *testing.T) {
+	t.Setenv("LAKESTREAM_KAFKA_BROKERS", "")
+	missing := filepath.Join(t.TempDir(), "nonexistent")
+	err := run([]string{"--lake", missing, "--model", "ctr", "--listen", "127.0.0.1:0", "--metrics-listen", ""})
+	if err == nil || !strings.Contains(err.Error(), "--lake "+missing) {
+		t.Fatalf("run with a missing lake folder = %v, want an error naming --lake", err)
 	}
 }

@@ -52,6 +52,11 @@ def request(pb, model, columns, raw):
     return req
 
 
+def scores(resp):
+    raw = resp.raw_output_contents[0]
+    return list(struct.unpack(f"<{len(raw) // 8}d", raw))
+
+
 def main(proto_dir, address, model, request_json):
     pb, pbg = load_stubs(proto_dir)
     with open(request_json) as f:
@@ -70,8 +75,9 @@ def main(proto_dir, address, model, request_json):
         typed = stub.ModelInfer(request(pb, model, columns, raw=False))
         raw = stub.ModelInfer(request(pb, model, columns, raw=True))
         out["version"] = typed.model_version
-        out["scores"] = list(typed.outputs[0].contents.fp64_contents)
-        out["raw_scores"] = list(raw.outputs[0].contents.fp64_contents)
+        # Scores come back as Triton sends them, in raw_output_contents.
+        out["scores"] = scores(typed)
+        out["raw_scores"] = scores(raw)
         try:
             stub.ModelInfer(pb.ModelInferRequest(model_name="no-such-model"))
             out["unknown_model_code"] = "OK"

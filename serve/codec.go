@@ -1,0 +1,90 @@
+package serve
+
+import (
+	"context"
+	"strings"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	pb "github.com/lakestream/lakestream/api/inference"
+)
+
+// inferCodec is the proto codec with two changes for the inference
+// service's requests:
+//
+//   - a ModelInferRequest is bounded on the wire before it is decoded: its
+//     tensors and raw entries by the served model's columns, each tensor's
+//     values by the batch limit (checkInferWire), so a small message cannot
+//     decode into a large one;
+//   - a request that is refused or does not decode is answered with
+//     InvalidArgument (or the model's NotFound/Unavailable), not gRPC's
+//     Internal: the codec records the error and returns nil, and
+//     decodeCheck, the first interceptor, returns the recorded error.
+type inferCodec struct{ s *Service }
+
+func (inferCodec) Name() string { return "proto" }
+
+func (inferCodec) Marshal(v any) (mem.BufferSlice, error) {
+	return encoding.GetCodecV2("proto").Marshal(v)
+}
+
+func (c inferCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	m, ok := v.(proto.Message)
+	if !ok || m.ProtoReflect().Descriptor().ParentFile().Package() != "inference" {
+		return encoding.GetCodecV2("proto").Unmarshal(data, v)
+	}
+	var b []byte
+	if len(data) == 1 {
+		b = data[0].ReadOnlyData()
+	} else {
+		b = data.Materialize()
+	}
+	if req, ok := v.(*pb.ModelInferRequest); ok {
+		if err := c.s.checkRequestWire(b); err != nil {
+			c.s.decodeErrs.Store(req, err)
+			return nil
+		}
+	}
+	if err := proto.Unmarshal(b, m); err != nil {
+		proto.Reset(m)
+		c.s.decodeErrs.Store(v, status.Errorf(codes.InvalidArgument, "request does not decode as %s: %v", m.ProtoReflect().Descriptor().FullName(), err))
+	}
+	return nil
+}
+
+// checkRequestWire applies the bounds of the model a ModelInferRequest
+// names before it is decoded.
+func (s *Service) checkRequestWire(b []byte) error {
+	name, err := wireModelName(b)
+	if err != nil {
+		return status.Errorf(codes.InvalidArgument, "request does not decode as inference.ModelInferRequest: %v", err)
+	}
+	if name == "" {
+		return s.emptyName()
+	}
+	v, err := s.engine.acquire(name)
+	if err != nil {
+		return grpcError(err)
+	}
+	cols := v.model.Schema().NumFields()
+	v.release()
+	if err := checkInferWire(b, inferBounds{inputs: cols, elems: s.cfg.MaxBatch}); err != nil {
+		return status.Errorf(codes.InvalidArgument, "request refused before decoding: %v", err)
+	}
+	return nil
+}
+
+// decodeCheck answers a call whose request inferCodec refused.
+func (s *Service) decodeCheck(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if strings.HasPrefix(info.FullMethod, "/inference.") {
+		if err, ok := s.decodeErrs.LoadAndDelete(req); ok {
+			return nil, err.(error)
+		}
+	}
+	return handler(ctx, req)
+}
