@@ -240,7 +240,14 @@ func TestNoDataAndGateRefused(t *testing.T) {
 }
 
 func TestBackfillOrderLimitAndRetries(t *testing.T) {
-	store := laketest.NewMemory()
+	testBackfill(t, laketest.NewMemory())
+}
+
+func TestIntegrationBackfillMinIO(t *testing.T) {
+	testBackfill(t, laketest.MinIO(t))
+}
+
+func testBackfill(t *testing.T, store lake.Store) {
 	clock := scheduletest.NewClock(day("2026-11-20"))
 	fake := newFake()
 	fake.failTrain["2026-11-04"] = 2 // fails twice, succeeds at the third attempt
@@ -271,10 +278,18 @@ func TestBackfillOrderLimitAndRetries(t *testing.T) {
 		active := fake.active
 		fake.mu.Unlock()
 		if active < 2 {
-			time.Sleep(10 * time.Millisecond)
-			fake.mu.Lock()
-			same := fake.active == active
-			fake.mu.Unlock()
+			// Give a second run time to reach Train (on MinIO a lease and
+			// two record writes take a few milliseconds).
+			same := true
+			for range 30 {
+				time.Sleep(10 * time.Millisecond)
+				fake.mu.Lock()
+				same = fake.active == active
+				fake.mu.Unlock()
+				if !same {
+					break
+				}
+			}
 			if !same {
 				continue
 			}
@@ -332,7 +347,23 @@ func TestBackfillOrderLimitAndRetries(t *testing.T) {
 // Two schedulers on one lake, racing for 20 intervals: each interval is
 // trained and published exactly once.
 func TestTwoSchedulersRace(t *testing.T) {
-	store := laketest.NewMemory()
+	t.Run("memory", func(t *testing.T) { testTwoSchedulersRace(t, laketest.NewMemory()) })
+	t.Run("local", func(t *testing.T) {
+		s, err := lake.NewLocal(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		testTwoSchedulersRace(t, s)
+	})
+}
+
+// TestIntegrationTwoSchedulersRaceMinIO races them on the real MinIO, whose
+// If-None-Match: * creates are the leases.
+func TestIntegrationTwoSchedulersRaceMinIO(t *testing.T) {
+	testTwoSchedulersRace(t, laketest.MinIO(t))
+}
+
+func testTwoSchedulersRace(t *testing.T, store lake.Store) {
 	clock := scheduletest.NewClock(day("2026-11-22").Add(time.Hour))
 	fake := newFake()
 	j := testJob(t, "    start: 2026-11-01\n    max_active_runs: 3\n")
