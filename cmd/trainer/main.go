@@ -30,6 +30,7 @@ var commands = []command{
 	{"quickstart", "generate a click-log lake, train LR and FM, evaluate and save them (no services needed)", runQuickstart},
 	{"train", "train a model on a Parquet table in the lake", runTrain},
 	{"stream", "train continuously on a Kafka topic of JSON rows: prequential metrics, a version through the gate every --publish-every", runStream},
+	{"produce", "write the rows of a lake table to a Kafka topic as JSON (replay days into a stream)", runProduce},
 	{"models", "the model registry: list | show NAME[@VERSION] | promote NAME VERSION | rollback NAME [VERSION] | retain NAME", runModels},
 	{"eval", "evaluate a model (or champion vs challenger) on a held-out table: report.json and plots", runEval},
 	{"ps", "serve one parameter-server shard (--shard i/n); shard 0 can coordinate the job's workers", runPS},

@@ -83,6 +83,8 @@ func runStream(ctx context.Context, args []string, stdout io.Writer) error {
 		return &usageError{"--patience (early stopping) is for bounded data; trainer stream has the gate instead"}
 	case j.valDT != "" || j.valHash != "":
 		return &usageError{"--validation-dt/--validation-hash: trainer stream evaluates prequentially (test-then-train); drop them"}
+	case j.model.Negatives > 0:
+		return &usageError{"--negatives: trainer stream judges each version on the prequential scores of the rows it saw; sampled negatives have none (train implicit-feedback MF with trainer train)"}
 	case *start != "earliest" && *start != "latest":
 		return &usageError{fmt.Sprintf("--start %q: want earliest or latest", *start)}
 	case *gateWindow < 1 || *recent < 0:
@@ -108,7 +110,7 @@ func runStream(ctx context.Context, args []string, stdout io.Writer) error {
 	if dlq == *topic {
 		return &usageError{"--dead-letter-topic must differ from --topic"}
 	}
-	log := newLogger(os.Stderr).With("job", j.output, "topic", *topic)
+	log := newLogger(os.Stderr).With("topic", *topic)
 
 	store, err := lake.Open(ctx, j.lakeURI)
 	if err != nil {
