@@ -34,6 +34,7 @@ var usageLines = map[string]string{
 	"models promote":  "models promote NAME VERSION [flags]: gate VERSION against the champion and move the champion alias",
 	"models rollback": "models rollback NAME [VERSION] [flags]: move an alias back",
 	"models retain":   "models retain NAME --keep N [flags]: delete old versions no alias needs",
+	"console":         "console [flags]: the registry and jobs as a web page and a REST API (/api/v1, /api/openapi.yaml), read-only unless --allow-writes",
 }
 
 // parseConfig gives fs a usage text with a header line and parses args into

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lakestream/lakestream/internal/cliconfig"
 	"github.com/lakestream/lakestream/lake"
 	"github.com/lakestream/lakestream/model"
 	"github.com/lakestream/lakestream/model/console"
@@ -36,11 +37,7 @@ func runConsole(ctx context.Context, args []string, stdout io.Writer) error {
 	allowWrites := fs.Bool("allow-writes", false, "enable promoting through the gate and rolling back, from the page and POST /api/v1/... (default: read-only)")
 	var ann announceFlags
 	ann.register(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: trainer console --lake LAKE [--listen 127.0.0.1:8080] [--token T] [--tls-cert C --tls-key K] [--allow-writes [--kafka-brokers B]]")
-		fmt.Fprintln(fs.Output(), "\nServes a web page and a REST API (/api/v1, documented at /api/openapi.yaml) over the lake's model registry and jobs.")
-		fs.PrintDefaults()
-	}
+	cliconfig.Secret(fs, "token")
 	if err := parseConfig(fs, args, nil); err != nil {
 		return err
 	}

@@ -7,9 +7,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lakestream/lakestream/model"
 )
 
 // TestConsoleAfterQuickstart is the console's acceptance path: after the
@@ -127,6 +131,23 @@ func TestConsoleAfterQuickstart(t *testing.T) {
 	}
 	if status, body := send(http.MethodPost, "/api/v1/models/quickstart-fm/aliases/champion/rollback", ""); status != 409 {
 		t.Errorf("rollback with no earlier champion: %d %s, want 409", status, body)
+	}
+
+	// trainer eval --save keeps a version's report where the console draws
+	// its plots from.
+	if err := os.Remove(filepath.Join(dir, model.ReportKey("quickstart-lr", 1))); err != nil {
+		t.Fatal(err)
+	}
+	if status, _ := get("/api/v1/models/quickstart-lr/versions/1/plots/roc.svg"); status != 404 {
+		t.Fatalf("plot without a report: %d, want 404", status)
+	}
+	var evalOut strings.Builder
+	if err := runEval(context.Background(), []string{"--lake", dir, "--data", "clicks", "--dt", "2014-10-24", "--model", "quickstart-lr@champion",
+		"--save", "--out", t.TempDir()}, &evalOut); err != nil {
+		t.Fatalf("eval --save: %v\n%s", err, evalOut.String())
+	}
+	if status, body := get("/api/v1/models/quickstart-lr/versions/1/plots/roc.svg"); status != 200 || !strings.Contains(string(body), "<svg") {
+		t.Errorf("plot after eval --save: %d", status)
 	}
 }
 

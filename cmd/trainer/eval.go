@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strconv"
 
 	"github.com/lakestream/lakestream/dataset"
 	"github.com/lakestream/lakestream/eval"
@@ -20,6 +21,8 @@ type evalRun struct {
 	cfg          evaltable.Config
 	out          string // the report folder
 	failOnReject bool
+	// save keeps the report beside the version in the registry too.
+	save bool
 }
 
 // evalFlags registers the flags of "trainer eval" on fs; the returned
@@ -48,6 +51,7 @@ func evalFlags(fs *flag.FlagSet) func() (*evalRun, error) {
 	fs.Uint64Var(&cfg.Bootstrap.Seed, "seed", cfg.Bootstrap.Seed, "bootstrap seed")
 	fs.Float64Var(&cfg.Gate.Floor, "min-auc", 0, "gate: the (challenger) model's AUC must reach this floor")
 	fs.Float64Var(&cfg.Gate.Epsilon, "max-drop", cfg.Gate.Epsilon, "gate: how far the challenger's AUC may fall below the champion's (the same default as models promote)")
+	fs.BoolVar(&r.save, "save", false, "also keep the report beside the --model version in the registry (models/NAME/V/eval/report.json), where trainer console shows its plots")
 	fs.BoolVar(&r.failOnReject, "fail-on-reject", false, "exit with an error when the gate rejects (for schedulers)")
 	fs.StringVar(&r.lakeURI, "lake", "lake", "the lake: a folder, file:///path or s3://bucket/prefix")
 	return func() (*evalRun, error) {
@@ -62,6 +66,8 @@ func evalFlags(fs *flag.FlagSet) func() (*evalRun, error) {
 			return nil, &usageError{"--challenger needs every score for the paired bootstrap: drop --sketch"}
 		case cfg.Task != "" && cfg.Task != evaltable.Binary && cfg.Task != evaltable.Regression:
 			return nil, &usageError{fmt.Sprintf("--task %q: want binary or regression", cfg.Task)}
+		case r.save && (cfg.Model == "" || cfg.Challenger != ""):
+			return nil, &usageError{"--save keeps the evaluation of one saved model: give --model without --challenger"}
 		case cfg.BatchSize <= 0:
 			return nil, &usageError{fmt.Sprintf("--batch-size %d: want > 0", cfg.BatchSize)}
 		}
@@ -117,6 +123,19 @@ func runEval(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("--out %s: %w", r.out, err)
 	}
 	printReport(stdout, rep, r.out)
+	if r.save {
+		// The version evaluated, also when --model named the latest or an
+		// alias that has moved since.
+		name := rep.Model.Name
+		version, err := strconv.Atoi(rep.Model.Version)
+		if err != nil {
+			return fmt.Errorf("--save: the report names version %q of %s", rep.Model.Version, name)
+		}
+		if err := evaltable.SaveReport(ctx, store, name, version, rep); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "report kept at %s\n", model.ReportKey(name, version))
+	}
 	if r.failOnReject && rep.Decision != nil && !rep.Decision.Publish {
 		return &gateRejected{"gate rejected: " + rep.Decision.Reason}
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/lakestream/lakestream/dataset"
 	"github.com/lakestream/lakestream/eval"
+	"github.com/lakestream/lakestream/eval/evaltable"
 	"github.com/lakestream/lakestream/lake"
 	"github.com/lakestream/lakestream/model"
 	"github.com/lakestream/lakestream/train"
@@ -215,12 +215,8 @@ func scoreSaved(ctx context.Context, store lake.Store, name, dt string) (float64
 	rep := eval.Report{SchemaVersion: eval.ReportSchemaVersion, CreatedAt: time.Now().UTC(),
 		Model: &eval.ModelRef{Name: name, Version: strconv.Itoa(version)}, Dataset: quickstartTable + " dt=" + dt,
 		Binary: eval.NewBinaryReport(res)}
-	var buf bytes.Buffer
-	if err := rep.WriteJSON(&buf); err != nil {
+	if err := evaltable.SaveReport(ctx, store, name, version, &rep); err != nil {
 		return 0, err
-	}
-	if err := lake.PutBytes(ctx, store, model.ReportKey(name, version), buf.Bytes()); err != nil {
-		return 0, fmt.Errorf("save the evaluation report of %s version %d: %w", name, version, err)
 	}
 	return res.AUC, nil
 }
