@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -10,7 +11,9 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/lakestream/lakestream/datastream/kafka"
 	"github.com/lakestream/lakestream/datastream/kafka/kafkatest"
 	"github.com/lakestream/lakestream/lake"
 	"github.com/lakestream/lakestream/model"
@@ -118,5 +121,69 @@ func TestTrainerStreamPublishes(t *testing.T) {
 	}
 	if st.Prequential.Total.Examples != int64(n) {
 		t.Errorf("prequential total counts %d examples, want %d (each once)", st.Prequential.Total.Examples, n)
+	}
+}
+
+// TestTrainerStreamDeadLetters: messages that do not decode, rows whose
+// types do not match the schema, a missing label and a label the spec
+// refuses go to the dead-letter topic with their reason, and the job trains
+// every good row, each once.
+func TestTrainerStreamDeadLetters(t *testing.T) {
+	c := newCluster(t, "logistic") // skips under -short
+	brokers := kafkatest.Brokers(t)
+	s := &streamRun{cluster: c, brokers: brokers, adm: kafkatest.Admin(t, brokers)}
+	s.topic = kafkatest.Topic(t, brokers, 1, nil)
+	s.dlq = kafkatest.Topic(t, brokers, 1, nil)
+	rec := s.trainingRows()[0]
+	half := rec.NumRows() / 2
+	first, second := rec.NewSlice(0, half), rec.NewSlice(half, rec.NumRows())
+	defer first.Release()
+	defer second.Release()
+	s.produce([]arrow.Record{first})
+	bad := []struct {
+		value  string
+		reason kafka.Reason
+	}{
+		{`{"click": 1, "C1": `, kafka.ReasonInvalidJSON},
+		{`{"click": "yes", "C1": 1005}`, kafka.ReasonWrongType},
+		{`{"C1": 1005, "banner_pos": 0}`, kafka.ReasonMissingField},
+		{clickJSON(2), kafka.ReasonRejected},
+	}
+	for _, b := range bad {
+		kafkatest.Produce(t, brokers, s.topic, &kgo.Record{Value: []byte(b.value)})
+	}
+	s.produce([]arrow.Record{second})
+	p := c.start("stream", "stream", "--lake", c.lake, "--data", "clicks", "--spec", c.spec,
+		"--dt", c.days[0].DT+".."+c.days[len(c.days)-2].DT, "--model", "logistic", "--seed", "7",
+		"--topic", s.topic, "--brokers", strings.Join(brokers, ","), "--dead-letter-topic", s.dlq, "--output", "ctr",
+		"--publish-every", "0", "--idle-exit", "3s", "--model-topic", kafkatest.Name(t, "models"))
+	if err := waitExit(p, 2*time.Minute); err != nil {
+		t.Fatalf("trainer stream: %v\n%s\n%s", err, p.out.String(), p.errb.String())
+	}
+	out := p.out.String()
+	if !strings.Contains(out, fmt.Sprintf("trained %d examples", rec.NumRows())) ||
+		!strings.Contains(out, "dead letters 4 (invalid_json 1, missing_field 1, rejected 1, wrong_type 1)") {
+		t.Errorf("want every good row trained and the dead letters counted by reason:\n%s", out)
+	}
+	dl := kafkatest.ReadAll(t, brokers, s.dlq, false)
+	if len(dl) != len(bad) {
+		t.Fatalf("%d dead letters, want %d", len(dl), len(bad))
+	}
+	for i, r := range dl {
+		reason, _ := kafka.Header(r, kafka.HeaderReason)
+		off, _ := kafka.Header(r, kafka.HeaderSourceOffset)
+		if string(r.Value) != bad[i].value || reason != string(bad[i].reason) || off != strconv.Itoa(int(half)+i) {
+			t.Errorf("dead letter %d: %q reason %q offset %s; want %q reason %q offset %d", i, r.Value, reason, off, bad[i].value, bad[i].reason, int(half)+i)
+		}
+	}
+	// The one version (at the stop) holds every offset, dead letters included.
+	store, err := lake.NewLocal(c.lake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := publish.ReadStatus(context.Background(), store, "stream-ctr")
+	if err != nil || len(st.Versions) != 1 || st.Versions[0].Lineage.Offsets[0] != rec.NumRows()+int64(len(bad)) ||
+		st.Examples != rec.NumRows() || st.DeadLetters["rejected"] != 1 {
+		t.Errorf("status %+v %v: want one version at offset %d, %d examples", st, err, rec.NumRows()+int64(len(bad)), rec.NumRows())
 	}
 }
