@@ -65,7 +65,7 @@ func runSchedule(ctx context.Context, args []string, stdout io.Writer) error {
 	if sub == "run" || sub == "backfill" || sub == "status" {
 		if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 			jobName, args = args[0], args[1:]
-		} else if sub != "status" {
+		} else if sub != "status" && !(len(args) > 0 && (args[0] == "-h" || args[0] == "--help")) {
 			return &usageError{fmt.Sprintf("schedule %s: want JOB first (a job name of the schedule file)", sub)}
 		}
 	}
