@@ -4,7 +4,7 @@ GO ?= go
 PKGS ?= ./...
 STATICCHECK_VERSION ?= v0.6.1
 
-.PHONY: all build fmt lint test test-unit test-integration bench generate services-up services-down quickstart
+.PHONY: all build fmt lint test test-unit test-integration bench generate services-up services-down quickstart image
 
 all: build
 
@@ -46,3 +46,10 @@ services-down:
 
 quickstart:
 	$(GO) run ./cmd/trainer quickstart
+
+# The container image of both binaries, built without a Docker daemon onto an
+# empty base (reproducible, non-root): bin/lakestream-image.tar, for
+# `docker load`, `kind load image-archive` or `crane push`. IMAGE names it.
+IMAGE ?= lakestream:dev
+image:
+	$(GO) run ./deploy/kubernetes/image -o bin/lakestream-image.tar -tag $(IMAGE)

@@ -130,7 +130,7 @@ func runPS(ctx context.Context, args []string, stdout io.Writer) error {
 	cl.register(fs)
 	shard := fs.String("shard", "", "this shard as i/n (required), e.g. 0/2")
 	listen := fs.String("listen", "127.0.0.1:7070", "address to serve gRPC on")
-	coordinate := fs.Bool("coordinate", false, "run the job's coordinator and clock table here (shard 0)")
+	coordinateFlag := fs.Bool("coordinate", false, "run the job's coordinator and clock table on shard 0 (other shards accept and ignore it, so one Kubernetes StatefulSet template serves every shard)")
 	consistency := fs.String("consistency", paramserver.Sync, "consistency model: sync, ssp or async (give the same to every shard)")
 	staleness := fs.Int64("staleness", 0, "ssp: steps a worker may run ahead of the slowest")
 	workers := fs.Int("workers", 1, "coordinator: workers that must register before any split is handed out (and, under sync and ssp, join before the first barrier)")
@@ -145,7 +145,7 @@ func runPS(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := cl.finish(*coordinate); err != nil {
+	if err := cl.finish(*coordinateFlag); err != nil {
 		return err
 	}
 	if *shard == "" {
@@ -155,9 +155,7 @@ func runPS(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *coordinate && i != 0 {
-		return &usageError{"--coordinate runs on shard 0"}
-	}
+	coordinate := *coordinateFlag && i == 0
 	cc := paramserver.ConsistencyConfig{Mode: *consistency, Staleness: *staleness, Workers: *workers}
 	if err := cc.Validate(); err != nil {
 		return &usageError{err.Error()}
@@ -186,7 +184,7 @@ func runPS(ctx context.Context, args []string, stdout io.Writer) error {
 	scfg := paramserver.ServerConfig{Store: store, Consistency: cc, Lake: lk, SnapshotPrefix: *prefix, Token: cl.token, TLS: srvTLS,
 		MaxMsgBytes: cl.maxMsg, ExpireEvery: *expireEvery, Logger: log}
 	var co *paramserver.Coordinator
-	if *coordinate {
+	if coordinate {
 		if scfg.Clocks, err = paramserver.NewClocks(cc); err != nil {
 			return err
 		}
@@ -208,7 +206,7 @@ func runPS(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("--listen %s: %w", *listen, err)
 	}
-	log.Info("parameter server listening", "addr", lis.Addr().String(), "tables", len(store.Tables()), "coordinator", *coordinate)
+	log.Info("parameter server listening", "addr", lis.Addr().String(), "tables", len(store.Tables()), "coordinator", coordinate)
 	fmt.Fprintf(stdout, "ps shard %d/%d listening on %s\n", i, n, lis.Addr())
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx, lis) })
