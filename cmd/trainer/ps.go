@@ -103,6 +103,18 @@ func parseShard(s string) (int, int, error) {
 	return i, n, nil
 }
 
+// refuseUnbuilt refuses the "trainer train" flags a distributed Parquet job
+// does not implement yet, rather than accept and ignore them.
+func refuseUnbuilt(j *trainJob) error {
+	switch {
+	case j.output != "":
+		return &usageError{"--output: distributed jobs do not write a model version yet; train with \"trainer train --output\" (or --parallel N on one machine)"}
+	case j.run.Patience != 0:
+		return &usageError{"--patience: distributed jobs do not stop early yet; drop it, or use \"trainer train\""}
+	}
+	return nil
+}
+
 // psModel builds the job's model from its flags, as "trainer train" does,
 // so that shards and workers declare the same tables.
 func psModel(j *trainJob) (train.Model, error) {
@@ -150,6 +162,9 @@ func runPS(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if *shard == "" {
 		return &usageError{"--shard is required, e.g. --shard 0/2"}
+	}
+	if err := refuseUnbuilt(j); err != nil {
+		return err
 	}
 	i, n, err := parseShard(*shard)
 	if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -645,5 +647,36 @@ func TestWorkerBatchSize(t *testing.T) {
 				t.Errorf("workerBatchSize(%d, %d, %d, %v) = %d, %v; want %d (error %v)", tc.job, tc.explicit, tc.quorum, tc.sync, got, err, tc.want, tc.wantErr)
 			}
 		})
+	}
+}
+
+// TestDistributedRefusesUnbuiltFlags: ps and Parquet workers refuse the
+// "trainer train" flags they do not implement (--output, --patience) with
+// a usage error naming the flag, instead of training and ignoring them.
+func TestDistributedRefusesUnbuiltFlags(t *testing.T) {
+	spec := filepath.Join(t.TempDir(), "spec.yaml")
+	if err := os.WriteFile(spec, []byte(clicklog.SpecYAML(18)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	job := []string{"--data", "clicks", "--spec", spec}
+	for _, tc := range []struct {
+		cmd  string
+		args []string
+		want string
+	}{
+		{"ps", []string{"--shard", "0/1", "--output", "m"}, "--output"},
+		{"ps", []string{"--shard", "0/1", "--patience", "2"}, "--patience"},
+		{"worker", []string{"--coordinator", "127.0.0.1:1", "--shards", "127.0.0.1:1", "--output", "m"}, "--output"},
+		{"worker", []string{"--coordinator", "127.0.0.1:1", "--shards", "127.0.0.1:1", "--patience", "2"}, "--patience"},
+	} {
+		run := runPS
+		if tc.cmd == "worker" {
+			run = runWorker
+		}
+		err := run(context.Background(), append(slices.Clone(job), tc.args...), io.Discard)
+		var ue *usageError
+		if !errors.As(err, &ue) || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%s %v: %v, want a usage error about %s", tc.cmd, tc.args, err, tc.want)
+		}
 	}
 }

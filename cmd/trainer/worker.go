@@ -92,6 +92,9 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer) error {
 	if *coordAddr == "" {
 		return &usageError{"--coordinator is required (the address of the ps started with --coordinate)"}
 	}
+	if err := refuseUnbuilt(j); err != nil {
+		return err
+	}
 	log := newLogger(os.Stderr).With("worker", *name)
 	w := &worker{name: *name, job: j, log: log}
 	lk, filter, plan, model, err := j.workerSetup(ctx, "training")

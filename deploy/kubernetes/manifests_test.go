@@ -538,8 +538,8 @@ func start(t *testing.T, bin string, c corev1.Container, env []string, jobDir st
 	return ports
 }
 
-// TestProbesReachRealEndpoints starts the real trainer ps (shard 0, with
-// the job ConfigMap's files) and predictor with the manifests' arguments on
+// TestProbesReachRealEndpoints starts the real trainer ps (shard 0 of every
+// shard StatefulSet, with the job ConfigMap's files) and predictor with the manifests' arguments on
 // free loopback ports, and checks that what each probe targets answers: a
 // TCP connection on the shard's port, gRPC health (NOT_SERVING until a
 // model exists, but an answer) and /metrics on the predictor's ports.
@@ -567,9 +567,6 @@ func TestProbesReachRealEndpoints(t *testing.T) {
 	trainer, predictor := buildBinary(t, dir, "trainer"), buildBinary(t, dir, "predictor")
 	deadline := time.Now().Add(time.Minute)
 	for _, sts := range m.statefulSets {
-		if sts.Name != "ps" {
-			continue
-		}
 		c := sts.Spec.Template.Spec.Containers[0]
 		ports := start(t, trainer, c, env, jobDir)
 		p := c.ReadinessProbe.TCPSocket.Port
@@ -581,7 +578,7 @@ func TestProbesReachRealEndpoints(t *testing.T) {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("shard readiness: %v", err)
+				t.Fatalf("StatefulSet %s readiness: %v", sts.Name, err)
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
