@@ -8,12 +8,16 @@ import (
 	"log/slog"
 	"maps"
 	"math"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/lakestream/lakestream/lake"
 	"github.com/lakestream/lakestream/lake/laketest"
@@ -563,4 +567,45 @@ func (h *logRecorder) lines() []map[string]string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return slices.Clone(h.recs)
+}
+
+func TestMetrics(t *testing.T) {
+	store := laketest.NewMemory()
+	clock := scheduletest.NewClock(day("2026-11-12"))
+	fake := newFake()
+	fake.refuse = func(iv string) bool { return iv == "2026-11-10" }
+	reg := prometheus.NewRegistry()
+	s, err := New(Config{Store: store, Pipeline: fake, Clock: clock, Owner: "a", Metrics: NewMetrics(reg)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := testJob(t, "")
+	for _, d := range []string{"2026-11-09", "2026-11-10", "2026-11-11"} {
+		commitDay(t, store, d)
+	}
+	for _, id := range []string{"2026-11-09", "2026-11-10", "2026-11-05"} {
+		iv, _ := j.IntervalByID(id)
+		if _, err := s.RunInterval(t.Context(), j, iv, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rr := httptest.NewRecorder()
+	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(rr, httptest.NewRequest("GET", "/metrics", nil))
+	text := rr.Body.String()
+	for _, want := range []string{
+		`lakestream_schedule_gate_decisions_total{job="ctr",outcome="promoted"} 1`,
+		`lakestream_schedule_gate_decisions_total{job="ctr",outcome="refused"} 1`,
+		`lakestream_schedule_last_success_timestamp_seconds{job="ctr"} 1.7944416e+09`, // 2026-11-12T00:00:00Z, the fake clock,
+		`lakestream_schedule_runs_total{job="ctr",state="gate-refused"} 1`,
+		`lakestream_schedule_runs_total{job="ctr",state="no-data"} 1`,
+		`lakestream_schedule_runs_total{job="ctr",state="succeeded"} 1`,
+		`lakestream_schedule_run_duration_seconds_count{job="ctr",state="succeeded"} 1`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if t.Failed() {
+		t.Log(text)
+	}
 }
