@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"testing"
@@ -185,5 +186,87 @@ func TestTrainerStreamDeadLetters(t *testing.T) {
 	if err != nil || len(st.Versions) != 1 || st.Versions[0].Lineage.Offsets[0] != rec.NumRows()+int64(len(bad)) ||
 		st.Examples != rec.NumRows() || st.DeadLetters["rejected"] != 1 {
 		t.Errorf("status %+v %v: want one version at offset %d, %d examples", st, err, rec.NumRows()+int64(len(bad)), rec.NumRows())
+	}
+}
+
+// TestStreamSameAsTrain: one engine, one result. The training days are
+// trained once from the lake with "trainer train" and once from a real
+// Kafka topic holding the same rows in the same order with "trainer stream
+// --max-records"; the two models are equal to float rounding. One row per
+// mini-batch makes the steps identical whatever the sources' batch
+// boundaries (Kafka cuts micro-batches by time and size, a Parquet scan by
+// row groups).
+func TestStreamSameAsTrain(t *testing.T) {
+	c := newCluster(t, "logistic") // skips under -short
+	brokers := kafkatest.Brokers(t)
+	s := &streamRun{cluster: c, brokers: brokers, adm: kafkatest.Admin(t, brokers)}
+	s.topic = kafkatest.Topic(t, brokers, 1, nil)
+	s.dlq = kafkatest.Topic(t, brokers, 1, nil)
+	n := s.produce(s.trainingRows())
+	dt := c.days[0].DT + ".." + c.days[len(c.days)-2].DT
+	common := []string{"--lake", c.lake, "--data", "clicks", "--spec", c.spec, "--dt", dt, "--model", "logistic",
+		"--seed", "7", "--batch-size", "1"}
+	tr := c.start("train", append(append([]string{"train"}, common...), "--output", "batch")...)
+	if err := waitExit(tr, 3*time.Minute); err != nil {
+		t.Fatalf("trainer train: %v\n%s\n%s", err, tr.out.String(), tr.errb.String())
+	}
+	st := c.start("stream", append(append([]string{"stream"}, common...), "--output", "streamed", "--topic", s.topic,
+		"--brokers", strings.Join(brokers, ","), "--dead-letter-topic", s.dlq, "--publish-every", "0",
+		"--max-records", strconv.Itoa(n), "--model-topic", kafkatest.Name(t, "models"))...)
+	if err := waitExit(st, 3*time.Minute); err != nil {
+		t.Fatalf("trainer stream: %v\n%s\n%s", err, st.out.String(), st.errb.String())
+	}
+	ctx := context.Background()
+	store, err := lake.NewLocal(c.lake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch, err := model.Load(ctx, store, "batch", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	streamed, err := model.Load(ctx, store, "streamed", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if streamed.Meta().Rows != int64(n) || streamed.Meta().Lineage == nil || streamed.Meta().Lineage.Offsets[0] != int64(n) {
+		t.Fatalf("streamed model: %d rows, lineage %+v; want %d", streamed.Meta().Rows, streamed.Meta().Lineage, n)
+	}
+	for _, bt := range batch.Tables() {
+		stt := streamed.Table(bt.Name)
+		if stt == nil {
+			t.Fatalf("table %s missing from the streamed model", bt.Name)
+		}
+		want := map[uint64][]float32{}
+		for i := range bt.Rows() {
+			key := uint64(i)
+			if !bt.Dense {
+				key = bt.Keys[i]
+			}
+			want[key] = bt.Values[i*bt.Width : (i+1)*bt.Width]
+		}
+		if stt.Rows() != bt.Rows() {
+			t.Errorf("table %s: %d rows streamed, %d from the lake", bt.Name, stt.Rows(), bt.Rows())
+		}
+		var worst float64
+		for i := range stt.Rows() {
+			key := uint64(i)
+			if !stt.Dense {
+				key = stt.Keys[i]
+			}
+			w, ok := want[key]
+			if !ok {
+				t.Fatalf("table %s: key %d only in the streamed model", bt.Name, key)
+			}
+			for j, v := range stt.Values[i*stt.Width : (i+1)*stt.Width] {
+				worst = max(worst, math.Abs(float64(v-w[j])))
+			}
+		}
+		// Both ran the same float32 steps in the same order: any
+		// difference would be a different row, order or batch.
+		if worst > 1e-6 {
+			t.Errorf("table %s: largest difference %g between the streamed and the lake model", bt.Name, worst)
+		}
+		t.Logf("table %s: %d rows, largest difference %g", bt.Name, bt.Rows(), worst)
 	}
 }
