@@ -8,10 +8,11 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 
 	"github.com/lakestream/lakestream/model"
+	"github.com/lakestream/lakestream/paramserver"
 	"github.com/lakestream/lakestream/train"
 	"github.com/lakestream/lakestream/train/feature"
+	"github.com/lakestream/lakestream/train/job"
 	"github.com/lakestream/lakestream/train/optim"
-	"github.com/lakestream/lakestream/train/traintest"
 )
 
 // TestArtifactScoresLikeTrainer trains each kind briefly on the click log,
@@ -155,11 +156,7 @@ func TestWarmStartContinuesFromModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	m2, _ := train.NewModel(c)
-	var zero []traintest.Table // warm start needs rows starting at zero
-	for _, tab := range m2.Tables() {
-		zero = append(zero, traintest.Table{Name: tab.Name, Width: tab.Width, Dense: tab.Dense, Rows: tab.Rows, Optimizer: tab.Optimizer(opt)})
-	}
-	ws, err := traintest.NewStore(zero...)
+	ws, err := paramserver.NewLocal(job.TableSpecs(m2, opt, 1, true)...) // warm start: rows start at zero
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,16 +10,18 @@ import (
 	"testing"
 
 	"github.com/lakestream/lakestream/model"
+	"github.com/lakestream/lakestream/paramserver"
 	"github.com/lakestream/lakestream/train/feature"
 	"github.com/lakestream/lakestream/train/optim"
-	"github.com/lakestream/lakestream/train/traintest"
 )
 
-// batchingStore is a traintest.Store with the multi-table capability. It
+// batchingStore is a paramserver.Local seen through Pull and Push only
+// (not its hinted and multi-table paths), with a multi-table capability of
+// its own. It
 // counts every call, one per round trip a remote store would make, and can
 // fail the multi-table calls.
 type batchingStore struct {
-	*traintest.Store
+	ps                     *paramserver.Local
 	pulls, pushes          int // single-table calls
 	pullTables, pushTables int // multi-table calls
 	failPull, failPush     error
@@ -28,12 +30,12 @@ type batchingStore struct {
 
 func (s *batchingStore) Pull(ctx context.Context, table string, keys []uint64, dst []float32) error {
 	s.pulls++
-	return s.Store.Pull(ctx, table, keys, dst)
+	return s.ps.Pull(ctx, table, keys, dst)
 }
 
 func (s *batchingStore) Push(ctx context.Context, table string, keys []uint64, grads []float32) error {
 	s.pushes++
-	return s.Store.Push(ctx, table, keys, grads)
+	return s.ps.Push(ctx, table, keys, grads)
 }
 
 func (s *batchingStore) PullTables(ctx context.Context, tables []string, keys [][]uint64, dst [][]float32) error {
@@ -43,7 +45,7 @@ func (s *batchingStore) PullTables(ctx context.Context, tables []string, keys []
 		return s.failPull
 	}
 	for i, name := range tables {
-		if err := s.Store.Pull(ctx, name, keys[i], dst[i]); err != nil {
+		if err := s.ps.Pull(ctx, name, keys[i], dst[i]); err != nil {
 			return fmt.Errorf("pull %q: %w", name, err)
 		}
 	}
@@ -57,7 +59,7 @@ func (s *batchingStore) PushTables(ctx context.Context, tables []string, keys []
 		return s.failPush
 	}
 	for i, name := range tables {
-		if err := s.Store.Push(ctx, name, keys[i], grads[i]); err != nil {
+		if err := s.ps.Push(ctx, name, keys[i], grads[i]); err != nil {
 			return fmt.Errorf("push %q: %w", name, err)
 		}
 	}
@@ -80,7 +82,7 @@ func TestStepperBatchesTables(t *testing.T) {
 			}
 			mp, _ := NewModel(c)
 			opt := optim.DefaultConfig(optim.FTRL)
-			batched := &batchingStore{Store: newStore(t, mb, opt, 3)}
+			batched := &batchingStore{ps: newStore(t, mb, opt, 3)}
 			plain := newStore(t, mp, opt, 3)
 			sb, sp := NewStepper(mb, batched, 1), NewStepper(mp, plain, 1)
 			tables := mb.Tables()
@@ -148,7 +150,7 @@ func TestStepperBatchErrorsNameTables(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, _ := NewModel(DefaultModelConfig(KindLogistic))
-			s := &batchingStore{Store: newStore(t, m, optim.DefaultConfig(optim.SGD), 1)}
+			s := &batchingStore{ps: newStore(t, m, optim.DefaultConfig(optim.SGD), 1)}
 			tc.set(s)
 			st := NewStepper(m, s, 0)
 			b := &Batch{Indptr: []int32{0, 2}, Indices: []uint64{1, 2}, Values: []float32{1, 1}, Fields: []int32{0, 1}, Labels: []float32{1}}
@@ -169,17 +171,17 @@ type hintedBatchingStore struct {
 
 func (s *hintedBatchingStore) PullHinted(ctx context.Context, table string, keys []uint64, dst []float32, hints []int32) error {
 	s.hinted++
-	return s.Store.Pull(ctx, table, keys, dst)
+	return s.ps.Pull(ctx, table, keys, dst)
 }
 
 func (s *hintedBatchingStore) PushHinted(ctx context.Context, table string, keys []uint64, grads []float32, hints []int32) error {
 	s.hinted++
-	return s.Store.Push(ctx, table, keys, grads)
+	return s.ps.Push(ctx, table, keys, grads)
 }
 
 func TestStepperPrefersHinted(t *testing.T) {
 	m, _ := NewModel(DefaultModelConfig(KindLogistic))
-	s := &hintedBatchingStore{batchingStore: batchingStore{Store: newStore(t, m, optim.DefaultConfig(optim.SGD), 1)}}
+	s := &hintedBatchingStore{batchingStore: batchingStore{ps: newStore(t, m, optim.DefaultConfig(optim.SGD), 1)}}
 	st := NewStepper(m, s, 0)
 	b := &Batch{Indptr: []int32{0, 2}, Indices: []uint64{1, 2}, Values: []float32{1, 1}, Fields: []int32{0, 1}, Labels: []float32{1}}
 	if _, err := st.Step(context.Background(), b); err != nil {
@@ -256,7 +258,7 @@ func TestWarmStartUsesNoFastPath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := func(wrap func(*traintest.Store) ParamStore) (preds []float64, losses []float64) {
+	run := func(wrap func(*paramserver.Local) ParamStore) (preds []float64, losses []float64) {
 		m, _ := NewModel(c)
 		st := NewStepper(m, wrap(newStore(t, m, opt, 1)), 0)
 		if err := st.WarmStart(base); err != nil {
@@ -275,17 +277,17 @@ func TestWarmStartUsesNoFastPath(t *testing.T) {
 		}
 		return preds, losses
 	}
-	wantP, wantL := run(func(s *traintest.Store) ParamStore { return s })
+	wantP, wantL := run(func(s *paramserver.Local) ParamStore { return s })
 	if slices.Equal(wantP, make([]float64, len(wantP))) {
 		t.Fatal("warm-started predictions are all zero: the base model has no weights")
 	}
 	for _, tc := range []struct {
 		name string
-		wrap func(*traintest.Store) ParamStore
+		wrap func(*paramserver.Local) ParamStore
 	}{
-		{"multi-table", func(s *traintest.Store) ParamStore { return &batchingStore{Store: s} }},
-		{"hinted", func(s *traintest.Store) ParamStore {
-			return &hintedBatchingStore{batchingStore: batchingStore{Store: s}}
+		{"multi-table", func(s *paramserver.Local) ParamStore { return &batchingStore{ps: s} }},
+		{"hinted", func(s *paramserver.Local) ParamStore {
+			return &hintedBatchingStore{batchingStore: batchingStore{ps: s}}
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

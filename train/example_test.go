@@ -4,9 +4,10 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/lakestream/lakestream/paramserver"
 	"github.com/lakestream/lakestream/train"
+	"github.com/lakestream/lakestream/train/job"
 	"github.com/lakestream/lakestream/train/optim"
-	"github.com/lakestream/lakestream/train/traintest"
 )
 
 // A Stepper trains a model one mini-batch at a time against a parameter
@@ -16,11 +17,7 @@ func ExampleStepper() {
 	m, _ := train.NewModel(train.DefaultModelConfig(train.KindLogistic))
 	opt := optim.DefaultConfig(optim.FTRL)
 	opt.Alpha = 0.5
-	var tables []traintest.Table
-	for _, t := range m.Tables() {
-		tables = append(tables, traintest.Table{Name: t.Name, Width: t.Width, Dense: t.Dense, Rows: t.Rows, Optimizer: t.Optimizer(opt)})
-	}
-	store, _ := traintest.NewStore(tables...) // paramserver.NewLocal in production
+	store, _ := paramserver.NewLocal(job.TableSpecs(m, opt, 1, false)...) // the in-process parameter store
 	st := train.NewStepper(m, store, 0)
 
 	// Row 0: features 1 and 7, clicked. Row 1: features 2 and 7, not clicked.

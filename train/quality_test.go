@@ -11,11 +11,12 @@ import (
 	"github.com/lakestream/lakestream/dataset"
 	"github.com/lakestream/lakestream/internal/pyref"
 	"github.com/lakestream/lakestream/lake"
+	"github.com/lakestream/lakestream/paramserver"
 	"github.com/lakestream/lakestream/train"
 	"github.com/lakestream/lakestream/train/clicklog"
 	"github.com/lakestream/lakestream/train/feature"
+	"github.com/lakestream/lakestream/train/job"
 	"github.com/lakestream/lakestream/train/optim"
-	"github.com/lakestream/lakestream/train/traintest"
 )
 
 // clickLake generates a small click-log lake and returns the store, the
@@ -71,14 +72,10 @@ func QuickstartOptimizers() (lr, fm optim.Config) {
 	return lr, fm
 }
 
-// storeFor returns an in-memory store holding m's tables.
-func storeFor(t testing.TB, m train.Model, opt optim.Config) *traintest.Store {
-	var specs []traintest.Table
-	for _, tab := range m.Tables() {
-		specs = append(specs, traintest.Table{Name: tab.Name, Width: tab.Width, Dense: tab.Dense, Rows: tab.Rows,
-			Optimizer: tab.Optimizer(opt), InitStd: tab.InitStd, Seed: 1})
-	}
-	s, err := traintest.NewStore(specs...)
+// storeFor returns the in-process store production uses, holding m's
+// tables as trainer train declares them.
+func storeFor(t testing.TB, m train.Model, opt optim.Config) *paramserver.Local {
+	s, err := paramserver.NewLocal(job.TableSpecs(m, opt, 1, false)...)
 	if err != nil {
 		t.Fatal(err)
 	}

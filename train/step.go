@@ -388,7 +388,13 @@ func (s *Stepper) result(b *Batch, n int, loss float64) StepResult {
 	return res
 }
 
-// checkAndClip fails on the first table with a non-finite gradient and
+// maxGradient is paramserver.MaxGradient: the parameter stores refuse a
+// gradient above it (its square overflows float32), so the Stepper reports
+// it as divergence before pushing.
+const maxGradient = 1 << 64
+
+// checkAndClip fails on the first table with a non-finite gradient (or one
+// above maxGradient) and
 // rescales the non-posterior gradients to the clipping norm.
 func (s *Stepper) checkAndClip() error {
 	var total float64
@@ -401,15 +407,18 @@ func (s *Stepper) checkAndClip() error {
 		for _, v := range g {
 			ss += float64(v) * float64(v)
 		}
-		if math.IsNaN(ss) || math.IsInf(ss, 0) {
-			bad := ss
+		if math.IsNaN(ss) || math.IsInf(ss, 0) || ss > maxGradient*maxGradient {
+			bad := math.NaN()
 			for _, v := range g {
-				if f := float64(v); math.IsNaN(f) || math.IsInf(f, 0) {
+				if f := float64(v); math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > maxGradient {
 					bad = f
 					break
 				}
 			}
-			return &DivergenceError{Step: s.steps, Table: t.Name, Row: -1, Value: bad}
+			// A large norm from many moderate gradients is not divergence.
+			if math.IsNaN(ss) || math.IsInf(ss, 0) || !math.IsNaN(bad) {
+				return &DivergenceError{Step: s.steps, Table: t.Name, Row: -1, Value: bad}
+			}
 		}
 		if !t.Posterior {
 			total += ss

@@ -76,7 +76,7 @@ func TestDivergenceNamesStep(t *testing.T) {
 	if de.Step < 2 || !strings.Contains(err.Error(), "step") || !strings.Contains(err.Error(), "learning rate") {
 		t.Errorf("error %q (step %d) should name the step and suggest a remedy", err, de.Step)
 	}
-	// Nothing non-finite reached the store (traintest fails NaN pushes).
+	// Nothing non-finite reached the store (it refuses such pushes too).
 	w := make([]float32, 2)
 	if err := store.Pull(context.Background(), TableWeights, []uint64{1, 2}, w); err != nil {
 		t.Fatal(err)

@@ -4,24 +4,34 @@ import (
 	"context"
 	"testing"
 
+	"github.com/lakestream/lakestream/paramserver"
 	"github.com/lakestream/lakestream/train/optim"
-	"github.com/lakestream/lakestream/train/traintest"
 )
 
-// newStore returns an in-memory parameter store holding m's tables with
-// optimizer opt.
-func newStore(t testing.TB, m Model, opt optim.Config, seed uint64) *traintest.Store {
+// newStore returns the in-process parameter store production uses
+// (paramserver.Local), holding m's tables with optimizer opt; factor tables
+// start random with seed, as train/job.TableSpecs declares them.
+func newStore(t testing.TB, m Model, opt optim.Config, seed uint64) *paramserver.Local {
 	t.Helper()
-	var specs []traintest.Table
-	for _, tab := range m.Tables() {
-		specs = append(specs, traintest.Table{Name: tab.Name, Width: tab.Width, Dense: tab.Dense, Rows: tab.Rows,
-			Optimizer: tab.Optimizer(opt), InitStd: tab.InitStd, Seed: seed})
-	}
-	s, err := traintest.NewStore(specs...)
+	s, err := paramserver.NewLocal(tableSpecs(m, opt, seed)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// tableSpecs is train/job.TableSpecs without a warm start (that package
+// imports this one).
+func tableSpecs(m Model, opt optim.Config, seed uint64) []paramserver.TableSpec {
+	var specs []paramserver.TableSpec
+	for _, t := range m.Tables() {
+		s := paramserver.TableSpec{Name: t.Name, Width: t.Width, Dense: t.Dense, Rows: t.Rows, Optimizer: t.Optimizer(opt)}
+		if t.InitStd > 0 {
+			s.Init = paramserver.InitConfig{Kind: paramserver.InitNormal, Std: t.InitStd, Seed: seed}
+		}
+		specs = append(specs, s)
+	}
+	return specs
 }
 
 // sliceBatches iterates over batches held in memory.
