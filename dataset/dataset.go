@@ -103,6 +103,9 @@ func Open(ctx context.Context, store lake.Store, where string, opts ...Option) (
 			return nil, fmt.Errorf("dataset: partition column %q: type %s is not supported", col, t)
 		}
 	}
+	if where == "." || where == "./" {
+		where = "" // the table is the store's root
+	}
 	pattern, folder := where, ""
 	listed := false // the listing holds every object below folder
 	if strings.ContainsAny(where, "*?[\\") {
@@ -193,7 +196,7 @@ func Open(ctx context.Context, store lake.Store, where string, opts ...Option) (
 	}
 	if len(d.files) == 0 {
 		if len(d.skipped) > 0 {
-			return nil, fmt.Errorf("%w in %q: %d files skipped because no %s marker commits their partition (use WithoutSuccessMarkers to read them)", ErrNoFiles, where, len(d.skipped), lake.SuccessMarker)
+			return nil, &UncommittedError{Where: where, Partitions: d.SkippedPartitions()}
 		}
 		return nil, fmt.Errorf("%w in %q", ErrNoFiles, where)
 	}
@@ -222,6 +225,47 @@ func (d *Dataset) Files() []File { return d.files }
 // Skipped returns the keys of files skipped because their partition folder
 // has no _SUCCESS marker.
 func (d *Dataset) Skipped() []string { return d.skipped }
+
+// SkippedPartitions returns the partition folders of Skipped, each once, in
+// key order.
+func (d *Dataset) SkippedPartitions() []string {
+	var out []string
+	for _, k := range d.skipped {
+		dir := path.Dir(k) + "/"
+		if len(out) == 0 || out[len(out)-1] != dir {
+			out = append(out, dir)
+		}
+	}
+	return out
+}
+
+// UncommittedError is returned by Open when every data file found is in a
+// partition that no _SUCCESS marker commits (still being written, or
+// written by a job that did not commit). It wraps ErrNoFiles.
+type UncommittedError struct {
+	Where      string
+	Partitions []string // the uncommitted partition folders
+}
+
+func (e *UncommittedError) Error() string {
+	return fmt.Sprintf("no committed files in %q: %s (no %s marker: still being written, or never committed)",
+		e.Where, PartitionList(e.Partitions), lake.SuccessMarker)
+}
+
+// Unwrap returns ErrNoFiles.
+func (e *UncommittedError) Unwrap() error { return ErrNoFiles }
+
+// PartitionList renders partition folders for a message: all of them up to
+// five, then the first three and a count.
+func PartitionList(parts []string) string {
+	if len(parts) == 1 {
+		return "partition " + parts[0]
+	}
+	if len(parts) <= 5 {
+		return fmt.Sprintf("%d partitions %s", len(parts), strings.Join(parts, ", "))
+	}
+	return fmt.Sprintf("%d partitions %s, … (%d more)", len(parts), strings.Join(parts[:3], ", "), len(parts)-3)
+}
 
 // PartitionColumns returns the partition columns in order of first
 // appearance in the paths, with their declared types.

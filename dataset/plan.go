@@ -228,6 +228,11 @@ func (d *Dataset) Plan(ctx context.Context, q Query) (*Plan, error) {
 			continue
 		}
 		if _, ok := cols[n]; !ok {
+			if parent, _, nested := strings.Cut(n, "."); nested {
+				if _, isCol := cols[parent]; isCol {
+					return nil, fmt.Errorf("%w %q: %q is a struct (or map) column and nested fields are not read; write %s as a top-level column", ErrUnknownColumn, n, parent, n)
+				}
+			}
 			return nil, fmt.Errorf("%w %q (have %s)", ErrUnknownColumn, n, strings.Join(append(slices.Clone(order), partNames(d.partCols)...), ", "))
 		}
 		f, err := dataField(n)

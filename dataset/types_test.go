@@ -17,6 +17,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/parquet-go/parquet-go"
 
 	"github.com/lakestream/lakestream/dataset"
 	"github.com/lakestream/lakestream/internal/pyref"
@@ -313,6 +314,44 @@ func TestCorruptFooterNamesTheFile(t *testing.T) {
 		}()
 		if err != nil && (strings.HasPrefix(err.Error(), "panic") || !strings.Contains(err.Error(), key)) {
 			t.Fatalf("footer byte %d changed to %#x: %v (want an error naming %s)", i, bad[i], err, key)
+		}
+	}
+}
+
+// TestStructColumnsExplained: a struct column is listed as unsupported with
+// the reason, and naming one of its fields says why it cannot be read.
+func TestStructColumnsExplained(t *testing.T) {
+	type inner struct {
+		OS string `parquet:"os"`
+	}
+	type row struct {
+		X   int64 `parquet:"x"`
+		Ctx inner `parquet:"ctx"`
+	}
+	var buf bytes.Buffer
+	w := parquet.NewGenericWriter[row](&buf)
+	if _, err := w.Write([]row{{1, inner{"ios"}}, {2, inner{"android"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	store := laketest.NewMemory()
+	if err := lake.PutBytes(ctx, store, "t/part-0.parquet", buf.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := dataset.Open(ctx, store, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := ds.Plan(ctx, dataset.Query{})
+	if err != nil || len(p.Unsupported()) != 1 || p.Unsupported()[0] != "ctx" {
+		t.Fatalf("default projection: %v, unsupported %v", err, p.Unsupported())
+	}
+	for col, want := range map[string]string{"ctx.os": "nested fields are not read", "ctx": "struct or map"} {
+		if _, err := ds.Plan(ctx, dataset.Query{Columns: []string{col}}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("column %s: %v, want an error containing %q", col, err, want)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/lakestream/lakestream/lake"
 	"github.com/lakestream/lakestream/model"
+	"github.com/lakestream/lakestream/train/feature"
+	"github.com/lakestream/lakestream/train/job"
 )
 
 // run calls the trainer as the binary would and returns its output, error
@@ -166,6 +169,8 @@ func testCLIOnLake(t *testing.T, dir string) {
 		t.Errorf("eval --fail-on-reject under an unreachable floor: exit %d (%v), want %d", code, err, exitGateRefused)
 	}
 
+	testUncommittedAndRoot(t, dir, spec)
+
 	// One corrupt manifest does not hide the healthy versions.
 	if err := lake.PutBytes(ctx, store, model.VersionPrefix("quickstart-lr", 7)+model.ManifestFile, []byte("{not json")); err != nil {
 		t.Fatal(err)
@@ -174,5 +179,73 @@ func testCLIOnLake(t *testing.T, dir string) {
 	out, _, err = runCLI("models", "list", "--lake", dir)
 	if err != nil || !strings.Contains(out, "quickstart-fm") || !strings.Contains(out, "quickstart-lr version 7: CORRUPT") || !strings.Contains(out, "(+1 corrupt)") {
 		t.Errorf("models list with a corrupt version: %v\n%s", err, out)
+	}
+}
+
+// testUncommittedAndRoot: a partition without _SUCCESS is skipped with a
+// warning naming it; when nothing else is left the error says why and
+// which flag reads it; --include-uncommitted reads it on every reader; a
+// table at the lake's root is --data ".".
+func testUncommittedAndRoot(t *testing.T, dir, spec string) {
+	ctx := context.Background()
+	raw, err := os.ReadFile(filepath.Join(dir, "clicks", "dt=2014-10-21", "part-00000.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	late := filepath.Join(dir, "clicks", "dt=2014-10-30")
+	if err := os.MkdirAll(late, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(late)
+	if err := os.WriteFile(filepath.Join(late, "part-00000.parquet"), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// The warning, through the job's logger.
+	parsed, err := feature.Parse([]byte("label: {column: click, type: binary}\ncategorical: [{column: site_id}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	c := job.DefaultConfig()
+	c.Data, c.Spec, c.Logger = "clicks", parsed, slog.New(slog.NewTextHandler(&logs, nil))
+	store, err := lake.NewLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := job.DTFilter("2014-10-21..2014-10-30")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := job.Plan(ctx, store, &c, f, "training"); err != nil || p.Rows() != 40000 || !strings.Contains(logs.String(), "dt=2014-10-30") {
+		t.Errorf("plan over a range with an uncommitted day: %v\nlog: %s", err, logs.String())
+	}
+
+	for _, tc := range []struct{ name, cmd string }{{"train", "train"}, {"eval", "eval"}, {"promote", "models"}} {
+		args := map[string][]string{
+			"train":   {"train", "--lake", dir, "--data", "clicks", "--spec", spec, "--dt", "2014-10-30"},
+			"eval":    {"eval", "--lake", dir, "--data", "clicks", "--dt", "2014-10-30", "--model", "quickstart-lr", "--out", t.TempDir()},
+			"promote": {"models", "promote", "quickstart-fm", "1", "--lake", dir, "--data", "clicks", "--dt", "2014-10-30", "--min-auc", "0.5", "--max-drop", "1"},
+		}[tc.name]
+		out, _, err := runCLI(args...)
+		if err == nil || !strings.Contains(err.Error(), "--include-uncommitted") || !strings.Contains(err.Error(), "dt=2014-10-30") {
+			t.Errorf("%s on an uncommitted day: %v\n%s", tc.name, err, out)
+		}
+		out, _, err = runCLI(append(args, "--include-uncommitted")...)
+		if err != nil {
+			t.Errorf("%s --include-uncommitted: %v\n%s", tc.name, err, out)
+		}
+	}
+	out, _, err := runCLI("scan", "--lake", dir, "--data", "clicks")
+	if err != nil || !strings.Contains(out, "1 skipped (no _SUCCESS marker in partition clicks/dt=2014-10-30/; --include-uncommitted") {
+		t.Errorf("scan with an uncommitted partition: %v\n%s", err, out)
+	}
+	if out, _, err = runCLI("scan", "--lake", dir, "--data", "clicks", "--include-uncommitted"); err != nil || !strings.Contains(out, "dt=2014-10-30") {
+		t.Errorf("scan --include-uncommitted: %v\n%s", err, out)
+	}
+	// A table at the lake's root.
+	out, _, err = runCLI("train", "--lake", filepath.Join(dir, "clicks"), "--data", ".", "--spec", spec, "--dt", "2014-10-22")
+	if err != nil || !strings.Contains(out, "on 10000 rows") {
+		t.Errorf("train --data . : %v\n%s", err, out)
 	}
 }

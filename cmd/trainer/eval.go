@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/lakestream/lakestream/dataset"
 	"github.com/lakestream/lakestream/eval"
@@ -33,6 +36,7 @@ func evalFlags(fs *flag.FlagSet) func() (*evalRun, error) {
 	fs.StringVar(&cfg.Data, "data", "", "held-out table in the lake: a folder, key or glob (Parquet)")
 	fs.StringVar(&cfg.Where, "where", "", "row filter, e.g. \"dt >= '2026-11-08'\" (prunes partitions and row groups)")
 	fs.StringVar(&cfg.DT, "dt", "", "dt partition day or range a..b to evaluate on")
+	fs.BoolVar(&cfg.IncludeUncommitted, "include-uncommitted", false, "also read partitions without a _SUCCESS marker (skipped with a warning otherwise)")
 	fs.StringVar(&cfg.Model, "model", "", "model to evaluate: name, name@version or name@alias (latest if neither)")
 	fs.StringVar(&cfg.Challenger, "challenger", "", "challenger model name[@version|@alias]: compare it with --model (the champion) on the same rows")
 	fs.StringVar(&cfg.ScoreColumn, "score-column", "", "evaluate precomputed scores from this column instead of a model")
@@ -89,6 +93,15 @@ func evalFlags(fs *flag.FlagSet) func() (*evalRun, error) {
 	}
 }
 
+// uncommittedHint names the flag that reads partitions without a _SUCCESS
+// marker when err is about them.
+func uncommittedHint(err error) error {
+	if ue := (*dataset.UncommittedError)(nil); errors.As(err, &ue) || strings.Contains(err.Error(), "_SUCCESS marker") {
+		return fmt.Errorf("%w; pass --include-uncommitted to read them", err)
+	}
+	return err
+}
+
 // checkSlice checks the --where and --dt flags of a held-out slice.
 func checkSlice(where, dt string) error {
 	if _, err := dataset.ParseWhere(where); err != nil {
@@ -115,9 +128,10 @@ func runEval(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return &usageError{fmt.Sprintf("--lake: %v", err)}
 	}
+	r.cfg.Logger = newLogger(os.Stderr)
 	rep, err := evaltable.Evaluate(ctx, store, r.cfg)
 	if err != nil {
-		return err
+		return uncommittedHint(err)
 	}
 	if err := rep.WriteDir(r.out); err != nil {
 		return fmt.Errorf("--out %s: %w", r.out, err)

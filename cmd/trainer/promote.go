@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 
@@ -58,6 +59,7 @@ func modelsPromote(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&cfg.Data, "data", "", "held-out table both versions are scored on (required unless --no-gate)")
 	fs.StringVar(&cfg.Where, "where", "", "row filter on the held-out table, e.g. \"dt = '2026-11-04'\"")
 	fs.StringVar(&cfg.DT, "dt", "", "dt partition day or range a..b of the held-out table")
+	fs.BoolVar(&cfg.IncludeUncommitted, "include-uncommitted", false, "also read partitions without a _SUCCESS marker (skipped with a warning otherwise)")
 	gate := model.Gate{Metric: "auc"}
 	fs.Float64Var(&gate.Floor, "min-auc", 0.5, "gate: the candidate's AUC must reach this floor")
 	fs.Float64Var(&gate.Epsilon, "max-drop", 0.002, "gate: how far below the champion's AUC the candidate may be")
@@ -94,13 +96,14 @@ func modelsPromote(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "%s champion → version %d (manual, no gate)\n", name, version)
 		return ann.announce(ctx, store, *uri, name, rec, stdout)
 	}
+	cfg.Logger = newLogger(os.Stderr)
 	ev, err := evaltable.GateEvaluation(ctx, store, cfg, name, version)
 	if errors.Is(err, evaltable.ErrAlreadyChampion) {
 		fmt.Fprintf(stdout, "%s version %d is already the champion\n", name, version)
 		return nil
 	}
 	if err != nil {
-		return err
+		return uncommittedHint(err)
 	}
 	d, rec, err := model.Promote(ctx, store, name, version, gate, ev)
 	if err != nil {

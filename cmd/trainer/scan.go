@@ -96,6 +96,9 @@ func runScan(ctx context.Context, args []string, stdout io.Writer) error {
 	var seen dataset.Counter
 	opts = append(opts, dataset.WithObserver(&seen))
 	ds, err := dataset.Open(ctx, store, *data, opts...)
+	if ue := (*dataset.UncommittedError)(nil); errors.As(err, &ue) {
+		return fmt.Errorf("--lake %s --data %q: %w; pass --include-uncommitted to read them", lakeURI, *data, err)
+	}
 	if errors.Is(err, dataset.ErrNoFiles) && *sample == "" {
 		return fmt.Errorf("--lake %s --data %q: %w (for a sample lake: trainer scan --generate-sample /tmp/lakestream-sample)", lakeURI, *data, err)
 	}
@@ -152,7 +155,7 @@ func printScan(w io.Writer, uri string, ds *dataset.Dataset, plan *dataset.Plan,
 		fmt.Fprintf(w, "  %-14s %s%s%s\n", f.Name, f.Type, null, note)
 	}
 	if un := plan.Unsupported(); len(un) > 0 {
-		fmt.Fprintf(w, "  (not readable: %s)\n", strings.Join(un, ", "))
+		fmt.Fprintf(w, "  (not readable: %s: struct, map and nested list columns are not supported; write their fields as top-level columns)\n", strings.Join(un, ", "))
 	}
 	if len(ds.PartitionColumns()) > 0 {
 		fmt.Fprintln(w, "partitions")
@@ -179,7 +182,7 @@ func printScan(w io.Writer, uri string, ds *dataset.Dataset, plan *dataset.Plan,
 	total, skipped := plan.RowGroups()
 	fmt.Fprintf(w, "files       %d listed, %d footers read after partition pruning", len(ds.Files()), len(seen.Files()))
 	if n := len(ds.Skipped()); n > 0 {
-		fmt.Fprintf(w, ", %d skipped (no _SUCCESS marker)", n)
+		fmt.Fprintf(w, ", %d skipped (no _SUCCESS marker in %s; --include-uncommitted reads them)", n, dataset.PartitionList(ds.SkippedPartitions()))
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "row groups  %d in opened files, %d skipped by statistics, %d read\n", total, skipped, len(seen.RowGroups()))

@@ -26,23 +26,24 @@ import (
 // "worker"); config turns them into the job.Config that package train/job
 // runs.
 type trainJob struct {
-	lakeURI   string // the lake holding the data and the models
-	data      string // table folder in the lake, e.g. "clicks"
-	where     string // --where filter on the table
-	dt        string // --dt partition range "a" or "a..b"
-	valDT     string // --validation-dt: held-out partition range
-	valHash   string // --validation-hash column:percent
-	spec      *feature.Spec
-	specPath  string
-	model     train.ModelConfig
-	opt       optim.Config
-	run       train.Config
-	batchSize int
-	shuffle   int
-	parallel  int // goroutine workers of "trainer train" (0 or 1: one)
-	seed      uint64
-	output    string // model name to save under models/, "" to not save
-	warm      string // --warm-start name or name@version
+	lakeURI     string // the lake holding the data and the models
+	data        string // table folder in the lake, e.g. "clicks"
+	where       string // --where filter on the table
+	dt          string // --dt partition range "a" or "a..b"
+	valDT       string // --validation-dt: held-out partition range
+	valHash     string // --validation-hash column:percent
+	uncommitted bool   // --include-uncommitted
+	spec        *feature.Spec
+	specPath    string
+	model       train.ModelConfig
+	opt         optim.Config
+	run         train.Config
+	batchSize   int
+	shuffle     int
+	parallel    int // goroutine workers of "trainer train" (0 or 1: one)
+	seed        uint64
+	output      string // model name to save under models/, "" to not save
+	warm        string // --warm-start name or name@version
 	// checkpointEvery and restore are "trainer train"'s --checkpoint-every
 	// and --restore.
 	checkpointEvery time.Duration
@@ -56,7 +57,7 @@ type trainJob struct {
 func (j *trainJob) config() job.Config {
 	c := job.Config{
 		Lake: j.lakeURI, Data: j.data, Where: j.where, DT: j.dt,
-		ValidationDT: j.valDT, ValidationHash: j.valHash,
+		ValidationDT: j.valDT, ValidationHash: j.valHash, IncludeUncommitted: j.uncommitted,
 		Spec: j.spec, SpecPath: j.specPath,
 		Model: j.model, Optimizer: j.opt, Train: j.run,
 		BatchSize: j.batchSize, ShuffleBuffer: j.shuffle, Parallel: max(j.parallel, 1),
@@ -87,6 +88,7 @@ func trainFlags(fs *flag.FlagSet) func() (*trainJob, error) {
 	fs.StringVar(&j.data, "data", "", "table in the lake: a folder (clicks), an object key or a glob (clicks/dt=2026-11-0[1-7]/*.parquet); Hive-partitioned Parquet")
 	fs.StringVar(&j.where, "where", "", "row filter, e.g. \"dt >= '2026-11-01' AND country = 'fr'\" (prunes partitions and row groups)")
 	fs.StringVar(&j.dt, "dt", "", "dt partition day or range a..b to train on (a scheduler's data interval)")
+	fs.BoolVar(&j.uncommitted, "include-uncommitted", false, "also read partitions without a _SUCCESS marker (skipped with a warning otherwise)")
 	fs.StringVar(&j.valDT, "validation-dt", "", "dt day or range a..b held out for validation and early stopping")
 	fs.StringVar(&j.valHash, "validation-hash", "", "column:percent: hold out rows whose column hashes into percent% of buckets")
 	fs.StringVar(&j.specPath, "spec", "", "feature spec YAML file")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"strconv"
 	"time"
@@ -70,6 +71,9 @@ type Config struct {
 
 	// Now stamps the report; time.Now by default.
 	Now func() time.Time
+	// Logger receives a warning naming the partitions skipped for want of
+	// a _SUCCESS marker; nil discards it.
+	Logger *slog.Logger
 }
 
 // DefaultConfig returns exact binary metrics, the default bootstrap and
@@ -319,6 +323,9 @@ func GateEvaluation(ctx context.Context, store lake.Store, cfg Config, name stri
 	return ev, nil
 }
 
+// ErrNoRows is returned by Evaluate when no row of the table matches.
+var ErrNoRows = errors.New("no rows to evaluate")
+
 // ErrAlreadyChampion is returned by GateEvaluation when the candidate is
 // the champion already: there is nothing to decide.
 var ErrAlreadyChampion = errors.New("already the champion")
@@ -369,9 +376,21 @@ func scan(ctx context.Context, store lake.Store, cfg Config) (*dataset.Scanner, 
 	if err != nil {
 		return nil, fmt.Errorf("held-out table %s: %w", cfg.Data, err)
 	}
+	skipped := ds.SkippedPartitions()
+	if len(skipped) > 0 && cfg.Logger != nil {
+		cfg.Logger.Warn("skipping partitions without a _SUCCESS marker",
+			"data", cfg.Data, "partitions", dataset.PartitionList(skipped))
+	}
 	p, err := ds.Plan(ctx, dataset.Query{Where: filter})
 	if err != nil {
 		return nil, fmt.Errorf("held-out table %s: %w", cfg.Data, err)
+	}
+	if p.Rows() == 0 {
+		why := ""
+		if len(skipped) > 0 {
+			why = fmt.Sprintf("; %s skipped for want of a _SUCCESS marker", dataset.PartitionList(skipped))
+		}
+		return nil, fmt.Errorf("held-out table %s: %w: no committed rows match %s%s", cfg.Data, ErrNoRows, filter, why)
 	}
 	return p.Scan(ctx, p.Splits(), dataset.ScanOptions{BatchSize: cfg.BatchSize}), nil
 }

@@ -28,6 +28,10 @@ type Config struct {
 	Where string
 	// DT is the dt partition day or range "a..b" to train on (--dt).
 	DT string
+	// IncludeUncommitted also reads partitions that no _SUCCESS marker
+	// commits (--include-uncommitted); otherwise they are skipped with a
+	// warning naming them.
+	IncludeUncommitted bool
 	// ValidationDT is the dt day or range held out for validation and early
 	// stopping (--validation-dt).
 	ValidationDT string

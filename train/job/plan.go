@@ -2,6 +2,7 @@ package job
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -33,9 +34,21 @@ func SpecColumns(s *feature.Spec, extra ...string) []string {
 // errors ("training", "validation"). It fails with train.ErrNoData when no
 // row matches, and when the table's types do not fit the spec.
 func Plan(ctx context.Context, store lake.Store, c *Config, filter dataset.Filter, what string) (*dataset.Plan, error) {
-	ds, err := dataset.Open(ctx, store, c.Data)
+	var opts []dataset.Option
+	if c.IncludeUncommitted {
+		opts = append(opts, dataset.WithoutSuccessMarkers())
+	}
+	ds, err := dataset.Open(ctx, store, c.Data, opts...)
+	if ue := (*dataset.UncommittedError)(nil); errors.As(err, &ue) {
+		return nil, fmt.Errorf("open --data %s: %w; pass --include-uncommitted to read them anyway", c.Data, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open --data %s: %w", c.Data, err)
+	}
+	skipped := ds.SkippedPartitions()
+	if len(skipped) > 0 && c.Logger != nil {
+		c.Logger.Warn("skipping partitions without a _SUCCESS marker (pass --include-uncommitted to read them)",
+			"data", c.Data, "rows", what, "partitions", dataset.PartitionList(skipped))
 	}
 	extra := []string{}
 	if col, _, ok := strings.Cut(c.ValidationHash, ":"); ok {
@@ -47,7 +60,11 @@ func Plan(ctx context.Context, store lake.Store, c *Config, filter dataset.Filte
 		return nil, fmt.Errorf("plan %s data of %s: %w", what, c.Data, err)
 	}
 	if p.Rows() == 0 {
-		return nil, fmt.Errorf("%s data: %w: no rows of %s match %s", what, train.ErrNoData, c.Data, filter)
+		why := ""
+		if len(skipped) > 0 {
+			why = fmt.Sprintf(" among the committed partitions; %s skipped for want of a _SUCCESS marker: pass --include-uncommitted to read them", dataset.PartitionList(skipped))
+		}
+		return nil, fmt.Errorf("%s data: %w: no rows of %s match %s%s", what, train.ErrNoData, c.Data, filter, why)
 	}
 	if err := c.Spec.ValidateSchema(p.Schema()); err != nil {
 		return nil, fmt.Errorf("spec %s against %s: %w", c.SpecPath, c.Data, err)
