@@ -79,6 +79,11 @@ type Stream struct {
 	pending map[int64]*cut // exported at a barrier, by checkpoint id
 	ready   []*cut         // durable, waiting to be published
 	durable map[int32]int64
+	// at is the examples trained at each barrier, by checkpoint id, and
+	// durableAt those of the durable checkpoint: the final version is cut
+	// only when the durable position is the end of what was trained.
+	at        map[int64]int64
+	durableAt int64
 
 	gauges *gauges
 }
@@ -109,7 +114,7 @@ func NewStream(cfg StreamConfig) (*Stream, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Stream{cfg: cfg, outs: cfg.Stepper.Model().Outputs(), wm: math.MinInt64, pending: map[int64]*cut{}, lastLog: cfg.Now()}
+	s := &Stream{cfg: cfg, outs: cfg.Stepper.Model().Outputs(), wm: math.MinInt64, pending: map[int64]*cut{}, at: map[int64]int64{}, lastLog: cfg.Now()}
 	if cfg.Registerer != nil {
 		g, err := newGauges(cfg.Registerer, cfg.Publisher.Job())
 		if err != nil {
@@ -181,6 +186,9 @@ func (s *Stream) WriteBatch(ctx context.Context, b datastream.Batch) error {
 // PrepareCheckpoint implements datastream.TwoPhaseSink: when a version is
 // due, it exports the tables as of this barrier.
 func (s *Stream) PrepareCheckpoint(ctx context.Context, id int64) ([]byte, error) {
+	s.mu.Lock()
+	s.at[id] = s.examples
+	s.mu.Unlock()
 	if !s.cfg.Publisher.Due(s.examples, s.wm) {
 		return nil, nil
 	}
@@ -208,7 +216,12 @@ func (s *Stream) RecoverCheckpoint(context.Context, int64, []byte) error { retur
 func (s *Stream) Committed(id int64, offsets map[int32]int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.durable = offsets
+	s.durable, s.durableAt = offsets, s.at[id]
+	for pid := range s.at {
+		if pid <= id {
+			delete(s.at, pid)
+		}
+	}
 	for pid, c := range s.pending {
 		switch {
 		case pid == id:
@@ -273,9 +286,14 @@ func (s *Stream) publish(ctx context.Context, tables []train.TableData, lin mode
 func (s *Stream) Finish(ctx context.Context, state string) error {
 	err := s.publishReady(ctx)
 	s.mu.Lock()
-	durable := s.durable
+	durable, durableAt := s.durable, s.durableAt
 	s.mu.Unlock()
-	if err == nil && durable != nil && s.cfg.Publisher.Behind(s.examples) {
+	switch {
+	case err != nil || !s.cfg.Publisher.Behind(s.examples):
+	case durable == nil || durableAt != s.examples:
+		s.cfg.Logger.Warn("no final version: the final checkpoint did not complete, so the position of the last examples is unknown",
+			"examples", s.examples, "durable_examples", durableAt)
+	default:
 		var tables []train.TableData
 		if tables, err = s.cfg.Stepper.Export(ctx); err == nil {
 			s.offsets = durable
