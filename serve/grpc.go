@@ -109,6 +109,10 @@ func (s *Service) UpdateHealth() {
 	s.health.SetServingStatus("inference.GRPCInferenceService", overall)
 }
 
+// Refused returns how many requests, gRPC and HTTP, were refused so far
+// because MaxInFlight requests were in flight.
+func (s *Service) Refused() int64 { return s.guard.Refused() }
+
 // Shutdown marks every service NOT_SERVING and ends health Watch streams,
 // so a graceful stop does not wait for probes that never hang up.
 func (s *Service) Shutdown() { s.health.Shutdown() }

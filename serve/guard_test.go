@@ -169,7 +169,7 @@ func TestInFlightBudgetRefusesAtOnce(t *testing.T) {
 	m.release = make(chan struct{})
 	cfg := DefaultServerConfig()
 	cfg.MaxInFlight = 2
-	_, conn := startServer(t, e, cfg)
+	svc, conn := startServer(t, e, cfg)
 	cl := pb.NewGRPCInferenceServiceClient(conn)
 	var wg sync.WaitGroup
 	for range 2 {
@@ -187,6 +187,9 @@ func TestInFlightBudgetRefusesAtOnce(t *testing.T) {
 	_, err := cl.ModelInfer(context.Background(), inferRequest([]int64{1}, []string{""}))
 	if status.Code(err) != codes.ResourceExhausted {
 		t.Fatalf("call beyond the budget: %v, want ResourceExhausted", err)
+	}
+	if svc.Refused() != 1 {
+		t.Errorf("Refused() = %d, want 1", svc.Refused())
 	}
 	// Refused without queueing: well under the time the admitted calls are
 	// held (they are held until release is closed below).

@@ -222,6 +222,10 @@ func run(args []string) error {
 		Name: "lakestream-predictor", Version: version,
 		MaxBatch: c.maxBatch, MaxRequestBytes: c.maxReqBytes, MaxInFlight: c.maxInFlight, Token: c.token,
 	})
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "lakestream_predictor_refused_total",
+		Help: "Requests (gRPC and HTTP) refused at once because --max-inflight requests were in flight.",
+	}, func() float64 { return float64(svc.Refused()) }))
 	opts := svc.ServerOptions()
 	var tlsConfig *tls.Config
 	if c.tlsCert != "" {
