@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lakestream/lakestream/lake"
@@ -35,7 +36,12 @@ type lease struct {
 	ttl   time.Duration
 	job   string
 	iv    string
-	body  leaseBody
+	n     int // the lease's number, fixed
+
+	// mu serializes renewals (the keeper goroutine) with release (the
+	// attempt's goroutine) and guards body.
+	mu   sync.Mutex
+	body leaseBody
 }
 
 func leasePrefix(job, interval string) string {
@@ -60,10 +66,10 @@ func acquire(ctx context.Context, store lake.Store, clock Clock, ttl time.Durati
 	if last.Number > 0 && !last.Released && clock.Now().Before(last.Expires) {
 		return nil, &BusyError{Job: job, Interval: interval, Owner: last.Owner, Expires: last.Expires}
 	}
-	l := &lease{store: store, clock: clock, ttl: ttl, job: job, iv: interval,
+	l := &lease{store: store, clock: clock, ttl: ttl, job: job, iv: interval, n: last.Number + 1,
 		body: leaseBody{Owner: owner, Number: last.Number + 1, Expires: clock.Now().Add(ttl)}}
 	raw, _ := json.Marshal(l.body)
-	if err := lake.Create(ctx, store, leaseKey(job, interval, l.body.Number), raw); err != nil {
+	if err := lake.Create(ctx, store, leaseKey(job, interval, l.n), raw); err != nil {
 		if errors.Is(err, lake.ErrExist) {
 			return nil, &BusyError{Job: job, Interval: interval, Owner: "another scheduler"}
 		}
@@ -109,7 +115,7 @@ func latestLease(ctx context.Context, store lake.Store, job, interval string) (l
 // long pause is not a reason to throw a run away); the next renewal extends
 // it again.
 func (l *lease) check(ctx context.Context) error {
-	_, err := l.store.Stat(ctx, leaseKey(l.job, l.iv, l.body.Number+1))
+	_, err := l.store.Stat(ctx, leaseKey(l.job, l.iv, l.n+1))
 	switch {
 	case err == nil:
 		return fmt.Errorf("%w: %s %s was taken over", ErrLeaseLost, l.job, l.iv)
@@ -119,8 +125,13 @@ func (l *lease) check(ctx context.Context) error {
 	return fmt.Errorf("check lease of %s %s: %w", l.job, l.iv, err)
 }
 
-// renew extends the lease by its ttl.
+// renew extends the lease by its ttl; a released lease stays released.
 func (l *lease) renew(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.body.Released {
+		return nil
+	}
 	if err := l.check(ctx); err != nil {
 		return err
 	}
@@ -135,12 +146,18 @@ func (l *lease) renew(ctx context.Context) error {
 
 // release ends the lease so another scheduler may take the interval at once.
 func (l *lease) release(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if err := l.check(ctx); err != nil {
 		return err
 	}
 	b := l.body
 	b.Released, b.Expires = true, l.clock.Now()
-	return l.put(ctx, b)
+	if err := l.put(ctx, b); err != nil {
+		return err
+	}
+	l.body = b
+	return nil
 }
 
 func (l *lease) put(ctx context.Context, b leaseBody) error {
