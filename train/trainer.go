@@ -127,6 +127,9 @@ func run(ctx context.Context, ss []*Stepper, data Data, cfg Config) (Result, err
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if err := CheckMetric(s.model, cfg.Metric); err != nil {
+		return Result{}, err
+	}
 	metric := cfg.Metric
 	if metric == "" {
 		metric = DefaultMetric(s.model)

@@ -129,6 +129,9 @@ func runStream(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return &usageError{err.Error()}
 	}
+	if err := train.CheckSpec(j.model, j.spec); err != nil {
+		return &usageError{fmt.Sprintf("--model %s with --spec: %v", j.model.Kind, err)}
+	}
 	if err := j.opt.Validate(); err != nil {
 		return &usageError{fmt.Sprintf("optimizer: %v", err)}
 	}

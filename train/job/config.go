@@ -151,8 +151,19 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("--output: %w", err)
 		}
 	}
-	if err := c.modelConfig().Validate(); err != nil {
+	mc := c.modelConfig()
+	if err := mc.Validate(); err != nil {
 		return err
+	}
+	if err := train.CheckSpec(mc, c.Spec); err != nil {
+		return fmt.Errorf("--model %s with --spec: %w", mc.Kind, err)
+	}
+	if c.Train.Metric != "" {
+		if m, err := train.NewModel(mc); err == nil {
+			if err := train.CheckMetric(m, c.Train.Metric); err != nil {
+				return fmt.Errorf("--metric: %w", err)
+			}
+		}
 	}
 	if err := c.Optimizer.Validate(); err != nil {
 		return fmt.Errorf("optimizer: %w", err)

@@ -70,6 +70,13 @@ func TestConfigValidate(t *testing.T) {
 		{"checkpoints with shuffle", func(c *job.Config) { c.CheckpointEvery, c.Output, c.ShuffleBuffer = time.Second, "m", 100 }, "--shuffle-buffer 0"},
 		{"checkpoints with patience", func(c *job.Config) { c.CheckpointEvery, c.Output, c.Train.Patience = time.Second, "m", 1 }, "--patience"},
 		{"restore without checkpoints", func(c *job.Config) { c.Restore = true }, "--restore needs --checkpoint-every"},
+		{"bayes-linear on clicks", func(c *job.Config) { c.Model = train.DefaultModelConfig(train.KindBayesLinear) }, "adpredictor"},
+		{"adpredictor on clicks", func(c *job.Config) { c.Model = train.DefaultModelConfig(train.KindAdPredictor) }, ""},
+		{"adpredictor logloss", func(c *job.Config) {
+			c.Model, c.Train.Metric = train.DefaultModelConfig(train.KindAdPredictor), train.MetricLogLoss
+		}, ""},
+		{"rmse of a click model", func(c *job.Config) { c.Train.Metric = train.MetricRMSE }, "--metric"},
+		{"softmax on clicks", func(c *job.Config) { c.Model = train.DefaultModelConfig(train.KindSoftmax) }, "model softmax"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := job.DefaultConfig()
