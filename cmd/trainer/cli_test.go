@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lakestream/lakestream/lake"
+	"github.com/lakestream/lakestream/lake/laketest"
 	"github.com/lakestream/lakestream/model"
 	"github.com/lakestream/lakestream/train/feature"
 	"github.com/lakestream/lakestream/train/job"
@@ -170,6 +171,30 @@ func testCLIOnLake(t *testing.T, dir string) {
 	}
 
 	testUncommittedAndRoot(t, dir, spec)
+
+	// --spec is read from a lake too: file:// here, s3:// on MinIO.
+	out, _, err = runCLI("train", "--lake", dir, "--data", "clicks", "--spec", "file://"+spec, "--dt", "2014-10-22")
+	if err != nil || !strings.Contains(out, "on 10000 rows") {
+		t.Errorf("train --spec file://: %v\n%s", err, out)
+	}
+	t.Run("spec on s3", func(t *testing.T) {
+		env, bucket := laketest.MinIOBucket(t)
+		raw, err := os.ReadFile(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s3, err := lake.Open(ctx, "s3://"+bucket, env.Options()...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := lake.PutBytes(ctx, s3, "specs/clicks.yaml", raw); err != nil {
+			t.Fatal(err)
+		}
+		out, _, err := runCLI("train", "--lake", dir, "--data", "clicks", "--spec", "s3://"+bucket+"/specs/clicks.yaml", "--dt", "2014-10-22")
+		if err != nil || !strings.Contains(out, "on 10000 rows") {
+			t.Errorf("train --spec s3://: %v\n%s", err, out)
+		}
+	})
 
 	// One corrupt manifest does not hide the healthy versions.
 	if err := lake.PutBytes(ctx, store, model.VersionPrefix("quickstart-lr", 7)+model.ManifestFile, []byte("{not json")); err != nil {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/lakestream/lakestream/lake"
 	"github.com/lakestream/lakestream/train"
 	"github.com/lakestream/lakestream/train/feature"
 	"github.com/lakestream/lakestream/train/job"
@@ -124,7 +126,7 @@ func trainFlags(fs *flag.FlagSet) func() (*trainJob, error) {
 		if j.specPath == "" {
 			return nil, &usageError{"--spec is required (a feature spec YAML file)"}
 		}
-		raw, err := os.ReadFile(j.specPath)
+		raw, err := readSpec(j.specPath)
 		if err != nil {
 			return nil, &usageError{fmt.Sprintf("--spec: %v", err)}
 		}
@@ -168,6 +170,25 @@ func trainFlags(fs *flag.FlagSet) func() (*trainJob, error) {
 		}
 		return j, nil
 	}
+}
+
+// readSpec reads a spec file: a local path, or an object in a lake
+// (s3://bucket/prefix/spec.yaml, file:///path).
+func readSpec(uri string) ([]byte, error) {
+	if !strings.Contains(uri, "://") {
+		return os.ReadFile(uri)
+	}
+	dir, key := path.Split(uri)
+	if key == "" {
+		return nil, fmt.Errorf("%s: want a file, not a folder", uri)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	store, err := lake.Open(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	return lake.ReadAll(ctx, store, key)
 }
 
 // optionalFloat is a float flag without a default value: set says whether

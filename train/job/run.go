@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"log/slog"
 	"strings"
 	"time"
@@ -135,6 +136,9 @@ func Run(ctx context.Context, c Config) (*Outcome, error) {
 		}
 	}
 	out.Result, out.Model, out.ModelConfig, out.Spec = res, m, mc, c.Spec
+	for _, w := range QualityWarnings(res) {
+		c.Logger.Warn(w, "data", c.Data, "output", c.Output)
+	}
 	if c.Output != "" {
 		if out.Version, err = save(ctx, store, &c, out); err != nil {
 			return nil, err
@@ -142,6 +146,21 @@ func Run(ctx context.Context, c Config) (*Outcome, error) {
 	}
 	out.Duration = time.Since(start)
 	return out, nil
+}
+
+// QualityWarnings returns what a person should hear about a trained model
+// before it is saved: a binary model whose validation AUC is at most 0.5
+// ranks no better than chance, which is what a label column holding one
+// class (or the wrong column) gives.
+func QualityWarnings(res train.Result) []string {
+	v := res.Validation
+	if v == nil || v.RMSE > 0 || v.Accuracy > 0 {
+		return nil
+	}
+	if v.AUC <= 0.5 || math.IsNaN(v.AUC) {
+		return []string{fmt.Sprintf("validation AUC %.4f ≤ 0.5: the model ranks no better than chance; check that the label column is right and that the training rows hold both classes", v.AUC)}
+	}
+	return nil
 }
 
 // sources returns an opener of the plan's scans as datastream sources: part
