@@ -26,6 +26,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/lakestream/lakestream/train/feature"
+	"github.com/lakestream/lakestream/train/schedule"
 )
 
 // kustomization is the part of kustomize's Kustomization the manifests
@@ -461,17 +462,22 @@ func TestPredictor(t *testing.T) {
 	}
 }
 
-// TestJobConfig: the job ConfigMap's spec parses, and its job.yaml keys are
-// flags of "trainer ps" (checked by TestProbesReachRealEndpoints, which
-// starts a shard with it).
+// TestJobConfig: the job ConfigMap's spec parses and the schedule file
+// loads; job.yaml's keys are checked as flags by
+// TestProbesReachRealEndpoints, which starts shards with them.
 func TestJobConfig(t *testing.T) {
 	m := loadBase(t)
+	etc := t.TempDir()
+	writeConfigMaps(t, m, etc)
 	for _, cm := range m.configMaps {
 		if s, ok := cm.Data["spec.yaml"]; ok {
 			if _, err := feature.Parse([]byte(s)); err != nil {
 				t.Errorf("ConfigMap %s spec.yaml: %v", cm.Name, err)
 			}
 		}
+	}
+	if _, err := schedule.Load(filepath.Join(etc, "schedule", "schedule.yaml")); err != nil {
+		t.Errorf("ConfigMap lakestream-schedule: %v", err)
 	}
 }
 
@@ -498,10 +504,10 @@ func freePort(t *testing.T) int {
 }
 
 // start runs bin with the container's args, where every address flag's port
-// is moved to a free loopback port and the job folder is dir; it returns
+// is moved to a free loopback port and /etc/lakestream is etc; it returns
 // the port map (container port → local port). The process is killed at
 // cleanup.
-func start(t *testing.T, bin string, c corev1.Container, env []string, jobDir string) map[int32]int {
+func start(t *testing.T, bin string, c corev1.Container, env []string, etc string) map[int32]int {
 	t.Helper()
 	ports := map[int32]int{}
 	var args []string
@@ -513,12 +519,9 @@ func start(t *testing.T, bin string, c corev1.Container, env []string, jobDir st
 				a = fmt.Sprintf("--%s=127.0.0.1:%d", f, p)
 			}
 		}
-		a = strings.ReplaceAll(a, "/etc/lakestream/job", jobDir)
+		a = strings.ReplaceAll(a, "/etc/lakestream", etc)
 		a = strings.ReplaceAll(a, "$(SHARD_INDEX)", "0")
 		args = append(args, a)
-	}
-	if c.Command == nil {
-		args = args[:len(args):len(args)]
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, args...)
@@ -549,26 +552,24 @@ func TestProbesReachRealEndpoints(t *testing.T) {
 	}
 	m := loadBase(t)
 	dir := t.TempDir()
-	jobDir := filepath.Join(dir, "job")
-	if err := os.MkdirAll(jobDir, 0o755); err != nil {
+	// The ConfigMaps the pods mount under /etc/lakestream, with that
+	// folder moved to etc.
+	etc := filepath.Join(dir, "etc")
+	writeConfigMaps(t, m, etc)
+	lakeDir := filepath.Join(dir, "lake")
+	if err := os.MkdirAll(lakeDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, cm := range m.configMaps {
-		if cm.Name == "lakestream-job" {
-			for k, v := range cm.Data {
-				v = strings.ReplaceAll(v, "/etc/lakestream/job", jobDir)
-				if err := os.WriteFile(filepath.Join(jobDir, k), []byte(v), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-	}
-	env := []string{"LAKESTREAM_LAKE=" + filepath.Join(dir, "lake"), "LAKESTREAM_KAFKA_BROKERS="}
+	env := []string{"LAKESTREAM_LAKE=" + lakeDir, "LAKESTREAM_KAFKA_BROKERS="}
 	trainer, predictor := buildBinary(t, dir, "trainer"), buildBinary(t, dir, "predictor")
+	// A small clicks table, so the scheduler finds the job's data.
+	if out, err := exec.Command(trainer, "scan", "--generate-sample", lakeDir).CombinedOutput(); err != nil {
+		t.Fatalf("trainer scan --generate-sample: %v\n%s", err, out)
+	}
 	deadline := time.Now().Add(time.Minute)
 	for _, sts := range m.statefulSets {
 		c := sts.Spec.Template.Spec.Containers[0]
-		ports := start(t, trainer, c, env, jobDir)
+		ports := start(t, trainer, c, env, etc)
 		p := c.ReadinessProbe.TCPSocket.Port
 		addr := fmt.Sprintf("127.0.0.1:%d", ports[resolvePort(t, "ps readiness", sts.Spec.Template.Spec, p).ContainerPort])
 		for {
@@ -588,7 +589,7 @@ func TestProbesReachRealEndpoints(t *testing.T) {
 			continue
 		}
 		c := d.Spec.Template.Spec.Containers[0]
-		ports := start(t, predictor, c, env, jobDir)
+		ports := start(t, predictor, c, env, etc)
 		grpcAddr := fmt.Sprintf("127.0.0.1:%d", ports[c.ReadinessProbe.GRPC.Port])
 		metricsPort := resolvePort(t, "liveness", d.Spec.Template.Spec, c.LivenessProbe.HTTPGet.Port).ContainerPort
 		metricsURL := fmt.Sprintf("http://127.0.0.1:%d%s", ports[metricsPort], c.LivenessProbe.HTTPGet.Path)
@@ -617,6 +618,65 @@ func TestProbesReachRealEndpoints(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
 			t.Errorf("predictor liveness %s: %s", metricsURL, resp.Status)
+		}
+	}
+	for _, d := range m.deployments {
+		if d.Name != "scheduler" {
+			continue
+		}
+		c := d.Spec.Template.Spec.Containers[0]
+		ports := start(t, trainer, c, env, etc)
+		p := resolvePort(t, "scheduler liveness", d.Spec.Template.Spec, c.LivenessProbe.HTTPGet.Port).ContainerPort
+		url := fmt.Sprintf("http://127.0.0.1:%d%s", ports[p], c.LivenessProbe.HTTPGet.Path)
+		for {
+			resp, err := http.Get(url)
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					t.Errorf("scheduler liveness %s: %s", url, resp.Status)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("scheduler liveness %s: %v", url, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+}
+
+// writeConfigMaps writes every ConfigMap a pod mounts into etc/<folder>
+// (the folder of its mount under /etc/lakestream), with /etc/lakestream in
+// the files replaced by etc.
+func writeConfigMaps(t *testing.T, m *manifests, etc string) {
+	t.Helper()
+	for _, w := range m.workloads() {
+		vols := map[string]string{} // volume → ConfigMap
+		for _, v := range w.pod.Spec.Volumes {
+			if v.ConfigMap != nil {
+				vols[v.Name] = v.ConfigMap.Name
+			}
+		}
+		for _, vm := range w.pod.Spec.Containers[0].VolumeMounts {
+			rel, ok := strings.CutPrefix(vm.MountPath, "/etc/lakestream/")
+			if !ok || vols[vm.Name] == "" {
+				continue
+			}
+			for _, cm := range m.configMaps {
+				if cm.Name != vols[vm.Name] {
+					continue
+				}
+				dir := filepath.Join(etc, rel)
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				for k, v := range cm.Data {
+					v = strings.ReplaceAll(v, "/etc/lakestream", etc)
+					if err := os.WriteFile(filepath.Join(dir, k), []byte(v), 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
 		}
 	}
 }
