@@ -6,8 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"log/slog"
+	"math"
 	"strings"
 	"time"
 
