@@ -112,9 +112,8 @@ func TestImage(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "trainer") || !strings.Contains(string(out), "worker") {
 		t.Errorf("%s --help: %v\n%s", cf.Config.Entrypoint[0], err, out)
 	}
-	// The predictor's --help prints its flags (it exits 1 after them).
-	out, _ = exec.Command(filepath.Join(root, "predictor"), "--help").CombinedOutput()
-	if !strings.Contains(string(out), "-listen") {
-		t.Errorf("/predictor --help:\n%s", out)
+	out, err = exec.Command(filepath.Join(root, "predictor"), "--help").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "-listen") {
+		t.Errorf("/predictor --help: %v\n%s", err, out)
 	}
 }
