@@ -6,8 +6,12 @@
 //	go run ./bench/serve -mlserver ~/.cache/lakestream/venv-mlserver/bin
 //
 // It generates a click log, builds an LR model over its 21 feature columns,
-// starts the real predictor binary on it, and prints a markdown table: QPS
-// at saturation for batch 1 and 256, and p50/p99 at a fixed 5k QPS.
+// starts the real predictor binary on it, and prints a markdown table:
+// p50/p99 at fixed 1k/3k/5k QPS of batch 1 (p99 also from each call's
+// intended send time, so a stalled generator cannot hide latency), and QPS at
+// saturation for batch 1 and 256. The server runs on one core and the
+// generator on another (taskset); the systems alternate within each of
+// -repeats rounds and the figures are medians with their range.
 package main
 
 import (
@@ -15,6 +19,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -22,6 +27,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -57,13 +63,23 @@ type scenario struct {
 	workers int
 }
 
+// cpus pins the harness's processes: the server under test on one core,
+// this load generator on another, so neither steals the other's cycles.
+var cpus struct{ server, client string }
+
 func run() error {
 	mlserverBin := flag.String("mlserver", "", "folder holding the mlserver executable (its venv's bin); empty skips the peer")
 	duration := flag.Duration("duration", 10*time.Second, "length of each scenario")
 	workers := flag.Int("workers", 16, "concurrent client calls when saturating")
+	repeats := flag.Int("repeats", 3, "rounds; systems alternate within each round and figures are medians [min–max] over rounds")
+	flag.StringVar(&cpus.server, "server-cpu", "0", "core (taskset list) the server under test is pinned to")
+	flag.StringVar(&cpus.client, "client-cpu", "1", "core (taskset list) this load generator is pinned to; empty: no pinning")
 	swap := flag.Bool("swap", false, "run the swap-under-load scenario (serve/swaptest) against the Kafka broker in LAKESTREAM_KAFKA_BROKERS instead")
 	flag.Parse()
 	ctx := context.Background()
+	if pinned, err := pinSelf(cpus.client); err != nil || pinned {
+		return err // pinned: the re-executed child has run
+	}
 	if *swap {
 		return runSwap(ctx)
 	}
@@ -86,60 +102,151 @@ func run() error {
 	}
 
 	scenarios := []scenario{
-		{"batch 1, saturated", 1, 0, *workers},
+		{"batch 1, fixed 1k QPS", 1, 1000, 64},
+		{"batch 1, fixed 3k QPS", 1, 3000, 64},
 		{"batch 1, fixed 5k QPS", 1, 5000, 64},
+		{"batch 1, saturated", 1, 0, *workers},
 		{"batch 256, saturated", 256, 0, 4},
 	}
-	fmt.Printf("machine: %d cores (GOMAXPROCS %d), %s\n\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), cpuModel())
-	fmt.Println("| server | scenario | requests | failed | QPS | examples/s | p50 | p99 | p99 from schedule |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|")
-
-	addr, stop, err := startPredictor(ctx, dir)
-	if err != nil {
-		return err
+	type system struct {
+		name  string
+		start func() (string, func(), error)
+		reqs  func(batch int) []*pb.ModelInferRequest
 	}
-	ours := map[string]loadgen.Summary{}
-	for _, sc := range scenarios {
-		reqs := lakestreamRequests(recs, sc.batch)
-		s, err := drive(ctx, addr, reqs, sc, *duration)
-		if err != nil {
+	systems := []system{{"lakestream predictor",
+		func() (string, func(), error) { return startPredictor(ctx, dir) },
+		func(b int) []*pb.ModelInferRequest { return lakestreamRequests(recs, b) }}}
+	if *mlserverBin != "" {
+		systems = append(systems, system{"MLServer 1.7.1 (sklearn)",
+			func() (string, func(), error) { return startMLServer(ctx, dir, *mlserverBin) },
+			func(b int) []*pb.ModelInferRequest { return mlserverRequests(21, b) }})
+	}
+	fmt.Printf("machine: %d cores, %s; server pinned to CPU %s, generator to CPU %s; load average %s\n\n",
+		runtime.NumCPU(), cpuModel(), cpus.server, cpus.client, loadAverage())
+	results := map[string]map[string][]loadgen.Summary{}
+	for round := range *repeats {
+		for k := range systems {
+			// Alternate which system goes first, so a drift in the
+			// machine's load does not favour one of them.
+			sys := systems[(k+round)%len(systems)]
+			addr, stop, err := sys.start()
+			if err != nil {
+				return err
+			}
+			for _, sc := range scenarios {
+				s, err := drive(ctx, addr, sys.reqs(sc.batch), sc, *duration)
+				if err != nil {
+					stop()
+					return err
+				}
+				if results[sys.name] == nil {
+					results[sys.name] = map[string][]loadgen.Summary{}
+				}
+				results[sys.name][sc.name] = append(results[sys.name][sc.name], s)
+				fmt.Fprintf(os.Stderr, "round %d %s %s: %.0f QPS p99 %v\n", round+1, sys.name, sc.name, s.QPS, s.P99)
+			}
 			stop()
-			return err
 		}
-		ours[sc.name] = s
-		printRow("lakestream predictor", sc, s)
 	}
-	stop()
-
-	if *mlserverBin == "" {
-		return nil
-	}
-	addr, stop, err = startMLServer(ctx, dir, *mlserverBin)
-	if err != nil {
-		return err
-	}
-	defer stop()
-	for _, sc := range scenarios {
-		reqs := mlserverRequests(21, sc.batch)
-		s, err := drive(ctx, addr, reqs, sc, *duration)
-		if err != nil {
-			return err
+	fmt.Printf("%d rounds, medians [min–max]; load average after: %s\n\n", *repeats, loadAverage())
+	fmt.Println("| server | scenario | failed | QPS | examples/s | p50 | p99 | p99 from schedule |")
+	fmt.Println("|---|---|---|---|---|---|---|---|")
+	for _, sys := range systems {
+		for _, sc := range scenarios {
+			printRow(sys.name, sc, results[sys.name][sc.name])
 		}
-		printRow("MLServer 1.7.1 (sklearn)", sc, s)
-		if sc.rate == 0 && s.QPS > 0 {
-			fmt.Printf("|  | ratio | | | %.1f× | | | | |\n", ours[sc.name].QPS/s.QPS)
+	}
+	if len(systems) == 2 {
+		fmt.Println()
+		for _, sc := range scenarios {
+			ours, peer := results[systems[0].name][sc.name], results[systems[1].name][sc.name]
+			fmt.Printf("- %s: QPS ratio %.1f×, p99 ratio %.2f\n", sc.name,
+				median(ours, func(s loadgen.Summary) float64 { return s.QPS })/median(peer, func(s loadgen.Summary) float64 { return s.QPS }),
+				median(peer, p99)/median(ours, p99))
 		}
 	}
 	return nil
 }
 
-func printRow(server string, sc scenario, s loadgen.Summary) {
+func p99(s loadgen.Summary) float64 { return float64(s.P99) }
+
+// median returns the median of f over ss.
+func median(ss []loadgen.Summary, f func(loadgen.Summary) float64) float64 {
+	v := make([]float64, len(ss))
+	for i, s := range ss {
+		v[i] = f(s)
+	}
+	slices.Sort(v)
+	if len(v) == 0 {
+		return 0
+	}
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+// spread formats the median and range of f over ss.
+func spread(ss []loadgen.Summary, f func(loadgen.Summary) float64, format func(float64) string) string {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, s := range ss {
+		lo, hi = min(lo, f(s)), max(hi, f(s))
+	}
+	return fmt.Sprintf("%s [%s–%s]", format(median(ss, f)), format(lo), format(hi))
+}
+
+// pinSelf re-executes this program under taskset on cpu unless it already
+// runs on exactly that CPU set; pinned reports that the child ran.
+func pinSelf(cpu string) (pinned bool, err error) {
+	if cpu == "" || os.Getenv("LAKESTREAM_BENCH_PINNED") == cpu {
+		return false, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return false, err
+	}
+	cmd := exec.Command("taskset", append([]string{"-c", cpu, exe}, os.Args[1:]...)...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.Env = append(os.Environ(), "LAKESTREAM_BENCH_PINNED="+cpu)
+	if err := cmd.Run(); err != nil {
+		return true, fmt.Errorf("taskset -c %s (install util-linux, or pass -client-cpu ''): %w", cpu, err)
+	}
+	return true, nil
+}
+
+// pinned prefixes a server command with taskset on the server's core.
+func pinned(name string, args ...string) *exec.Cmd {
+	if cpus.server == "" {
+		return exec.Command(name, args...)
+	}
+	return exec.Command("taskset", append([]string{"-c", cpus.server, name}, args...)...)
+}
+
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	return strings.Join(f[:min(3, len(f))], " ")
+}
+
+func printRow(server string, sc scenario, ss []loadgen.Summary) {
+	dur := func(v float64) string { return time.Duration(v).Round(time.Microsecond).String() }
+	num := func(v float64) string { return strconv.FormatFloat(v, 'f', 0, 64) }
 	sched := "–" // a saturated run has no schedule to measure against
 	if sc.rate > 0 {
-		sched = s.P99Scheduled.Round(time.Microsecond).String()
+		sched = spread(ss, func(s loadgen.Summary) float64 { return float64(s.P99Scheduled) }, dur)
 	}
-	fmt.Printf("| %s | %s | %d | %d | %.0f | %.0f | %v | %v | %s |\n", server, sc.name, s.Requests, s.Failed, s.QPS,
-		s.QPS*float64(sc.batch), s.P50.Round(time.Microsecond), s.P99.Round(time.Microsecond), sched)
+	failed := 0
+	for _, s := range ss {
+		failed += s.Failed
+	}
+	fmt.Printf("| %s | %s | %d | %s | %s | %s | %s | %s |\n", server, sc.name, failed,
+		spread(ss, func(s loadgen.Summary) float64 { return s.QPS }, num),
+		spread(ss, func(s loadgen.Summary) float64 { return s.QPS * float64(sc.batch) }, num),
+		spread(ss, func(s loadgen.Summary) float64 { return float64(s.P50) }, dur),
+		spread(ss, p99, dur), sched)
 }
 
 func cpuModel() string {
@@ -280,7 +387,7 @@ func startPredictor(ctx context.Context, dir string) (string, func(), error) {
 		return "", nil, err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	cmd := exec.Command(bin, "--lake", filepath.Join(dir, "lake"), "--model", "ctr", "--listen", addr, "--metrics-listen", "", "--poll", "1h")
+	cmd := pinned(bin, "--lake", filepath.Join(dir, "lake"), "--model", "ctr", "--listen", addr, "--metrics-listen", "", "--poll", "1h")
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		return "", nil, err
@@ -307,7 +414,7 @@ func startMLServer(ctx context.Context, dir, binDir string) (string, func(), err
 	if out, err := exec.Command(py, "bench/serve/mlserver_model.py", mdir, "21", strconv.Itoa(grpcPort), strconv.Itoa(httpPort)).CombinedOutput(); err != nil {
 		return "", nil, fmt.Errorf("mlserver_model.py: %v\n%s", err, out)
 	}
-	cmd := exec.Command(filepath.Join(binDir, "mlserver"), "start", mdir)
+	cmd := pinned(filepath.Join(binDir, "mlserver"), "start", mdir)
 	cmd.Env = append(os.Environ(), "PATH="+binDir+":"+os.Getenv("PATH"))
 	logf, _ := os.Create(filepath.Join(dir, "mlserver.log"))
 	cmd.Stdout, cmd.Stderr = logf, logf
