@@ -34,7 +34,8 @@ func runCLI(args ...string) (out string, code int, err error) {
 // -h (and --help) with exit 0.
 func TestEveryCommandAnswersHelp(t *testing.T) {
 	cmds := [][]string{{"models"}, {"models", "list"}, {"models", "show"}, {"models", "promote"}, {"models", "rollback"}, {"models", "retain"},
-		{"models", "promote", "ctr", "3"}, {"models", "show", "ctr@champion"}}
+		{"models", "promote", "ctr", "3"}, {"models", "show", "ctr@champion"},
+		{"schedule", "serve"}, {"schedule", "run"}, {"schedule", "backfill"}, {"schedule", "status"}}
 	for _, c := range commands {
 		cmds = append(cmds, []string{c.name})
 	}
@@ -74,6 +75,30 @@ func TestUsageHeaders(t *testing.T) {
 	}
 	if !strings.Contains(text, "--beta value") || strings.Contains(text, "(default -1)") {
 		t.Errorf("--beta help:\n%s", text)
+	}
+}
+
+// TestKafkaBrokersFlag: every command that talks to Kafka takes
+// --kafka-brokers (LAKESTREAM_KAFKA_BROKERS); --brokers still works.
+func TestKafkaBrokersFlag(t *testing.T) {
+	spec := filepath.Join(t.TempDir(), "spec.yaml")
+	if err := os.WriteFile(spec, []byte("label: {column: click, type: binary}\ncategorical: [{column: site_id}]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("LAKESTREAM_KAFKA_BROKERS", "")
+	lakeDir := filepath.Join(t.TempDir(), "none")
+	for _, c := range [][]string{
+		{"stream", "--lake", lakeDir, "--data", "clicks", "--spec", spec, "--topic", "t", "--output", "o"},
+		{"produce", "--lake", lakeDir, "--data", "clicks", "--topic", "t"},
+	} {
+		_, code, err := runCLI(c...)
+		if code != exitUsage || err == nil || !strings.Contains(err.Error(), "--kafka-brokers is required") {
+			t.Errorf("trainer %s without brokers: exit %d, %v", c[0], code, err)
+		}
+		_, _, err = runCLI(append(c, "--brokers", "127.0.0.1:1")...)
+		if err != nil && (strings.Contains(err.Error(), "not defined") || strings.Contains(err.Error(), "brokers is required")) {
+			t.Errorf("trainer %s --brokers (the old spelling): %v", c[0], err)
+		}
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/lakestream/lakestream/dataset"
 	"github.com/lakestream/lakestream/datastream"
 	"github.com/lakestream/lakestream/datastream/kafka"
+	"github.com/lakestream/lakestream/internal/cliconfig"
 	"github.com/lakestream/lakestream/lake"
 	"github.com/lakestream/lakestream/train/job"
 )
@@ -31,7 +32,8 @@ func runProduce(ctx context.Context, args []string, stdout io.Writer) error {
 	dt := fs.String("dt", "", "dt partition day or range a..b")
 	columns := fs.String("columns", "", "comma-separated columns to write (default: all but the partition columns)")
 	topic := fs.String("topic", "", "Kafka topic to write to (required)")
-	brokers := fs.String("brokers", "", "Kafka seed brokers host:port[,...] (required)")
+	brokers := fs.String("kafka-brokers", "", "Kafka seed brokers host:port[,...] (required)")
+	cliconfig.Alias(fs, "brokers", "kafka-brokers") // the spelling before 2026-12; remove in the next release
 	key := fs.String("key", "", "column whose value keys each message (Kafka partitions by it); default: no key")
 	partitions := fs.Int("partitions", 0, "create the topic with this many partitions when it does not exist (0: it must exist)")
 	maxRate := fs.Float64("rate", 0, "rows per second at most (0: as fast as the broker takes them)")
@@ -44,7 +46,7 @@ func runProduce(ctx context.Context, args []string, stdout io.Writer) error {
 	case *topic == "":
 		return &usageError{"--topic is required"}
 	case *brokers == "":
-		return &usageError{"--brokers is required (Kafka seed brokers host:port[,...])"}
+		return &usageError{"--kafka-brokers is required (Kafka seed brokers host:port[,...])"}
 	case *maxRate < 0 || *partitions < 0:
 		return &usageError{"--rate and --partitions must not be negative"}
 	}
@@ -114,7 +116,7 @@ func runProduce(ctx context.Context, args []string, stdout io.Writer) error {
 func createTopic(ctx context.Context, brokers []string, topic string, partitions int32) error {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
-		return fmt.Errorf("--brokers: %w", err)
+		return fmt.Errorf("--kafka-brokers: %w", err)
 	}
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)

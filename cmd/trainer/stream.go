@@ -23,6 +23,7 @@ import (
 	"github.com/lakestream/lakestream/datastream"
 	"github.com/lakestream/lakestream/datastream/kafka"
 	"github.com/lakestream/lakestream/eval"
+	"github.com/lakestream/lakestream/internal/cliconfig"
 	"github.com/lakestream/lakestream/lake"
 	"github.com/lakestream/lakestream/model"
 	"github.com/lakestream/lakestream/paramserver"
@@ -39,7 +40,8 @@ func runStream(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("stream", flag.ContinueOnError)
 	finish := trainFlags(fs)
 	topic := fs.String("topic", "", "Kafka topic of JSON rows to train on (required)")
-	brokers := fs.String("brokers", "", "Kafka seed brokers host:port[,...] (required; env LAKESTREAM_BROKERS)")
+	brokers := fs.String("kafka-brokers", "", "Kafka seed brokers host:port[,...] (required)")
+	cliconfig.Alias(fs, "brokers", "kafka-brokers") // the spelling before 2026-12; remove in the next release
 	deadLetter := fs.String("dead-letter-topic", "", "topic receiving messages that do not decode or that the spec refuses, with the reason in headers (default <topic>.dead-letters; it must exist)")
 	schemaPath := fs.String("schema", "", "YAML file typing the JSON columns (columns: {name: type}); instead of --data, whose table types them")
 	start := fs.String("start", "earliest", "where a new job starts reading: earliest or latest (a job that has published resumes after its newest version)")
@@ -72,7 +74,7 @@ func runStream(ctx context.Context, args []string, stdout io.Writer) error {
 	case *topic == "":
 		return &usageError{"--topic is required (the Kafka topic of JSON rows to train on)"}
 	case *brokers == "":
-		return &usageError{"--brokers is required (Kafka seed brokers host:port[,...])"}
+		return &usageError{"--kafka-brokers is required (Kafka seed brokers host:port[,...])"}
 	case j.output == "":
 		return &usageError{"--output is required: the model name the stream publishes versions under"}
 	case j.run.Epochs != 1:
@@ -99,7 +101,7 @@ func runStream(ctx context.Context, args []string, stdout io.Writer) error {
 	var brokerList []string
 	for _, b := range strings.Split(*brokers, ",") {
 		if b = strings.TrimSpace(b); b == "" {
-			return &usageError{fmt.Sprintf("--brokers %q: empty address", *brokers)}
+			return &usageError{fmt.Sprintf("--kafka-brokers %q: empty address", *brokers)}
 		}
 		brokerList = append(brokerList, b)
 	}
