@@ -84,11 +84,13 @@ func TestTrainerStreamPublishes(t *testing.T) {
 	if st.State != "stopped" || st.Examples != int64(n) {
 		t.Errorf("status: state %s, %d examples, want stopped and %d", st.State, st.Examples, n)
 	}
-	// Before the flip every version is promoted. The first two versions cut
-	// 10,000 examples or more after it, judged on windows of flipped rows,
-	// are refused; the model then
-	// learns the flipped labels, and later versions may win again on them
-	// (the gate judges on recent data by design).
+	// Before the flip every version is promoted. The first version cut
+	// 10,000 examples or more after it, judged on a window of flipped rows,
+	// is refused. The model then learns the flipped labels, and later
+	// versions win again on them (the gate judges on recent data by
+	// design); how soon depends on where the versions are cut, which
+	// depends on timing (a run saw the second version after the flip
+	// refused, another promoted), so only the first is checked.
 	var promoted, afterFlip int
 	var prev map[int32]int64
 	for _, v := range st.Versions {
@@ -109,7 +111,7 @@ func TestTrainerStreamPublishes(t *testing.T) {
 			promoted++
 		case v.Lineage.Examples < int64(n/2)+10_000:
 			// Cut soon after the flip: its window holds rows of both halves.
-		case afterFlip < 2:
+		case afterFlip < 1:
 			afterFlip++
 			if v.Decision.Promoted || !strings.Contains(v.Decision.Reason, "does not reach the floor 0.6") {
 				t.Errorf("version %d, the %d. after the flip: promoted %v, reason %q; want refused by the floor", v.Version, afterFlip, v.Decision.Promoted, v.Decision.Reason)
@@ -120,8 +122,8 @@ func TestTrainerStreamPublishes(t *testing.T) {
 			}
 		}
 	}
-	if promoted < 3 || afterFlip < 2 {
-		t.Errorf("%d versions promoted before the flip (want ≥ 3), %d judged after it (want ≥ 2)", promoted, afterFlip)
+	if promoted < 3 || afterFlip < 1 {
+		t.Errorf("%d versions promoted before the flip (want ≥ 3), %d judged after it (want ≥ 1)", promoted, afterFlip)
 	}
 	if st.Prequential.Total.Examples != int64(n) {
 		t.Errorf("prequential total counts %d examples, want %d (each once)", st.Prequential.Total.Examples, n)
