@@ -89,8 +89,7 @@ func TestTrainerStreamPublishes(t *testing.T) {
 	// is refused. The model then learns the flipped labels, and later
 	// versions win again on them (the gate judges on recent data by
 	// design); how soon depends on where the versions are cut, which
-	// depends on timing (a run saw the second version after the flip
-	// refused, another promoted), so only the first is checked.
+	// depends on timing, so only the first is checked.
 	var promoted, afterFlip int
 	var prev map[int32]int64
 	for _, v := range st.Versions {
