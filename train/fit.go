@@ -157,6 +157,11 @@ type fit struct {
 	metric Metric
 	state  fitState
 	res    Result // Tables of the best epoch when they may be rolled back
+
+	// epochStart is when this process started the current epoch; resumed
+	// is the epoch's training time before the checkpoint it resumed from.
+	epochStart time.Time
+	resumed    time.Duration
 }
 
 // fitState is the state of the epoch loop that goes into checkpoints.
@@ -314,6 +319,7 @@ func (f *fit) trainEpoch(ctx context.Context, epoch int, restore bool) (EpochRep
 		data = data.Filter("hold-out", holdOut(f.in.HashSplit, false), datastream.Parallelism(n))
 	}
 	pr := newProgress(f.cfg, epoch, f.log, f.now)
+	f.epochStart, f.resumed = pr.start, 0
 	var examples atomic.Int64
 	sinks := make([]*fitSink, n)
 	for i, s := range f.ss {
@@ -342,7 +348,7 @@ func (f *fit) trainEpoch(ctx context.Context, epoch int, restore bool) (EpochRep
 		loss += st.Loss
 		weight += st.Weight
 	}
-	rep.Duration = f.now().Sub(pr.start)
+	rep.Duration = f.resumed + f.now().Sub(pr.start)
 	if weight > 0 {
 		rep.TrainLoss = loss / weight
 	}
@@ -436,6 +442,7 @@ type fitCheckpoint struct {
 	BestEpoch   int
 	Stats       SinkStats
 	Steps       int64
+	Elapsed     time.Duration // the current epoch's training time so far
 }
 
 // fitStateMagic starts a train subtask's state: magic | u64 len(head) |
@@ -448,7 +455,8 @@ func (s *fitSink) SnapshotState(ctx context.Context, _ int64) ([]byte, error) {
 	f := s.fit
 	st := &f.state
 	head := fitCheckpoint{Fingerprint: f.cfg.Checkpoint.Fingerprint, Epoch: st.epoch, Reports: st.reports,
-		Best: st.best, SinceBest: st.sinceBest, BestEpoch: st.bestEpoch, Stats: s.Stats(), Steps: s.st.steps}
+		Best: st.best, SinceBest: st.sinceBest, BestEpoch: st.bestEpoch, Stats: s.Stats(), Steps: s.st.steps,
+		Elapsed: f.resumed + f.now().Sub(f.epochStart)}
 	var hb bytes.Buffer
 	if err := gob.NewEncoder(&hb).Encode(&head); err != nil {
 		return nil, fmt.Errorf("encode training state: %w", err)
@@ -509,6 +517,7 @@ func (s *fitSink) RestoreState(ctx context.Context, id int64, state []byte) erro
 	}
 	f.state = fitState{epoch: head.Epoch, reports: head.Reports, best: head.Best, sinceBest: head.SinceBest, bestEpoch: head.BestEpoch}
 	s.st.steps = head.Steps
+	f.resumed = head.Elapsed
 	s.mu.Lock()
 	s.stats = head.Stats
 	s.mu.Unlock()
