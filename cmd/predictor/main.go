@@ -1,9 +1,3 @@
-// Command predictor serves Lakestream models over the Open Inference
-// Protocol v2 (gRPC), following registry aliases in the lake and swapping in
-// new versions as they are announced on the model topic.
-//
-//	predictor --lake s3://models-bucket/lake --model ctr --model ranker@challenger \
-//	    --kafka-brokers 127.0.0.1:9092
 package main
 
 import (
@@ -152,7 +146,7 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&c.streamCkpt, "stream-checkpoint-interval", 10*time.Second, "checkpoint the stream-scoring job into the lake (checkpoints/<job>/) this often, and restore from the latest on start; 0 disables")
 	cliconfig.Secret(fs, "token")
 	cliconfig.SetUsage(fs, "Usage: predictor --lake LAKE --model NAME[@ALIAS|@VERSION] [flags]",
-		"Serves models over the Open Inference Protocol v2 (gRPC), following registry aliases.\nExit codes: 0 stopped cleanly (and -h, --version), 1 failure, 2 usage error.")
+		"Serves models over the Open Inference Protocol v2 (gRPC, and HTTP/JSON with --http-listen), following registry aliases.\nExit codes: 0 stopped cleanly (and -h, --version), 1 failure, 2 usage error.")
 	if err := cliconfig.Parse(fs, args, lookupEnv); err != nil {
 		return c, err
 	}
