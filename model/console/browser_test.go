@@ -59,6 +59,8 @@ func browse(t *testing.T) context.Context {
 		chromedp.ExecPath(chromium(t)),
 		chromedp.WindowSize(1280, 900),
 		chromedp.Flag("hide-scrollbars", true),
+		// Containers often have a 64 MiB /dev/shm, too small for Chromium.
+		chromedp.Flag("disable-dev-shm-usage", true),
 		// CI runs as root, where Chromium's sandbox cannot start.
 		chromedp.NoSandbox,
 	)
