@@ -133,6 +133,18 @@ func TestConsoleAfterQuickstart(t *testing.T) {
 		t.Errorf("rollback with no earlier champion: %d %s, want 409", status, body)
 	}
 
+	// A warm-started version names its parent in its lineage.
+	var trained strings.Builder
+	if err := runTrain(context.Background(), []string{"--lake", dir, "--data", "clicks", "--spec", filepath.Join(dir, "specs", "clicks.yaml"),
+		"--dt", "2014-10-23", "--model", "fm", "--factors", "8", "--optimizer", "ftrl", "--warm-start", "quickstart-fm", "--output", "quickstart-fm"}, &trained); err != nil {
+		t.Fatalf("train --warm-start: %v\n%s", err, trained.String())
+	}
+	status, body = get("/api/v1/models/quickstart-fm/versions/2")
+	var warm struct{ Lineage struct{ Parent int } }
+	if err := json.Unmarshal(body, &warm); status != 200 || err != nil || warm.Lineage.Parent != 1 {
+		t.Errorf("warm-started version 2: %d, lineage %+v, want parent 1", status, warm.Lineage)
+	}
+
 	// trainer eval --save keeps a version's report where the console draws
 	// its plots from.
 	if err := os.Remove(filepath.Join(dir, model.ReportKey("quickstart-lr", 1))); err != nil {

@@ -164,7 +164,8 @@ var apiCases = []apiCase{
 			t.Errorf("report plots %v, want roc, pr, calibration", p)
 		}
 		lin := b["lineage"].(map[string]any)
-		if lin["location"] != "models/ctr/4/" || lin["data"].(map[string]any)["from"] != "2026-11-01" {
+		if lin["location"] != "models/ctr/4/" || lin["data"].(map[string]any)["from"] != "2026-11-01" || num(lin["parent"]) != 2 ||
+			lin["job"] != "ctr-stream" || num(lin["offsets"].(map[string]any)["1"]) != 79_000 || lin["watermark"] != "2026-11-08T16:00:00Z" {
 			t.Errorf("lineage %v", lin)
 		}
 	}},
@@ -404,7 +405,8 @@ func TestPages(t *testing.T) {
 	}{
 		{"/", 200, []string{`href="/models/ctr"`, `data-champion-version="4"`, "2 corrupt", "churn", "no champion"}},
 		{"/models/ctr", 200, []string{`<svg class="chart"`, `data-status="corrupt"`, "models/ctr/3/manifest.json", `data-alias="champion" data-version="4"`, "v2, v1"}},
-		{"/models/ctr/versions/4", 200, []string{`src="/api/v1/models/ctr/versions/4/plots/roc.svg"`, `data-decision="promoted"`, "2026-11-01 → 2026-11-07"}},
+		{"/models/ctr/versions/4", 200, []string{`src="/api/v1/models/ctr/versions/4/plots/roc.svg"`, `data-decision="promoted"`, "2026-11-01 → 2026-11-07",
+			`href="/jobs/streams/ctr-stream"`, "up to offset 79000", `<a href="/models/ctr/versions/2">v2</a>`}},
 		{"/models/ctr/versions/3", 200, []string{`data-status="corrupt"`}},
 		{"/models/ctr/versions/1", 200, []string{"No evaluation report"}},
 		{"/models/nope", 404, []string{"no model"}},

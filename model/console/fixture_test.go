@@ -27,6 +27,11 @@ import (
 var fixtureAUC = []float64{0.701, 0.722, 0.715, 0.741, 0.738}
 
 func fixtureModel(t testing.TB, auc float64) *model.Model {
+	return fixtureModelWith(t, auc, nil, "")
+}
+
+// fixtureModelWith sets the stream lineage and the warm-start parent.
+func fixtureModelWith(t testing.TB, auc float64, lineage *model.Lineage, warm string) *model.Model {
 	t.Helper()
 	spec := &feature.Spec{Label: feature.Label{Column: "y", Type: feature.Binary}, HashBits: 8,
 		Categorical: []feature.Categorical{{Column: "site"}}}
@@ -34,7 +39,8 @@ func fixtureModel(t testing.TB, auc float64) *model.Model {
 		Kind: model.KindLogistic,
 		Data: model.DataRange{Source: "clicks", From: "2026-11-01", To: "2026-11-07"},
 		Rows: 70_000, Seed: 7,
-		Hyperparameters: map[string]string{"epochs": "1"},
+		Hyperparameters: map[string]string{"epochs": "1", "warm_start": warm},
+		Lineage:         lineage,
 		Metrics:         map[string]float64{"validation_auc": auc, "validation_logloss": 0.41 - auc/10, "train_loss": 0.4},
 	}, spec, []model.Table{
 		{Name: model.TableWeights, Width: 1, Keys: []uint64{3, 5, 8}, Values: []float32{0.5, -0.25, 1}},
@@ -83,8 +89,13 @@ func fixtureReport(t testing.TB, name string, version int, strength float64) []b
 func fillLake(t testing.TB, store lake.Store) {
 	t.Helper()
 	ctx := context.Background()
-	for _, auc := range fixtureAUC {
-		if _, err := fixtureModel(t, auc).Save(ctx, store, "ctr"); err != nil {
+	for i, auc := range fixtureAUC {
+		m := fixtureModel(t, auc)
+		if i == 3 { // version 4: warm-started from 2 by a stream job
+			m = fixtureModelWith(t, auc, &model.Lineage{Job: "ctr-stream", Source: "kafka://clicks",
+				Offsets: map[int32]int64{0: 80_000, 1: 79_000}, Watermark: time.Date(2026, 11, 8, 16, 0, 0, 0, time.UTC).UnixMilli(), Examples: 159_000}, "ctr@2")
+		}
+		if _, err := m.Save(ctx, store, "ctr"); err != nil {
 			t.Fatal(err)
 		}
 	}

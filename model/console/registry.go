@@ -156,6 +156,16 @@ type Lineage struct {
 	Parent int `json:"parent,omitempty"`
 	// Location is the version's folder in the lake.
 	Location string `json:"location"`
+	// Job, Source, Offsets, Position, Watermark and Examples are where the
+	// training job's input stood when it cut the version (model.Lineage;
+	// set by the publish step of trainer stream and train).
+	Job      string          `json:"job,omitempty"`
+	Source   string          `json:"source,omitempty"`
+	Offsets  map[int32]int64 `json:"offsets,omitempty"`
+	Position string          `json:"position,omitempty"`
+	// Watermark is the event time the version was trained up to.
+	Watermark *time.Time `json:"watermark,omitempty"`
+	Examples  int64      `json:"examples,omitempty"`
 }
 
 // ReportSummary is the headline of a version's evaluation report.
@@ -428,6 +438,14 @@ func loadVersion(ctx context.Context, store lake.Store, name, ref string) (*Vers
 		d.Hyperparameters, d.Seed, d.CodeVersion = m.Hyperparameters, m.Seed, m.CodeVersion
 		d.Lineage.Data = d.Data
 		d.Lineage.Parent = parentOf(m.Hyperparameters)
+		if l := m.Lineage; l != nil {
+			d.Lineage.Job, d.Lineage.Source, d.Lineage.Offsets = l.Job, l.Source, l.Offsets
+			d.Lineage.Position, d.Lineage.Examples = l.Position, l.Examples
+			if l.Watermark != 0 {
+				wm := time.UnixMilli(l.Watermark).UTC()
+				d.Lineage.Watermark = &wm
+			}
+		}
 		for _, t := range mf.Tables {
 			b := t.Values.Size
 			if t.Keys != nil {

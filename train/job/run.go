@@ -43,6 +43,9 @@ type Outcome struct {
 	Schema *arrow.Schema
 	// Version is the saved model version, 0 when Config.Output is "".
 	Version int
+	// WarmStart is the version training started from, "name@version"
+	// (resolved when Config.WarmStart named the latest), or "".
+	WarmStart string
 }
 
 // Run validates c, then plans the scan, fits the spec, trains with
@@ -119,6 +122,7 @@ func Run(ctx context.Context, c Config) (*Outcome, error) {
 		if err := st.WarmStart(base); err != nil {
 			return nil, err
 		}
+		out.WarmStart = fmt.Sprintf("%s@%d", base.Meta().Name, base.Meta().Version)
 	}
 	if c.CheckpointEvery > 0 {
 		if cfg.Checkpoint, err = checkpointing(ctx, store, &c, mc); err != nil {
@@ -195,6 +199,8 @@ func save(ctx context.Context, store lake.Store, c *Config, out *Outcome) (int, 
 			"clip_norm":  fmt.Sprint(c.Train.ClipNorm),
 			"where":      c.Where,
 			"best_epoch": fmt.Sprint(res.BestEpoch + 1),
+			// The lineage's parent (the console links it).
+			"warm_start": out.WarmStart,
 		},
 		Metrics: map[string]float64{"train_loss": res.Epochs[res.BestEpoch].TrainLoss},
 	}
