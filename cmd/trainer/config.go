@@ -29,12 +29,16 @@ func (e *usageError) Error() string { return e.msg }
 // usageLines are the usage headers of subcommands that take more than
 // flags, by flag set name; the others read "trainer NAME [flags]".
 var usageLines = map[string]string{
-	"models list":     "models list [flags]: every model with its latest version (corrupt versions marked)",
-	"models show":     "models show NAME[@VERSION|@ALIAS] [flags]: one version's manifest",
-	"models promote":  "models promote NAME VERSION [flags]: gate VERSION against the champion and move the champion alias",
-	"models rollback": "models rollback NAME [VERSION] [flags]: move an alias back",
-	"models retain":   "models retain NAME --keep N [flags]: delete old versions no alias needs",
-	"console":         "console [flags]: the registry and jobs as a web page and a REST API (/api/v1, /api/openapi.yaml), read-only unless --allow-writes",
+	"models list":       "models list [flags]: every model with its latest version (corrupt versions marked)",
+	"models show":       "models show NAME[@VERSION|@ALIAS] [flags]: one version's manifest",
+	"models promote":    "models promote NAME VERSION [flags]: gate VERSION against the champion and move the champion alias",
+	"models rollback":   "models rollback NAME [VERSION] [flags]: move an alias back",
+	"models retain":     "models retain NAME --keep N [flags]: delete old versions no alias needs",
+	"console":           "console [flags]: the registry and jobs as a web page and a REST API (/api/v1, /api/openapi.yaml), read-only unless --allow-writes",
+	"schedule serve":    "schedule serve --schedule FILE [flags]: run every job's intervals as they close",
+	"schedule run":      "schedule run JOB --interval ID --schedule FILE [flags]: run one interval (exit 0 ok, 1 failed, 2 bad input, 3 gate refused, 4 no data, 5 another scheduler runs it)",
+	"schedule backfill": "schedule backfill JOB --from ID --to ID --schedule FILE [flags]: run the intervals of a range in order",
+	"schedule status":   "schedule status [JOB] --schedule FILE [flags]: the run records as a table",
 }
 
 // parseConfig gives fs a usage text with a header line and parses args into
