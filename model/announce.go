@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/lakestream/lakestream/internal/kafkaretry"
@@ -136,17 +135,7 @@ func Announce(ctx context.Context, cfg AnnounceConfig, a Announcement) error {
 // announcements in order) and the broker's default replication when it does
 // not exist yet.
 func EnsureModelTopic(ctx context.Context, adm *kadm.Client, topic string) error {
-	err := kafkaretry.Do(ctx, func() error {
-		resp, err := adm.CreateTopic(ctx, 1, -1, nil, topic)
-		if err == nil {
-			err = resp.Err
-		}
-		if errors.Is(err, kerr.TopicAlreadyExists) {
-			return nil
-		}
-		return err
-	})
-	if err != nil {
+	if err := kafkaretry.CreateTopic(ctx, adm, topic, 1); err != nil {
 		return fmt.Errorf("create model topic %s: %w", topic, err)
 	}
 	return nil

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,13 +9,13 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/lakestream/lakestream/dataset"
 	"github.com/lakestream/lakestream/datastream"
 	"github.com/lakestream/lakestream/datastream/kafka"
 	"github.com/lakestream/lakestream/internal/cliconfig"
+	"github.com/lakestream/lakestream/internal/kafkaretry"
 	"github.com/lakestream/lakestream/lake"
 	"github.com/lakestream/lakestream/train/job"
 )
@@ -121,11 +120,7 @@ func createTopic(ctx context.Context, brokers []string, topic string, partitions
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	resp, err := kadm.NewClient(cl).CreateTopic(ctx, partitions, -1, nil, topic)
-	if err == nil {
-		err = resp.Err
-	}
-	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+	if err := kafkaretry.CreateTopic(ctx, kadm.NewClient(cl), topic, partitions); err != nil {
 		return fmt.Errorf("create topic %s: %w", topic, err)
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
@@ -79,4 +80,21 @@ func (p Policy) Do(ctx context.Context, fn func() error) error {
 		}
 		backoff = min(2*backoff, d.MaxBackoff)
 	}
+}
+
+// CreateTopic creates topic with partitions partitions and the broker's
+// default replication unless it exists, retrying retriable answers as Do
+// does. A topic that already exists is left as it is (its partition count
+// included).
+func CreateTopic(ctx context.Context, adm *kadm.Client, topic string, partitions int32) error {
+	return Do(ctx, func() error {
+		resp, err := adm.CreateTopic(ctx, partitions, -1, nil, topic)
+		if err == nil {
+			err = resp.Err
+		}
+		if errors.Is(err, kerr.TopicAlreadyExists) {
+			return nil
+		}
+		return err
+	})
 }
