@@ -250,6 +250,15 @@ type Gate struct {
 	Epsilon float64 `json:"epsilon"`
 }
 
+// The promotion gate's defaults wherever one is configured (trainer models
+// promote, eval, stream, the console, scheduled jobs): the candidate's AUC
+// must reach DefaultMinAUC (better than chance) and be at most
+// DefaultMaxDrop below the champion's on the same slice.
+const (
+	DefaultMinAUC  = 0.5
+	DefaultMaxDrop = 0.002
+)
+
 // Validate reports a gate that cannot decide.
 func (g Gate) Validate() error {
 	switch {

@@ -61,8 +61,8 @@ func modelsPromote(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&cfg.DT, "dt", "", "dt partition day or range a..b of the held-out table")
 	fs.BoolVar(&cfg.IncludeUncommitted, "include-uncommitted", false, "also read partitions without a _SUCCESS marker (skipped with a warning otherwise)")
 	gate := model.Gate{Metric: "auc"}
-	fs.Float64Var(&gate.Floor, "min-auc", 0.5, "gate: the candidate's AUC must reach this floor")
-	fs.Float64Var(&gate.Epsilon, "max-drop", 0.002, "gate: how far below the champion's AUC the candidate may be")
+	fs.Float64Var(&gate.Floor, "min-auc", model.DefaultMinAUC, "gate: the candidate's AUC must reach this floor")
+	fs.Float64Var(&gate.Epsilon, "max-drop", model.DefaultMaxDrop, "gate: how far below the champion's AUC the candidate may be")
 	noGate := fs.Bool("no-gate", false, "move the champion without evaluating (recorded as a manual promotion)")
 	var ann announceFlags
 	ann.register(fs)

@@ -85,7 +85,7 @@ func DefaultConfig() Config {
 		BatchSize: dataset.DefaultBatchSize,
 		Binary:    b,
 		Bootstrap: eval.DefaultBootstrapConfig(),
-		Gate:      model.Gate{Metric: "auc", Epsilon: 0.002},
+		Gate:      model.Gate{Metric: "auc", Epsilon: model.DefaultMaxDrop},
 		Now:       time.Now,
 	}
 }

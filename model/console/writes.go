@@ -96,7 +96,7 @@ func (s *Server) promote(ctx context.Context, name string, req PromoteRequest) (
 	if req.Version < 1 {
 		return nil, badRequest("version %d: give the version to promote (≥ 1)", req.Version)
 	}
-	gate := model.Gate{Metric: "auc", Floor: 0.5, Epsilon: 0.002}
+	gate := model.Gate{Metric: "auc", Floor: model.DefaultMinAUC, Epsilon: model.DefaultMaxDrop}
 	if req.MinAUC != nil {
 		gate.Floor = *req.MinAUC
 	}

@@ -55,7 +55,7 @@ type Config struct {
 // DefaultConfig returns a configuration publishing name with an AUC gate
 // (floor 0.5, ε 0.002) over a window of 100,000 recent examples.
 func DefaultConfig(store lake.Store, name string) Config {
-	return Config{Store: store, Name: name, Gate: model.Gate{Metric: "auc", Floor: 0.5, Epsilon: 0.002},
+	return Config{Store: store, Name: name, Gate: model.Gate{Metric: "auc", Floor: model.DefaultMinAUC, Epsilon: model.DefaultMaxDrop},
 		Window: 100_000, MinWindow: 1000}
 }
 

@@ -337,11 +337,11 @@ func (j *Job) validatePublish() error {
 		return fmt.Errorf("publish.policy %q: want promote or register", p.Policy)
 	}
 	if p.MinAUC == nil {
-		v := 0.5
+		v := model.DefaultMinAUC
 		p.MinAUC = &v
 	}
 	if p.MaxDrop == nil {
-		v := 0.002
+		v := model.DefaultMaxDrop
 		p.MaxDrop = &v
 	}
 	if *p.MinAUC < 0 || *p.MinAUC > 1 || *p.MaxDrop < 0 {
