@@ -188,9 +188,11 @@ func readFile(fs *flag.FlagSet, path string) (map[string]string, error) {
 		return nil, &UsageError{fmt.Sprintf("config file %s: want a mapping of flag names to values", path)}
 	}
 	var unknown []string
+	aliased := map[string]string{} // values given under an alias's key, by flag
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		k, v := m.Content[i].Value, m.Content[i+1]
-		if f := fs.Lookup(k); f == nil || k == ConfigFlag {
+		f := fs.Lookup(k)
+		if f == nil || k == ConfigFlag {
 			unknown = append(unknown, k)
 			continue
 		}
@@ -198,7 +200,22 @@ func readFile(fs *flag.FlagSet, path string) (map[string]string, error) {
 		if err != nil {
 			return nil, &UsageError{fmt.Sprintf("config file %s: %s: %v", path, k, err)}
 		}
+		if isHidden(f) {
+			// An alias's key configures its flag (Parse fills only
+			// visible flags), unless the file also names the flag.
+			fs.VisitAll(func(g *flag.Flag) {
+				if g.Value == f.Value && !isHidden(g) {
+					aliased[g.Name] = s
+				}
+			})
+			continue
+		}
 		out[k] = s
+	}
+	for k, s := range aliased {
+		if _, ok := out[k]; !ok {
+			out[k] = s
+		}
 	}
 	if len(unknown) > 0 {
 		sort.Strings(unknown)

@@ -64,6 +64,21 @@ func TestEnvAndFile(t *testing.T) {
 	if err := Parse(fs, []string{"--brokers", "flag:1"}, func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil || *brokers != "flag:1" {
 		t.Errorf("alias on the command line over the environment: %v %q", err, *brokers)
 	}
+	// An alias's key in the file configures its flag (it was accepted and
+	// ignored); the flag's own key wins over it.
+	for _, text := range []string{"brokers: old:1\n", "brokers: old:1\nkafka-brokers: new:1\n", "kafka-brokers: new:1\nbrokers: old:1\n"} {
+		if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		fs, brokers, _, _ = newSet(&out)
+		want := "new:1"
+		if !strings.Contains(text, "kafka-brokers") {
+			want = "old:1"
+		}
+		if err := Parse(fs, []string{"--config", file}, func(string) (string, bool) { return "", false }); err != nil || *brokers != want {
+			t.Errorf("file %q: %v, brokers %q, want %q", text, err, *brokers, want)
+		}
+	}
 	// A bad secret value is reported without the value.
 	fs = flag.NewFlagSet("x", flag.ContinueOnError)
 	fs.Int("token", 0, "")
