@@ -141,6 +141,7 @@ func TestTrainRefusesBadInputBeforeWork(t *testing.T) {
 		{[]string{"--optimizer", "nope"}, "--optimizer"},
 		{[]string{"--parallel", "100000"}, "--parallel"},
 		{[]string{"--warm-start", "ctr@x/y"}, "--warm-start"},
+		{[]string{"--warm-start", "ctr@3x"}, "--warm-start"},
 	} {
 		start := time.Now()
 		out, code, err := runCLI(append(append([]string{}, base...), tc.args...)...)

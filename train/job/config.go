@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -199,9 +200,9 @@ func ParseModelRef(ref string) (string, int, error) {
 	if !ok {
 		return name, 0, model.ValidateName(name)
 	}
-	var ver int
-	if _, err := fmt.Sscanf(v, "%d", &ver); err != nil || ver < 0 {
-		return "", 0, fmt.Errorf("%q: want name or name@version", ref)
+	ver, err := strconv.Atoi(v) // all of it: Sscanf("%d") took "3x" as 3
+	if err != nil || ver < 0 {
+		return "", 0, fmt.Errorf("%q: want name or name@version (a number; an alias such as @champion is not resolved here)", ref)
 	}
 	return name, ver, model.ValidateName(name)
 }
