@@ -93,7 +93,7 @@ func trainFlags(fs *flag.FlagSet) func() (*trainJob, error) {
 	fs.BoolVar(&j.uncommitted, "include-uncommitted", false, "also read partitions without a _SUCCESS marker (skipped with a warning otherwise)")
 	fs.StringVar(&j.valDT, "validation-dt", "", "dt day or range a..b held out for validation and early stopping")
 	fs.StringVar(&j.valHash, "validation-hash", "", "column:percent: hold out rows whose column hashes into percent% of buckets")
-	fs.StringVar(&j.specPath, "spec", "", "feature spec YAML file")
+	fs.StringVar(&j.specPath, "spec", "", "feature spec YAML: a local file, or an object in a lake (s3://bucket/specs/ctr.yaml, file:///path)")
 	kind := fs.String("model", string(train.KindLogistic), fmt.Sprintf("model kind: %v", train.Kinds))
 	loss := fs.String("loss", "", "fm/ffm/mf target: logistic or squared (default: logistic, squared for mf)")
 	factors := fs.Int("factors", 8, "latent factors k of fm, ffm and mf")
