@@ -64,19 +64,29 @@ func (s *Service) checkRequestWire(b []byte) error {
 	if err != nil {
 		return status.Errorf(codes.InvalidArgument, "request does not decode as inference.ModelInferRequest: %v", err)
 	}
-	if name == "" {
-		return s.emptyName()
-	}
-	v, err := s.engine.acquire(name)
+	cols, err := s.inputColumns(name)
 	if err != nil {
-		return grpcError(err)
+		return err
 	}
-	cols := v.model.Schema().NumFields()
-	v.release()
 	if err := checkInferWire(b, inferBounds{inputs: cols, elems: s.cfg.MaxBatch}); err != nil {
 		return status.Errorf(codes.InvalidArgument, "request refused before decoding: %v", err)
 	}
 	return nil
+}
+
+// inputColumns returns how many input columns the model served as name
+// takes: the bound a request to it is checked against before it is read
+// (gRPC) or decoded (REST).
+func (s *Service) inputColumns(name string) (int, error) {
+	if name == "" {
+		return 0, s.emptyName()
+	}
+	v, err := s.engine.acquire(name)
+	if err != nil {
+		return 0, grpcError(err)
+	}
+	defer v.release()
+	return v.model.Schema().NumFields(), nil
 }
 
 // decodeCheck answers a call whose request inferCodec refused.

@@ -132,15 +132,10 @@ type restOutput struct {
 
 func (s *Service) restInfer(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("name")
-	if name == "" {
-		return s.emptyName()
-	}
-	v, err := s.engine.acquire(name)
+	cols, err := s.inputColumns(name)
 	if err != nil {
-		return grpcError(err)
+		return err
 	}
-	cols := v.model.Schema().NumFields()
-	v.release()
 
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
