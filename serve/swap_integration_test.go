@@ -43,10 +43,18 @@ func TestSwapUnderLoadIntegration(t *testing.T) {
 	if rep.CorruptServed != 0 {
 		t.Errorf("the corrupt version answered %d requests", rep.CorruptServed)
 	}
-	// Every promoted version is swapped in. (A version superseded within
-	// one fetch of the topic may answer no request before the next swap.)
-	if rep.Promoted != cfg.Promotions || len(rep.SwapLag) != rep.Promoted || rep.Swaps != cfg.Promotions+1 {
-		t.Errorf("%d promoted, %d swapped in (%d swaps); want %d each", rep.Promoted, len(rep.SwapLag), rep.Swaps, cfg.Promotions)
+	// Every promoted version is swapped in, unless the alias had already
+	// moved on when the predictor acted on its announcement (it resolves the
+	// alias then, so a superseded version is rightly skipped: on a loaded
+	// machine the swap lag can exceed the ~90ms between promotions). None
+	// may be lost. (A version superseded within one fetch of the topic may
+	// also answer no request before the next swap.)
+	if len(rep.Missed) > 0 {
+		t.Errorf("promoted versions never swapped in although nothing superseded them: %v", rep.Missed)
+	}
+	if rep.Promoted != cfg.Promotions || len(rep.SwapLag)+rep.Superseded != rep.Promoted || rep.Swaps != len(rep.SwapLag)+1 {
+		t.Errorf("%d promoted, %d swapped in, %d superseded (%d swaps); want %d promoted, each swapped in or superseded",
+			rep.Promoted, len(rep.SwapLag), rep.Superseded, rep.Swaps, cfg.Promotions)
 	}
 	if want := strconv.Itoa(cfg.Promotions + 1); rep.Final != want {
 		t.Errorf("serving version %s at the end, want the last promoted, %s", rep.Final, want)

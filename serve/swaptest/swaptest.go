@@ -57,9 +57,17 @@ type Report struct {
 	CorruptServed      int             // responses from the corrupt version (must be 0)
 	Promoted, Served   int             // versions promoted; of those, versions seen in a response
 	Freshness          []time.Duration // promotion → first response from that version, sorted
-	SwapLag            []time.Duration // promotion → swap, for every promoted version, sorted
+	SwapLag            []time.Duration // promotion → swap, for every promoted version swapped in, sorted
 	Swaps              int             // versions swapped in, the first load included
-	Final              string          // the version served at the end
+	// Superseded counts promoted versions that were never swapped in because
+	// the alias had moved on (a later promotion, or the corrupt version)
+	// before the predictor's next swap: it resolves the alias when it acts
+	// on an announcement, so a version superseded in the meantime is rightly
+	// skipped. Missed lists the promoted versions that were neither swapped
+	// in nor superseded: announcements the predictor lost.
+	Superseded int
+	Missed     []string
+	Final      string // the version served at the end
 }
 
 // FreshnessQuantile returns the q-quantile of the freshness figures.
@@ -67,8 +75,9 @@ func (r Report) FreshnessQuantile(q float64) time.Duration { return loadgen.Quan
 
 func (r Report) String() string {
 	return fmt.Sprintf("baseline: %v\nswapping: %v\npromoted %d, swapped in %d (final %s), answered a request %d; "+
+		"superseded before their swap %d, missed %v; "+
 		"promotion→first response p50 %v p99 %v max %v; promotion→swap p50 %v p99 %v max %v; corrupt served %d, violations %d, failures %d",
-		r.Baseline, r.Swapping, r.Promoted, len(r.SwapLag), r.Final, r.Served,
+		r.Baseline, r.Swapping, r.Promoted, len(r.SwapLag), r.Final, r.Served, r.Superseded, r.Missed,
 		r.FreshnessQuantile(0.5), r.FreshnessQuantile(0.99), r.FreshnessQuantile(1),
 		loadgen.Quantile(r.SwapLag, 0.5), loadgen.Quantile(r.SwapLag, 0.99), loadgen.Quantile(r.SwapLag, 1),
 		r.CorruptServed, len(r.Violations), len(r.Failures))
@@ -220,12 +229,21 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	perBlock := (cfg.Promotions + cfg.Blocks/2 - 1) / (cfg.Blocks / 2)
 	interval := block / time.Duration(perBlock+2) // the corrupt version takes a slot too
 	promoted := map[string]time.Time{"1": {}}
+	type move struct {
+		version string
+		at      time.Time
+	}
+	var moves []move // every move of the alias, the corrupt version's included
 	var promoMu sync.Mutex
 	promoErr := make(chan error, 1)
 	announce := func(v int) error {
+		at := time.Now()
 		if _, err := model.SetAlias(ctx, cfg.Store, cfg.Name, model.Champion, v, nil); err != nil {
 			return err
 		}
+		promoMu.Lock()
+		moves = append(moves, move{strconv.Itoa(v), at})
+		promoMu.Unlock()
 		val, _ := json.Marshal(model.Announcement{Name: cfg.Name, Alias: model.Champion, Version: v, Time: time.Now().UTC()})
 		return producer.ProduceSync(ctx, &kgo.Record{Value: val}).FirstErr()
 	}
@@ -312,8 +330,31 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		}
 		if in, ok := swappedIn[v]; ok {
 			rep.SwapLag = append(rep.SwapLag, in.Sub(at))
+			continue
+		}
+		// Not swapped in: superseded when the alias moved again before the
+		// predictor's first swap after this promotion (or before the end,
+		// when it swapped no more).
+		next := time.Time{}
+		for _, in := range swappedIn {
+			if in.After(at) && (next.IsZero() || in.Before(next)) {
+				next = in
+			}
+		}
+		superseded := false
+		for _, m := range moves {
+			if m.version != v && m.at.After(at) && (next.IsZero() || !m.at.After(next)) {
+				superseded = true
+				break
+			}
+		}
+		if superseded {
+			rep.Superseded++
+		} else {
+			rep.Missed = append(rep.Missed, v)
 		}
 	}
+	slices.Sort(rep.Missed)
 	rep.Final = current
 	slices.Sort(rep.Freshness)
 	slices.Sort(rep.SwapLag)
