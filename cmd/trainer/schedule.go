@@ -73,7 +73,9 @@ func runSchedule(ctx context.Context, args []string, stdout io.Writer) error {
 	file := fs.String("schedule", "", "the schedule file (YAML: lake, jobs)")
 	lakeURI := fs.String("lake", "", "the lake (default: the schedule file's lake:)")
 	var ann announceFlags
-	ann.register(fs)
+	if sub != "status" { // status only reads run records: it announces nothing
+		ann.register(fs)
+	}
 	var interval, from, to, jobs, metricsAddr *string
 	var force *bool
 	switch sub {
