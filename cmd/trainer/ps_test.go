@@ -668,6 +668,8 @@ func TestDistributedRefusesUnbuiltFlags(t *testing.T) {
 		{"ps", []string{"--shard", "0/1", "--patience", "2"}, "--patience"},
 		{"worker", []string{"--coordinator", "127.0.0.1:1", "--shards", "127.0.0.1:1", "--output", "m"}, "--output"},
 		{"worker", []string{"--coordinator", "127.0.0.1:1", "--shards", "127.0.0.1:1", "--patience", "2"}, "--patience"},
+		{"worker", []string{"--topic", "t", "--kafka-brokers", "127.0.0.1:1", "--shards", "127.0.0.1:1", "--output", "m"}, "--output"},
+		{"worker", []string{"--topic", "t", "--kafka-brokers", "127.0.0.1:1", "--shards", "127.0.0.1:1", "--patience", "2"}, "--patience"},
 	} {
 		run := runPS
 		if tc.cmd == "worker" {

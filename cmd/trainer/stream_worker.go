@@ -47,7 +47,7 @@ func (f *streamFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.topic, "topic", "", "stream mode: train on this Kafka topic of JSON rows (partitions assigned by the consumer group) instead of the coordinator's Parquet splits")
 	fs.StringVar(&f.brokers, "kafka-brokers", "", "stream mode: Kafka seed brokers host:port[,...] (required with --topic)")
 	cliconfig.Alias(fs, "brokers", "kafka-brokers") // the spelling before 2026-12; remove in the next release
-	fs.StringVar(&f.group, "group", "", "stream mode: consumer group shared by the job's workers (default lakestream-train-<output>, or lakestream-train-<topic>-<model> without --output)")
+	fs.StringVar(&f.group, "group", "", "stream mode: consumer group shared by the job's workers (default lakestream-train-<topic>-<model>)")
 	fs.StringVar(&f.deadLetter, "dead-letter-topic", "", "stream mode: topic receiving messages that do not decode, with the reason in headers (default <topic>.dead-letters; it must exist)")
 	fs.DurationVar(&f.commitEvery, "commit-interval", 5*time.Second, "stream mode: how often to commit the offsets whose records' gradients the shards acknowledged (a checkpoint), and log progress")
 	fs.DurationVar(&f.sessionTimeout, "session-timeout", 45*time.Second, "stream mode: Kafka group session timeout: how long a dead worker keeps its partitions before the group hands them to the others (broker minimum 6s)")
@@ -111,9 +111,6 @@ func (f *streamFlags) finish(j *trainJob, coordAddr string) (group, dlq string, 
 	group = f.group
 	if group == "" {
 		group = "lakestream-train-" + f.topic + "-" + string(j.model.Kind)
-		if j.output != "" {
-			group = "lakestream-train-" + j.output
-		}
 	}
 	dlq = f.deadLetter
 	if dlq == "" {

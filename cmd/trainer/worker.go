@@ -87,6 +87,12 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer) error {
 		if *workerBatch != 0 {
 			return &usageError{"--worker-batch-size is for synchronous Parquet jobs; a stream worker trains in --batch-size mini-batches"}
 		}
+		if j.output != "" {
+			return &usageError{"--output: stream workers do not write a model version yet; name the consumer group with --group, or train and publish from one process with \"trainer stream --output\""}
+		}
+		if err := refuseUnbuilt(j); err != nil {
+			return err
+		}
 		return runStreamWorker(ctx, j, cl, sf, *name, *coordAddr, stdout)
 	}
 	if *coordAddr == "" {
