@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -77,15 +78,27 @@ func TestTrainResumesAfterKill(t *testing.T) {
 	full := time.Since(start)
 	t.Logf("uninterrupted run: %s\n%s", full.Round(time.Millisecond), ref.Stdout)
 
-	ck := []string{"--output", "resumed", "--checkpoint-every", "300ms"}
+	// Checkpoints every 1/30 of the uninterrupted run (at least 20ms), so a
+	// fast machine and a slow one take the same number of them.
+	every := max(full/30, 20*time.Millisecond)
+	ck := []string{"--output", "resumed", "--checkpoint-every", every.String()}
+	ckDir := filepath.Join(lakeDir, "checkpoints")
 	resumes := 0
 	for i := range 5 {
-		// Each run is killed after 8-18% of the uninterrupted run's time
-		// (plus its own start), so five runs never reach the end.
-		after := time.Duration(float64(full) * (0.08 + 0.10*rng.Float64()))
+		// Each run is killed a random 0-5% of the uninterrupted run's time
+		// after it has begun writing a checkpoint of its own: a kill at a
+		// fixed time could come before the first checkpoint on a fast machine
+		// (and then nothing resumes), and each run moves the job on by only a
+		// few checkpoints, so five runs never reach the end.
+		after := time.Duration(float64(full) * 0.05 * rng.Float64())
+		before := checkpointFiles(t, ckDir)
 		cmd := run(ck...)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
+		}
+		deadline := time.Now().Add(2 * time.Minute)
+		for !hasNew(checkpointFiles(t, ckDir), before) && time.Now().Before(deadline) {
+			time.Sleep(2 * time.Millisecond)
 		}
 		time.Sleep(after)
 		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
@@ -98,7 +111,7 @@ func TestTrainResumesAfterKill(t *testing.T) {
 		if strings.Contains(cmd.Stderr.(*bytes.Buffer).String(), "resuming from checkpoint") {
 			resumes++
 		}
-		t.Logf("run %d killed after %s", i+1, after.Round(time.Millisecond))
+		t.Logf("run %d killed %s after its first checkpoint began", i+1, after.Round(time.Millisecond))
 	}
 	last := run(ck...)
 	if err := last.Run(); err != nil {
@@ -140,4 +153,33 @@ func tableData(m *model.Model) []train.TableData {
 		out = append(out, train.TableData{Name: t.Name, Width: t.Width, Dense: t.Dense, Keys: t.Keys, Values: t.Values})
 	}
 	return out
+}
+
+// checkpointFiles lists the files under dir (none when it does not exist).
+func checkpointFiles(t *testing.T, dir string) map[string]bool {
+	t.Helper()
+	files := map[string]bool{}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil // a file removed while walking, or no folder yet
+		}
+		if !d.IsDir() {
+			files[path] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("list checkpoints in %s: %v", dir, err)
+	}
+	return files
+}
+
+// hasNew reports whether now holds a file that before did not.
+func hasNew(now, before map[string]bool) bool {
+	for f := range now {
+		if !before[f] {
+			return true
+		}
+	}
+	return false
 }
