@@ -57,9 +57,16 @@ func TestTrainerStreamPublishes(t *testing.T) {
 	// trained (with several, each partition holds both halves).
 	s.topic = kafkatest.Topic(t, brokers, 1, nil)
 	s.dlq = kafkatest.Topic(t, brokers, 1, nil)
+	// Each half twice over: versions are cut at the job's checkpoints
+	// (every 200ms), so on a fast machine one pass of each half spans only
+	// a cut or two, too few for a version wholly before the flip besides
+	// the first and one wholly after it.
 	rows := s.trainingRows()
 	n := s.produce(rows)
-	n += s.produce(flipClicks(t, rows))
+	n += s.produce(rows)
+	flipped := flipClicks(t, rows)
+	n += s.produce(flipped)
+	n += s.produce(flipped)
 	p := c.start("stream", "stream", "--lake", c.lake, "--data", "clicks", "--spec", c.spec,
 		"--dt", c.days[0].DT+".."+c.days[len(c.days)-2].DT, "--model", "logistic", "--seed", "7", "--batch-size", "256",
 		"--topic", s.topic, "--brokers", strings.Join(brokers, ","), "--dead-letter-topic", s.dlq, "--output", "ctr",
