@@ -244,9 +244,15 @@ func runStream(ctx context.Context, args []string, stdout io.Writer) error {
 	opt := j.opt
 	reg := prometheus.NewRegistry()
 	sink := train.NewSink(st, fz, j.batchSize)
+	// dj is built below, once the stream exists; cuts requested before
+	// the job runs are taken by its first periodic checkpoint.
+	var dj *datastream.Job
+	requestCut := func() {
+		go func() { _, _ = dj.TriggerCheckpoint(ctx) }() // an error leaves the cut to the next periodic checkpoint
+	}
 	stream, err := publish.NewStream(publish.StreamConfig{
 		Sink: sink, Stepper: st, Model: j.model, Spec: j.spec, Eval: ev, Publisher: pub,
-		Source: "kafka://" + *topic, EventTime: pcfgEval.EventTime, LogEvery: *logEvery, Registerer: reg, Logger: log,
+		Source: "kafka://" + *topic, EventTime: pcfgEval.EventTime, LogEvery: *logEvery, Registerer: reg, Logger: log, RequestCut: requestCut,
 		Meta: model.Metadata{Data: model.DataRange{Source: "kafka://" + *topic}, Optimizer: &opt, Seed: j.seed, Inputs: inputs,
 			Hyperparameters: map[string]string{"batch_size": fmt.Sprint(j.batchSize), "publish_every": pubEvery.String()}},
 		DeadLetters: func() map[string]int64 {
@@ -272,13 +278,14 @@ func runStream(ctx context.Context, args []string, stdout io.Writer) error {
 		go func() { _ = srv.Serve(ln) }()
 		defer srv.Close()
 	}
-	// Versions are cut at checkpoint barriers: often enough that a
-	// count or event-time cadence is kept to within a fraction of a second.
+	// Versions are cut at checkpoint barriers: a count cadence requests
+	// its barrier (RequestCut) and an event-time cadence is kept to within
+	// the checkpoint interval.
 	interval := 200 * time.Millisecond
 	if pubEvery.Interval > 0 {
 		interval = min(pubEvery.Interval, interval)
 	}
-	dj := datastream.NewJob("trainer-stream-"+j.output,
+	dj = datastream.NewJob("trainer-stream-"+j.output,
 		datastream.WithCheckpoints(&memCheckpoints{}, interval, 1),
 		datastream.WithLogger(log), datastream.WithMetrics(reg))
 	dj.Source("kafka", &positionSource{Source: src, stream: stream}, datastream.ReadAhead(2)).To("train", stream)

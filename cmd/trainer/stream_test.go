@@ -57,10 +57,13 @@ func TestTrainerStreamPublishes(t *testing.T) {
 	// trained (with several, each partition holds both halves).
 	s.topic = kafkatest.Topic(t, brokers, 1, nil)
 	s.dlq = kafkatest.Topic(t, brokers, 1, nil)
-	// Each half twice over: versions are cut at the job's checkpoints
-	// (every 200ms), so on a fast machine one pass of each half spans only
-	// a cut or two, too few for a version wholly before the flip besides
-	// the first and one wholly after it.
+	// Each half twice over, so that several versions fall wholly on each
+	// side of the flip. A count cadence requests its own checkpoint
+	// (publish.StreamConfig.RequestCut), so versions are cut every ~10,000
+	// examples however fast the machine: before that, cuts waited for the
+	// 200ms periodic checkpoint, a fast machine cut every ~55,000, and the
+	// first version after the flip had learned the flipped labels within
+	// its window well enough to pass the floor.
 	rows := s.trainingRows()
 	n := s.produce(rows)
 	n += s.produce(rows)

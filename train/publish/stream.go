@@ -50,8 +50,16 @@ type StreamConfig struct {
 	// DeadLetters, when set, reports dead-lettered records by reason for
 	// the status document.
 	DeadLetters func() map[string]int64
-	Logger      *slog.Logger
-	Now         func() time.Time
+	// RequestCut, when set, is called on the training goroutine (it must
+	// not block) once a count-cadence version (publish every N records)
+	// became due since the last barrier. Wired to the job's
+	// datastream.Job.TriggerCheckpoint, the version is cut within the
+	// records in flight of the count, not at the next periodic checkpoint,
+	// however fast the job trains.
+	RequestCut func()
+
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // Stream is the train → evaluate → publish end of a streaming job: a
@@ -74,6 +82,9 @@ type Stream struct {
 	trained  atomic.Int64 // examples, for other goroutines
 	lastLog  time.Time
 	offsets  map[int32]int64 // lineage of the last durable checkpoint
+	// requested is set when RequestCut was called and no barrier has
+	// reached the sink since.
+	requested bool
 
 	mu      sync.Mutex
 	pending map[int64]*cut // exported at a barrier, by checkpoint id
@@ -176,6 +187,10 @@ func (s *Stream) WriteBatch(ctx context.Context, b datastream.Batch) error {
 	if err := s.publishReady(ctx); err != nil {
 		return err
 	}
+	if s.cfg.RequestCut != nil && !s.requested && s.cfg.Publisher.cfg.Every.Records > 0 && s.cfg.Publisher.Due(s.examples, s.wm) {
+		s.requested = true
+		s.cfg.RequestCut()
+	}
 	if now := s.cfg.Now(); now.Sub(s.lastLog) >= s.cfg.LogEvery {
 		s.lastLog = now
 		s.report(ctx, "running")
@@ -186,6 +201,7 @@ func (s *Stream) WriteBatch(ctx context.Context, b datastream.Batch) error {
 // PrepareCheckpoint implements datastream.TwoPhaseSink: when a version is
 // due, it exports the tables as of this barrier.
 func (s *Stream) PrepareCheckpoint(ctx context.Context, id int64) ([]byte, error) {
+	s.requested = false
 	s.mu.Lock()
 	s.at[id] = s.examples
 	s.mu.Unlock()
