@@ -14,7 +14,7 @@
 // endpoints use path-style requests. Open checks the bucket, so a wrong
 // credential fails at once with an *AccessError (errors.Is ErrAccessDenied)
 // that says which variables to fix, and a missing bucket with an error
-// wrapping ErrNotExist that names it.
+// wrapping ErrNotExist that names it (or, with WithCreateBucket, creates it).
 //
 //	s, err := lake.Open(ctx, "s3://lake/prod")
 //	data, err := lake.ReadAll(ctx, s, "models/ctr/7/manifest.json")
@@ -29,6 +29,8 @@
 // through the Delete helper; Create, a write that succeeds only if the key is
 // free (for leases and claims), is the optional Creator interface, reached
 // through the Create helper. PutBytes, ReadAll and ListAll are conveniences.
+// Sync copies a lake (a local folder to S3, say) idempotently, writing each
+// _SUCCESS marker after what it commits.
 //
 // Put is atomic on every store: a local Put writes a temporary file in the
 // destination folder, fsyncs it and renames it into place; an S3 Put is one

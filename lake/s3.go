@@ -132,6 +132,13 @@ func openS3(ctx context.Context, bucket, prefix, uri string, o options) (*S3, er
 	if err != nil {
 		return nil, s.error("open", "", err)
 	}
+	if !ok && o.create {
+		err := client.MakeBucket(ctx, bucket, minio.MakeBucketOptions{Region: region})
+		if err != nil && minio.ToErrorResponse(err).Code != "BucketAlreadyOwnedByYou" { // created meanwhile
+			return nil, s.error("create bucket", "", err)
+		}
+		ok = true
+	}
 	if !ok {
 		return nil, s.noBucket("open")
 	}

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"os"
 	"strings"
+
+	"github.com/minio/minio-go/v7/pkg/s3utils"
 )
 
 // Option configures Open. Options that do not apply to the URI's scheme are
@@ -26,6 +28,7 @@ type options struct {
 	transport http.RoundTripper
 	readAhead int
 	attempts  int
+	create    bool
 }
 
 // WithEndpoint sets the S3 endpoint, as "host:port" or a URL
@@ -60,6 +63,11 @@ func WithSecure(on bool) Option { return func(o *options) { o.secure = &on } }
 func WithEnv(lookup func(key string) (string, bool)) Option {
 	return func(o *options) { o.lookupEnv = lookup }
 }
+
+// WithCreateBucket makes Open create the bucket of an s3:// URI when it
+// does not exist (in the store's region), instead of failing. A bucket
+// that exists is used as it is.
+func WithCreateBucket() Option { return func(o *options) { o.create = true } }
 
 // WithTransport sets the HTTP transport of the S3 client (for tracing,
 // request counting, custom TLS). The default is minio-go's.
@@ -135,4 +143,29 @@ func Open(ctx context.Context, uri string, opts ...Option) (Store, error) {
 	default:
 		return nil, fmt.Errorf("%w %q in %q: use a plain path, file:///path or s3://bucket/prefix", ErrUnknownScheme, scheme, uri)
 	}
+}
+
+// ValidateURI reports, without any request, whether Open could accept uri:
+// a path, a file URI, or an s3:// URI with a valid bucket name (3 to 63
+// lowercase letters, digits, '.' and '-') and prefix.
+func ValidateURI(uri string) error {
+	scheme, rest, ok := strings.Cut(uri, "://")
+	switch {
+	case uri == "":
+		return fmt.Errorf("lake: empty lake URI: pass a folder, file:///path or s3://bucket/prefix")
+	case !ok || strings.EqualFold(scheme, "file"):
+		return nil
+	case !strings.EqualFold(scheme, "s3"):
+		return fmt.Errorf("%w %q in %q: use a plain path, file:///path or s3://bucket/prefix", ErrUnknownScheme, scheme, uri)
+	}
+	bucket, prefix, _ := strings.Cut(rest, "/")
+	if err := s3utils.CheckValidBucketNameStrict(bucket); err != nil {
+		return fmt.Errorf("lake: bucket %q of %q: %v", bucket, uri, err)
+	}
+	if prefix = strings.Trim(prefix, "/"); prefix != "" {
+		if err := ValidateKey(prefix); err != nil {
+			return fmt.Errorf("lake: prefix of %q: %w", uri, err)
+		}
+	}
+	return nil
 }

@@ -199,3 +199,26 @@ func TestOpenS3Config(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateURI(t *testing.T) {
+	for _, tc := range []struct {
+		uri string
+		ok  bool
+	}{
+		{"qs", true},
+		{"/srv/lake", true},
+		{"file:///srv/lake", true},
+		{"s3://lakestream-demo", true},
+		{"s3://lakestream-demo/qs/", true},
+		{"", false},
+		{"gs://bucket/x", false},
+		{"s3://", false},
+		{"s3://Bad_Bucket/qs", false},
+		{"s3://ab/qs", false},
+		{"s3://lakestream-demo/a//b", false},
+	} {
+		if err := lake.ValidateURI(tc.uri); (err == nil) != tc.ok {
+			t.Errorf("ValidateURI(%q) = %v, want ok %v", tc.uri, err, tc.ok)
+		}
+	}
+}

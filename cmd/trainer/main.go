@@ -26,6 +26,7 @@ type command struct {
 var commands = []command{
 	// Subcommands are added here, one line each.
 	{"quickstart", "generate a click-log lake, train LR and FM, evaluate and save them (no services needed)", runQuickstart},
+	{"setup", "prepare S3 and Kafka for the examples: create the bucket, upload a local lake, create the topics", runSetup},
 	{"train", "train a model on a Parquet table in the lake", runTrain},
 	{"stream", "train continuously on a Kafka topic of JSON rows: prequential metrics, a version through the gate every --publish-every", runStream},
 	{"produce", "write the rows of a lake table to a Kafka topic as JSON (replay days into a stream)", runProduce},
