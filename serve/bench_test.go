@@ -72,3 +72,30 @@ func BenchmarkGRPCModelInfer(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkGRPCModelInferSerial measures one batch-1 request at a time over
+// loopback gRPC: the per-request cost of the whole path (client included),
+// which a CPU or allocation profile of it splits by stage.
+func BenchmarkGRPCModelInferSerial(b *testing.B) {
+	store, _, _ := registryFixture(b)
+	e, err := NewEngine(NewRegistryLoader(store), []ModelRef{{Name: "ctr"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := e.RefreshAll(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	_, conn := startServer(b, e, DefaultServerConfig())
+	cl := pb.NewGRPCInferenceServiceClient(conn)
+	req := &pb.ModelInferRequest{ModelName: "ctr", Inputs: []*pb.ModelInferRequest_InferInputTensor{
+		{Name: "c1", Datatype: "INT64", Shape: []int64{1}, Contents: &pb.InferTensorContents{Int64Contents: []int64{1005}}},
+		{Name: "site", Datatype: "BYTES", Shape: []int64{1}, Contents: &pb.InferTensorContents{BytesContents: [][]byte{[]byte("a")}}},
+		{Name: "price", Datatype: "FP64", Shape: []int64{1}, Contents: &pb.InferTensorContents{Fp64Contents: []float64{1}}},
+	}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := cl.ModelInfer(context.Background(), req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

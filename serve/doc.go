@@ -23,7 +23,9 @@
 //
 // Inputs are named feature columns, one tensor per column (shape [batch] or
 // [batch, 1]), typed contents or raw little-endian contents, BYTES with 4-byte
-// length prefixes. They become one Arrow record in the model's input schema.
+// length prefixes. They are written straight into the columns of an Arrow
+// record in the model's input schema, kept in pooled memory and reused as
+// is by the next request of the same size.
 // The "score" output is FP64, in raw_output_contents as Triton sends it.
 // Every response names the version that produced it. HTTPHandler serves the
 // same protocol over HTTP/JSON (KServe v2 REST) with the binary tensor data

@@ -11,6 +11,7 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 
+	pb "github.com/lakestream/lakestream/api/inference"
 	"github.com/lakestream/lakestream/model"
 )
 
@@ -22,7 +23,9 @@ type Model interface {
 	// softmax model).
 	Outputs() int
 	// Score writes Outputs() scores per row of rec into dst, which holds
-	// rec.NumRows()*Outputs() values. It must be safe for concurrent use.
+	// rec.NumRows()*Outputs() values. It must be safe for concurrent use
+	// and must not retain rec or its columns after it returns: the
+	// service reuses their memory for the next request.
 	Score(rec arrow.Record, dst []float64) error
 }
 
@@ -77,6 +80,27 @@ type version struct {
 	model   Model
 	refs    atomic.Int64
 	loaded  time.Time
+	// params are the response parameters naming the version, shared by
+	// every response it produces.
+	params  map[string]*pb.InferParameter
+	scratch sync.Pool // *recordScratch in model.Schema()
+}
+
+// getScratch returns a request scratch for v's schema; putScratch returns
+// it after the response no longer needs its memory.
+func (v *version) getScratch() *recordScratch {
+	if s, ok := v.scratch.Get().(*recordScratch); ok {
+		return s
+	}
+	return newRecordScratch(v.model.Schema())
+}
+
+func (v *version) putScratch(s *recordScratch) {
+	if s.size() > maxPooledScratch {
+		s.release()
+		return
+	}
+	v.scratch.Put(s)
 }
 
 func (v *version) release() {
@@ -277,7 +301,8 @@ func (e *Engine) swapLocked(ctx context.Context, s *slot, want string) error {
 		e.log.Error("model version rejected; the previous version keeps serving", "model", s.Name, "version", want, "err", err)
 		return err
 	}
-	v := &version{name: s.Name, version: want, model: m, loaded: time.Now()}
+	v := &version{name: s.Name, version: want, model: m, loaded: time.Now(),
+		params: map[string]*pb.InferParameter{"lakestream.version": {ParameterChoice: &pb.InferParameter_StringParam{StringParam: want}}}}
 	v.refs.Store(1)
 	old := s.cur.Swap(v)
 	if e.onSwap != nil {

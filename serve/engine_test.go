@@ -16,7 +16,6 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
-	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/lakestream/lakestream/model"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -407,7 +406,6 @@ func TestSwapUnderLoad(t *testing.T) {
 // exactly (no float64 round trip) and that values outside an integer
 // column's type are refused, as are hostile raw BYTES counts.
 func TestBuildRecordIntegersAreExact(t *testing.T) {
-	mem := memory.DefaultAllocator
 	schema := arrow.NewSchema([]arrow.Field{
 		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
 		{Name: "small", Type: arrow.PrimitiveTypes.Int8},
@@ -420,7 +418,7 @@ func TestBuildRecordIntegersAreExact(t *testing.T) {
 		}}
 	}
 	big := int64(9007199254740993) // 2^53 + 1: not a float64
-	rec, err := buildRecord(mem, schema, req([]int64{big, -3}, &pb.InferTensorContents{IntContents: []int32{7, -128}}, "INT32"), 10)
+	rec, err := newRecordScratch(schema).build(req([]int64{big, -3}, &pb.InferTensorContents{IntContents: []int32{7, -128}}, "INT32"), 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -430,7 +428,6 @@ func TestBuildRecordIntegersAreExact(t *testing.T) {
 	if got := rec.Column(1).(*array.Int8).Value(1); got != -128 {
 		t.Errorf("small arrived as %d, want -128", got)
 	}
-	rec.Release()
 
 	for _, tc := range []struct {
 		name     string
@@ -446,7 +443,7 @@ func TestBuildRecordIntegersAreExact(t *testing.T) {
 			RawInputContents: [][]byte{make([]byte, 16<<20)}}, "more than 1 elements"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := buildRecord(mem, schema, tc.req, 10)
+			_, err := newRecordScratch(schema).build(tc.req, 10)
 			var in *InputError
 			if !errors.As(err, &in) || !strings.Contains(err.Error(), tc.contains) {
 				t.Fatalf("err = %v, want an InputError containing %q", err, tc.contains)

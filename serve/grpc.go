@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
-	"github.com/apache/arrow/go/v17/arrow/memory"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
@@ -53,7 +52,6 @@ type Service struct {
 	pb.UnimplementedGRPCInferenceServiceServer
 	engine *Engine
 	cfg    ServerConfig
-	mem    memory.Allocator
 	health *health.Server
 	guard  *guard.Guard
 	// decodeErrs holds, by request message, why inferCodec refused to
@@ -81,7 +79,7 @@ func NewService(e *Engine, cfg ServerConfig) *Service {
 		Token: cfg.Token, Open: openMethods, MaxInFlight: cfg.MaxInFlight,
 		Unbounded: []string{"/grpc.health.v1.Health/Watch", "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"},
 	})
-	return &Service{engine: e, cfg: cfg, mem: memory.DefaultAllocator, health: health.NewServer(), guard: g}
+	return &Service{engine: e, cfg: cfg, health: health.NewServer(), guard: g}
 }
 
 // Register adds the inference service, gRPC health checking and server
@@ -218,33 +216,43 @@ func (s *Service) ModelInfer(ctx context.Context, req *pb.ModelInferRequest) (re
 	if req.ModelVersion != "" && req.ModelVersion != v.version {
 		return nil, status.Errorf(codes.FailedPrecondition, "model %s serves version %s, not the requested %s", req.ModelName, v.version, req.ModelVersion)
 	}
-	rec, err := buildRecord(s.mem, v.model.Schema(), req, s.cfg.MaxBatch)
+	sc := v.getScratch()
+	defer v.putScratch(sc)
+	rec, err := sc.build(req, s.cfg.MaxBatch)
 	if err != nil {
 		return nil, grpcError(err)
 	}
-	defer rec.Release()
 	rows = int(rec.NumRows())
 	outs := v.model.Outputs()
-	scores := make([]float64, rows*outs)
-	if err := v.model.Score(rec, scores); err != nil {
+	sc.scores = grow(sc.scores, rows*outs)
+	if err := v.model.Score(rec, sc.scores); err != nil {
 		return nil, grpcError(err)
 	}
-	shape := []int64{int64(rows)}
+	r := new(inferResponse)
+	r.shape[0], r.shape[1] = int64(rows), int64(outs)
+	r.out = pb.ModelInferResponse_InferOutputTensor{Name: "score", Datatype: "FP64", Shape: r.shape[:1]}
 	if outs > 1 {
-		shape = append(shape, int64(outs))
+		r.out.Shape = r.shape[:2]
 	}
-	raw := make([]byte, 8*len(scores))
-	for i, f := range scores {
+	raw := make([]byte, 8*len(sc.scores))
+	for i, f := range sc.scores {
 		binary.LittleEndian.PutUint64(raw[8*i:], math.Float64bits(f))
 	}
-	return &pb.ModelInferResponse{
-		ModelName:         req.ModelName,
-		ModelVersion:      v.version,
-		Id:                req.Id,
-		Parameters:        map[string]*pb.InferParameter{"lakestream.version": {ParameterChoice: &pb.InferParameter_StringParam{StringParam: v.version}}},
-		Outputs:           []*pb.ModelInferResponse_InferOutputTensor{{Name: "score", Datatype: "FP64", Shape: shape}},
-		RawOutputContents: [][]byte{raw},
-	}, nil
+	r.outs[0], r.raws[0] = &r.out, raw
+	r.resp.ModelName, r.resp.ModelVersion, r.resp.Id = req.ModelName, v.version, req.Id
+	r.resp.Parameters = v.params // read only, shared by the version's responses
+	r.resp.Outputs, r.resp.RawOutputContents = r.outs[:], r.raws[:]
+	return &r.resp, nil
+}
+
+// inferResponse is a ModelInferResponse with its one output tensor in one
+// allocation.
+type inferResponse struct {
+	resp  pb.ModelInferResponse
+	out   pb.ModelInferResponse_InferOutputTensor
+	outs  [1]*pb.ModelInferResponse_InferOutputTensor
+	raws  [1][]byte
+	shape [2]int64
 }
 
 // emptyName is the error of a request that names no model.

@@ -3,6 +3,7 @@ package serve
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -197,5 +198,170 @@ func TestCraftedManifestCannotTakeServingDown(t *testing.T) {
 	}
 	if restarted.Ready() {
 		t.Fatal("a restart on a corrupt champion reports ready")
+	}
+}
+
+// TestReusedRequestMemoryScoresLikeInProcess sends one request after
+// another, so that each reuses the previous one's pooled record memory,
+// varying what the reuse depends on: rows, typed or raw contents, string
+// lengths past the buffer's capacity, a column left out. Every score must
+// be bit-equal to the model's in-process score of a record built from the
+// same values with Arrow builders.
+func TestReusedRequestMemoryScoresLikeInProcess(t *testing.T) {
+	store, m, _ := registryFixture(t)
+	e, err := NewEngine(NewRegistryLoader(store), []ModelRef{{Name: "ctr"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.RefreshAll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	svc := NewService(e, DefaultServerConfig())
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "c1", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		{Name: "site", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "price", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
+	}, nil)
+	for i, tc := range []struct {
+		rows    int
+		raw     bool
+		siteLen int
+		noPrice bool
+	}{
+		{1, false, 1, false}, {1, false, 2, false}, {1, true, 1, false}, {3, true, 1, false},
+		{3, false, 1, false}, {3, false, 300, false}, {1, false, 1, true}, {1, false, 1, false},
+		{2, true, 5000, true}, {2, true, 3, false}, {1, true, 0, false},
+	} {
+		c1 := make([]int64, tc.rows)
+		sites := make([][]byte, tc.rows)
+		prices := make([]float64, tc.rows)
+		for r := range tc.rows {
+			c1[r] = int64(1000 + (i+r)%7)
+			sites[r] = []byte(strings.Repeat(string(rune('a'+(i+r)%3)), tc.siteLen))
+			prices[r] = float64(i) - 1.5*float64(r)
+		}
+		req := &pb.ModelInferRequest{ModelName: "ctr", Inputs: []*pb.ModelInferRequest_InferInputTensor{
+			{Name: "c1", Datatype: "INT64", Shape: []int64{int64(tc.rows)}},
+			{Name: "site", Datatype: "BYTES", Shape: []int64{int64(tc.rows)}},
+			{Name: "price", Datatype: "FP64", Shape: []int64{int64(tc.rows), 1}},
+		}}
+		if tc.raw {
+			var s []byte
+			for _, v := range sites {
+				s = binary.LittleEndian.AppendUint32(s, uint32(len(v)))
+				s = append(s, v...)
+			}
+			var c, p []byte
+			for r := range tc.rows {
+				c = binary.LittleEndian.AppendUint64(c, uint64(c1[r]))
+				p = binary.LittleEndian.AppendUint64(p, math.Float64bits(prices[r]))
+			}
+			req.RawInputContents = [][]byte{c, s, p}
+		} else {
+			req.Inputs[0].Contents = &pb.InferTensorContents{Int64Contents: c1}
+			req.Inputs[1].Contents = &pb.InferTensorContents{BytesContents: sites}
+			req.Inputs[2].Contents = &pb.InferTensorContents{Fp64Contents: prices}
+		}
+		if tc.noPrice {
+			req.Inputs = req.Inputs[:2]
+			if tc.raw {
+				req.RawInputContents = req.RawInputContents[:2]
+			}
+		}
+		b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+		b.Field(0).(*array.Int64Builder).AppendValues(c1, nil)
+		for _, s := range sites {
+			b.Field(1).(*array.StringBuilder).Append(string(s))
+		}
+		if tc.noPrice {
+			b.Field(2).AppendNulls(tc.rows)
+		} else {
+			b.Field(2).(*array.Float64Builder).AppendValues(prices, nil)
+		}
+		rec := b.NewRecord()
+		b.Release()
+		want := make([]float64, tc.rows)
+		err := m.Score(rec, want)
+		rec.Release()
+		resp, err2 := svc.ModelInfer(context.Background(), req)
+		if (err == nil) != (err2 == nil) {
+			t.Fatalf("request %d: in process %v, served %v", i, err, err2)
+		}
+		if err != nil {
+			continue
+		}
+		got := mustScores(t, resp)
+		for r := range want {
+			if math.Float64bits(got[r]) != math.Float64bits(want[r]) {
+				t.Errorf("request %d %+v row %d: served %v, in process %v", i, tc, r, got[r], want[r])
+			}
+		}
+	}
+}
+
+// TestRepeatedRequestBuildsNoRecord: once a scratch has served a request, a
+// request of the same rows and sizes reuses its arrays and record, typed
+// or raw, without allocating.
+func TestRepeatedRequestBuildsNoRecord(t *testing.T) {
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "c1", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "site", Type: arrow.BinaryTypes.String},
+		{Name: "price", Type: arrow.PrimitiveTypes.Float64},
+		{Name: "small", Type: arrow.PrimitiveTypes.Int16},
+		{Name: "flag", Type: arrow.FixedWidthTypes.Boolean},
+		{Name: "absent", Type: arrow.PrimitiveTypes.Float32},
+	}, nil)
+	typed := &pb.ModelInferRequest{Inputs: []*pb.ModelInferRequest_InferInputTensor{
+		{Name: "c1", Datatype: "INT64", Shape: []int64{1}, Contents: &pb.InferTensorContents{Int64Contents: []int64{7}}},
+		{Name: "site", Datatype: "BYTES", Shape: []int64{1}, Contents: &pb.InferTensorContents{BytesContents: [][]byte{[]byte("ab")}}},
+		{Name: "price", Datatype: "FP64", Shape: []int64{1}, Contents: &pb.InferTensorContents{Fp64Contents: []float64{2.5}}},
+		{Name: "small", Datatype: "INT32", Shape: []int64{1}, Contents: &pb.InferTensorContents{IntContents: []int32{-300}}},
+		{Name: "flag", Datatype: "BOOL", Shape: []int64{1}, Contents: &pb.InferTensorContents{BoolContents: []bool{true}}},
+	}}
+	raw := &pb.ModelInferRequest{Inputs: typed.Inputs[:3], RawInputContents: [][]byte{
+		binary.LittleEndian.AppendUint64(nil, 9),
+		append(binary.LittleEndian.AppendUint32(nil, 1), 'x'),
+		binary.LittleEndian.AppendUint64(nil, math.Float64bits(-1)),
+	}}
+	raw.Inputs = []*pb.ModelInferRequest_InferInputTensor{
+		{Name: "c1", Datatype: "INT64", Shape: []int64{1}},
+		{Name: "site", Datatype: "BYTES", Shape: []int64{1}},
+		{Name: "price", Datatype: "FP64", Shape: []int64{1}},
+	}
+	for _, tc := range []struct {
+		name string
+		req  *pb.ModelInferRequest
+		want func(arrow.Record) bool
+	}{
+		{"typed", typed, func(r arrow.Record) bool {
+			return r.Column(0).(*array.Int64).Value(0) == 7 && r.Column(1).(*array.String).Value(0) == "ab" &&
+				r.Column(2).(*array.Float64).Value(0) == 2.5 && r.Column(3).(*array.Int16).Value(0) == -300 &&
+				r.Column(4).(*array.Boolean).Value(0) && r.Column(5).IsNull(0)
+		}},
+		{"raw", raw, func(r arrow.Record) bool {
+			return r.Column(0).(*array.Int64).Value(0) == 9 && r.Column(1).(*array.String).Value(0) == "x" &&
+				r.Column(2).(*array.Float64).Value(0) == -1 && r.Column(3).IsNull(0)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sc := newRecordScratch(schema)
+			defer sc.release()
+			first, err := sc.build(tc.req, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			allocs := testing.AllocsPerRun(50, func() {
+				rec, err := sc.build(tc.req, 10)
+				if err != nil || rec != first {
+					t.Fatalf("repeated build: %v, new record %v", err, rec != first)
+				}
+			})
+			if allocs != 0 {
+				t.Errorf("a repeated request allocates %v times building its record, want 0", allocs)
+			}
+			if !tc.want(first) {
+				t.Errorf("record holds %v", first)
+			}
+		})
 	}
 }
