@@ -161,6 +161,8 @@ export AWS_REGION=us-east-1
 export LAKESTREAM_KAFKA_BROKERS=$KAFKA_ADDR
 export LAKESTREAM_PYTHON=$LAKESTREAM_CACHE/venv/bin/python
 export LAKESTREAM_GRPCURL=$LAKESTREAM_CACHE/bin/grpcurl-$GRPCURL_VERSION
+export LAKESTREAM_KAFKA_LIBS=$kafka_libs
+export LAKESTREAM_KAFKA_LOG4J=$here/kafka/log4j.properties
 ENV
 $print_env && cat "$env_file"
 exit 0

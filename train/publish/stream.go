@@ -69,7 +69,7 @@ type StreamConfig struct {
 // exported (the model as of the barrier), and once the checkpoint is
 // durable and its source position known (Committed), the version is
 // published with that position as its lineage. Publication runs on the
-// training goroutine, at the next record or at Finish.
+// training goroutine, at the next batch or checkpoint barrier, or at Finish.
 type Stream struct {
 	cfg    StreamConfig
 	outs   int
@@ -85,6 +85,9 @@ type Stream struct {
 	// requested is set when RequestCut was called and no barrier has
 	// reached the sink since.
 	requested bool
+	// failed is a publication error met at a barrier: it fails the job at
+	// the next batch or at Finish.
+	failed error
 
 	mu      sync.Mutex
 	pending map[int64]*cut // exported at a barrier, by checkpoint id
@@ -177,6 +180,9 @@ func (s *Stream) observe(_ context.Context, rec arrow.Record, preds []float64, b
 // first), advances the evaluation's watermark, and publishes the versions
 // whose checkpoints became durable.
 func (s *Stream) WriteBatch(ctx context.Context, b datastream.Batch) error {
+	if s.failed != nil {
+		return s.failed
+	}
 	if err := s.cfg.Sink.WriteBatch(ctx, b); err != nil {
 		return err
 	}
@@ -184,12 +190,24 @@ func (s *Stream) WriteBatch(ctx context.Context, b datastream.Batch) error {
 		s.wm = b.Watermark
 		s.closed = append(s.closed, s.cfg.Eval.Advance(s.wm)...)
 	}
-	if err := s.publishReady(ctx); err != nil {
+	if err := s.housekeep(ctx); err != nil {
 		return err
 	}
 	if s.cfg.RequestCut != nil && !s.requested && s.cfg.Publisher.cfg.Every.Records > 0 && s.cfg.Publisher.Due(s.examples, s.wm) {
 		s.requested = true
 		s.cfg.RequestCut()
+	}
+	return nil
+}
+
+// housekeep publishes the versions whose checkpoints became durable and
+// writes the progress line and status when they are due. It runs on the
+// training goroutine at every batch and at every checkpoint barrier, so an
+// idle stream (no record for a while) still publishes its last version and
+// keeps its status current.
+func (s *Stream) housekeep(ctx context.Context) error {
+	if err := s.publishReady(ctx); err != nil {
+		return err
 	}
 	if now := s.cfg.Now(); now.Sub(s.lastLog) >= s.cfg.LogEvery {
 		s.lastLog = now
@@ -202,6 +220,12 @@ func (s *Stream) WriteBatch(ctx context.Context, b datastream.Batch) error {
 // due, it exports the tables as of this barrier.
 func (s *Stream) PrepareCheckpoint(ctx context.Context, id int64) ([]byte, error) {
 	s.requested = false
+	if s.failed == nil {
+		s.failed = s.housekeep(ctx)
+	}
+	if s.failed != nil {
+		return nil, s.failed // and the next batch, or Finish, fails the job
+	}
 	s.mu.Lock()
 	s.at[id] = s.examples
 	s.mu.Unlock()
@@ -300,7 +324,10 @@ func (s *Stream) publish(ctx context.Context, tables []train.TableData, lin mode
 // one more version of the final model with the savepoint's position as
 // lineage. It then writes the final status with state ("stopped").
 func (s *Stream) Finish(ctx context.Context, state string) error {
-	err := s.publishReady(ctx)
+	err := s.failed
+	if err == nil {
+		err = s.publishReady(ctx)
+	}
 	s.mu.Lock()
 	durable, durableAt := s.durable, s.durableAt
 	s.mu.Unlock()

@@ -5,4 +5,7 @@
 // parallel test binaries never collide, and removes them at cleanup. Under
 // `go test -short` a missing broker skips the test with a message; otherwise
 // it fails the test and says how to start the services.
+//
+// StartBroker runs a broker of the test's own from the same installed jars
+// (LAKESTREAM_KAFKA_LIBS), for tests that stop and restart it.
 package kafkatest
