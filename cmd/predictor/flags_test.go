@@ -73,3 +73,51 @@ func TestPredictorConfigConvention(t *testing.T) {
 		t.Errorf("flag over env: %v %q", err, c.listen)
 	}
 }
+
+// TestDeadLetterTopicFlag: the dead-letter topic is --dead-letter-topic
+// (LAKESTREAM_DEAD_LETTER_TOPIC), as in trainer stream and trainer worker;
+// the old spelling --stream-dead-letter-topic (flag, variable and config
+// key) still works for one release and is not listed.
+func TestDeadLetterTopicFlag(t *testing.T) {
+	for _, k := range []string{"LAKESTREAM_DEAD_LETTER_TOPIC", "LAKESTREAM_STREAM_DEAD_LETTER_TOPIC", "LAKESTREAM_LAKE", "LAKESTREAM_MODEL"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	base := []string{"--lake", "/srv/lake", "--model", "ctr", "--kafka-brokers", "127.0.0.1:1",
+		"--stream-data-topic", "requests", "--stream-predictions-topic", "predictions"}
+	cfg := filepath.Join(t.TempDir(), "predictor.yaml")
+	if err := os.WriteFile(cfg, []byte("stream-dead-letter-topic: from-old-key\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		env  string
+		args []string
+		want string
+	}{
+		{"flag", "", []string{"--dead-letter-topic", "dlq"}, "dlq"},
+		{"old flag", "", []string{"--stream-dead-letter-topic", "old"}, "old"},
+		{"variable", "LAKESTREAM_DEAD_LETTER_TOPIC=env", nil, "env"},
+		{"old variable", "LAKESTREAM_STREAM_DEAD_LETTER_TOPIC=old-env", nil, "old-env"},
+		{"old config key", "", []string{"--config", cfg}, "from-old-key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if k, v, ok := strings.Cut(tc.env, "="); ok {
+				t.Setenv(k, v)
+			}
+			c, err := parseFlags(append(append([]string{}, base...), tc.args...))
+			if err != nil || c.streamDLQ != tc.want {
+				t.Errorf("dead-letter topic %q, %v; want %q", c.streamDLQ, err, tc.want)
+			}
+		})
+	}
+	_, err := parseFlags(base)
+	if err == nil || !strings.Contains(err.Error(), "--dead-letter-topic") {
+		t.Errorf("stream scoring without a dead-letter topic: %v, want an error naming --dead-letter-topic", err)
+	}
+	bin := buildPredictor(t)
+	out, _ := exec.Command(bin, "-h").CombinedOutput()
+	if !strings.Contains(string(out), "--dead-letter-topic") || strings.Contains(string(out), "stream-dead-letter-topic") {
+		t.Errorf("predictor -h lists the dead-letter flag wrongly:\n%s", out)
+	}
+}

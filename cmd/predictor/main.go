@@ -100,9 +100,10 @@ var errVersion = errors.New("version printed")
 // --listen ↔ LAKESTREAM_LISTEN) to the names earlier releases read, which
 // are still read for one release.
 var deprecatedEnv = map[string]string{
-	"LAKESTREAM_LISTEN":         "LAKESTREAM_PREDICTOR_LISTEN",
-	"LAKESTREAM_METRICS_LISTEN": "LAKESTREAM_PREDICTOR_METRICS",
-	"LAKESTREAM_TOKEN":          "LAKESTREAM_PREDICTOR_TOKEN",
+	"LAKESTREAM_LISTEN":            "LAKESTREAM_PREDICTOR_LISTEN",
+	"LAKESTREAM_METRICS_LISTEN":    "LAKESTREAM_PREDICTOR_METRICS",
+	"LAKESTREAM_TOKEN":             "LAKESTREAM_PREDICTOR_TOKEN",
+	"LAKESTREAM_DEAD_LETTER_TOPIC": "LAKESTREAM_STREAM_DEAD_LETTER_TOPIC",
 }
 
 func lookupEnv(k string) (string, bool) {
@@ -139,7 +140,8 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.gcPercent, "gc-percent", 400, "Go GC target (as GOGC): higher trades memory for fewer collections and a lower latency tail; ignored when GOGC is set")
 	fs.StringVar(&c.streamData, "stream-data-topic", "", "also score every JSON row of this Kafka topic with the first --model (stream scoring)")
 	fs.StringVar(&c.streamOut, "stream-predictions-topic", "", "where stream scoring writes {kept columns, model_version, score} rows")
-	fs.StringVar(&c.streamDLQ, "stream-dead-letter-topic", "", "where data rows that do not decode go, with the reason in a header")
+	fs.StringVar(&c.streamDLQ, "dead-letter-topic", "", "stream scoring: where data rows that do not decode go, with the reason in a header")
+	cliconfig.Alias(fs, "stream-dead-letter-topic", "dead-letter-topic") // the spelling before 2026-12, named as in trainer stream and worker now; remove in the next release
 	fs.StringVar(&c.streamGroup, "stream-group", "lakestream-predictor", "consumer group of the data topic")
 	fs.StringVar(&c.streamKeep, "stream-keep", "", "data columns copied to each prediction, NAME:string or NAME:int64, comma-separated (e.g. request_id:string)")
 	fs.StringVar(&c.streamTxnID, "stream-transactional-id", "", "write predictions in Kafka transactions with this id prefix (exactly-once output; commits at each checkpoint)")
@@ -167,7 +169,7 @@ func parseFlags(args []string) (config, error) {
 	case (c.tlsCert == "") != (c.tlsKey == ""):
 		return c, usage("--tls-cert and --tls-key go together")
 	case c.streamData != "" && (c.streamOut == "" || c.streamDLQ == "" || c.brokers == ""):
-		return c, usage("--stream-data-topic needs --stream-predictions-topic, --stream-dead-letter-topic and --kafka-brokers")
+		return c, usage("--stream-data-topic needs --stream-predictions-topic, --dead-letter-topic and --kafka-brokers")
 	case c.streamTxnID != "" && c.streamCkpt <= 0:
 		return c, usage("--stream-transactional-id commits at checkpoints: set --stream-checkpoint-interval > 0")
 	}

@@ -44,7 +44,7 @@ func TestParseFlagsErrors(t *testing.T) {
 		{[]string{"--lake", "x", "--model", "ctr", "--max-inflight", "0"}, "--max-inflight"},
 		{[]string{"--lake", "x", "--model", "ctr", "--stream-data-topic", "d"}, "--stream-predictions-topic"},
 		{[]string{"--lake", "x", "--model", "ctr", "--stream-data-topic", "d", "--stream-predictions-topic", "p",
-			"--stream-dead-letter-topic", "q", "--kafka-brokers", "b", "--stream-transactional-id", "t", "--stream-checkpoint-interval", "0"}, "checkpoint"},
+			"--dead-letter-topic", "q", "--kafka-brokers", "b", "--stream-transactional-id", "t", "--stream-checkpoint-interval", "0"}, "checkpoint"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.want, func(t *testing.T) {
