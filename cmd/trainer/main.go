@@ -31,6 +31,7 @@ var commands = []command{
 	{"stream", "train continuously on a Kafka topic of JSON rows: prequential metrics, a version through the gate every --publish-every", runStream},
 	{"produce", "write the rows of a lake table to a Kafka topic as JSON (replay days into a stream)", runProduce},
 	{"models", "the model registry: list | show NAME[@VERSION] | promote NAME VERSION | rollback NAME [VERSION] | retain NAME", runModels},
+	{"predict", "score a lake table with a model version and write the scores to the lake as Parquet, partitioned like the input", runPredict},
 	{"eval", "evaluate a model (or champion vs challenger) on a held-out table: report.json and plots", runEval},
 	{"ps", "serve one parameter-server shard (--shard i/n); shard 0 can coordinate the job's workers", runPS},
 	{"worker", "join a distributed training job against the ps shards: the coordinator's Parquet splits, or with --topic the Kafka partitions its consumer group assigns", runWorker},

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/lakestream/lakestream/lake"
+	"github.com/lakestream/lakestream/model"
+	"github.com/lakestream/lakestream/predict"
+)
+
+// runPredict is the "trainer predict" subcommand: batch scoring of a lake
+// table into another (package predict).
+func runPredict(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("predict", flag.ContinueOnError)
+	cfg := predict.DefaultConfig()
+	fs.StringVar(&cfg.Data, "data", "", "input table in the lake: a folder, key or glob (Parquet)")
+	fs.StringVar(&cfg.Where, "where", "", "row filter, e.g. \"country = 'fr'\" (prunes partitions and row groups)")
+	fs.StringVar(&cfg.DT, "dt", "", "dt partition day or range a..b to score")
+	fs.BoolVar(&cfg.IncludeUncommitted, "include-uncommitted", false, "also read partitions without a _SUCCESS marker (skipped with a warning otherwise)")
+	fs.StringVar(&cfg.Model, "model", "", "model version to score with: name (latest), name@version or name@alias")
+	fs.StringVar(&cfg.Output, "output", "", "output table folder in the lake; partitioned like the input, one Parquet file and a _SUCCESS marker per partition")
+	keep := fs.String("keep", "", "comma-separated input columns to copy next to the scores (e.g. request_id,click)")
+	fs.BoolVar(&cfg.Overwrite, "overwrite", false, "replace output partitions that exist (refused otherwise)")
+	fs.IntVar(&cfg.BatchSize, "batch-size", cfg.BatchSize, "rows read and scored at a time")
+	fs.Int64Var(&cfg.RowGroupRows, "row-group-rows", cfg.RowGroupRows, "rows per output row group (the most a writer holds in memory)")
+	lakeURI := fs.String("lake", "lake", "the lake: a folder, file:///path or s3://bucket/prefix")
+	if err := parseConfig(fs, args, nil); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return &usageError{fmt.Sprintf("unexpected argument %q: trainer predict takes flags only", fs.Arg(0))}
+	}
+	if *keep != "" {
+		cfg.Keep = strings.Split(*keep, ",")
+		for i := range cfg.Keep {
+			cfg.Keep[i] = strings.TrimSpace(cfg.Keep[i])
+		}
+	}
+	switch {
+	case cfg.Data == "":
+		return &usageError{"--data is required (the input table in the lake)"}
+	case cfg.Model == "":
+		return &usageError{"--model is required (name, name@version or name@alias)"}
+	case cfg.Output == "":
+		return &usageError{"--output is required (the folder of the output table in the lake)"}
+	case cfg.BatchSize <= 0:
+		return &usageError{fmt.Sprintf("--batch-size %d: want > 0", cfg.BatchSize)}
+	case cfg.RowGroupRows <= 0:
+		return &usageError{fmt.Sprintf("--row-group-rows %d: want > 0", cfg.RowGroupRows)}
+	}
+	if _, _, err := model.ParseRef(cfg.Model); err != nil {
+		return &usageError{fmt.Sprintf("--model: %v", err)}
+	}
+	if err := lake.ValidateKey(strings.TrimSuffix(cfg.Output, "/")); err != nil {
+		return &usageError{fmt.Sprintf("--output %q: %v", cfg.Output, err)}
+	}
+	if err := checkSlice(cfg.Where, cfg.DT); err != nil {
+		return err
+	}
+	if err := predict.CheckKeep(cfg.Keep); err != nil {
+		return &usageError{"--keep: " + err.Error()}
+	}
+	store, err := lake.Open(ctx, *lakeURI)
+	if err != nil {
+		return &usageError{fmt.Sprintf("--lake: %v", err)}
+	}
+	cfg.Logger = newLogger(os.Stderr)
+	res, err := predict.Run(ctx, store, cfg)
+	var exists *predict.OutputExistsError
+	switch {
+	case errors.As(err, &exists):
+		return &usageError{err.Error() + ": pass --overwrite to replace it, or choose another --output"}
+	case errors.Is(err, predict.ErrInvalidConfig):
+		return &usageError{strings.TrimSuffix(err.Error(), ": "+predict.ErrInvalidConfig.Error())}
+	case err != nil:
+		return uncommittedHint(err)
+	}
+	for _, p := range res.Partitions {
+		fmt.Fprintf(stdout, "%s: %d rows\n", p.Folder, p.Rows)
+	}
+	fmt.Fprintf(stdout, "scored %d rows with %s@%d into %d partition(s) of %s\n", res.Rows, res.Model, res.Version, len(res.Partitions), cfg.Output)
+	return nil
+}
