@@ -352,7 +352,9 @@ func report(ctx context.Context, store lake.Store, name string, cfg config, p *p
 		return errors.New("no produced record was served by a version trained on it")
 	}
 	slices.Sort(fresh)
-	q := func(x float64) time.Duration { return fresh[min(int(x*float64(len(fresh))), len(fresh)-1)].Round(time.Millisecond) }
+	q := func(x float64) time.Duration {
+		return fresh[min(int(x*float64(len(fresh))), len(fresh)-1)].Round(time.Millisecond)
+	}
 	var promoted, published int
 	if vs, err := model.ListVersions(ctx, store, name); err == nil {
 		published = len(vs)
