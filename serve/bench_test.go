@@ -11,14 +11,7 @@ import (
 // BenchmarkModelInfer measures the service's request path in process (no
 // network): tensors → Arrow record → featurize → score → response.
 func BenchmarkModelInfer(b *testing.B) {
-	store, _, _ := registryFixture(b)
-	e, err := NewEngine(NewRegistryLoader(store), []ModelRef{{Name: "ctr"}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := e.RefreshAll(context.Background()); err != nil {
-		b.Fatal(err)
-	}
+	e, _ := registryEngine(b)
 	svc := NewService(e, DefaultServerConfig())
 	for _, batch := range []int{1, 256} {
 		req := &pb.ModelInferRequest{ModelName: "ctr"}
@@ -46,21 +39,7 @@ func BenchmarkModelInfer(b *testing.B) {
 // BenchmarkGRPCModelInfer measures a batch-1 request over loopback gRPC,
 // client and server in one process, with 16 concurrent callers.
 func BenchmarkGRPCModelInfer(b *testing.B) {
-	store, _, _ := registryFixture(b)
-	e, err := NewEngine(NewRegistryLoader(store), []ModelRef{{Name: "ctr"}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := e.RefreshAll(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	_, conn := startServer(b, e, DefaultServerConfig())
-	cl := pb.NewGRPCInferenceServiceClient(conn)
-	req := &pb.ModelInferRequest{ModelName: "ctr", Inputs: []*pb.ModelInferRequest_InferInputTensor{
-		{Name: "c1", Datatype: "INT64", Shape: []int64{1}, Contents: &pb.InferTensorContents{Int64Contents: []int64{1005}}},
-		{Name: "site", Datatype: "BYTES", Shape: []int64{1}, Contents: &pb.InferTensorContents{BytesContents: [][]byte{[]byte("a")}}},
-		{Name: "price", Datatype: "FP64", Shape: []int64{1}, Contents: &pb.InferTensorContents{Fp64Contents: []float64{1}}},
-	}}
+	cl, req := grpcBatch1(b)
 	b.ReportAllocs()
 	b.SetParallelism(8)
 	b.RunParallel(func(pb *testing.PB) {
@@ -77,25 +56,23 @@ func BenchmarkGRPCModelInfer(b *testing.B) {
 // loopback gRPC: the per-request cost of the whole path (client included),
 // which a CPU or allocation profile of it splits by stage.
 func BenchmarkGRPCModelInferSerial(b *testing.B) {
-	store, _, _ := registryFixture(b)
-	e, err := NewEngine(NewRegistryLoader(store), []ModelRef{{Name: "ctr"}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := e.RefreshAll(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	_, conn := startServer(b, e, DefaultServerConfig())
-	cl := pb.NewGRPCInferenceServiceClient(conn)
-	req := &pb.ModelInferRequest{ModelName: "ctr", Inputs: []*pb.ModelInferRequest_InferInputTensor{
-		{Name: "c1", Datatype: "INT64", Shape: []int64{1}, Contents: &pb.InferTensorContents{Int64Contents: []int64{1005}}},
-		{Name: "site", Datatype: "BYTES", Shape: []int64{1}, Contents: &pb.InferTensorContents{BytesContents: [][]byte{[]byte("a")}}},
-		{Name: "price", Datatype: "FP64", Shape: []int64{1}, Contents: &pb.InferTensorContents{Fp64Contents: []float64{1}}},
-	}}
+	cl, req := grpcBatch1(b)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := cl.ModelInfer(context.Background(), req); err != nil {
 			b.Fatal(err)
 		}
 	}
+}
+
+// grpcBatch1 serves the registry fixture's model over loopback gRPC and
+// returns a client and a batch-1 request for it.
+func grpcBatch1(b *testing.B) (pb.GRPCInferenceServiceClient, *pb.ModelInferRequest) {
+	e, _ := registryEngine(b)
+	_, conn := startServer(b, e, DefaultServerConfig())
+	return pb.NewGRPCInferenceServiceClient(conn), &pb.ModelInferRequest{ModelName: "ctr", Inputs: []*pb.ModelInferRequest_InferInputTensor{
+		{Name: "c1", Datatype: "INT64", Shape: []int64{1}, Contents: &pb.InferTensorContents{Int64Contents: []int64{1005}}},
+		{Name: "site", Datatype: "BYTES", Shape: []int64{1}, Contents: &pb.InferTensorContents{BytesContents: [][]byte{[]byte("a")}}},
+		{Name: "price", Datatype: "FP64", Shape: []int64{1}, Contents: &pb.InferTensorContents{Fp64Contents: []float64{1}}},
+	}}
 }

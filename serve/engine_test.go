@@ -105,6 +105,18 @@ func (l *fakeLoader) Load(_ context.Context, name, v string) (Model, error) {
 func startServer(t testing.TB, e *Engine, cfg ServerConfig) (*Service, *grpc.ClientConn) {
 	t.Helper()
 	svc := NewService(e, cfg)
+	conn, err := grpc.NewClient(serveGRPC(t, svc), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return svc, conn
+}
+
+// serveGRPC serves svc over gRPC on a loopback port until the test ends
+// and returns the address.
+func serveGRPC(t testing.TB, svc *Service) string {
+	t.Helper()
 	gs := grpc.NewServer(svc.ServerOptions()...)
 	svc.Register(gs)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -113,12 +125,7 @@ func startServer(t testing.TB, e *Engine, cfg ServerConfig) (*Service, *grpc.Cli
 	}
 	go gs.Serve(lis)
 	t.Cleanup(gs.Stop)
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return svc, conn
+	return lis.Addr().String()
 }
 
 func inferRequest(as []int64, ss []string) *pb.ModelInferRequest {

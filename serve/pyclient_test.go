@@ -1,17 +1,11 @@
 package serve
 
 import (
-	"context"
 	"encoding/json"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/apache/arrow/go/v17/arrow/array"
-	"github.com/apache/arrow/go/v17/arrow/memory"
-	"google.golang.org/grpc"
 
 	"github.com/lakestream/lakestream/internal/pyref"
 )
@@ -21,38 +15,12 @@ import (
 // against in-process scoring of the same rows.
 func TestPythonClientCallsEveryRPC(t *testing.T) {
 	pyref.Python(t)
-	store, m, _ := registryFixture(t)
-	e, err := NewEngine(NewRegistryLoader(store), []ModelRef{{Name: "ctr"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.RefreshAll(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	svc := NewService(e, DefaultServerConfig())
-	gs := grpc.NewServer(svc.ServerOptions()...)
-	svc.Register(gs)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go gs.Serve(lis)
-	defer gs.Stop()
-
 	c1 := []int64{1005, 1002, 7, 99}
 	site := []string{"a", "b", "zz", "héllo"}
 	price := []float64{1.5, 0, 10, -3.25}
-	req := map[string]any{"columns": []map[string]any{
-		{"name": "c1", "datatype": "INT64", "values": c1},
-		{"name": "site", "datatype": "BYTES", "values": site},
-		{"name": "price", "datatype": "FP64", "values": price},
-	}}
-	reqFile := filepath.Join(t.TempDir(), "req.json")
-	b, _ := json.Marshal(req)
-	if err := os.WriteFile(reqFile, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out := pyref.Run(t, "testdata/oip_client.py", "../api/inference", lis.Addr().String(), "ctr", reqFile)
+	e, m := registryEngine(t)
+	addr := serveGRPC(t, NewService(e, DefaultServerConfig()))
+	out := pyref.Run(t, "testdata/oip_client.py", "../api/inference", addr, "ctr", columnsFile(t, c1, site, price))
 	var got struct {
 		Live             bool      `json:"live"`
 		Ready            bool      `json:"ready"`
@@ -77,34 +45,29 @@ func TestPythonClientCallsEveryRPC(t *testing.T) {
 	if got.UnknownModelCode != "NOT_FOUND" {
 		t.Errorf("unknown model gave %s, want NOT_FOUND", got.UnknownModelCode)
 	}
-	// In-process scores of the same rows, from a record in the training types.
-	schema, _, err := m.InputSchema()
-	if err != nil {
-		t.Fatal(err)
-	}
-	rb := array.NewRecordBuilder(memory.DefaultAllocator, schema)
-	defer rb.Release()
-	for i, f := range schema.Fields() {
-		switch f.Name {
-		case "c1":
-			rb.Field(i).(*array.Int64Builder).AppendValues(c1, nil)
-		case "site":
-			rb.Field(i).(*array.StringBuilder).AppendValues(site, nil)
-		case "price":
-			rb.Field(i).(*array.Float64Builder).AppendValues(price, nil)
-		}
-	}
-	rec := rb.NewRecord()
-	defer rec.Release()
-	want := make([]float64, len(c1))
-	if err := m.Score(rec, want); err != nil {
-		t.Fatal(err)
-	}
+	want := scoreInProcess(t, m, c1, site, price)
 	for i := range want {
 		if got.Scores[i] != want[i] || got.RawScores[i] != want[i] {
 			t.Errorf("row %d: python typed %v raw %v, in-process %v", i, got.Scores[i], got.RawScores[i], want[i])
 		}
 	}
+}
+
+// columnsFile writes the rows (c1, site, price) as the JSON the Python
+// clients in testdata read, and returns its path.
+func columnsFile(t *testing.T, c1 []int64, site []string, price []float64) string {
+	t.Helper()
+	req := map[string]any{"columns": []map[string]any{
+		{"name": "c1", "datatype": "INT64", "values": c1},
+		{"name": "site", "datatype": "BYTES", "values": site},
+		{"name": "price", "datatype": "FP64", "values": price},
+	}}
+	path := filepath.Join(t.TempDir(), "req.json")
+	b, _ := json.Marshal(req)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // TestRealClientsScoreLikeInProcess runs the clients users have, unchanged:
@@ -117,28 +80,11 @@ func TestRealClientsScoreLikeInProcess(t *testing.T) {
 	site := []string{"a", "b", "zz", "héllo"}
 	price := []float64{1.5, 0, 10, -3.25}
 	svc, srv, want := restFixture(t, DefaultServerConfig(), c1, site, price)
-	gs := grpc.NewServer(svc.ServerOptions()...)
-	svc.Register(gs)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go gs.Serve(lis)
-	defer gs.Stop()
-
-	req := map[string]any{"columns": []map[string]any{
-		{"name": "c1", "datatype": "INT64", "values": c1},
-		{"name": "site", "datatype": "BYTES", "values": site},
-		{"name": "price", "datatype": "FP64", "values": price},
-	}}
-	reqFile := filepath.Join(t.TempDir(), "req.json")
-	b, _ := json.Marshal(req)
-	if err := os.WriteFile(reqFile, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	addr := serveGRPC(t, svc)
+	reqFile := columnsFile(t, c1, site, price)
 	got := map[string][]float64{}
 	for _, family := range []string{"triton", "kserve"} {
-		out := pyref.Run(t, "testdata/real_clients.py", family, lis.Addr().String(), strings.TrimPrefix(srv.URL, "http://"), "ctr", reqFile)
+		out := pyref.Run(t, "testdata/real_clients.py", family, addr, strings.TrimPrefix(srv.URL, "http://"), "ctr", reqFile)
 		if err := json.Unmarshal(out, &got); err != nil {
 			t.Fatalf("%s client output %s: %v", family, out, err)
 		}

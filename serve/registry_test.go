@@ -88,6 +88,50 @@ func registryFixture(t testing.TB) (lake.Store, *model.Model, arrow.Record) {
 	return store, m, rec
 }
 
+// registryEngine serves the registry fixture's model as "ctr" (version 1,
+// loaded) and returns the engine and the model, for in-process scores.
+func registryEngine(t testing.TB) (*Engine, *model.Model) {
+	t.Helper()
+	store, m, _ := registryFixture(t)
+	e, err := NewEngine(NewRegistryLoader(store), []ModelRef{{Name: "ctr"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.RefreshAll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return e, m
+}
+
+// scoreInProcess returns m's in-process scores of the rows (c1, site,
+// price), from a record in the model's input types.
+func scoreInProcess(t testing.TB, m *model.Model, c1 []int64, site []string, price []float64) []float64 {
+	t.Helper()
+	schema, _, err := m.InputSchema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	defer rb.Release()
+	for i, f := range schema.Fields() {
+		switch f.Name {
+		case "c1":
+			rb.Field(i).(*array.Int64Builder).AppendValues(c1, nil)
+		case "site":
+			rb.Field(i).(*array.StringBuilder).AppendValues(site, nil)
+		case "price":
+			rb.Field(i).(*array.Float64Builder).AppendValues(price, nil)
+		}
+	}
+	rec := rb.NewRecord()
+	defer rec.Release()
+	want := make([]float64, len(c1))
+	if err := m.Score(rec, want); err != nil {
+		t.Fatal(err)
+	}
+	return want
+}
+
 // TestRegistryModelScoresLikeInProcess checks that a request carrying the
 // columns in their training types (INT64 for an integer column hashed as a
 // category) scores exactly as the model does in process on the training
@@ -208,14 +252,7 @@ func TestCraftedManifestCannotTakeServingDown(t *testing.T) {
 // be bit-equal to the model's in-process score of a record built from the
 // same values with Arrow builders.
 func TestReusedRequestMemoryScoresLikeInProcess(t *testing.T) {
-	store, m, _ := registryFixture(t)
-	e, err := NewEngine(NewRegistryLoader(store), []ModelRef{{Name: "ctr"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.RefreshAll(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	e, m := registryEngine(t)
 	svc := NewService(e, DefaultServerConfig())
 	schema := arrow.NewSchema([]arrow.Field{
 		{Name: "c1", Type: arrow.PrimitiveTypes.Int64, Nullable: true},

@@ -2,7 +2,6 @@ package serve
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"encoding/json"
 	"math"
@@ -12,49 +11,17 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/apache/arrow/go/v17/arrow/array"
-	"github.com/apache/arrow/go/v17/arrow/memory"
 )
 
 // restFixture serves the registry fixture's model over REST and returns
 // the server and in-process scores of rows (c1, site, price).
 func restFixture(t *testing.T, cfg ServerConfig, c1 []int64, site []string, price []float64) (*Service, *httptest.Server, []float64) {
 	t.Helper()
-	store, m, _ := registryFixture(t)
-	e, err := NewEngine(NewRegistryLoader(store), []ModelRef{{Name: "ctr"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.RefreshAll(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	e, m := registryEngine(t)
 	svc := NewService(e, cfg)
 	srv := httptest.NewServer(svc.HTTPHandler())
 	t.Cleanup(srv.Close)
-	schema, _, err := m.InputSchema()
-	if err != nil {
-		t.Fatal(err)
-	}
-	rb := array.NewRecordBuilder(memory.DefaultAllocator, schema)
-	defer rb.Release()
-	for i, f := range schema.Fields() {
-		switch f.Name {
-		case "c1":
-			rb.Field(i).(*array.Int64Builder).AppendValues(c1, nil)
-		case "site":
-			rb.Field(i).(*array.StringBuilder).AppendValues(site, nil)
-		case "price":
-			rb.Field(i).(*array.Float64Builder).AppendValues(price, nil)
-		}
-	}
-	rec := rb.NewRecord()
-	defer rec.Release()
-	want := make([]float64, len(c1))
-	if err := m.Score(rec, want); err != nil {
-		t.Fatal(err)
-	}
-	return svc, srv, want
+	return svc, srv, scoreInProcess(t, m, c1, site, price)
 }
 
 // TestCurlInfersOverREST calls the REST protocol with curl, JSON tensors in
