@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"log/slog"
@@ -142,6 +143,12 @@ func TestTrainRefusesBadInputBeforeWork(t *testing.T) {
 		{[]string{"--parallel", "100000"}, "--parallel"},
 		{[]string{"--warm-start", "ctr@x/y"}, "--warm-start"},
 		{[]string{"--warm-start", "ctr@3x"}, "--warm-start"},
+		{[]string{"--min-auc", "0.7"}, "--promote"},
+		{[]string{"--kafka-brokers", "127.0.0.1:1"}, "--promote"},
+		{[]string{"--promote"}, "--output"},
+		{[]string{"--promote", "--output", "m"}, "--validation-dt"},
+		{[]string{"--promote", "--output", "m", "--validation-dt", "2014-10-24", "--model", "linear"}, "not a binary model"},
+		{[]string{"--promote", "--output", "m", "--validation-dt", "2014-10-24", "--max-drop", "-1"}, "--max-drop"},
 	} {
 		start := time.Now()
 		out, code, err := runCLI(append(append([]string{}, base...), tc.args...)...)
@@ -197,6 +204,28 @@ func testCLIOnLake(t *testing.T, dir string) {
 	}
 
 	testUncommittedAndRoot(t, dir, spec)
+
+	// --promote ends the run through the gate: the first version of a
+	// name becomes its champion; one under an unreachable floor is saved,
+	// refused (exit 3) and leaves the champion where it was.
+	t.Setenv("LAKESTREAM_KAFKA_BROKERS", "") // announce nothing on the shared topic
+	promote := []string{"train", "--lake", dir, "--data", "clicks", "--spec", spec, "--dt", "2014-10-21",
+		"--validation-dt", "2014-10-24", "--output", "cli-promoted", "--promote"}
+	out, code, err = runCLI(promote...)
+	if err != nil || !strings.Contains(out, "saved models/cli-promoted/1") || !strings.Contains(out, "cli-promoted champion → version 1") {
+		t.Errorf("train --promote, no champion yet: exit %d, %v\n%s", code, err, out)
+	}
+	out, code, err = runCLI(append(promote, "--min-auc", "0.99")...)
+	if code != exitGateRefused || !strings.Contains(out, "saved models/cli-promoted/2") || !strings.Contains(out, "version 2 NOT promoted") {
+		t.Errorf("train --promote --min-auc 0.99: exit %d (%v), want %d\n%s", code, err, exitGateRefused, out)
+	}
+	if rec, err := model.Alias(ctx, store, "cli-promoted", model.Champion); err != nil || rec.Version != 1 {
+		t.Errorf("champion after the refusal: %+v, %v; want version 1", rec, err)
+	}
+	var d model.Decision
+	if raw, err := lake.ReadAll(ctx, store, model.DecisionKey("cli-promoted", 2)); err != nil || json.Unmarshal(raw, &d) != nil || d.Promoted || d.Evaluation.ChampionVersion != 1 {
+		t.Errorf("decision of the refused version: %+v, %v; want refused against version 1", d, err)
+	}
 
 	// --spec is read from a lake too: file:// here, s3:// on MinIO.
 	out, _, err = runCLI("train", "--lake", dir, "--data", "clicks", "--spec", "file://"+spec, "--dt", "2014-10-22")

@@ -1,6 +1,7 @@
 package job
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -68,6 +69,12 @@ type Config struct {
 	// WarmStart is a saved model to start from: "name" or "name@version"
 	// (--warm-start).
 	WarmStart string
+	// Promote, when set, judges the saved version with its gate on the
+	// validation slice (Data, Where and ValidationDT), against the champion
+	// when one exists, and promotes it when the gate passes (--promote).
+	// It needs Output and ValidationDT, and a binary model (the gate
+	// compares AUCs). Without it the version is saved and not judged.
+	Promote *Promotion
 	// CheckpointEvery > 0 checkpoints the training state to the lake every
 	// this much processing time, under checkpoints/train-<Output>-e<epoch>/,
 	// and a run of the same job resumes from the latest checkpoint
@@ -81,6 +88,16 @@ type Config struct {
 	Progress io.Writer
 	// Logger receives the job's log lines; nil discards them.
 	Logger *slog.Logger
+}
+
+// Promotion is how a bounded job's version is judged and promoted.
+type Promotion struct {
+	// Gate decides: the AUC floor and the largest drop below the champion
+	// (--min-auc, --max-drop). Its Metric must be "auc".
+	Gate model.Gate
+	// Announce, when set, tells predictors that the champion moved (the
+	// model topic: --kafka-brokers, --model-topic).
+	Announce func(ctx context.Context, rec model.AliasRecord) error
 }
 
 // DefaultConfig returns a job training logistic regression with FTRL for
@@ -127,6 +144,18 @@ func (c *Config) Validate() error {
 		return errors.New("--checkpoint-every needs --shuffle-buffer 0: a shuffled scan has no position to resume from")
 	case c.CheckpointEvery > 0 && c.Train.Patience > 0:
 		return errors.New("--checkpoint-every with --patience is not supported yet: the best epoch's tables are not in the checkpoint")
+	case c.Promote != nil && c.Output == "":
+		return errors.New("--promote needs --output: the model name whose champion it moves")
+	case c.Promote != nil && c.ValidationDT == "":
+		return errors.New("--promote needs --validation-dt: the held-out days the gate scores the version and the champion on (a --validation-hash split cannot be read back by the gate)")
+	}
+	if c.Promote != nil {
+		if c.Promote.Gate.Metric != "auc" {
+			return fmt.Errorf("--promote: the gate compares AUCs, not %q", c.Promote.Gate.Metric)
+		}
+		if err := c.Promote.Gate.Validate(); err != nil {
+			return fmt.Errorf("--min-auc/--max-drop: %w", err)
+		}
 	}
 	if _, err := dataset.ParseWhere(c.Where); err != nil {
 		return fmt.Errorf("--where: %w", err)
@@ -164,6 +193,11 @@ func (c *Config) Validate() error {
 			if err := train.CheckMetric(m, c.Train.Metric); err != nil {
 				return fmt.Errorf("--metric: %w", err)
 			}
+		}
+	}
+	if c.Promote != nil {
+		if m, err := train.NewModel(mc); err == nil && train.DefaultMetric(m) != train.MetricAUC {
+			return fmt.Errorf("--promote: the gate compares AUCs and --model %s is not a binary model; promote it with trainer models promote --no-gate", mc.Kind)
 		}
 	}
 	if err := c.Optimizer.Validate(); err != nil {

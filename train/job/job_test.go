@@ -2,6 +2,7 @@ package job_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -77,6 +78,18 @@ func TestConfigValidate(t *testing.T) {
 		}, ""},
 		{"rmse of a click model", func(c *job.Config) { c.Train.Metric = train.MetricRMSE }, "--metric"},
 		{"softmax on clicks", func(c *job.Config) { c.Model = train.DefaultModelConfig(train.KindSoftmax) }, "model softmax"},
+		{"promote", func(c *job.Config) {
+			c.Output, c.ValidationDT, c.Promote = "m", "2026-11-04", &job.Promotion{Gate: model.Gate{Metric: "auc"}}
+		}, ""},
+		{"promote without output", func(c *job.Config) {
+			c.ValidationDT, c.Promote = "2026-11-04", &job.Promotion{Gate: model.Gate{Metric: "auc"}}
+		}, "--output"},
+		{"promote on a hash split", func(c *job.Config) {
+			c.Output, c.ValidationHash, c.Promote = "m", "id:10", &job.Promotion{Gate: model.Gate{Metric: "auc"}}
+		}, "--validation-dt"},
+		{"promote on rmse", func(c *job.Config) {
+			c.Output, c.ValidationDT, c.Promote = "m", "2026-11-04", &job.Promotion{Gate: model.Gate{Metric: "rmse"}}
+		}, "AUC"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := job.DefaultConfig()
@@ -161,5 +174,72 @@ func TestRestoreNeedsACheckpoint(t *testing.T) {
 	_, err := job.Run(context.Background(), c)
 	if err == nil || !strings.Contains(err.Error(), "--restore: no checkpoint") {
 		t.Fatalf("Run: %v, want the missing checkpoint named", err)
+	}
+}
+
+// TestRunPublishes: a bounded job leaves through the publish step. Without
+// Promote the version is saved with its lineage and not judged (the
+// champion does not move); with it, the gate judges it on the validation
+// days, against the champion once there is one, and the decision is kept
+// beside a refused version. A rerun over the same data is a new version.
+func TestRunPublishes(t *testing.T) {
+	ctx := context.Background()
+	c, sum := clickLake(t, 8000)
+	c.Output = "ctr"
+	store, err := lake.NewLocal(c.Lake)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	out, err := job.Run(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mf, err := model.ReadManifest(ctx, store, "ctr", out.Version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lin := mf.Meta.Lineage
+	if lin == nil || lin.Job != "train-ctr" || lin.Examples != out.Rows || !strings.Contains(lin.Position, "end of epoch 1 of 1") ||
+		!strings.HasSuffix(lin.Source, "/clicks") {
+		t.Fatalf("lineage %+v, want job train-ctr, %d examples, the end of epoch 1", lin, out.Rows)
+	}
+	if _, err := model.Alias(ctx, store, "ctr", model.Champion); !errors.Is(err, model.ErrNotFound) {
+		t.Fatalf("champion after a run without Promote: %v, want none", err)
+	}
+
+	var announced []int
+	c.Promote = &job.Promotion{Gate: model.Gate{Metric: "auc", Floor: 0.6, Epsilon: 0.002},
+		Announce: func(_ context.Context, rec model.AliasRecord) error {
+			announced = append(announced, rec.Version)
+			return nil
+		}}
+	out, err = job.Run(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := out.Published
+	if out.Version != 2 || v == nil || !v.Decision.Promoted || !v.Announced || v.Decision.Evaluation.ChampionVersion != 0 ||
+		!strings.Contains(v.Decision.Evaluation.Slice, sum.Test().DT) {
+		t.Fatalf("version %d published %+v: want version 2 promoted over no champion on %s, announced", out.Version, v, sum.Test().DT)
+	}
+	if v.Decision.Evaluation.Candidate != out.Result.Validation.AUC {
+		t.Errorf("gate AUC %v, the job's validation AUC %v: want the same rows scored the same", v.Decision.Evaluation.Candidate, out.Result.Validation.AUC)
+	}
+
+	c.Promote.Gate.Floor = 0.999
+	out, err = job.Run(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v = out.Published
+	if out.Version != 3 || v.Decision.Promoted || v.Decision.Evaluation.ChampionVersion != 2 || v.Error != "" {
+		t.Fatalf("version %d published %+v: want version 3 refused against champion 2", out.Version, v)
+	}
+	if rec, err := model.Alias(ctx, store, "ctr", model.Champion); err != nil || rec.Version != 2 {
+		t.Fatalf("champion %+v, %v: want version 2 still", rec, err)
+	}
+	if len(announced) != 1 || announced[0] != 2 {
+		t.Errorf("announced %v, want [2]", announced)
 	}
 }

@@ -15,11 +15,13 @@ import (
 
 	"github.com/lakestream/lakestream/dataset"
 	"github.com/lakestream/lakestream/datastream"
+	"github.com/lakestream/lakestream/eval/evaltable"
 	"github.com/lakestream/lakestream/lake"
 	"github.com/lakestream/lakestream/model"
 	"github.com/lakestream/lakestream/paramserver"
 	"github.com/lakestream/lakestream/train"
 	"github.com/lakestream/lakestream/train/feature"
+	"github.com/lakestream/lakestream/train/publish"
 )
 
 // Outcome is what a finished job reports.
@@ -43,6 +45,10 @@ type Outcome struct {
 	Schema *arrow.Schema
 	// Version is the saved model version, 0 when Config.Output is "".
 	Version int
+	// Published is the version as the publish step left it: its lineage
+	// and, with Config.Promote, the gate's decision (or why it could not
+	// be judged in Error). nil when Config.Output is "".
+	Published *publish.Version
 	// WarmStart is the version training started from, "name@version"
 	// (resolved when Config.WarmStart named the latest), or "".
 	WarmStart string
@@ -144,9 +150,11 @@ func Run(ctx context.Context, c Config) (*Outcome, error) {
 		c.Logger.Warn(w, "data", c.Data, "output", c.Output)
 	}
 	if c.Output != "" {
-		if out.Version, err = save(ctx, store, &c, out); err != nil {
+		v, err := publishVersion(ctx, store, &c, trainPlan, out)
+		if err != nil {
 			return nil, err
 		}
+		out.Version, out.Published = v.Version, &v
 	}
 	out.Duration = time.Since(start)
 	return out, nil
@@ -185,8 +193,37 @@ func sources(c *Config, p *dataset.Plan, shuffle int) func(ctx context.Context, 
 	}
 }
 
-// save writes the trained model as the next version of c.Output.
-func save(ctx context.Context, store lake.Store, c *Config, out *Outcome) (int, error) {
+// publishVersion ends the job through the publish step that "trainer
+// stream" uses (train/publish): it saves the trained model as the next
+// version of c.Output with its lineage (the Parquet position the best
+// epoch ended at) and, with c.Promote, judges it with the gate on the
+// validation slice, promotes it and announces the move.
+func publishVersion(ctx context.Context, store lake.Store, c *Config, plan *dataset.Plan, out *Outcome) (publish.Version, error) {
+	art, err := artifact(c, plan, out)
+	if err != nil {
+		return publish.Version{}, err
+	}
+	pc := publish.DefaultConfig(store, c.Output)
+	pc.Job, pc.Bounded, pc.SaveOnly, pc.Logger = art.Meta().Lineage.Job, true, c.Promote == nil, c.Logger
+	if p := c.Promote; p != nil {
+		pc.Gate, pc.Announce = p.Gate, p.Announce
+		ec := evaltable.DefaultConfig()
+		ec.Data, ec.Where, ec.DT, ec.IncludeUncommitted, ec.Logger = c.Data, c.Where, c.ValidationDT, c.IncludeUncommitted, c.Logger
+		pc.HeldOut = func(ctx context.Context, candidate, _ int) (model.Evaluation, error) {
+			return evaltable.GateEvaluation(ctx, store, ec, c.Output, candidate)
+		}
+	}
+	pub, err := publish.New(ctx, pc)
+	if err != nil {
+		return publish.Version{}, err
+	}
+	defer pub.Close()
+	v, _, err := pub.Publish(ctx, art)
+	return v, err
+}
+
+// artifact builds the trained model with its metadata and lineage.
+func artifact(c *Config, plan *dataset.Plan, out *Outcome) (*model.Model, error) {
 	res := out.Result
 	meta := model.Metadata{
 		Data:      model.DataRange{Source: strings.TrimSuffix(c.Lake, "/") + "/" + c.Data},
@@ -208,7 +245,7 @@ func save(ctx context.Context, store lake.Store, c *Config, out *Outcome) (int, 
 	// integer column as an integer, not as its decimal string.
 	inputs, err := model.InputsOf(out.Schema, out.Spec)
 	if err != nil {
-		return 0, fmt.Errorf("save model %s: %w", c.Output, err)
+		return nil, fmt.Errorf("save model %s: %w", c.Output, err)
 	}
 	meta.Inputs = inputs
 	if lo, hi, ok := strings.Cut(c.DT, ".."); ok {
@@ -226,15 +263,27 @@ func save(ctx context.Context, store lake.Store, c *Config, out *Outcome) (int, 
 			meta.Metrics["validation_auc"], meta.Metrics["validation_logloss"] = v.AUC, v.LogLoss
 		}
 	}
+	meta.Lineage = lineage(c, plan, res)
 	art, err := train.NewArtifact(out.ModelConfig, out.Spec, res.Tables, meta)
 	if err != nil {
-		return 0, fmt.Errorf("build model %s: %w", c.Output, err)
+		return nil, fmt.Errorf("build model %s: %w", c.Output, err)
 	}
-	v, err := art.Save(ctx, store, c.Output)
-	if err != nil {
-		return 0, fmt.Errorf("save model %s: %w", c.Output, err)
+	return art, nil
+}
+
+// lineage is where the saved tables stand in the input: the end of the
+// best epoch's pass over every split of the plan, and the examples trained
+// up to it.
+func lineage(c *Config, plan *dataset.Plan, res train.Result) *model.Lineage {
+	lin := &model.Lineage{Job: "train-" + c.Output, Source: strings.TrimSuffix(c.Lake, "/") + "/" + c.Data}
+	for _, e := range res.Epochs[:res.BestEpoch+1] {
+		lin.Examples += e.Examples
 	}
-	return v, nil
+	splits := plan.Splits()
+	last := splits[len(splits)-1]
+	lin.Position = fmt.Sprintf("end of epoch %d of %d: all %d row groups, the last %s row %d",
+		res.BestEpoch+1, c.Train.Epochs, len(splits), last, last.Rows)
+	return lin
 }
 
 // checkpointing configures the checkpoints of c, named after c.Output.

@@ -46,6 +46,15 @@ type Config struct {
 	// current champion (0: none) and returns the evaluation model.Promote
 	// decides on (evaltable.GateEvaluation).
 	HeldOut func(ctx context.Context, candidate, champion int) (model.Evaluation, error)
+	// Bounded marks the publisher of a bounded job ("trainer train"), which
+	// publishes once, at its end: a version's lineage is not compared with
+	// the job's earlier versions, since a rerun over the same data is a new
+	// result, not a replay.
+	Bounded bool
+	// SaveOnly saves versions without judging or promoting them (a bounded
+	// job not asked to promote: "trainer models promote" moves the
+	// champion later). Gate, HeldOut and Announce are then unused.
+	SaveOnly bool
 	// Now is the clock; time.Now by default.
 	Now func() time.Time
 	// Logger receives one line per version; nil discards.
@@ -181,10 +190,11 @@ func (p *Publisher) Due(examples, watermark int64) bool {
 }
 
 // Publish saves m as the next version of the model, judges it and
-// promotes it when the gate passes. m's metadata must hold its lineage,
-// with Job the Publisher's Job. It returns the version and whether it was
-// published: a version whose lineage is not past the job's newest
-// published one (a job restored from an older checkpoint) is not saved.
+// promotes it when the gate passes (unless SaveOnly). m's metadata must
+// hold its lineage, with Job the Publisher's Job. It returns the version
+// and whether it was published: a version whose lineage is not past the
+// job's newest published one (a job restored from an older checkpoint) is
+// not saved, unless the job is Bounded.
 // Errors saving the version fail; errors judging it are recorded in
 // Version.Error and the job goes on.
 func (p *Publisher) Publish(ctx context.Context, m *model.Model) (Version, bool, error) {
@@ -196,7 +206,7 @@ func (p *Publisher) Publish(ctx context.Context, m *model.Model) (Version, bool,
 	if lin.Job != p.cfg.Job {
 		return Version{}, false, fmt.Errorf("publish: the model's lineage names job %q, the publisher's is %q", lin.Job, p.cfg.Job)
 	}
-	if p.last != nil && !ahead(lin, *p.last) {
+	if p.last != nil && !p.cfg.Bounded && !ahead(lin, *p.last) {
 		p.cfg.Logger.Info("not publishing: the input has not passed the last published version", "model", p.cfg.Name,
 			"examples", lin.Examples, "published_examples", p.last.Examples)
 		p.cut(lin)
@@ -208,14 +218,21 @@ func (p *Publisher) Publish(ctx context.Context, m *model.Model) (Version, bool,
 		return v, false, fmt.Errorf("publish %s: %w", p.cfg.Name, err)
 	}
 	p.last = &lin
-	if err := p.judge(ctx, m, &v); err != nil {
-		v.Error = err.Error()
-		p.cfg.Logger.Warn("version saved but not judged", "model", p.cfg.Name, "version", v.Version, "err", err)
+	if !p.cfg.SaveOnly {
+		if err := p.judge(ctx, m, &v); err != nil {
+			v.Error = err.Error()
+			p.cfg.Logger.Warn("version saved but not judged", "model", p.cfg.Name, "version", v.Version, "err", err)
+		}
 	}
 	p.cut(lin)
 	p.st.addVersion(v)
-	p.cfg.Logger.Info("published", "model", p.cfg.Name, "version", v.Version, "promoted", v.Decision.Promoted,
-		"reason", v.Decision.Reason, "examples", lin.Examples, "offsets", formatOffsets(lin.Offsets), "watermark", lin.Watermark)
+	if p.cfg.SaveOnly {
+		p.cfg.Logger.Info("published (saved, not judged)", "model", p.cfg.Name, "version", v.Version,
+			"examples", lin.Examples, "position", lin.Position)
+	} else {
+		p.cfg.Logger.Info("published", "model", p.cfg.Name, "version", v.Version, "promoted", v.Decision.Promoted,
+			"reason", v.Decision.Reason, "examples", lin.Examples, "offsets", formatOffsets(lin.Offsets), "watermark", lin.Watermark)
+	}
 	return v, true, nil
 }
 
