@@ -126,6 +126,24 @@ func testTrainCommand(t *testing.T, dir string) {
 	if err != nil || !strings.Contains(out, "saved models/site-lr/2") {
 		t.Fatalf("warm-started train: %v\n%s", err, out)
 	}
+	// --warm-start resolves an alias in the registry, as eval --model does.
+	store, err := lake.NewLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := model.SetAlias(context.Background(), store, "site-lr", model.Champion, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	out, err = run("--dt", "2014-10-23", "--output", "site-lr", "--warm-start", "site-lr@champion")
+	if err != nil || !strings.Contains(out, "saved models/site-lr/3") {
+		t.Fatalf("train --warm-start site-lr@champion: %v\n%s", err, out)
+	}
+	if mf, err := model.ReadManifest(context.Background(), store, "site-lr", 3); err != nil || mf.Meta.Hyperparameters["warm_start"] != "site-lr@1" {
+		t.Errorf("site-lr@3 warm-started from %q (%v), want site-lr@1, the champion", mf.Meta.Hyperparameters["warm_start"], err)
+	}
+	if _, err := run("--dt", "2014-10-23", "--warm-start", "site-lr@nope"); err == nil || !strings.Contains(err.Error(), "--warm-start") || !strings.Contains(err.Error(), "nope") {
+		t.Errorf("train --warm-start site-lr@nope: %v, want an error naming --warm-start and the alias", err)
+	}
 	var globOut strings.Builder
 	globArgs := []string{"--lake", dir, "--data", "clicks/dt=2014-10-2[12]/*.parquet", "--spec", spec}
 	if err := runTrain(context.Background(), globArgs, &globOut); err != nil || !strings.Contains(globOut.String(), "on 20000 rows") {

@@ -181,9 +181,9 @@ func runStream(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	st := train.NewStepper(m, ps, j.run.ClipNorm)
 	if warm != "" {
-		name, ver, err := job.ParseModelRef(warm)
+		name, ver, err := model.ResolveRef(ctx, store, warm)
 		if err != nil {
-			return &usageError{"--warm-start: " + err.Error()}
+			return fmt.Errorf("--warm-start: %w", err)
 		}
 		base, err := model.Load(ctx, store, name, ver)
 		if err != nil {

@@ -46,7 +46,7 @@ type trainJob struct {
 	parallel    int // goroutine workers of "trainer train" (0 or 1: one)
 	seed        uint64
 	output      string // model name to save under models/, "" to not save
-	warm        string // --warm-start name or name@version
+	warm        string // --warm-start name, name@version or name@alias
 	promote     *job.Promotion
 	// checkpointEvery and restore are "trainer train"'s --checkpoint-every
 	// and --restore.
@@ -119,7 +119,7 @@ func trainFlags(fs *flag.FlagSet) func() (*trainJob, error) {
 	fs.IntVar(&j.run.Patience, "patience", 0, "early stopping: epochs without validation improvement (0: off)")
 	metric := fs.String("metric", "", "validation metric: auc, logloss, rmse or accuracy (default by model)")
 	fs.StringVar(&j.output, "output", "", "save the model as models/<output>/<version>/ in the lake")
-	fs.StringVar(&j.warm, "warm-start", "", "start from a saved model: name or name@version (latest if no version)")
+	fs.StringVar(&j.warm, "warm-start", "", "start from a saved model: name (its latest version), name@version or name@alias (e.g. ctr@champion)")
 	hidden := fs.String("hidden", "64,32", "hidden layer widths of the mlp and deepfm towers")
 	return func() (*trainJob, error) {
 		if j.data == "" {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strconv"
 	"strings"
 	"time"
 
@@ -66,8 +65,9 @@ type Config struct {
 	// Output is the model name to save the result under in the lake's
 	// registry; "" does not save (--output).
 	Output string
-	// WarmStart is a saved model to start from: "name" or "name@version"
-	// (--warm-start).
+	// WarmStart is a saved model to start from: "name" (its latest
+	// version), "name@version" or "name@alias", resolved in the registry as
+	// model.ResolveRef does (--warm-start).
 	WarmStart string
 	// Promote, when set, judges the saved version with its gate on the
 	// validation slice (Data, Where and ValidationDT), against the champion
@@ -172,7 +172,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	if c.WarmStart != "" {
-		if _, _, err := ParseModelRef(c.WarmStart); err != nil {
+		if _, _, err := model.ParseRef(c.WarmStart); err != nil {
 			return fmt.Errorf("--warm-start: %w", err)
 		}
 	}
@@ -225,18 +225,4 @@ func DTFilter(r string) (dataset.Filter, error) {
 		return nil, fmt.Errorf("--dt %w", err)
 	}
 	return f, nil
-}
-
-// ParseModelRef splits "name" or "name@version" (version 0 or absent: the
-// latest).
-func ParseModelRef(ref string) (string, int, error) {
-	name, v, ok := strings.Cut(ref, "@")
-	if !ok {
-		return name, 0, model.ValidateName(name)
-	}
-	ver, err := strconv.Atoi(v) // all of it: Sscanf("%d") took "3x" as 3
-	if err != nil || ver < 0 {
-		return "", 0, fmt.Errorf("%q: want name or name@version (a number; an alias such as @champion is not resolved here)", ref)
-	}
-	return name, ver, model.ValidateName(name)
 }

@@ -62,7 +62,7 @@ func TestConfigValidate(t *testing.T) {
 		{"bad where", func(c *job.Config) { c.Where = "dt >" }, "--where"},
 		{"parallel 0", func(c *job.Config) { c.Parallel = 0 }, "--parallel"},
 		{"warm start in parallel", func(c *job.Config) { c.WarmStart, c.Parallel = "m", 2 }, "--warm-start"},
-		{"bad warm start", func(c *job.Config) { c.WarmStart = "m@x" }, "--warm-start"},
+		{"bad warm start", func(c *job.Config) { c.WarmStart = "m@x/y" }, "--warm-start"},
 		{"bad output", func(c *job.Config) { c.Output = ".hidden" }, "--output"},
 		{"batch size 0", func(c *job.Config) { c.BatchSize = 0 }, "--batch-size"},
 		{"checkpoints", func(c *job.Config) { c.CheckpointEvery, c.Output = time.Second, "m" }, ""},

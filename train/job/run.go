@@ -120,7 +120,10 @@ func Run(ctx context.Context, c Config) (*Outcome, error) {
 		steppers = append(steppers, train.NewStepper(mw, ps, cfg.ClipNorm))
 	}
 	if c.WarmStart != "" {
-		name, ver, _ := ParseModelRef(c.WarmStart)
+		name, ver, err := model.ResolveRef(ctx, store, c.WarmStart)
+		if err != nil {
+			return nil, fmt.Errorf("--warm-start: %w", err)
+		}
 		base, err := model.Load(ctx, store, name, ver)
 		if err != nil {
 			return nil, fmt.Errorf("--warm-start: %w", err)
