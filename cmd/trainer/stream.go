@@ -23,6 +23,7 @@ import (
 	"github.com/lakestream/lakestream/datastream"
 	"github.com/lakestream/lakestream/datastream/kafka"
 	"github.com/lakestream/lakestream/eval"
+	"github.com/lakestream/lakestream/eval/evaltable"
 	"github.com/lakestream/lakestream/internal/cliconfig"
 	"github.com/lakestream/lakestream/lake"
 	"github.com/lakestream/lakestream/model"
@@ -50,6 +51,8 @@ func runStream(ctx context.Context, args []string, stdout io.Writer) error {
 	maxRMSE := fs.Float64("max-rmse", math.MaxFloat64, "gate for regression models: the version's RMSE on the recent window must not exceed this (default: no bound)")
 	maxDrop := fs.Float64("max-drop", model.DefaultMaxDrop, "gate: how much worse than the champion on the same window a version may be")
 	gateWindow := fs.Int("gate-window", 100_000, "gate: the most recent examples a version is judged on")
+	heldOutData := fs.String("held-out-data", "", "gate: judge each version and the champion on this lake table (sliced by --held-out-dt) instead of the recent prequential window; binary models")
+	heldOutDT := fs.String("held-out-dt", "", "gate: dt partition day or range a..b of --held-out-data")
 	recent := fs.Int("recent", 100_000, "prequential metrics over the last N examples")
 	window := fs.Duration("window", time.Minute, "prequential metrics per event-time window of this size (needs event_time in the spec)")
 	modelTopic := fs.String("model-topic", model.DefaultModelTopic, "the model topic promotions are announced on")
@@ -93,6 +96,13 @@ func runStream(ctx context.Context, args []string, stdout io.Writer) error {
 		return &usageError{"--gate-window must be ≥ 1 and --recent ≥ 0"}
 	case *maxRecords < 0 || *idleExit < 0:
 		return &usageError{"--max-records and --idle-exit must not be negative"}
+	case *heldOutDT != "" && *heldOutData == "":
+		return &usageError{"--held-out-dt needs --held-out-data (the lake table whose days it names)"}
+	case *heldOutData != "" && onCommandLine(args, "gate-window"):
+		return &usageError{"--gate-window sizes the recent prequential window, which --held-out-data replaces as the gate's slice: drop one"}
+	}
+	if _, err := job.DTFilter(*heldOutDT); err != nil {
+		return &usageError{strings.Replace(err.Error(), "--dt", "--held-out-dt", 1)}
 	}
 	pubEvery, err := publish.ParseEvery(*every)
 	if err != nil {
@@ -141,6 +151,18 @@ func runStream(ctx context.Context, args []string, stdout io.Writer) error {
 	if m.Outputs() != 1 {
 		return &usageError{fmt.Sprintf("--model %s: trainer stream judges versions on their prequential AUC or RMSE; multiclass models are not supported yet", j.model.Kind)}
 	}
+	if *heldOutData != "" {
+		if regression {
+			return &usageError{fmt.Sprintf("--held-out-data: the held-out gate compares AUCs, and --model %s with this --loss is a regression model (drop --held-out-data: the recent window judges it on RMSE)", j.model.Kind)}
+		}
+		// The slice must have rows the spec can read before the job starts.
+		hc := j.config()
+		hc.Data, hc.Where, hc.DT = *heldOutData, "", *heldOutDT
+		dts, _ := job.DTFilter(*heldOutDT)
+		if _, err := job.Plan(ctx, store, &hc, dts, "held-out"); err != nil {
+			return fmt.Errorf("--held-out-data %s --held-out-dt %q: %w", *heldOutData, *heldOutDT, err)
+		}
+	}
 
 	// The publisher reads the job's newest version: a job that has
 	// published resumes after it.
@@ -152,6 +174,15 @@ func runStream(ctx context.Context, args []string, stdout io.Writer) error {
 	pcfg.Job, pcfg.Gate, pcfg.Every, pcfg.Window = "stream-"+j.output, gate, pubEvery, *gateWindow
 	pcfg.MinWindow = min(pcfg.MinWindow, *gateWindow)
 	pcfg.Logger = log
+	gateSlice := "recent prequential window"
+	if *heldOutData != "" {
+		ec := evaltable.DefaultConfig()
+		ec.Data, ec.DT, ec.IncludeUncommitted, ec.Logger = *heldOutData, *heldOutDT, j.uncommitted, log
+		pcfg.HeldOut = func(ctx context.Context, candidate, _ int) (model.Evaluation, error) {
+			return evaltable.GateEvaluation(ctx, store, ec, j.output, candidate)
+		}
+		gateSlice = ec.Slice()
+	}
 	ann := model.DefaultAnnounceConfig(brokerList...)
 	ann.Topic = *modelTopic
 	pcfg.Announce = func(ctx context.Context, rec model.AliasRecord) error {
@@ -290,7 +321,7 @@ func runStream(ctx context.Context, args []string, stdout io.Writer) error {
 		datastream.WithLogger(log), datastream.WithMetrics(reg))
 	dj.Source("kafka", &positionSource{Source: src, stream: stream}, datastream.ReadAhead(2)).To("train", stream)
 	began := time.Now()
-	log.Info("trainer stream started", "dead_letter_topic", dlq, "publish_every", pubEvery.String(), "gate", fmt.Sprintf("%s floor %g ε %g", gate.Metric, gate.Floor, gate.Epsilon))
+	log.Info("trainer stream started", "dead_letter_topic", dlq, "publish_every", pubEvery.String(), "gate", fmt.Sprintf("%s floor %g ε %g", gate.Metric, gate.Floor, gate.Epsilon), "gate_slice", gateSlice)
 	stopped, err := runStreamJob(ctx, dj, src, stream, *maxRecords, *idleExit, log)
 	state := "stopped"
 	if err != nil {

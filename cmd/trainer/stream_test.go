@@ -16,6 +16,7 @@ import (
 
 	"github.com/lakestream/lakestream/datastream/kafka"
 	"github.com/lakestream/lakestream/datastream/kafka/kafkatest"
+	"github.com/lakestream/lakestream/eval/evaltable"
 	"github.com/lakestream/lakestream/lake"
 	"github.com/lakestream/lakestream/model"
 	"github.com/lakestream/lakestream/train/publish"
@@ -284,5 +285,77 @@ func TestStreamSameAsTrain(t *testing.T) {
 			t.Errorf("table %s: largest difference %g between the streamed and the lake model", bt.Name, worst)
 		}
 		t.Logf("table %s: %d rows, largest difference %g", bt.Name, bt.Rows(), worst)
+	}
+}
+
+// TestTrainerStreamHeldOutGate: with --held-out-data the gate judges each
+// version on a lake slice instead of the recent prequential window: the
+// decision names the slice and holds the AUC "trainer eval" computes for
+// the version on it, and the second version is compared with the first
+// (the champion) on the same rows. A slice without rows, a --held-out-dt
+// alone and a --gate-window beside it are refused before the job starts.
+func TestTrainerStreamHeldOutGate(t *testing.T) {
+	c := newCluster(t, "logistic") // skips under -short
+	brokers := kafkatest.Brokers(t)
+	s := &streamRun{cluster: c, brokers: brokers, adm: kafkatest.Admin(t, brokers)}
+	s.topic = kafkatest.Topic(t, brokers, 1, nil)
+	s.dlq = kafkatest.Topic(t, brokers, 1, nil)
+	test := c.days[len(c.days)-1].DT
+	base := []string{"stream", "--lake", c.lake, "--data", "clicks", "--spec", c.spec,
+		"--dt", c.days[0].DT + ".." + c.days[len(c.days)-2].DT, "--model", "logistic", "--seed", "7",
+		"--topic", s.topic, "--kafka-brokers", strings.Join(brokers, ","), "--dead-letter-topic", s.dlq, "--output", "ctr",
+		"--model-topic", kafkatest.Name(t, "models")}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--held-out-dt", test}, "--held-out-dt needs --held-out-data"},
+		{[]string{"--held-out-data", "clicks", "--held-out-dt", test, "--gate-window", "5000"}, "--gate-window"},
+		{[]string{"--held-out-data", "clicks", "--held-out-dt", "2014-13-01"}, "--held-out-dt"},
+		{[]string{"--held-out-data", "clicks", "--held-out-dt", "2001-01-01"}, "no rows"},
+	} {
+		p := c.start("refused", append(append([]string{}, base...), tc.args...)...)
+		err := waitExit(p, time.Minute)
+		if err == nil || !strings.Contains(p.errb.String(), tc.want) {
+			t.Errorf("%v: %v, want a refusal naming %q\n%s", tc.args, err, tc.want, p.errb.String())
+		}
+	}
+
+	n := s.produce(s.trainingRows())
+	p := c.start("stream", append(append([]string{}, base...), "--held-out-data", "clicks", "--held-out-dt", test,
+		"--publish-every", strconv.Itoa(n/2+1), "--min-auc", "0.6", "--max-drop", "0.05", "--max-records", strconv.Itoa(n))...)
+	if err := waitExit(p, 3*time.Minute); err != nil {
+		t.Fatalf("trainer stream: %v\n%s\n%s", err, p.out.String(), p.errb.String())
+	}
+	t.Logf("trainer stream:\n%s", p.out.String())
+	ctx := context.Background()
+	store, err := lake.NewLocal(c.lake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := publish.ReadStatus(ctx, store, "stream-ctr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Versions) != 2 {
+		t.Fatalf("%d versions, want 2 (one at %d examples, one at the stop)", len(st.Versions), n/2+1)
+	}
+	for i, v := range st.Versions {
+		ev := v.Decision.Evaluation
+		if v.Error != "" || ev.Slice != "clicks dt="+test || ev.ChampionVersion != i {
+			t.Errorf("version %d: slice %q, champion %d, error %q; want judged on clicks dt=%s against version %d", v.Version, ev.Slice, ev.ChampionVersion, v.Error, test, i)
+		}
+		ec := evaltable.DefaultConfig()
+		ec.Data, ec.DT, ec.Model = "clicks", test, "ctr@"+strconv.Itoa(v.Version)
+		rep, err := evaltable.Evaluate(ctx, store, ec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Binary == nil || rep.Binary.AUC != ev.Candidate {
+			t.Errorf("version %d: gate AUC %v, trainer eval's on the slice %+v", v.Version, ev.Candidate, rep.Binary)
+		}
+	}
+	if !st.Versions[0].Decision.Promoted {
+		t.Errorf("first version refused: %s", st.Versions[0].Decision.Reason)
 	}
 }
