@@ -61,13 +61,17 @@ func run() error {
 	flag.StringVar(&cpus.server, "server-cpu", "0", "core (taskset list) the server under test is pinned to")
 	flag.StringVar(&cpus.client, "client-cpu", "1", "core (taskset list) this load generator is pinned to; empty: no pinning")
 	swap := flag.Bool("swap", false, "run the swap-under-load scenario (serve/swaptest) against the Kafka broker in LAKESTREAM_KAFKA_BROKERS instead")
+	promotions := flag.Int("promotions", swaptest.DefaultConfig().Promotions, "with -swap: versions promoted during the run (the corrupt one comes after half of them)")
 	flag.Parse()
 	ctx := context.Background()
 	if pinned, err := pinSelf(cpus.client); err != nil || pinned {
 		return err // pinned: the re-executed child has run
 	}
 	if *swap {
-		return runSwap(ctx)
+		if *promotions < 2 {
+			return fmt.Errorf("-promotions %d: promote at least 2 versions", *promotions)
+		}
+		return runSwap(ctx, *promotions)
 	}
 
 	dir, err := os.MkdirTemp("", "lakestream-bench-serve-")
@@ -108,7 +112,7 @@ func run() error {
 			func(b int) []*pb.ModelInferRequest { return mlserverRequests(21, b) }})
 	}
 	fmt.Printf("machine: %d cores, %s; server pinned to CPU %s, generator to CPU %s; load average %s\n\n",
-		runtime.NumCPU(), cpuModel(), cpus.server, cpus.client, loadAverage())
+		machineCores(), cpuModel(), cpus.server, cpus.client, loadAverage())
 	results := map[string]map[string][]loadgen.Summary{}
 	for round := range *repeats {
 		for k := range systems {
@@ -233,6 +237,22 @@ func printRow(server string, sc scenario, ss []loadgen.Summary) {
 		spread(ss, func(s loadgen.Summary) float64 { return s.QPS * float64(sc.batch) }, num),
 		spread(ss, func(s loadgen.Summary) float64 { return float64(s.P50) }, dur),
 		spread(ss, p99, dur), sched)
+}
+
+// machineCores counts the machine's processors; runtime.NumCPU counts only
+// those this (pinned) process may use.
+func machineCores() int {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return runtime.NumCPU()
+	}
+	n := 0
+	for _, line := range splitLines(string(b)) {
+		if strings.HasPrefix(line, "processor") {
+			n++
+		}
+	}
+	return max(n, 1)
 }
 
 func cpuModel() string {
@@ -513,7 +533,7 @@ func drive(ctx context.Context, addr string, reqs []*pb.ModelInferRequest, sc sc
 }
 
 // runSwap runs serve/swaptest's acceptance scenario and prints its figures.
-func runSwap(ctx context.Context) error {
+func runSwap(ctx context.Context, promotions int) error {
 	brokers := os.Getenv("LAKESTREAM_KAFKA_BROKERS")
 	if brokers == "" {
 		return errors.New("-swap needs LAKESTREAM_KAFKA_BROKERS (deploy/local/up.sh)")
@@ -545,11 +565,13 @@ func runSwap(ctx context.Context) error {
 	}
 	cfg := swaptest.DefaultConfig()
 	cfg.Store, cfg.Brokers, cfg.Topic = store, strings.Split(brokers, ","), topic
+	cfg.Promotions, cfg.CorruptAt = promotions, promotions/2
 	rep, err := swaptest.Run(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("machine: %d cores, %s\n\n", runtime.NumCPU(), cpuModel())
+	fmt.Printf("machine: %d cores, %s; client and predictor in one process pinned to CPU %q; load average %s\n\n",
+		machineCores(), cpuModel(), cpus.client, loadAverage())
 	fmt.Printf("%d requests at %.0f/s (batch 1, %d client workers, client and server in one process) in %d alternating blocks; %d promotions in the odd blocks, a corrupt version after #%d\n\n",
 		cfg.Requests, cfg.Rate, cfg.Workers, cfg.Blocks, cfg.Promotions, cfg.CorruptAt)
 	fmt.Println("| phase | requests | failed | p50 | p90 | p99 | max |")
