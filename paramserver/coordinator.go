@@ -95,6 +95,9 @@ type Manifest struct {
 	Generation int64     `json:"generation"`
 	Shards     []string  `json:"shards"` // snapshot keys
 	Time       time.Time `json:"time"`
+	// Examples is the rows trained into the checkpointed tables (see
+	// CoordinatorStatus.Examples).
+	Examples int64 `json:"examples"`
 }
 
 // CoordinatorStatus is a summary for monitoring and tests.
@@ -107,6 +110,11 @@ type CoordinatorStatus struct {
 	Workers        int
 	Checkpoints    int
 	LastCheckpoint string
+	// Examples is the rows trained into the tables over the job: the
+	// rows of every completed split as its workers recorded them with
+	// Progress (after --where's row filter), less those a restore rolled
+	// back. At the end of a job it is the rows of every epoch.
+	Examples int64
 	// Trained counts, per split, the completions accepted over the job,
 	// less those a restore rolled back: at the end of a job without
 	// duplicates every split shows Epochs.
@@ -146,6 +154,7 @@ type Coordinator struct {
 	finished  bool
 	sinceCkpt int
 	ckpts     int
+	examples  int64 // rows of the completed splits
 	last      *Manifest
 	instances []uint64 // shard instances that hold the state since the last checkpoint or restore
 	changed   chan struct{}
@@ -325,6 +334,7 @@ func (co *Coordinator) Complete(worker string, split int, gen int64) error {
 	}
 	s.owner, s.done = "", true
 	s.trained++
+	co.examples += s.rows
 	co.sinceCkpt++
 	all := true
 	for i := range co.splits {
@@ -411,7 +421,7 @@ func (co *Coordinator) Status() CoordinatorStatus {
 	co.mu.Lock()
 	defer co.mu.Unlock()
 	st := CoordinatorStatus{Epoch: co.epoch, Splits: max(co.nsplits, 0), Finished: co.finished, Generation: co.gen,
-		Workers: len(co.workers), Checkpoints: co.ckpts}
+		Workers: len(co.workers), Checkpoints: co.ckpts, Examples: co.examples}
 	if co.last != nil {
 		st.LastCheckpoint = co.last.Name
 	}
@@ -526,7 +536,7 @@ func (co *Coordinator) checkpoint(ctx context.Context, shards Checkpointer) erro
 		co.mu.Unlock()
 		return nil
 	}
-	m := &Manifest{Name: fmt.Sprintf("ckpt-%06d", co.ckpts), Epoch: co.epoch, Generation: co.gen, Time: co.now().UTC()}
+	m := &Manifest{Name: fmt.Sprintf("ckpt-%06d", co.ckpts), Epoch: co.epoch, Generation: co.gen, Time: co.now().UTC(), Examples: co.examples}
 	all := len(co.splits) > 0
 	for _, s := range co.splits {
 		m.Done = append(m.Done, s.done)
@@ -600,6 +610,7 @@ func (co *Coordinator) recover(ctx context.Context, shards Checkpointer) error {
 		}
 	}
 	co.sinceCkpt = 0
+	co.examples = m.Examples
 	co.pause = running
 	if all := allDone(m.Done); all {
 		co.pause = wantCheckpoint

@@ -139,8 +139,15 @@ func TestCoordinatorCheckpointAndRecovery(t *testing.T) {
 	if err := co.barrierWork(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// Split i holds 10·(i+1) rows: Examples counts the completed ones.
+	progress := func(w string, a Assignment) {
+		if err := co.Progress(w, a.Split, a.Generation, int64(10*(a.Split+1))); err != nil {
+			t.Fatal(err)
+		}
+	}
 	train := func(w string) Assignment {
 		a := mustAcquire(t, co, w, Assigned)
+		progress(w, a)
 		if err := l.Push(ctx, "w", []uint64{uint64(a.Split)}, []float32{-1}); err != nil {
 			t.Fatal(err)
 		}
@@ -159,8 +166,13 @@ func TestCoordinatorCheckpointAndRecovery(t *testing.T) {
 	if err := co.barrierWork(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if st := co.Status(); st.Checkpoints != 2 || st.LastCheckpoint != "ckpt-000001" {
+	st := co.Status()
+	if st.Checkpoints != 2 || st.LastCheckpoint != "ckpt-000001" {
 		t.Fatalf("status %+v", st)
+	}
+	atCheckpoint := int64(10*(a1.Split+1) + 10*(b1.Split+1))
+	if st.Examples != atCheckpoint {
+		t.Fatalf("examples %d after splits %d and %d, want %d", st.Examples, a1.Split, b1.Split, atCheckpoint)
 	}
 	if _, err := lake.ReadAll(ctx, store, "ckpt/ckpt-000001/manifest.json"); err != nil {
 		t.Fatal(err)
@@ -178,9 +190,9 @@ func TestCoordinatorCheckpointAndRecovery(t *testing.T) {
 	if err := co.barrierWork(ctx); err != nil {
 		t.Fatal(err)
 	}
-	st := co.Status()
-	if st.Generation != 1 || st.DoneSplits != 2 {
-		t.Fatalf("after recovery: %+v", st)
+	st = co.Status()
+	if st.Generation != 1 || st.DoneSplits != 2 || st.Examples != atCheckpoint {
+		t.Fatalf("after recovery: %+v (want the checkpoint's %d examples)", st, atCheckpoint)
 	}
 	if n, _ := l.Len("w"); n != 2 {
 		t.Fatalf("after restore the table holds %d rows, want the 2 of the checkpoint", n)
@@ -202,9 +214,13 @@ func TestCoordinatorCheckpointAndRecovery(t *testing.T) {
 			}
 			continue
 		}
+		progress("a", a)
 		if err := co.Complete("a", a.Split, a.Generation); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if n := co.Status().Examples; n != 10+20+30+40 {
+		t.Fatalf("examples %d at the end of the job, want the 100 rows of the 4 splits once", n)
 	}
 	for i, n := range co.Status().Trained {
 		if n > 1 {

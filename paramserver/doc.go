@@ -90,4 +90,13 @@
 // update counts, in a compact checksummed binary format (see snapshot.go);
 // shards write them to the lake under <prefix>/<checkpoint>/shard-i-of-n.pssnap
 // when a checkpoint is taken at a barrier, and restore them after a failure.
+//
+// # Export
+//
+// A trained model leaves the shards through Client.ExportTable: the rows of
+// a sparse table that a shard holds (every row pushed at least once), weights
+// only, in pages of Local.ExportPage as large as a message allows, merged
+// and sorted by key; a dense table's rows by Pull from their owners. Export
+// when no worker pushes: a row moved between two pages may be missed or
+// repeated (a repeated key is refused).
 package paramserver

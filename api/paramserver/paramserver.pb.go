@@ -75,7 +75,7 @@ func (x AcquireResponse_State) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use AcquireResponse_State.Descriptor instead.
 func (AcquireResponse_State) EnumDescriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{27, 0}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{29, 0}
 }
 
 type PullRequest struct {
@@ -1106,6 +1106,130 @@ func (x *RestoreResponse) GetKey() string {
 	return ""
 }
 
+type ExportRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Table string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	// cursor is 0 for the first page, then the previous page's next.
+	Cursor uint64 `protobuf:"varint,2,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	// max_rows bounds the page; the shard also stops before the answer
+	// would exceed its message limit.
+	MaxRows       int64 `protobuf:"varint,3,opt,name=max_rows,json=maxRows,proto3" json:"max_rows,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportRequest) Reset() {
+	*x = ExportRequest{}
+	mi := &file_paramserver_paramserver_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportRequest) ProtoMessage() {}
+
+func (x *ExportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_paramserver_paramserver_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportRequest.ProtoReflect.Descriptor instead.
+func (*ExportRequest) Descriptor() ([]byte, []int) {
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ExportRequest) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *ExportRequest) GetCursor() uint64 {
+	if x != nil {
+		return x.Cursor
+	}
+	return 0
+}
+
+func (x *ExportRequest) GetMaxRows() int64 {
+	if x != nil {
+		return x.MaxRows
+	}
+	return 0
+}
+
+type ExportResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Keys   []byte                 `protobuf:"bytes,1,opt,name=keys,proto3" json:"keys,omitempty"`     // packed little-endian uint64
+	Values []byte                 `protobuf:"bytes,2,opt,name=values,proto3" json:"values,omitempty"` // packed little-endian float32, len(keys)*width
+	// next is the cursor of the following page, 0 when this page is the last.
+	Next          uint64 `protobuf:"varint,3,opt,name=next,proto3" json:"next,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportResponse) Reset() {
+	*x = ExportResponse{}
+	mi := &file_paramserver_paramserver_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportResponse) ProtoMessage() {}
+
+func (x *ExportResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_paramserver_paramserver_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportResponse.ProtoReflect.Descriptor instead.
+func (*ExportResponse) Descriptor() ([]byte, []int) {
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ExportResponse) GetKeys() []byte {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+func (x *ExportResponse) GetValues() []byte {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+func (x *ExportResponse) GetNext() uint64 {
+	if x != nil {
+		return x.Next
+	}
+	return 0
+}
+
 type InfoRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1114,7 +1238,7 @@ type InfoRequest struct {
 
 func (x *InfoRequest) Reset() {
 	*x = InfoRequest{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[21]
+	mi := &file_paramserver_paramserver_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1126,7 +1250,7 @@ func (x *InfoRequest) String() string {
 func (*InfoRequest) ProtoMessage() {}
 
 func (x *InfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[21]
+	mi := &file_paramserver_paramserver_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1139,7 +1263,7 @@ func (x *InfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InfoRequest.ProtoReflect.Descriptor instead.
 func (*InfoRequest) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{21}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{23}
 }
 
 type TableInfo struct {
@@ -1155,7 +1279,7 @@ type TableInfo struct {
 
 func (x *TableInfo) Reset() {
 	*x = TableInfo{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[22]
+	mi := &file_paramserver_paramserver_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1167,7 +1291,7 @@ func (x *TableInfo) String() string {
 func (*TableInfo) ProtoMessage() {}
 
 func (x *TableInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[22]
+	mi := &file_paramserver_paramserver_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1180,7 +1304,7 @@ func (x *TableInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TableInfo.ProtoReflect.Descriptor instead.
 func (*TableInfo) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{22}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *TableInfo) GetName() string {
@@ -1235,7 +1359,7 @@ type InfoResponse struct {
 
 func (x *InfoResponse) Reset() {
 	*x = InfoResponse{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[23]
+	mi := &file_paramserver_paramserver_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1247,7 +1371,7 @@ func (x *InfoResponse) String() string {
 func (*InfoResponse) ProtoMessage() {}
 
 func (x *InfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[23]
+	mi := &file_paramserver_paramserver_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1260,7 +1384,7 @@ func (x *InfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InfoResponse.ProtoReflect.Descriptor instead.
 func (*InfoResponse) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{23}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *InfoResponse) GetShard() int32 {
@@ -1315,7 +1439,7 @@ type RegisterRequest struct {
 
 func (x *RegisterRequest) Reset() {
 	*x = RegisterRequest{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[24]
+	mi := &file_paramserver_paramserver_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1327,7 +1451,7 @@ func (x *RegisterRequest) String() string {
 func (*RegisterRequest) ProtoMessage() {}
 
 func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[24]
+	mi := &file_paramserver_paramserver_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1340,7 +1464,7 @@ func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterRequest.ProtoReflect.Descriptor instead.
 func (*RegisterRequest) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{24}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RegisterRequest) GetWorker() string {
@@ -1368,7 +1492,7 @@ type RegisterResponse struct {
 
 func (x *RegisterResponse) Reset() {
 	*x = RegisterResponse{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[25]
+	mi := &file_paramserver_paramserver_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1380,7 +1504,7 @@ func (x *RegisterResponse) String() string {
 func (*RegisterResponse) ProtoMessage() {}
 
 func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[25]
+	mi := &file_paramserver_paramserver_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1393,7 +1517,7 @@ func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterResponse.ProtoReflect.Descriptor instead.
 func (*RegisterResponse) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{25}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *RegisterResponse) GetWorkers() int32 {
@@ -1412,7 +1536,7 @@ type AcquireRequest struct {
 
 func (x *AcquireRequest) Reset() {
 	*x = AcquireRequest{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[26]
+	mi := &file_paramserver_paramserver_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1424,7 +1548,7 @@ func (x *AcquireRequest) String() string {
 func (*AcquireRequest) ProtoMessage() {}
 
 func (x *AcquireRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[26]
+	mi := &file_paramserver_paramserver_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1437,7 +1561,7 @@ func (x *AcquireRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcquireRequest.ProtoReflect.Descriptor instead.
 func (*AcquireRequest) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{26}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *AcquireRequest) GetWorker() string {
@@ -1460,7 +1584,7 @@ type AcquireResponse struct {
 
 func (x *AcquireResponse) Reset() {
 	*x = AcquireResponse{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[27]
+	mi := &file_paramserver_paramserver_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1472,7 +1596,7 @@ func (x *AcquireResponse) String() string {
 func (*AcquireResponse) ProtoMessage() {}
 
 func (x *AcquireResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[27]
+	mi := &file_paramserver_paramserver_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1485,7 +1609,7 @@ func (x *AcquireResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcquireResponse.ProtoReflect.Descriptor instead.
 func (*AcquireResponse) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{27}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *AcquireResponse) GetState() AcquireResponse_State {
@@ -1535,7 +1659,7 @@ type ProgressRequest struct {
 
 func (x *ProgressRequest) Reset() {
 	*x = ProgressRequest{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[28]
+	mi := &file_paramserver_paramserver_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1547,7 +1671,7 @@ func (x *ProgressRequest) String() string {
 func (*ProgressRequest) ProtoMessage() {}
 
 func (x *ProgressRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[28]
+	mi := &file_paramserver_paramserver_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1560,7 +1684,7 @@ func (x *ProgressRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProgressRequest.ProtoReflect.Descriptor instead.
 func (*ProgressRequest) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{28}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ProgressRequest) GetWorker() string {
@@ -1599,7 +1723,7 @@ type ProgressResponse struct {
 
 func (x *ProgressResponse) Reset() {
 	*x = ProgressResponse{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[29]
+	mi := &file_paramserver_paramserver_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1611,7 +1735,7 @@ func (x *ProgressResponse) String() string {
 func (*ProgressResponse) ProtoMessage() {}
 
 func (x *ProgressResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[29]
+	mi := &file_paramserver_paramserver_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1624,7 +1748,7 @@ func (x *ProgressResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProgressResponse.ProtoReflect.Descriptor instead.
 func (*ProgressResponse) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{29}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{31}
 }
 
 type CompleteRequest struct {
@@ -1638,7 +1762,7 @@ type CompleteRequest struct {
 
 func (x *CompleteRequest) Reset() {
 	*x = CompleteRequest{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[30]
+	mi := &file_paramserver_paramserver_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1650,7 +1774,7 @@ func (x *CompleteRequest) String() string {
 func (*CompleteRequest) ProtoMessage() {}
 
 func (x *CompleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[30]
+	mi := &file_paramserver_paramserver_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1663,7 +1787,7 @@ func (x *CompleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteRequest.ProtoReflect.Descriptor instead.
 func (*CompleteRequest) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{30}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *CompleteRequest) GetWorker() string {
@@ -1695,7 +1819,7 @@ type CompleteResponse struct {
 
 func (x *CompleteResponse) Reset() {
 	*x = CompleteResponse{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[31]
+	mi := &file_paramserver_paramserver_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1707,7 +1831,7 @@ func (x *CompleteResponse) String() string {
 func (*CompleteResponse) ProtoMessage() {}
 
 func (x *CompleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[31]
+	mi := &file_paramserver_paramserver_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1720,7 +1844,7 @@ func (x *CompleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteResponse.ProtoReflect.Descriptor instead.
 func (*CompleteResponse) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{31}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{33}
 }
 
 type FailRequest struct {
@@ -1736,7 +1860,7 @@ type FailRequest struct {
 
 func (x *FailRequest) Reset() {
 	*x = FailRequest{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[32]
+	mi := &file_paramserver_paramserver_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1748,7 +1872,7 @@ func (x *FailRequest) String() string {
 func (*FailRequest) ProtoMessage() {}
 
 func (x *FailRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[32]
+	mi := &file_paramserver_paramserver_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1761,7 +1885,7 @@ func (x *FailRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FailRequest.ProtoReflect.Descriptor instead.
 func (*FailRequest) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{32}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *FailRequest) GetWorker() string {
@@ -1807,7 +1931,7 @@ type FailResponse struct {
 
 func (x *FailResponse) Reset() {
 	*x = FailResponse{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[33]
+	mi := &file_paramserver_paramserver_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1819,7 +1943,7 @@ func (x *FailResponse) String() string {
 func (*FailResponse) ProtoMessage() {}
 
 func (x *FailResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[33]
+	mi := &file_paramserver_paramserver_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1832,7 +1956,7 @@ func (x *FailResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FailResponse.ProtoReflect.Descriptor instead.
 func (*FailResponse) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{33}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{35}
 }
 
 type HeartbeatRequest struct {
@@ -1844,7 +1968,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[34]
+	mi := &file_paramserver_paramserver_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1856,7 +1980,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[34]
+	mi := &file_paramserver_paramserver_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1869,7 +1993,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{34}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *HeartbeatRequest) GetWorker() string {
@@ -1887,7 +2011,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[35]
+	mi := &file_paramserver_paramserver_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1899,7 +2023,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[35]
+	mi := &file_paramserver_paramserver_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1912,7 +2036,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{35}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{37}
 }
 
 type StatusRequest struct {
@@ -1923,7 +2047,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[36]
+	mi := &file_paramserver_paramserver_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1935,7 +2059,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[36]
+	mi := &file_paramserver_paramserver_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1948,7 +2072,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{36}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{38}
 }
 
 type StatusResponse struct {
@@ -1972,7 +2096,7 @@ type StatusResponse struct {
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[37]
+	mi := &file_paramserver_paramserver_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1984,7 +2108,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[37]
+	mi := &file_paramserver_paramserver_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1997,7 +2121,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{37}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *StatusResponse) GetEpoch() int64 {
@@ -2134,7 +2258,15 @@ const file_paramserver_paramserver_proto_rawDesc = "" +
 	"\x0eRestoreRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"#\n" +
 	"\x0fRestoreResponse\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\tR\x03key\"\r\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\"X\n" +
+	"\rExportRequest\x12\x14\n" +
+	"\x05table\x18\x01 \x01(\tR\x05table\x12\x16\n" +
+	"\x06cursor\x18\x02 \x01(\x04R\x06cursor\x12\x19\n" +
+	"\bmax_rows\x18\x03 \x01(\x03R\amaxRows\"P\n" +
+	"\x0eExportResponse\x12\x12\n" +
+	"\x04keys\x18\x01 \x01(\fR\x04keys\x12\x16\n" +
+	"\x06values\x18\x02 \x01(\fR\x06values\x12\x12\n" +
+	"\x04next\x18\x03 \x01(\x04R\x04next\"\r\n" +
 	"\vInfoRequest\"}\n" +
 	"\tTableInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
@@ -2212,7 +2344,7 @@ const file_paramserver_paramserver_proto_rawDesc = "" +
 	"\atrained\x18\t \x03(\x03R\atrained\x12\x16\n" +
 	"\x06owners\x18\n" +
 	" \x03(\tR\x06owners\x12\x12\n" +
-	"\x04rows\x18\v \x03(\x03R\x04rows2\x92\b\n" +
+	"\x04rows\x18\v \x03(\x03R\x04rows2\xf1\b\n" +
 	"\vParamServer\x12W\n" +
 	"\x04Pull\x12&.lakestream.paramserver.v1.PullRequest\x1a'.lakestream.paramserver.v1.PullResponse\x12W\n" +
 	"\x04Push\x12&.lakestream.paramserver.v1.PushRequest\x1a'.lakestream.paramserver.v1.PushResponse\x12_\n" +
@@ -2224,7 +2356,8 @@ const file_paramserver_paramserver_proto_rawDesc = "" +
 	"\x05Leave\x12'.lakestream.paramserver.v1.LeaveRequest\x1a(.lakestream.paramserver.v1.LeaveResponse\x12c\n" +
 	"\bSnapshot\x12*.lakestream.paramserver.v1.SnapshotRequest\x1a+.lakestream.paramserver.v1.SnapshotResponse\x12`\n" +
 	"\aRestore\x12).lakestream.paramserver.v1.RestoreRequest\x1a*.lakestream.paramserver.v1.RestoreResponse\x12W\n" +
-	"\x04Info\x12&.lakestream.paramserver.v1.InfoRequest\x1a'.lakestream.paramserver.v1.InfoResponse2\xbe\x05\n" +
+	"\x04Info\x12&.lakestream.paramserver.v1.InfoRequest\x1a'.lakestream.paramserver.v1.InfoResponse\x12]\n" +
+	"\x06Export\x12(.lakestream.paramserver.v1.ExportRequest\x1a).lakestream.paramserver.v1.ExportResponse2\xbe\x05\n" +
 	"\vCoordinator\x12c\n" +
 	"\bRegister\x12*.lakestream.paramserver.v1.RegisterRequest\x1a+.lakestream.paramserver.v1.RegisterResponse\x12`\n" +
 	"\aAcquire\x12).lakestream.paramserver.v1.AcquireRequest\x1a*.lakestream.paramserver.v1.AcquireResponse\x12c\n" +
@@ -2247,7 +2380,7 @@ func file_paramserver_paramserver_proto_rawDescGZIP() []byte {
 }
 
 var file_paramserver_paramserver_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_paramserver_paramserver_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
+var file_paramserver_paramserver_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_paramserver_paramserver_proto_goTypes = []any{
 	(AcquireResponse_State)(0), // 0: lakestream.paramserver.v1.AcquireResponse.State
 	(*PullRequest)(nil),        // 1: lakestream.paramserver.v1.PullRequest
@@ -2271,28 +2404,30 @@ var file_paramserver_paramserver_proto_goTypes = []any{
 	(*SnapshotResponse)(nil),   // 19: lakestream.paramserver.v1.SnapshotResponse
 	(*RestoreRequest)(nil),     // 20: lakestream.paramserver.v1.RestoreRequest
 	(*RestoreResponse)(nil),    // 21: lakestream.paramserver.v1.RestoreResponse
-	(*InfoRequest)(nil),        // 22: lakestream.paramserver.v1.InfoRequest
-	(*TableInfo)(nil),          // 23: lakestream.paramserver.v1.TableInfo
-	(*InfoResponse)(nil),       // 24: lakestream.paramserver.v1.InfoResponse
-	(*RegisterRequest)(nil),    // 25: lakestream.paramserver.v1.RegisterRequest
-	(*RegisterResponse)(nil),   // 26: lakestream.paramserver.v1.RegisterResponse
-	(*AcquireRequest)(nil),     // 27: lakestream.paramserver.v1.AcquireRequest
-	(*AcquireResponse)(nil),    // 28: lakestream.paramserver.v1.AcquireResponse
-	(*ProgressRequest)(nil),    // 29: lakestream.paramserver.v1.ProgressRequest
-	(*ProgressResponse)(nil),   // 30: lakestream.paramserver.v1.ProgressResponse
-	(*CompleteRequest)(nil),    // 31: lakestream.paramserver.v1.CompleteRequest
-	(*CompleteResponse)(nil),   // 32: lakestream.paramserver.v1.CompleteResponse
-	(*FailRequest)(nil),        // 33: lakestream.paramserver.v1.FailRequest
-	(*FailResponse)(nil),       // 34: lakestream.paramserver.v1.FailResponse
-	(*HeartbeatRequest)(nil),   // 35: lakestream.paramserver.v1.HeartbeatRequest
-	(*HeartbeatResponse)(nil),  // 36: lakestream.paramserver.v1.HeartbeatResponse
-	(*StatusRequest)(nil),      // 37: lakestream.paramserver.v1.StatusRequest
-	(*StatusResponse)(nil),     // 38: lakestream.paramserver.v1.StatusResponse
+	(*ExportRequest)(nil),      // 22: lakestream.paramserver.v1.ExportRequest
+	(*ExportResponse)(nil),     // 23: lakestream.paramserver.v1.ExportResponse
+	(*InfoRequest)(nil),        // 24: lakestream.paramserver.v1.InfoRequest
+	(*TableInfo)(nil),          // 25: lakestream.paramserver.v1.TableInfo
+	(*InfoResponse)(nil),       // 26: lakestream.paramserver.v1.InfoResponse
+	(*RegisterRequest)(nil),    // 27: lakestream.paramserver.v1.RegisterRequest
+	(*RegisterResponse)(nil),   // 28: lakestream.paramserver.v1.RegisterResponse
+	(*AcquireRequest)(nil),     // 29: lakestream.paramserver.v1.AcquireRequest
+	(*AcquireResponse)(nil),    // 30: lakestream.paramserver.v1.AcquireResponse
+	(*ProgressRequest)(nil),    // 31: lakestream.paramserver.v1.ProgressRequest
+	(*ProgressResponse)(nil),   // 32: lakestream.paramserver.v1.ProgressResponse
+	(*CompleteRequest)(nil),    // 33: lakestream.paramserver.v1.CompleteRequest
+	(*CompleteResponse)(nil),   // 34: lakestream.paramserver.v1.CompleteResponse
+	(*FailRequest)(nil),        // 35: lakestream.paramserver.v1.FailRequest
+	(*FailResponse)(nil),       // 36: lakestream.paramserver.v1.FailResponse
+	(*HeartbeatRequest)(nil),   // 37: lakestream.paramserver.v1.HeartbeatRequest
+	(*HeartbeatResponse)(nil),  // 38: lakestream.paramserver.v1.HeartbeatResponse
+	(*StatusRequest)(nil),      // 39: lakestream.paramserver.v1.StatusRequest
+	(*StatusResponse)(nil),     // 40: lakestream.paramserver.v1.StatusResponse
 }
 var file_paramserver_paramserver_proto_depIdxs = []int32{
 	6,  // 0: lakestream.paramserver.v1.ExchangeRequest.pushes:type_name -> lakestream.paramserver.v1.TablePush
 	7,  // 1: lakestream.paramserver.v1.ExchangeRequest.pulls:type_name -> lakestream.paramserver.v1.TablePull
-	23, // 2: lakestream.paramserver.v1.InfoResponse.tables:type_name -> lakestream.paramserver.v1.TableInfo
+	25, // 2: lakestream.paramserver.v1.InfoResponse.tables:type_name -> lakestream.paramserver.v1.TableInfo
 	0,  // 3: lakestream.paramserver.v1.AcquireResponse.state:type_name -> lakestream.paramserver.v1.AcquireResponse.State
 	1,  // 4: lakestream.paramserver.v1.ParamServer.Pull:input_type -> lakestream.paramserver.v1.PullRequest
 	3,  // 5: lakestream.paramserver.v1.ParamServer.Push:input_type -> lakestream.paramserver.v1.PushRequest
@@ -2304,34 +2439,36 @@ var file_paramserver_paramserver_proto_depIdxs = []int32{
 	16, // 11: lakestream.paramserver.v1.ParamServer.Leave:input_type -> lakestream.paramserver.v1.LeaveRequest
 	18, // 12: lakestream.paramserver.v1.ParamServer.Snapshot:input_type -> lakestream.paramserver.v1.SnapshotRequest
 	20, // 13: lakestream.paramserver.v1.ParamServer.Restore:input_type -> lakestream.paramserver.v1.RestoreRequest
-	22, // 14: lakestream.paramserver.v1.ParamServer.Info:input_type -> lakestream.paramserver.v1.InfoRequest
-	25, // 15: lakestream.paramserver.v1.Coordinator.Register:input_type -> lakestream.paramserver.v1.RegisterRequest
-	27, // 16: lakestream.paramserver.v1.Coordinator.Acquire:input_type -> lakestream.paramserver.v1.AcquireRequest
-	29, // 17: lakestream.paramserver.v1.Coordinator.Progress:input_type -> lakestream.paramserver.v1.ProgressRequest
-	31, // 18: lakestream.paramserver.v1.Coordinator.Complete:input_type -> lakestream.paramserver.v1.CompleteRequest
-	33, // 19: lakestream.paramserver.v1.Coordinator.Fail:input_type -> lakestream.paramserver.v1.FailRequest
-	35, // 20: lakestream.paramserver.v1.Coordinator.Heartbeat:input_type -> lakestream.paramserver.v1.HeartbeatRequest
-	37, // 21: lakestream.paramserver.v1.Coordinator.Status:input_type -> lakestream.paramserver.v1.StatusRequest
-	2,  // 22: lakestream.paramserver.v1.ParamServer.Pull:output_type -> lakestream.paramserver.v1.PullResponse
-	4,  // 23: lakestream.paramserver.v1.ParamServer.Push:output_type -> lakestream.paramserver.v1.PushResponse
-	2,  // 24: lakestream.paramserver.v1.ParamServer.PushPull:output_type -> lakestream.paramserver.v1.PullResponse
-	9,  // 25: lakestream.paramserver.v1.ParamServer.Exchange:output_type -> lakestream.paramserver.v1.ExchangeResponse
-	11, // 26: lakestream.paramserver.v1.ParamServer.Join:output_type -> lakestream.paramserver.v1.JoinResponse
-	13, // 27: lakestream.paramserver.v1.ParamServer.Clock:output_type -> lakestream.paramserver.v1.ClockResponse
-	15, // 28: lakestream.paramserver.v1.ParamServer.Flush:output_type -> lakestream.paramserver.v1.FlushResponse
-	17, // 29: lakestream.paramserver.v1.ParamServer.Leave:output_type -> lakestream.paramserver.v1.LeaveResponse
-	19, // 30: lakestream.paramserver.v1.ParamServer.Snapshot:output_type -> lakestream.paramserver.v1.SnapshotResponse
-	21, // 31: lakestream.paramserver.v1.ParamServer.Restore:output_type -> lakestream.paramserver.v1.RestoreResponse
-	24, // 32: lakestream.paramserver.v1.ParamServer.Info:output_type -> lakestream.paramserver.v1.InfoResponse
-	26, // 33: lakestream.paramserver.v1.Coordinator.Register:output_type -> lakestream.paramserver.v1.RegisterResponse
-	28, // 34: lakestream.paramserver.v1.Coordinator.Acquire:output_type -> lakestream.paramserver.v1.AcquireResponse
-	30, // 35: lakestream.paramserver.v1.Coordinator.Progress:output_type -> lakestream.paramserver.v1.ProgressResponse
-	32, // 36: lakestream.paramserver.v1.Coordinator.Complete:output_type -> lakestream.paramserver.v1.CompleteResponse
-	34, // 37: lakestream.paramserver.v1.Coordinator.Fail:output_type -> lakestream.paramserver.v1.FailResponse
-	36, // 38: lakestream.paramserver.v1.Coordinator.Heartbeat:output_type -> lakestream.paramserver.v1.HeartbeatResponse
-	38, // 39: lakestream.paramserver.v1.Coordinator.Status:output_type -> lakestream.paramserver.v1.StatusResponse
-	22, // [22:40] is the sub-list for method output_type
-	4,  // [4:22] is the sub-list for method input_type
+	24, // 14: lakestream.paramserver.v1.ParamServer.Info:input_type -> lakestream.paramserver.v1.InfoRequest
+	22, // 15: lakestream.paramserver.v1.ParamServer.Export:input_type -> lakestream.paramserver.v1.ExportRequest
+	27, // 16: lakestream.paramserver.v1.Coordinator.Register:input_type -> lakestream.paramserver.v1.RegisterRequest
+	29, // 17: lakestream.paramserver.v1.Coordinator.Acquire:input_type -> lakestream.paramserver.v1.AcquireRequest
+	31, // 18: lakestream.paramserver.v1.Coordinator.Progress:input_type -> lakestream.paramserver.v1.ProgressRequest
+	33, // 19: lakestream.paramserver.v1.Coordinator.Complete:input_type -> lakestream.paramserver.v1.CompleteRequest
+	35, // 20: lakestream.paramserver.v1.Coordinator.Fail:input_type -> lakestream.paramserver.v1.FailRequest
+	37, // 21: lakestream.paramserver.v1.Coordinator.Heartbeat:input_type -> lakestream.paramserver.v1.HeartbeatRequest
+	39, // 22: lakestream.paramserver.v1.Coordinator.Status:input_type -> lakestream.paramserver.v1.StatusRequest
+	2,  // 23: lakestream.paramserver.v1.ParamServer.Pull:output_type -> lakestream.paramserver.v1.PullResponse
+	4,  // 24: lakestream.paramserver.v1.ParamServer.Push:output_type -> lakestream.paramserver.v1.PushResponse
+	2,  // 25: lakestream.paramserver.v1.ParamServer.PushPull:output_type -> lakestream.paramserver.v1.PullResponse
+	9,  // 26: lakestream.paramserver.v1.ParamServer.Exchange:output_type -> lakestream.paramserver.v1.ExchangeResponse
+	11, // 27: lakestream.paramserver.v1.ParamServer.Join:output_type -> lakestream.paramserver.v1.JoinResponse
+	13, // 28: lakestream.paramserver.v1.ParamServer.Clock:output_type -> lakestream.paramserver.v1.ClockResponse
+	15, // 29: lakestream.paramserver.v1.ParamServer.Flush:output_type -> lakestream.paramserver.v1.FlushResponse
+	17, // 30: lakestream.paramserver.v1.ParamServer.Leave:output_type -> lakestream.paramserver.v1.LeaveResponse
+	19, // 31: lakestream.paramserver.v1.ParamServer.Snapshot:output_type -> lakestream.paramserver.v1.SnapshotResponse
+	21, // 32: lakestream.paramserver.v1.ParamServer.Restore:output_type -> lakestream.paramserver.v1.RestoreResponse
+	26, // 33: lakestream.paramserver.v1.ParamServer.Info:output_type -> lakestream.paramserver.v1.InfoResponse
+	23, // 34: lakestream.paramserver.v1.ParamServer.Export:output_type -> lakestream.paramserver.v1.ExportResponse
+	28, // 35: lakestream.paramserver.v1.Coordinator.Register:output_type -> lakestream.paramserver.v1.RegisterResponse
+	30, // 36: lakestream.paramserver.v1.Coordinator.Acquire:output_type -> lakestream.paramserver.v1.AcquireResponse
+	32, // 37: lakestream.paramserver.v1.Coordinator.Progress:output_type -> lakestream.paramserver.v1.ProgressResponse
+	34, // 38: lakestream.paramserver.v1.Coordinator.Complete:output_type -> lakestream.paramserver.v1.CompleteResponse
+	36, // 39: lakestream.paramserver.v1.Coordinator.Fail:output_type -> lakestream.paramserver.v1.FailResponse
+	38, // 40: lakestream.paramserver.v1.Coordinator.Heartbeat:output_type -> lakestream.paramserver.v1.HeartbeatResponse
+	40, // 41: lakestream.paramserver.v1.Coordinator.Status:output_type -> lakestream.paramserver.v1.StatusResponse
+	23, // [23:42] is the sub-list for method output_type
+	4,  // [4:23] is the sub-list for method input_type
 	4,  // [4:4] is the sub-list for extension type_name
 	4,  // [4:4] is the sub-list for extension extendee
 	0,  // [0:4] is the sub-list for field type_name
@@ -2348,7 +2485,7 @@ func file_paramserver_paramserver_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_paramserver_paramserver_proto_rawDesc), len(file_paramserver_paramserver_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   38,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -38,6 +38,7 @@ const (
 	ParamServer_Snapshot_FullMethodName = "/lakestream.paramserver.v1.ParamServer/Snapshot"
 	ParamServer_Restore_FullMethodName  = "/lakestream.paramserver.v1.ParamServer/Restore"
 	ParamServer_Info_FullMethodName     = "/lakestream.paramserver.v1.ParamServer/Info"
+	ParamServer_Export_FullMethodName   = "/lakestream.paramserver.v1.ParamServer/Export"
 )
 
 // ParamServerClient is the client API for ParamServer service.
@@ -82,6 +83,13 @@ type ParamServerClient interface {
 	Restore(ctx context.Context, in *RestoreRequest, opts ...grpc.CallOption) (*RestoreResponse, error)
 	// Info describes the shard and its tables.
 	Info(ctx context.Context, in *InfoRequest, opts ...grpc.CallOption) (*InfoResponse, error)
+	// Export returns one page of the rows of a sparse table that the shard
+	// holds (every row pushed at least once: its share of the trained
+	// model), weights only, without optimizer state. It first applies the
+	// gradients a bulk-synchronous shard accumulated, as Snapshot does. Rows
+	// pushed or expired while a table is paged through may be missed or
+	// repeated: export once no worker pushes (at the end of a job).
+	Export(ctx context.Context, in *ExportRequest, opts ...grpc.CallOption) (*ExportResponse, error)
 }
 
 type paramServerClient struct {
@@ -202,6 +210,16 @@ func (c *paramServerClient) Info(ctx context.Context, in *InfoRequest, opts ...g
 	return out, nil
 }
 
+func (c *paramServerClient) Export(ctx context.Context, in *ExportRequest, opts ...grpc.CallOption) (*ExportResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ExportResponse)
+	err := c.cc.Invoke(ctx, ParamServer_Export_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ParamServerServer is the server API for ParamServer service.
 // All implementations must embed UnimplementedParamServerServer
 // for forward compatibility.
@@ -244,6 +262,13 @@ type ParamServerServer interface {
 	Restore(context.Context, *RestoreRequest) (*RestoreResponse, error)
 	// Info describes the shard and its tables.
 	Info(context.Context, *InfoRequest) (*InfoResponse, error)
+	// Export returns one page of the rows of a sparse table that the shard
+	// holds (every row pushed at least once: its share of the trained
+	// model), weights only, without optimizer state. It first applies the
+	// gradients a bulk-synchronous shard accumulated, as Snapshot does. Rows
+	// pushed or expired while a table is paged through may be missed or
+	// repeated: export once no worker pushes (at the end of a job).
+	Export(context.Context, *ExportRequest) (*ExportResponse, error)
 	mustEmbedUnimplementedParamServerServer()
 }
 
@@ -286,6 +311,9 @@ func (UnimplementedParamServerServer) Restore(context.Context, *RestoreRequest) 
 }
 func (UnimplementedParamServerServer) Info(context.Context, *InfoRequest) (*InfoResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Info not implemented")
+}
+func (UnimplementedParamServerServer) Export(context.Context, *ExportRequest) (*ExportResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Export not implemented")
 }
 func (UnimplementedParamServerServer) mustEmbedUnimplementedParamServerServer() {}
 func (UnimplementedParamServerServer) testEmbeddedByValue()                     {}
@@ -506,6 +534,24 @@ func _ParamServer_Info_Handler(srv interface{}, ctx context.Context, dec func(in
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ParamServer_Export_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExportRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ParamServerServer).Export(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ParamServer_Export_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ParamServerServer).Export(ctx, req.(*ExportRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ParamServer_ServiceDesc is the grpc.ServiceDesc for ParamServer service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -556,6 +602,10 @@ var ParamServer_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Info",
 			Handler:    _ParamServer_Info_Handler,
+		},
+		{
+			MethodName: "Export",
+			Handler:    _ParamServer_Export_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

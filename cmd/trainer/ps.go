@@ -17,7 +17,9 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/lakestream/lakestream/dataset"
 	"github.com/lakestream/lakestream/lake"
+	"github.com/lakestream/lakestream/model"
 	"github.com/lakestream/lakestream/paramserver"
 	"github.com/lakestream/lakestream/train"
 	"github.com/lakestream/lakestream/train/job"
@@ -103,13 +105,11 @@ func parseShard(s string) (int, int, error) {
 	return i, n, nil
 }
 
-// refuseUnbuilt refuses the "trainer train" flags a distributed Parquet job
-// does not implement yet, rather than accept and ignore them.
+// refuseUnbuilt refuses the "trainer train" flags a distributed job does not
+// implement yet, rather than accept and ignore them. --output is each
+// command's own: the coordinator saves the model, workers refuse it.
 func refuseUnbuilt(j *trainJob) error {
-	switch {
-	case j.output != "":
-		return &usageError{"--output: distributed jobs do not write a model version yet; train with \"trainer train --output\" (or --parallel N on one machine)"}
-	case j.run.Patience != 0:
+	if j.run.Patience != 0 {
 		return &usageError{"--patience: distributed jobs do not stop early yet; drop it, or use \"trainer train\""}
 	}
 	return nil
@@ -175,9 +175,30 @@ func runPS(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := cc.Validate(); err != nil {
 		return &usageError{err.Error()}
 	}
+	if j.output != "" {
+		if err := model.ValidateName(j.output); err != nil {
+			return &usageError{fmt.Sprintf("--output: %v", err)}
+		}
+		if !*coordinateFlag {
+			return &usageError{"--output: the coordinator saves a distributed job's model: give --output with --coordinate (shard 0 runs it; the other shards accept both, so one template serves every shard)"}
+		}
+	}
 	log := newLogger(os.Stderr).With("shard", *shard)
-	m, err := psModel(j)
-	if err != nil {
+	var m train.Model
+	var save func(context.Context, *paramserver.Coordinator, *paramserver.Client, io.Writer) error
+	if coordinate && j.output != "" {
+		// Plan the job as its workers do, before any of them can
+		// register: the data, the fitted spec and the model the version
+		// is saved with are checked now, not after training.
+		lk, filter, plan, pm, err := j.workerSetup(ctx, "training")
+		if err != nil {
+			return err
+		}
+		m = pm
+		save = func(ctx context.Context, co *paramserver.Coordinator, client *paramserver.Client, stdout io.Writer) error {
+			return j.saveShards(ctx, lk, filter, plan, pm, co, client, log, stdout)
+		}
+	} else if m, err = psModel(j); err != nil {
 		return err
 	}
 	// Under sync every shard aggregates a step's pushes and applies them once
@@ -226,7 +247,7 @@ func runPS(ctx context.Context, args []string, stdout io.Writer) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx, lis) })
 	if co != nil {
-		g.Go(func() error { return runCoordinator(gctx, co, cl, log, stdout) })
+		g.Go(func() error { return runCoordinator(gctx, co, cl, log, stdout, save) })
 	}
 	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
 		return err
@@ -235,9 +256,11 @@ func runPS(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 // runCoordinator connects the coordinator to every shard (including this one)
-// for checkpoints and drives it until the job finishes. The shard keeps
-// serving afterwards so the trained tables can be read.
-func runCoordinator(ctx context.Context, co *paramserver.Coordinator, cl clusterFlags, log *slog.Logger, stdout io.Writer) error {
+// for checkpoints and drives it until the job finishes, then saves the model
+// when save is set. The shard keeps serving afterwards so the trained tables
+// can be read.
+func runCoordinator(ctx context.Context, co *paramserver.Coordinator, cl clusterFlags, log *slog.Logger, stdout io.Writer,
+	save func(context.Context, *paramserver.Coordinator, *paramserver.Client, io.Writer) error) error {
 	ccfg, err := cl.clientConfig()
 	if err != nil {
 		return err
@@ -256,6 +279,36 @@ func runCoordinator(ctx context.Context, co *paramserver.Coordinator, cl cluster
 	st := co.Status()
 	log.Info("job finished", "epochs", st.Epoch+1, "splits", st.Splits, "checkpoints", st.Checkpoints)
 	fmt.Fprintf(stdout, "job finished: %d epochs of %d splits, %d checkpoints\n", st.Epoch+1, st.Splits, st.Checkpoints)
+	if save != nil {
+		if err := save(ctx, co, client, stdout); err != nil {
+			return err
+		}
+	}
 	<-ctx.Done()
+	return nil
+}
+
+// saveShards saves the model the shards trained as the next version of
+// --output, with the validation metrics of the exported model (the rows no
+// worker trained read as zeros, as in the artifact).
+func (j *trainJob) saveShards(ctx context.Context, lk lake.Store, filter dataset.Filter, plan *dataset.Plan, m train.Model,
+	co *paramserver.Coordinator, client *paramserver.Client, log *slog.Logger, stdout io.Writer) error {
+	sj := &job.ShardJob{Config: j.config(), Spec: j.spec, Schema: plan.Schema(), Model: m, ModelConfig: j.model,
+		Examples: co.Status().Examples}
+	if j.valDT != "" {
+		v, err := j.validate(ctx, lk, filter, client)
+		if err != nil {
+			return fmt.Errorf("validate the model of --output %s: %w", j.output, err)
+		}
+		sj.Validation = &v
+		fmt.Fprintf(stdout, "validation: %s\n", formatMetrics(v))
+	}
+	start := time.Now()
+	v, exported, err := job.SaveShards(ctx, lk, client, sj)
+	if err != nil {
+		return err
+	}
+	log.Info("model saved", "model", j.output, "version", v, "export", exported.Round(time.Millisecond), "total", time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(stdout, "saved models/%s/%d\n", j.output, v)
 	return nil
 }

@@ -244,8 +244,7 @@ func (c *cluster) dataParallelReference(lanes int, batch string, checkpointEvery
 			}
 		}
 	}
-	w := &worker{job: j}
-	met, err := w.validate(ctx, lk, nil, store)
+	met, err := j.validate(ctx, lk, nil, store)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -657,9 +656,10 @@ func TestWorkerBatchSize(t *testing.T) {
 	}
 }
 
-// TestDistributedRefusesUnbuiltFlags: ps and Parquet workers refuse the
-// "trainer train" flags they do not implement (--output, --patience) with
-// a usage error naming the flag, instead of training and ignoring them.
+// TestDistributedRefusesUnbuiltFlags: ps and workers refuse the "trainer
+// train" flags they do not implement (--patience; --output anywhere but on
+// the coordinating ps, and an --output that is no model name) with a usage
+// error naming the flag, instead of training and ignoring them.
 func TestDistributedRefusesUnbuiltFlags(t *testing.T) {
 	spec := filepath.Join(t.TempDir(), "spec.yaml")
 	if err := os.WriteFile(spec, []byte(clicklog.SpecYAML(18)), 0o644); err != nil {
@@ -672,6 +672,7 @@ func TestDistributedRefusesUnbuiltFlags(t *testing.T) {
 		want string
 	}{
 		{"ps", []string{"--shard", "0/1", "--output", "m"}, "--output"},
+		{"ps", []string{"--shard", "0/1", "--coordinate", "--shards", "127.0.0.1:1", "--output", "a/b"}, "--output"},
 		{"ps", []string{"--shard", "0/1", "--patience", "2"}, "--patience"},
 		{"worker", []string{"--coordinator", "127.0.0.1:1", "--shards", "127.0.0.1:1", "--output", "m"}, "--output"},
 		{"worker", []string{"--coordinator", "127.0.0.1:1", "--shards", "127.0.0.1:1", "--patience", "2"}, "--patience"},

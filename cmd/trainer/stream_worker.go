@@ -191,7 +191,7 @@ func runStreamWorker(ctx context.Context, j *trainJob, cl clusterFlags, sf strea
 		sf.topic, group, formatOffsets(w.lastCommitted()), formatDead(src.DeadLetters), dlq)
 	if j.valDT != "" {
 		// SIGTERM is how a stream worker normally ends: validate anyway.
-		m, err := (&worker{job: j}).validate(context.WithoutCancel(ctx), lk, filter, ps)
+		m, err := j.validate(context.WithoutCancel(ctx), lk, filter, ps)
 		if err != nil {
 			return err
 		}

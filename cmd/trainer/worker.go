@@ -98,6 +98,9 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer) error {
 	if *coordAddr == "" {
 		return &usageError{"--coordinator is required (the address of the ps started with --coordinate)"}
 	}
+	if j.output != "" {
+		return &usageError{"--output: the coordinator saves a distributed job's model (a worker holds only the keys of its own splits): give --output to \"trainer ps --coordinate\""}
+	}
 	if err := refuseUnbuilt(j); err != nil {
 		return err
 	}
@@ -151,7 +154,7 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "worker %s trained %d examples in %d batches in %s (%s examples/s)\n",
 		w.name, w.examples, w.batches, d.Round(time.Millisecond), rate(w.examples, d))
 	if j.valDT != "" {
-		m, err := w.validate(ctx, lk, filter, w.ps)
+		m, err := j.validate(ctx, lk, filter, w.ps)
 		if err != nil {
 			return err
 		}
@@ -291,18 +294,19 @@ func (w *worker) trainSplit(ctx context.Context, st *train.Stepper, l *psworker.
 	return nil
 }
 
-// validate scores the validation days with the tables trained in store.
-func (w *worker) validate(ctx context.Context, lk lake.Store, filter dataset.Filter, store trainedPuller) (train.Metrics, error) {
-	vdts, err := job.DTFilter(w.job.valDT)
+// validate scores the validation days with the tables trained in store, as
+// the exported model scores them.
+func (j *trainJob) validate(ctx context.Context, lk lake.Store, filter dataset.Filter, store trainedPuller) (train.Metrics, error) {
+	vdts, err := job.DTFilter(j.valDT)
 	if err != nil {
 		return train.Metrics{}, &usageError{err.Error()}
 	}
-	c := w.job.config()
+	c := j.config()
 	p, err := job.Plan(ctx, lk, &c, append(filter[:len(filter):len(filter)], vdts...), "validation")
 	if err != nil {
 		return train.Metrics{}, err
 	}
-	data := &train.SourceData{Spec: w.job.spec, BatchSize: w.job.batchSize,
+	data := &train.SourceData{Spec: j.spec, BatchSize: j.batchSize,
 		Validation: func(ctx context.Context) (train.Records, error) {
 			return p.Scan(ctx, p.Splits(), dataset.ScanOptions{BatchSize: 8192}), nil
 		}}
@@ -315,7 +319,7 @@ func (w *worker) validate(ctx context.Context, lk lake.Store, filter dataset.Fil
 	// saw only its own splits, so the model is rebuilt without random
 	// factor starts (which would make the Stepper zero every row it did
 	// not train itself) and pulls trained rows only.
-	mc := w.job.model
+	mc := j.model
 	mc.FactorStd = 0
 	m, err := train.NewModel(mc)
 	if err != nil {

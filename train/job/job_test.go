@@ -18,7 +18,7 @@ import (
 
 // clickLake writes a small click log (3 train days, 1 test day) to a local
 // lake and returns a job config over it.
-func clickLake(t *testing.T, rows int) (job.Config, clicklog.Summary) {
+func clickLake(t testing.TB, rows int) (job.Config, clicklog.Summary) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "lake")
 	store, err := lake.NewLocal(dir)

@@ -238,11 +238,15 @@ func artifact(c *Config, plan *dataset.Plan, out *Outcome) (*model.Model, error)
 			"batch_size": fmt.Sprint(c.BatchSize),
 			"clip_norm":  fmt.Sprint(c.Train.ClipNorm),
 			"where":      c.Where,
-			"best_epoch": fmt.Sprint(res.BestEpoch + 1),
 			// The lineage's parent (the console links it).
 			"warm_start": out.WarmStart,
 		},
-		Metrics: map[string]float64{"train_loss": res.Epochs[res.BestEpoch].TrainLoss},
+		Metrics: map[string]float64{},
+	}
+	// A distributed job's coordinator has no per-epoch losses (SaveShards).
+	if len(res.Epochs) > 0 {
+		meta.Hyperparameters["best_epoch"] = fmt.Sprint(res.BestEpoch + 1)
+		meta.Metrics["train_loss"] = res.Epochs[res.BestEpoch].TrainLoss
 	}
 	// The input types travel with the model: a predictor must hash an
 	// integer column as an integer, not as its decimal string.
