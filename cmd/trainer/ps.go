@@ -293,7 +293,7 @@ func runCoordinator(ctx context.Context, co *paramserver.Coordinator, cl cluster
 // worker trained read as zeros, as in the artifact).
 func (j *trainJob) saveShards(ctx context.Context, lk lake.Store, filter dataset.Filter, plan *dataset.Plan, m train.Model,
 	co *paramserver.Coordinator, client *paramserver.Client, log *slog.Logger, stdout io.Writer) error {
-	sj := &job.ShardJob{Config: j.config(), Spec: j.spec, Schema: plan.Schema(), Model: m, ModelConfig: j.model,
+	sj := &job.ShardJob{Config: j.config(), Spec: j.spec, Plan: plan, Model: m, ModelConfig: j.model,
 		Examples: co.Status().Examples}
 	if j.valDT != "" {
 		v, err := j.validate(ctx, lk, filter, client)
@@ -308,7 +308,7 @@ func (j *trainJob) saveShards(ctx context.Context, lk lake.Store, filter dataset
 	if err != nil {
 		return err
 	}
-	log.Info("model saved", "model", j.output, "version", v, "export", exported.Round(time.Millisecond), "total", time.Since(start).Round(time.Millisecond))
-	fmt.Fprintf(stdout, "saved models/%s/%d\n", j.output, v)
+	log.Info("model saved", "model", j.output, "version", v.Version, "export", exported.Round(time.Millisecond), "total", time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(stdout, "saved models/%s/%d\n", j.output, v.Version)
 	return nil
 }

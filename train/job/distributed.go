@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/apache/arrow/go/v17/arrow"
-
+	"github.com/lakestream/lakestream/dataset"
 	"github.com/lakestream/lakestream/lake"
 	"github.com/lakestream/lakestream/paramserver"
 	"github.com/lakestream/lakestream/train"
 	"github.com/lakestream/lakestream/train/feature"
+	"github.com/lakestream/lakestream/train/publish"
 )
 
 // ShardJob is what the coordinator of a distributed job ("trainer ps
@@ -23,8 +23,9 @@ type ShardJob struct {
 	// Spec is the spec fitted on the training rows (FitSpec), which the
 	// workers featurized with.
 	Spec *feature.Spec
-	// Schema is the training table's schema: the model's input types.
-	Schema *arrow.Schema
+	// Plan is the job's training rows, planned as the workers plan them:
+	// its schema gives the model's input types, its splits the lineage.
+	Plan *dataset.Plan
 	// Model is the job's model; ModelConfig its configuration as built by
 	// NewModel.
 	Model       train.Model
@@ -54,14 +55,17 @@ func ExportShards(ctx context.Context, ps *paramserver.Client, m train.Model) ([
 }
 
 // SaveShards exports the trained tables from the shards (ExportShards) and
-// saves them as the next version of j.Config.Output, with the metadata Run
-// records for a single-process job, and returns the version. The version's
-// files are written first and its manifest last (model.Save).
-func SaveShards(ctx context.Context, store lake.Store, ps *paramserver.Client, j *ShardJob) (int, time.Duration, error) {
+// ends the job as Run ends a single-process one: it saves them as the next
+// version of j.Config.Output with the same metadata and lineage (files
+// first, manifest last) and, with j.Config.Promote, judges the version with
+// the gate on the validation days, promotes and announces it (the publish
+// step, train/publish). It returns the version as the publish step left it
+// and the time the export from the shards took.
+func SaveShards(ctx context.Context, store lake.Store, ps *paramserver.Client, j *ShardJob) (publish.Version, time.Duration, error) {
 	start := time.Now()
 	tables, err := ExportShards(ctx, ps, j.Model)
 	if err != nil {
-		return 0, 0, fmt.Errorf("export model %s from the shards: %w", j.Config.Output, err)
+		return publish.Version{}, 0, fmt.Errorf("export model %s from the shards: %w", j.Config.Output, err)
 	}
 	exported := time.Since(start)
 	out := &Outcome{
@@ -69,8 +73,8 @@ func SaveShards(ctx context.Context, store lake.Store, ps *paramserver.Client, j
 		Model:       j.Model,
 		ModelConfig: j.ModelConfig,
 		Spec:        j.Spec,
-		Schema:      j.Schema,
+		Schema:      j.Plan.Schema(),
 	}
-	v, err := save(ctx, store, &j.Config, out)
+	v, err := publishVersion(ctx, store, &j.Config, j.Plan, out)
 	return v, exported, err
 }

@@ -107,7 +107,7 @@ func newExportJob(tb testing.TB, rows int) *exportJob {
 		tb.Fatal(err)
 	}
 	slices.Sort(keys)
-	sj := &job.ShardJob{Config: c, Spec: c.Spec, Schema: plan.Schema(), Model: m, ModelConfig: mc, Examples: int64(rows)}
+	sj := &job.ShardJob{Config: c, Spec: c.Spec, Plan: plan, Model: m, ModelConfig: mc, Examples: int64(rows)}
 	return &exportJob{sj: sj, client: client, local: local, store: store, keys: keys}
 }
 
@@ -121,11 +121,11 @@ func TestSaveShards(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := model.Load(ctx, e.store, "fm-export", v)
+	m, err := model.Load(ctx, e.store, "fm-export", v.Version)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Meta().Rows != 5000 || m.Meta().Kind != model.Kind(train.KindFM) {
+	if lin := m.Meta().Lineage; m.Meta().Rows != 5000 || m.Meta().Kind != model.Kind(train.KindFM) || lin == nil || lin.Examples != 5000 {
 		t.Errorf("meta %+v", m.Meta())
 	}
 	for _, tab := range e.sj.Model.Tables() {

@@ -283,13 +283,19 @@ func artifact(c *Config, plan *dataset.Plan, out *Outcome) (*model.Model, error)
 // up to it.
 func lineage(c *Config, plan *dataset.Plan, res train.Result) *model.Lineage {
 	lin := &model.Lineage{Job: "train-" + c.Output, Source: strings.TrimSuffix(c.Lake, "/") + "/" + c.Data}
-	for _, e := range res.Epochs[:res.BestEpoch+1] {
+	best := res.BestEpoch
+	if len(res.Epochs) == 0 {
+		// A distributed job (SaveShards) saves its last epoch and reports
+		// only its examples.
+		best, lin.Examples = c.Train.Epochs-1, res.Examples
+	}
+	for _, e := range res.Epochs[:min(best+1, len(res.Epochs))] {
 		lin.Examples += e.Examples
 	}
 	splits := plan.Splits()
 	last := splits[len(splits)-1]
 	lin.Position = fmt.Sprintf("end of epoch %d of %d: all %d row groups, the last %s row %d",
-		res.BestEpoch+1, c.Train.Epochs, len(splits), last, last.Rows)
+		best+1, c.Train.Epochs, len(splits), last, last.Rows)
 	return lin
 }
 
