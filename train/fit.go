@@ -7,7 +7,6 @@ import (
 	"encoding/gob"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"strconv"
@@ -107,7 +106,7 @@ func Fit(ctx context.Context, ss []*Stepper, in *Bounded, cfg Config) (Result, e
 		case ck.Store == nil || ck.Job == "":
 			return Result{}, fmt.Errorf("%w: checkpoints need a store and a job name", ErrBadConfig)
 		}
-		if _, ok := ss[0].store.(snapshotStore); !ok {
+		if !ss[0].CanCheckpoint() {
 			return Result{}, fmt.Errorf("%w: the parameter store cannot snapshot its tables", ErrBadConfig)
 		}
 	}
@@ -425,13 +424,6 @@ func (s *fitSink) WriteBatch(ctx context.Context, b datastream.Batch) error {
 	return nil
 }
 
-// snapshotStore is the parameter store capability checkpoints need
-// (paramserver.Local has it).
-type snapshotStore interface {
-	WriteSnapshot(ctx context.Context, w io.Writer) error
-	ReadSnapshot(ctx context.Context, r io.Reader) error
-}
-
 // fitCheckpoint is the gob-encoded head of a train subtask's state.
 type fitCheckpoint struct {
 	Fingerprint []byte
@@ -441,13 +433,12 @@ type fitCheckpoint struct {
 	SinceBest   int
 	BestEpoch   int
 	Stats       SinkStats
-	Steps       int64
 	Elapsed     time.Duration // the current epoch's training time so far
 }
 
 // fitStateMagic starts a train subtask's state: magic | u64 len(head) |
-// head (gob fitCheckpoint) | u64 nkeys | keys (u64 each) | store snapshot.
-const fitStateMagic = "LSFIT001"
+// head (gob fitCheckpoint) | the Stepper's state (Stepper.WriteState).
+const fitStateMagic = "LSFIT002"
 
 // SnapshotState implements datastream.StatefulSink (subtask 0 of a
 // one-subtask job: Fit refuses checkpoints otherwise).
@@ -455,7 +446,7 @@ func (s *fitSink) SnapshotState(ctx context.Context, _ int64) ([]byte, error) {
 	f := s.fit
 	st := &f.state
 	head := fitCheckpoint{Fingerprint: f.cfg.Checkpoint.Fingerprint, Epoch: st.epoch, Reports: st.reports,
-		Best: st.best, SinceBest: st.sinceBest, BestEpoch: st.bestEpoch, Stats: s.Stats(), Steps: s.st.steps,
+		Best: st.best, SinceBest: st.sinceBest, BestEpoch: st.bestEpoch, Stats: s.Stats(),
 		Elapsed: f.resumed + f.now().Sub(f.epochStart)}
 	var hb bytes.Buffer
 	if err := gob.NewEncoder(&hb).Encode(&head); err != nil {
@@ -466,15 +457,8 @@ func (s *fitSink) SnapshotState(ctx context.Context, _ int64) ([]byte, error) {
 	b.WriteString(fitStateMagic)
 	b.Write(binary.LittleEndian.AppendUint64(nil, uint64(hb.Len())))
 	b.Write(hb.Bytes())
-	keys := s.st.seen.keys(nil)
-	b.Write(binary.LittleEndian.AppendUint64(nil, uint64(len(keys))))
-	kb := make([]byte, 0, 8*len(keys))
-	for _, k := range keys {
-		kb = binary.LittleEndian.AppendUint64(kb, k)
-	}
-	b.Write(kb)
-	if err := s.st.store.(snapshotStore).WriteSnapshot(ctx, b); err != nil {
-		return nil, fmt.Errorf("snapshot parameter tables: %w", err)
+	if err := s.st.WriteState(ctx, b); err != nil {
+		return nil, err
 	}
 	return b.Bytes(), nil
 }
@@ -500,23 +484,10 @@ func (s *fitSink) RestoreState(ctx context.Context, id int64, state []byte) erro
 	if !bytes.Equal(head.Fingerprint, f.cfg.Checkpoint.Fingerprint) {
 		return bad("it was taken by a job with other settings or other fitted feature statistics")
 	}
-	if len(state) < 8 {
-		return bad("truncated")
-	}
-	nk := binary.LittleEndian.Uint64(state)
-	state = state[8:]
-	if nk > uint64(len(state))/8 {
-		return bad("truncated key list")
-	}
-	for i := range nk {
-		s.st.seen.add(binary.LittleEndian.Uint64(state[8*i:]))
-	}
-	state = state[8*nk:]
-	if err := s.st.store.(snapshotStore).ReadSnapshot(ctx, bytes.NewReader(state)); err != nil {
-		return fmt.Errorf("restore parameter tables from checkpoint %d: %w", id, err)
+	if err := s.st.ReadState(ctx, state); err != nil {
+		return fmt.Errorf("checkpoint %d: %w", id, err)
 	}
 	f.state = fitState{epoch: head.Epoch, reports: head.Reports, best: head.Best, sinceBest: head.SinceBest, bestEpoch: head.BestEpoch}
-	s.st.steps = head.Steps
 	f.resumed = head.Elapsed
 	s.mu.Lock()
 	s.stats = head.Stats

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -60,6 +62,8 @@ func runStream(ctx context.Context, args []string, stdout io.Writer) error {
 	idleExit := fs.Duration("idle-exit", 0, "stop (publishing the final model) when no message arrived for this long (0: run until SIGTERM)")
 	metricsAddr := fs.String("metrics-listen", "", "serve Prometheus metrics on this address (e.g. :9102)")
 	logEvery := fs.Duration("log-every", 5*time.Second, "how often to log prequential metrics and write the job status")
+	ckEvery := fs.Duration("checkpoint-every", 10*time.Second, "checkpoint the training state (tables with optimizer state, counters, prequential and gate state, Kafka offsets) to the lake this often; a restarted job with the same --output resumes from the latest checkpoint (versions also cut one)")
+	restore := fs.Bool("restore", false, "refuse to start unless a checkpoint of this --output exists to resume from")
 	if err := parseConfig(fs, args, nil); err != nil {
 		return err
 	}
@@ -96,6 +100,8 @@ func runStream(ctx context.Context, args []string, stdout io.Writer) error {
 		return &usageError{"--gate-window must be ≥ 1 and --recent ≥ 0"}
 	case *maxRecords < 0 || *idleExit < 0:
 		return &usageError{"--max-records and --idle-exit must not be negative"}
+	case *ckEvery <= 0:
+		return &usageError{fmt.Sprintf("--checkpoint-every %v: want > 0 (trainer stream always checkpoints; versions are cut at checkpoints)", *ckEvery)}
 	case *heldOutDT != "" && *heldOutData == "":
 		return &usageError{"--held-out-dt needs --held-out-data (the lake table whose days it names)"}
 	case *heldOutData != "" && onCommandLine(args, "gate-window"):
@@ -197,12 +203,31 @@ func runStream(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer pub.Close()
-	resume, err := lastLineage(ctx, store, j.output, pcfg.Job)
-	if err != nil {
-		return err
+	// A job with a checkpoint resumes from it; one without, after its
+	// newest published version (if any).
+	jobName := "trainer-stream-" + j.output
+	cps := datastream.ObjectCheckpoints(store, lake.ErrNotExist)
+	latest, err := datastream.LatestCheckpoint(ctx, cps, jobName)
+	switch {
+	case errors.Is(err, datastream.ErrNoCheckpoint):
+		latest = nil
+		if *restore {
+			return fmt.Errorf("--restore: no checkpoint of job %s in the lake (checkpoints/%s/): drop --restore to start afresh", jobName, jobName)
+		}
+	case err != nil:
+		return fmt.Errorf("find the checkpoints of %s: %w", jobName, err)
+	}
+	var resume *resumePoint
+	if latest == nil {
+		if resume, err = lastLineage(ctx, store, j.output, pcfg.Job); err != nil {
+			return err
+		}
 	}
 	warm := j.warm
-	if resume != nil {
+	switch {
+	case latest != nil:
+		log.Info("resuming from the job's latest checkpoint", "checkpoint", latest.ID, "savepoint", latest.Savepoint)
+	case resume != nil:
 		warm = fmt.Sprintf("%s@%d", j.output, resume.version)
 		log.Info("resuming after the job's newest version", "version", resume.version, "examples", resume.lin.Examples)
 	}
@@ -223,6 +248,7 @@ func runStream(ctx context.Context, args []string, stdout io.Writer) error {
 		if err := st.WarmStart(base); err != nil {
 			return fmt.Errorf("--warm-start %s: %w", warm, err)
 		}
+		warm = fmt.Sprintf("%s@%d", base.Meta().Name, base.Meta().Version)
 	}
 
 	pcfgEval := eval.DefaultPrequentialConfig(eval.Windows{}, j.spec.Label.Column, "")
@@ -239,7 +265,9 @@ func runStream(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	scfg := kafka.DefaultSourceConfig()
-	scfg.Brokers, scfg.Topic, scfg.Assignment = brokerList, *topic, kafka.AssignAll
+	// The group only receives the offsets of durable checkpoints (lag
+	// monitoring); the job reads every partition and positions itself.
+	scfg.Brokers, scfg.Topic, scfg.Assignment, scfg.Group = brokerList, *topic, kafka.AssignAll, "lakestream-"+pcfg.Job
 	scfg.Start = kafka.StartEarliest
 	if *start == "latest" {
 		scfg.Start = kafka.StartLatest
@@ -281,8 +309,12 @@ func runStream(ctx context.Context, args []string, stdout io.Writer) error {
 	requestCut := func() {
 		go func() { _, _ = dj.TriggerCheckpoint(ctx) }() // an error leaves the cut to the next periodic checkpoint
 	}
+	fp, err := streamFingerprint(j, *topic, pubEvery, *gateWindow, *recent, pcfgEval, warm)
+	if err != nil {
+		return err
+	}
 	stream, err := publish.NewStream(publish.StreamConfig{
-		Sink: sink, Stepper: st, Model: j.model, Spec: j.spec, Eval: ev, Publisher: pub,
+		Fingerprint: fp, Sink: sink, Stepper: st, Model: j.model, Spec: j.spec, Eval: ev, Publisher: pub,
 		Source: "kafka://" + *topic, EventTime: pcfgEval.EventTime, LogEvery: *logEvery, Registerer: reg, Logger: log, RequestCut: requestCut,
 		Meta: model.Metadata{Data: model.DataRange{Source: "kafka://" + *topic}, Optimizer: &opt, Seed: j.seed, Inputs: inputs,
 			Hyperparameters: map[string]string{"batch_size": fmt.Sprint(j.batchSize), "publish_every": pubEvery.String()}},
@@ -309,16 +341,14 @@ func runStream(ctx context.Context, args []string, stdout io.Writer) error {
 		go func() { _ = srv.Serve(ln) }()
 		defer srv.Close()
 	}
-	// Versions are cut at checkpoint barriers: a count cadence requests
-	// its barrier (RequestCut) and an event-time cadence is kept to within
-	// the checkpoint interval.
-	interval := 200 * time.Millisecond
-	if pubEvery.Interval > 0 {
-		interval = min(pubEvery.Interval, interval)
+	// Versions are cut at checkpoint barriers: a version that becomes due
+	// requests its barrier (RequestCut); the others come every
+	// --checkpoint-every.
+	opts := []datastream.Option{datastream.WithCheckpoints(cps, *ckEvery, 1), datastream.WithLogger(log), datastream.WithMetrics(reg)}
+	if latest != nil {
+		opts = append(opts, datastream.WithRestore())
 	}
-	dj = datastream.NewJob("trainer-stream-"+j.output,
-		datastream.WithCheckpoints(&memCheckpoints{}, interval, 1),
-		datastream.WithLogger(log), datastream.WithMetrics(reg))
+	dj = datastream.NewJob(jobName, opts...)
 	dj.Source("kafka", &positionSource{Source: src, stream: stream}, datastream.ReadAhead(2)).To("train", stream)
 	began := time.Now()
 	log.Info("trainer stream started", "dead_letter_topic", dlq, "publish_every", pubEvery.String(), "gate", fmt.Sprintf("%s floor %g ε %g", gate.Metric, gate.Floor, gate.Epsilon), "gate_slice", gateSlice)
@@ -475,26 +505,70 @@ func parseSchemaFile(raw []byte) (*arrow.Schema, error) {
 }
 
 // positionSource is the job's Kafka source; when a checkpoint is durable it
-// hands the checkpoint's offsets to the publish step (the lineage of a
-// version exported at that barrier).
+// commits the checkpoint's offsets to the consumer group and hands them to
+// the publish step (the lineage of a version exported at that barrier), and
+// on a restore it tells the publish step where the source resumes.
 type positionSource struct {
 	*kafka.Source
 	stream *publish.Stream
 }
 
+// SeekTo implements datastream.Positioner.
+func (s *positionSource) SeekTo(ctx context.Context, pos []byte) error {
+	p, err := decodePosition(pos)
+	if err != nil {
+		return err
+	}
+	if err := s.Source.SeekTo(ctx, pos); err != nil {
+		return err
+	}
+	s.stream.Seeked(p.Next)
+	return nil
+}
+
 // CommitCheckpoint implements datastream.CheckpointCommitter.
-func (s *positionSource) CommitCheckpoint(_ context.Context, id int64, state []byte) error {
+func (s *positionSource) CommitCheckpoint(ctx context.Context, id int64, state []byte) error {
+	p, err := decodePosition(state)
+	if err != nil {
+		return err
+	}
+	s.stream.Committed(id, p.Next)
+	return s.Source.CommitCheckpoint(ctx, id, state)
+}
+
+func decodePosition(state []byte) (kafka.Position, error) {
 	var p kafka.Position
 	if len(state) > 0 {
 		if err := p.UnmarshalBinary(state); err != nil {
-			return err
+			return p, err
 		}
 	}
 	if p.Next == nil {
 		p.Next = map[int32]int64{}
 	}
-	s.stream.Committed(id, p.Next)
-	return nil
+	return p, nil
+}
+
+// streamFingerprint identifies what a checkpoint of a trainer stream job
+// holds: a checkpoint with another fingerprint is refused, not resumed.
+func streamFingerprint(j *trainJob, topic string, every publish.Every, gateWindow, recent int, ev eval.PrequentialConfig, warm string) ([]byte, error) {
+	b, err := json.Marshal(struct {
+		Topic, Warm        string
+		Spec               *feature.Spec
+		Model              train.ModelConfig
+		Optimizer          any
+		ClipNorm           float64
+		BatchSize          int
+		Seed               uint64
+		Every              publish.Every
+		GateWindow, Recent int
+		Prequential        eval.PrequentialConfig
+	}{topic, warm, j.spec, j.model, j.opt, j.run.ClipNorm, j.batchSize, j.seed, every, gateWindow, recent, ev})
+	if err != nil {
+		return nil, fmt.Errorf("fingerprint the job for its checkpoints: %w", err)
+	}
+	h := sha256.Sum256(b)
+	return h[:], nil
 }
 
 // runStreamJob runs job until SIGTERM (ctx), --max-records or --idle-exit,

@@ -1,7 +1,9 @@
 package publish
 
 import (
+	"bytes"
 	"context"
+	"encoding/gob"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -51,25 +53,38 @@ type StreamConfig struct {
 	// the status document.
 	DeadLetters func() map[string]int64
 	// RequestCut, when set, is called on the training goroutine (it must
-	// not block) once a count-cadence version (publish every N records)
-	// became due since the last barrier. Wired to the job's
-	// datastream.Job.TriggerCheckpoint, the version is cut within the
-	// records in flight of the count, not at the next periodic checkpoint,
-	// however fast the job trains.
+	// not block) once a version became due since the last barrier. Wired
+	// to the job's datastream.Job.TriggerCheckpoint, the version is cut
+	// within the records in flight of its count, interval or event time,
+	// not at the next periodic checkpoint, however fast the job trains.
 	RequestCut func()
+	// Fingerprint identifies the job's settings (model, spec, optimizer,
+	// source, cadence, warm-start base). It goes into every checkpoint of
+	// the training state, and a checkpoint with another fingerprint is
+	// refused rather than resumed.
+	Fingerprint []byte
 
 	Logger *slog.Logger
 	Now    func() time.Time
 }
 
 // Stream is the train → evaluate → publish end of a streaming job: a
-// datastream.TwoPhaseSink around the training sink. Every record is scored
+// datastream.TwoPhaseSink and datastream.StatefulSink around the training
+// sink. Every record is scored
 // test-then-train; the prequential evaluator and the gate window see the
 // scores; at a checkpoint barrier where a version is due, the tables are
 // exported (the model as of the barrier), and once the checkpoint is
 // durable and its source position known (Committed), the version is
 // published with that position as its lineage. Publication runs on the
 // training goroutine, at the next batch or checkpoint barrier, or at Finish.
+//
+// Checkpoints hold the training state (SnapshotState): the parameter
+// tables with their optimizer state, the example counter, the prequential
+// evaluator's accumulators and the publisher's cadence and gate window. A
+// job restored from a checkpoint (with the source at the checkpoint's
+// position, reported through Seeked) continues as the uninterrupted job
+// would, and publishes a version due at that checkpoint unless it was
+// published before the interruption.
 type Stream struct {
 	cfg    StreamConfig
 	outs   int
@@ -88,6 +103,7 @@ type Stream struct {
 	// failed is a publication error met at a barrier: it fails the job at
 	// the next batch or at Finish.
 	failed error
+	snap   bytes.Buffer // the state of the last barrier
 
 	mu      sync.Mutex
 	pending map[int64]*cut // exported at a barrier, by checkpoint id
@@ -98,6 +114,12 @@ type Stream struct {
 	// only when the durable position is the end of what was trained.
 	at        map[int64]int64
 	durableAt int64
+	// After a restore: the checkpoint's source position (Seeked), whether
+	// the training state was restored, and the version due at the
+	// checkpoint (RecoverCheckpoint), published once both are known.
+	seeked    map[int32]int64
+	restored  bool
+	recovered *cut
 
 	gauges *gauges
 }
@@ -193,7 +215,7 @@ func (s *Stream) WriteBatch(ctx context.Context, b datastream.Batch) error {
 	if err := s.housekeep(ctx); err != nil {
 		return err
 	}
-	if s.cfg.RequestCut != nil && !s.requested && s.cfg.Publisher.cfg.Every.Records > 0 && s.cfg.Publisher.Due(s.examples, s.wm) {
+	if s.cfg.RequestCut != nil && !s.requested && s.cfg.Publisher.Due(s.examples, s.wm) {
 		s.requested = true
 		s.cfg.RequestCut()
 	}
@@ -218,6 +240,12 @@ func (s *Stream) housekeep(ctx context.Context) error {
 
 // PrepareCheckpoint implements datastream.TwoPhaseSink: when a version is
 // due, it exports the tables as of this barrier.
+//
+// The versions whose checkpoints became durable are published first, so
+// that the publisher's state in this checkpoint follows them. The returned
+// description is empty when no version is due, and else says so: a job
+// restored from this checkpoint publishes that version (RecoverCheckpoint)
+// if the interrupted job had not.
 func (s *Stream) PrepareCheckpoint(ctx context.Context, id int64) ([]byte, error) {
 	s.requested = false
 	if s.failed == nil {
@@ -239,16 +267,145 @@ func (s *Stream) PrepareCheckpoint(ctx context.Context, id int64) ([]byte, error
 	s.mu.Lock()
 	s.pending[id] = &cut{id: id, tables: tables, examples: s.examples, watermark: s.wm}
 	s.mu.Unlock()
-	return nil, nil
+	return []byte(versionDue), nil
 }
+
+// versionDue is the description of a checkpoint at whose barrier a version
+// was cut.
+const versionDue = "version"
 
 // CommitCheckpoint implements datastream.CheckpointCommitter; the version
 // waits for its source position (Committed).
 func (s *Stream) CommitCheckpoint(context.Context, int64, []byte) error { return nil }
 
-// RecoverCheckpoint implements datastream.TwoPhaseSink: nothing was
-// prepared that a restore must finish.
-func (s *Stream) RecoverCheckpoint(context.Context, int64, []byte) error { return nil }
+// RecoverCheckpoint implements datastream.TwoPhaseSink. It runs after
+// RestoreState: when a version was cut at checkpoint id's barrier, the
+// restored tables are that version, published with the checkpoint's
+// position once Seeked reported it (the publisher skips it when the
+// interrupted job had published it).
+func (s *Stream) RecoverCheckpoint(ctx context.Context, id int64, prepared []byte) error {
+	var c *cut
+	switch string(prepared) {
+	case "":
+	case versionDue:
+		tables, err := s.cfg.Stepper.Export(ctx)
+		if err != nil {
+			return fmt.Errorf("export the model of checkpoint %d: %w", id, err)
+		}
+		c = &cut{id: id, tables: tables, examples: s.examples, watermark: s.wm}
+	default:
+		return fmt.Errorf("publish: checkpoint %d: unknown description %q", id, prepared)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.restored, s.recovered = true, c
+	s.resumeLocked()
+	return nil
+}
+
+// Seeked is called when the job's source was positioned at a restored
+// checkpoint's position (next offset per partition), before any record is
+// read. Safe for concurrent use.
+func (s *Stream) Seeked(offsets map[int32]int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seeked = offsets
+	s.resumeLocked()
+}
+
+// resumeLocked completes a restore once both the training state and the
+// source position are known: the restored checkpoint is the durable
+// position, and the version due at it is ready to publish.
+func (s *Stream) resumeLocked() {
+	if !s.restored || s.seeked == nil {
+		return
+	}
+	s.offsets, s.durable, s.durableAt = s.seeked, s.seeked, s.examples
+	if c := s.recovered; c != nil {
+		c.offsets = s.seeked
+		s.ready = append(s.ready, c)
+	}
+	s.seeked, s.restored, s.recovered = nil, false, nil
+}
+
+// streamStateMagic starts the Stream's checkpoint state: magic |
+// blob(head, gob streamState) | blob(evaluator) | blob(publisher) | the
+// Stepper's state (train.Stepper.WriteState).
+const streamStateMagic = "LSSTRM01"
+
+// streamState is the head of the Stream's checkpoint state.
+type streamState struct {
+	Fingerprint []byte
+	Examples    int64
+	Watermark   int64
+	Offsets     map[int32]int64
+}
+
+// SnapshotState implements datastream.StatefulSink: the training state as
+// of the barrier (see Stream).
+func (s *Stream) SnapshotState(ctx context.Context, _ int64) ([]byte, error) {
+	var head bytes.Buffer
+	if err := gob.NewEncoder(&head).Encode(&streamState{Fingerprint: s.cfg.Fingerprint, Examples: s.examples, Watermark: s.wm, Offsets: s.offsets}); err != nil {
+		return nil, fmt.Errorf("encode the stream state: %w", err)
+	}
+	ev, err := s.cfg.Eval.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	pub, err := s.cfg.Publisher.marshalState()
+	if err != nil {
+		return nil, err
+	}
+	b := &s.snap
+	b.Reset()
+	b.WriteString(streamStateMagic)
+	buf := appendBlob(b.AvailableBuffer(), head.Bytes())
+	buf = appendBlob(buf, ev)
+	buf = appendBlob(buf, pub)
+	b.Write(buf)
+	if err := s.cfg.Stepper.WriteState(ctx, b); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// RestoreState implements datastream.StatefulSink. A state taken with
+// another Fingerprint is refused (train.ErrCheckpointMismatch).
+func (s *Stream) RestoreState(ctx context.Context, id int64, state []byte) error {
+	bad := func(what string) error {
+		return fmt.Errorf("%w: checkpoint %d: %s", train.ErrCheckpointMismatch, id, what)
+	}
+	rest, ok := bytes.CutPrefix(state, []byte(streamStateMagic))
+	if !ok {
+		return bad("not the state of a trainer stream job")
+	}
+	var blobs [3][]byte
+	for i := range blobs {
+		var err error
+		if blobs[i], rest, err = nextBlob(rest); err != nil {
+			return bad("state " + err.Error())
+		}
+	}
+	var head streamState
+	if err := gob.NewDecoder(bytes.NewReader(blobs[0])).Decode(&head); err != nil {
+		return bad(err.Error())
+	}
+	if !bytes.Equal(head.Fingerprint, s.cfg.Fingerprint) {
+		return bad("it was taken by a job with other settings (model, spec, optimizer, topic, cadence or warm-start base)")
+	}
+	if err := s.cfg.Eval.UnmarshalBinary(blobs[1]); err != nil {
+		return bad(err.Error())
+	}
+	if err := s.cfg.Publisher.unmarshalState(blobs[2]); err != nil {
+		return bad(err.Error())
+	}
+	if err := s.cfg.Stepper.ReadState(ctx, rest); err != nil {
+		return fmt.Errorf("checkpoint %d: %w", id, err)
+	}
+	s.examples, s.wm, s.offsets = head.Examples, head.Watermark, head.Offsets
+	s.trained.Store(s.examples)
+	return nil // RecoverCheckpoint follows
+}
 
 // Committed is called when checkpoint id is durable, with the source's
 // position in it (next offset per partition): the version exported at its
@@ -257,6 +414,7 @@ func (s *Stream) Committed(id int64, offsets map[int32]int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.durable, s.durableAt = offsets, s.at[id]
+	s.resumeLocked()
 	for pid := range s.at {
 		if pid <= id {
 			delete(s.at, pid)
@@ -398,3 +556,5 @@ func (s *Stream) report(ctx context.Context, state string) {
 		s.cfg.Logger.Warn("job status not written", "err", err)
 	}
 }
+
+var _ datastream.StatefulSink = (*Stream)(nil)
