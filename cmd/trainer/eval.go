@@ -26,6 +26,8 @@ type evalRun struct {
 	failOnReject bool
 	// save keeps the report beside the version in the registry too.
 	save bool
+	// ranking, when its K is set, adds ranking metrics (mf models).
+	ranking evaltable.RankingConfig
 }
 
 // evalFlags registers the flags of "trainer eval" on fs; the returned
@@ -58,6 +60,10 @@ func evalFlags(fs *flag.FlagSet) func() (*evalRun, error) {
 	fs.BoolVar(&r.save, "save", false, "also keep the report beside the --model version in the registry (models/NAME/V/eval/report.json), where trainer console shows its plots")
 	fs.BoolVar(&r.failOnReject, "fail-on-reject", false, "exit with an error when the gate rejects (for schedulers)")
 	fs.StringVar(&r.lakeURI, "lake", "lake", "the lake: a folder, file:///path or s3://bucket/prefix")
+	rk := &r.ranking
+	fs.IntVar(&rk.K, "k", 0, "mf models: also rank, for each user with a relevant held-out row, the slice's items and report precision, recall, MAP, NDCG, MRR and hit rate at this cut-off")
+	fs.Float64Var(&rk.RelevantMin, "relevant-min", 0, "with --k: a held-out row is relevant when its label is at least this (e.g. 4 on 1-5 ratings); 0: any label > 0")
+	fs.StringVar(&rk.ExcludeDT, "exclude-dt", "", "with --k: dt day or range a..b of --data whose (user, item) pairs are not ranked for that user (the training days)")
 	return func() (*evalRun, error) {
 		switch {
 		case cfg.Data == "":
@@ -74,6 +80,9 @@ func evalFlags(fs *flag.FlagSet) func() (*evalRun, error) {
 			return nil, &usageError{"--save keeps the evaluation of one saved model: give --model without --challenger"}
 		case cfg.BatchSize <= 0:
 			return nil, &usageError{fmt.Sprintf("--batch-size %d: want > 0", cfg.BatchSize)}
+		}
+		if err := checkRankingFlags(fs, cfg, rk); err != nil {
+			return nil, err
 		}
 		for _, ref := range []struct{ flag, value string }{{"model", cfg.Model}, {"challenger", cfg.Challenger}} {
 			if ref.value != "" {
@@ -132,6 +141,11 @@ func runEval(ctx context.Context, args []string, stdout io.Writer) error {
 	rep, err := evaltable.Evaluate(ctx, store, r.cfg)
 	if err != nil {
 		return uncommittedHint(err)
+	}
+	if r.ranking.K > 0 {
+		if err := addRanking(ctx, store, r, rep); err != nil {
+			return uncommittedHint(err)
+		}
 	}
 	if err := rep.WriteDir(r.out); err != nil {
 		return fmt.Errorf("--out %s: %w", r.out, err)
@@ -194,6 +208,10 @@ func printReport(w io.Writer, rep *eval.Report, dir string) {
 	}
 	if r := rep.Regression; r != nil {
 		fmt.Fprintf(w, "%s: RMSE %.4f, MAE %.4f, R² %.4f\n", ref(rep.Model), r.RMSE, r.MAE, r.R2)
+	}
+	if k := rep.Ranking; k != nil {
+		fmt.Fprintf(w, "%s ranking, %d users: precision@%d %.4f, recall@%d %.4f, MAP@%d %.4f, NDCG@%d %.4f, MRR %.4f, hit rate %.4f\n",
+			ref(rep.Model), k.Queries, k.K, k.PrecisionAtK, k.K, k.RecallAtK, k.K, k.MAPAtK, k.K, k.NDCGAtK, k.MRRAtK, k.HitRateAtK)
 	}
 	if d := rep.Decision; d != nil {
 		verdict := "publish"

@@ -19,6 +19,10 @@
 //	if err != nil { ... }
 //	d, rec, err := model.Promote(ctx, store, "ctr", 7, model.Gate{Metric: "auc", Floor: 0.7, Epsilon: 0.002}, ev)
 //
+// EvaluateRanking computes the ranking metrics of a recommendation model
+// (kind mf) per user against the user's held-out items: precision, recall,
+// MAP and NDCG at K, MRR and hit rate (eval.Ranking), "trainer eval --k".
+//
 // The core package eval stays free of the lake and the registry; this
 // package is the wiring between them, as evalstream is for streams.
 package evaltable

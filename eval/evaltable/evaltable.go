@@ -359,6 +359,11 @@ func load(ctx context.Context, store lake.Store, ref string) (*model.Model, *eva
 
 // scan opens the held-out rows.
 func scan(ctx context.Context, store lake.Store, cfg Config) (*dataset.Scanner, error) {
+	return scanColumns(ctx, store, cfg, nil)
+}
+
+// scanColumns opens the held-out rows, projected on columns (all when nil).
+func scanColumns(ctx context.Context, store lake.Store, cfg Config, columns []string) (*dataset.Scanner, error) {
 	filter, err := dataset.ParseWhere(cfg.Where)
 	if err != nil {
 		return nil, err
@@ -381,7 +386,7 @@ func scan(ctx context.Context, store lake.Store, cfg Config) (*dataset.Scanner, 
 		cfg.Logger.Warn("skipping partitions without a _SUCCESS marker",
 			"data", cfg.Data, "partitions", dataset.PartitionList(skipped))
 	}
-	p, err := ds.Plan(ctx, dataset.Query{Where: filter})
+	p, err := ds.Plan(ctx, dataset.Query{Columns: columns, Where: filter})
 	if err != nil {
 		return nil, fmt.Errorf("held-out table %s: %w", cfg.Data, err)
 	}
