@@ -167,6 +167,16 @@ func (m *Model) Save(ctx context.Context, store lake.Store, name string, opts ..
 		}
 		mf.Tables = append(mf.Tables, ref)
 	}
+	// An undefined metric (the AUC of one class: NaN) has no JSON number;
+	// it is left out, as the manifest's readers expect of a missing one.
+	undefined := func(_ string, x float64) bool { return math.IsNaN(x) || math.IsInf(x, 0) }
+	for k, x := range mf.Meta.Metrics {
+		if undefined(k, x) {
+			mf.Meta.Metrics = maps.Clone(mf.Meta.Metrics) // the caller's map stays as it is
+			maps.DeleteFunc(mf.Meta.Metrics, undefined)
+			break
+		}
+	}
 	raw, err := json.MarshalIndent(&mf, "", "  ")
 	if err != nil {
 		return 0, fmt.Errorf("save model %s: encode manifest: %w", dir, err)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -373,4 +374,29 @@ func Example() {
 	}
 	fmt.Printf("version %d: σ(−1) = %.4f, σ(0) = %.4f\n", version, scores[0], scores[1])
 	// Output: version 1: σ(−1) = 0.2689, σ(0) = 0.5000
+}
+
+// TestSaveLeavesOutUndefinedMetrics: a validation of one class has no AUC
+// (NaN); the version is saved without it, not refused by the JSON encoder.
+func TestSaveLeavesOutUndefinedMetrics(t *testing.T) {
+	ctx := context.Background()
+	m := fmModel(t)
+	meta := m.Meta()
+	meta.Metrics = map[string]float64{"validation_auc": math.NaN(), "validation_logloss": 0.02}
+	m, err := model.New(meta, fixtureSpec(binary), m.Tables())
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := laketest.NewMemory()
+	v, err := m.Save(ctx, store, "one-class")
+	if err != nil {
+		t.Fatalf("save with a NaN AUC: %v", err)
+	}
+	mf, err := model.ReadManifest(ctx, store, "one-class", v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := mf.Meta.Metrics["validation_auc"]; ok || mf.Meta.Metrics["validation_logloss"] != 0.02 {
+		t.Errorf("saved metrics %v, want the log loss without the undefined AUC", mf.Meta.Metrics)
+	}
 }

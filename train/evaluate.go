@@ -2,6 +2,7 @@ package train
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 
@@ -132,7 +133,11 @@ func (e *evaluator) metrics(m Model) (Metrics, error) {
 	var err error
 	switch DefaultMetric(m) {
 	case MetricAUC:
-		if res.AUC, err = eval.ROCAUC(preds, labels, weights); err != nil {
+		// Validation rows of one class leave the AUC undefined: NaN, which
+		// the caller reports (job.QualityWarnings), not a failed run.
+		if res.AUC, err = eval.ROCAUC(preds, labels, weights); errors.Is(err, eval.ErrOneClass) {
+			res.AUC = math.NaN()
+		} else if err != nil {
 			return res, fmt.Errorf("evaluate auc: %w", err)
 		}
 		if res.LogLoss, err = eval.LogLoss(preds, labels, weights); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -141,6 +142,7 @@ func testTrainCommand(t *testing.T, dir string) {
 	if mf, err := model.ReadManifest(context.Background(), store, "site-lr", 3); err != nil || mf.Meta.Hyperparameters["warm_start"] != "site-lr@1" {
 		t.Errorf("site-lr@3 warm-started from %q (%v), want site-lr@1, the champion", mf.Meta.Hyperparameters["warm_start"], err)
 	}
+	testSingleClassWarning(t, dir)
 	if _, err := run("--dt", "2014-10-23", "--warm-start", "site-lr@nope"); err == nil || !strings.Contains(err.Error(), "--warm-start") || !strings.Contains(err.Error(), "nope") {
 		t.Errorf("train --warm-start site-lr@nope: %v, want an error naming --warm-start and the alias", err)
 	}
@@ -211,5 +213,25 @@ func testTrainCommand(t *testing.T, dir string) {
 				t.Errorf("error %v does not wrap %v", err, tc.is)
 			}
 		})
+	}
+}
+
+// testSingleClassWarning runs the binary on a label that holds one class
+// (no click is above 5): the run warns that the validation AUC is at most
+// 0.5, before it says the model was saved.
+func testSingleClassWarning(t *testing.T, dir string) {
+	if testing.Short() {
+		t.Skip("builds the trainer binary")
+	}
+	spec := filepath.Join(t.TempDir(), "one-class.yaml")
+	if err := os.WriteFile(spec, []byte("label: {expr: \"click > 5\"}\ncategorical: [{column: site_id}, {column: app_id}]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(buildTrainer(t), "train", "--lake", dir, "--data", "clicks", "--spec", spec,
+		"--dt", "2014-10-21..2014-10-23", "--validation-dt", "2014-10-24", "--output", "one-class").CombinedOutput()
+	text := string(out)
+	warn, saved := strings.Index(text, "ranks no better than chance"), strings.Index(text, "saved models/one-class/1")
+	if err != nil || warn < 0 || saved < 0 || warn > saved || !strings.Contains(text, "label column") {
+		t.Errorf("train on a single-class label: %v; want the AUC warning before the save\n%s", err, text)
 	}
 }

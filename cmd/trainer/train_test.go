@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -182,4 +183,96 @@ func hasNew(now, before map[string]bool) bool {
 		}
 	}
 	return false
+}
+
+// TestTrainParallelAnswersSIGTERM: the largest --parallel starts at once and
+// a SIGTERM during its training ends the process promptly with an error
+// saying why (--parallel 100000 is refused before any work, see
+// TestTrainRefusesBadInputBeforeWork).
+func TestTrainParallelAnswersSIGTERM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and signals a real trainer process (run without -short)")
+	}
+	dir := t.TempDir()
+	bin := buildTrainer(t)
+	lakeDir, specPath := filepath.Join(dir, "lake"), filepath.Join(dir, "spec.yaml")
+	store, err := lake.NewLocal(lakeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gc := clicklog.DefaultConfig()
+	gc.Rows, gc.RowGroupRows = 100_000, 5_000
+	if _, err := clicklog.Generate(context.Background(), store, "clicks", gc); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(specPath, []byte(clicklog.SpecYAML(18)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Far more epochs than the test waits for: only the signal ends it.
+	cmd := exec.Command(bin, "train", "--lake", lakeDir, "--data", "clicks", "--spec", specPath,
+		"--model", "fm", "--epochs", "100000", "--parallel", strconv.Itoa(maxParallel))
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	// Signal once the first epoch has ended, so the workers are training.
+	deadline := time.Now().Add(2 * time.Minute)
+	for !strings.Contains(stderr.String(), "epoch done") {
+		select {
+		case err := <-done:
+			t.Fatalf("trainer ended before the signal: %v\n%s", err, stderr.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			t.Fatalf("no epoch done within 2 min:\n%s", stderr.String())
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	// A bound on the reply to the signal, not on speed: the workers check
+	// the context between mini-batches (milliseconds; 0.14 s by hand on the
+	// 2-core machine). Minutes would mean it was ignored.
+	select {
+	case err := <-done:
+		if cmd.ProcessState.ExitCode() != 1 || !strings.Contains(stderr.String(), "signal received") {
+			t.Errorf("after SIGTERM: %v, exit %d, want exit 1 saying the signal stopped it\n%s", err, cmd.ProcessState.ExitCode(), stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("trainer train --parallel %d still running 30 s after SIGTERM", maxParallel)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer a child process writes while the test
+// reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// buildTrainer builds the trainer binary into the test's folder.
+func buildTrainer(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "trainer")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
 }
