@@ -150,7 +150,12 @@ func runPS(ctx context.Context, args []string, stdout io.Writer) error {
 	every := fs.Int("checkpoint-every", 0, "coordinator: checkpoint after this many completed splits (0: at start and epoch ends)")
 	lease := fs.Duration("lease", 10*time.Second, "coordinator: a worker silent for this long is dead and its split reassigned")
 	expireEvery := fs.Duration("expire-every", time.Minute, "how often to drop rows past their table's TTL")
+	var pf promoteFlags
+	pf.register(fs)
 	if err := parseConfig(fs, args, nil); err != nil {
+		return err
+	}
+	if err := pf.check(args, "trainer ps --output"); err != nil {
 		return err
 	}
 	j, err := finish()
@@ -175,12 +180,17 @@ func runPS(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := cc.Validate(); err != nil {
 		return &usageError{err.Error()}
 	}
-	if j.output != "" {
-		if err := model.ValidateName(j.output); err != nil {
+	j.promote = pf.promotion(j)
+	if j.output != "" || j.promote != nil {
+		if !*coordinateFlag {
+			return &usageError{"--output: the coordinator saves a distributed job's model: give --output (and --promote) with --coordinate (shard 0 runs it; the other shards accept them, so one template serves every shard)"}
+		}
+		if err := model.ValidateName(j.output); j.output != "" && err != nil {
 			return &usageError{fmt.Sprintf("--output: %v", err)}
 		}
-		if !*coordinateFlag {
-			return &usageError{"--output: the coordinator saves a distributed job's model: give --output with --coordinate (shard 0 runs it; the other shards accept both, so one template serves every shard)"}
+		c := j.config()
+		if err := c.Validate(); err != nil {
+			return &usageError{err.Error()}
 		}
 	}
 	log := newLogger(os.Stderr).With("shard", *shard)
@@ -196,7 +206,7 @@ func runPS(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		m = pm
 		save = func(ctx context.Context, co *paramserver.Coordinator, client *paramserver.Client, stdout io.Writer) error {
-			return j.saveShards(ctx, lk, filter, plan, pm, co, client, log, stdout)
+			return j.saveShards(ctx, lk, filter, plan, pm, co, client, &pf, log, stdout)
 		}
 	} else if m, err = psModel(j); err != nil {
 		return err
@@ -290,9 +300,11 @@ func runCoordinator(ctx context.Context, co *paramserver.Coordinator, cl cluster
 
 // saveShards saves the model the shards trained as the next version of
 // --output, with the validation metrics of the exported model (the rows no
-// worker trained read as zeros, as in the artifact).
+// worker trained read as zeros, as in the artifact), and with --promote
+// judges, promotes and announces it as "trainer train" does. A version the
+// gate refuses is reported, and the shard serves on.
 func (j *trainJob) saveShards(ctx context.Context, lk lake.Store, filter dataset.Filter, plan *dataset.Plan, m train.Model,
-	co *paramserver.Coordinator, client *paramserver.Client, log *slog.Logger, stdout io.Writer) error {
+	co *paramserver.Coordinator, client *paramserver.Client, pf *promoteFlags, log *slog.Logger, stdout io.Writer) error {
 	sj := &job.ShardJob{Config: j.config(), Spec: j.spec, Plan: plan, Model: m, ModelConfig: j.model,
 		Examples: co.Status().Examples}
 	if j.valDT != "" {
@@ -310,5 +322,11 @@ func (j *trainJob) saveShards(ctx context.Context, lk lake.Store, filter dataset
 	}
 	log.Info("model saved", "model", j.output, "version", v.Version, "export", exported.Round(time.Millisecond), "total", time.Since(start).Round(time.Millisecond))
 	fmt.Fprintf(stdout, "saved models/%s/%d\n", j.output, v.Version)
+	var rejected *gateRejected
+	if err := pf.report(stdout, j.output, &v); errors.As(err, &rejected) {
+		log.Warn("the gate refused the version; the champion stays", "model", j.output, "version", v.Version, "reason", v.Decision.Reason)
+	} else if err != nil {
+		return err
+	}
 	return nil
 }

@@ -26,10 +26,11 @@ var evalAUC = regexp.MustCompile(`AUC ([0-9.]+)`)
 
 // TestDistributedSavesModel is the issue's acceptance test of --output on a
 // distributed job: 2 shards and 3 workers (real processes, sync) train
-// logistic regression with --output on the coordinating shard; a model
-// version appears whose "trainer eval" AUC on the validation day is within
-// 0.002 of "trainer train"'s on the same job, and a "predictor" process
-// serves it with the scores model.Load gives.
+// logistic regression with --output and --promote on the coordinating
+// shard; a model version appears whose "trainer eval" AUC on the
+// validation day is within 0.002 of "trainer train"'s on the same job, the
+// gate makes it the champion, and a "predictor" process following the
+// champion serves it with the scores model.Load gives.
 func TestDistributedSavesModel(t *testing.T) {
 	c := newCluster(t, "logistic") // skips under -short
 	single := c.singleProcess()
@@ -37,7 +38,9 @@ func TestDistributedSavesModel(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", predictorBin, "github.com/lakestream/lakestream/cmd/predictor").CombinedOutput(); err != nil {
 		t.Fatalf("go build predictor: %v\n%s", err, out)
 	}
-	addrs := c.startShards(2, paramserver.Sync, "--output", "distlr")
+	// No announcement: the test must not write to the shared model topic
+	// (the predictor polls the registry).
+	addrs := c.startShards(2, paramserver.Sync, "--output", "distlr", "--promote", "--min-auc", "0.7", "--kafka-brokers=")
 	var ws []*proc
 	for i := range 3 {
 		ws = append(ws, c.startWorker(i, addrs))
@@ -59,6 +62,17 @@ func TestDistributedSavesModel(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("no models/distlr/1 two minutes after the workers ended: %v\nps0 stderr:\n%s", err, tail(c.procs[0].errb.String(), 3000))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// The coordinator judges and promotes after the manifest.
+	for deadline := time.Now().Add(time.Minute); ; {
+		rec, err := model.Alias(ctx, store, "distlr", model.Champion)
+		if err == nil && rec.Version == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("distlr@champion: %+v %v, want version 1\nps0 stderr:\n%s", rec, err, tail(c.procs[0].errb.String(), 3000))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -119,7 +133,7 @@ func TestDistributedSavesModel(t *testing.T) {
 	ln.Close()
 	bin := c.bin
 	c.bin = predictorBin
-	pred := c.start("predictor", "--lake", c.lake, "--model", "distlr@1", "--listen", addr, "--metrics-listen", "", "--kafka-brokers", "")
+	pred := c.start("predictor", "--lake", c.lake, "--model", "distlr", "--listen", addr, "--metrics-listen", "", "--kafka-brokers", "")
 	c.bin = bin
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {

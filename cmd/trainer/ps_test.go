@@ -673,6 +673,9 @@ func TestDistributedRefusesUnbuiltFlags(t *testing.T) {
 	}{
 		{"ps", []string{"--shard", "0/1", "--output", "m"}, "--output"},
 		{"ps", []string{"--shard", "0/1", "--coordinate", "--shards", "127.0.0.1:1", "--output", "a/b"}, "--output"},
+		{"ps", []string{"--shard", "0/1", "--coordinate", "--shards", "127.0.0.1:1", "--promote"}, "--promote needs --output"},
+		{"ps", []string{"--shard", "0/1", "--coordinate", "--shards", "127.0.0.1:1", "--output", "m", "--promote"}, "--promote needs --validation-dt"},
+		{"ps", []string{"--shard", "0/1", "--output", "m", "--min-auc", "0.7"}, "--min-auc"},
 		{"ps", []string{"--shard", "0/1", "--patience", "2"}, "--patience"},
 		{"worker", []string{"--coordinator", "127.0.0.1:1", "--shards", "127.0.0.1:1", "--output", "m"}, "--output"},
 		{"worker", []string{"--coordinator", "127.0.0.1:1", "--shards", "127.0.0.1:1", "--patience", "2"}, "--patience"},

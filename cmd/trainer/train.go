@@ -18,7 +18,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/lakestream/lakestream/lake"
-	"github.com/lakestream/lakestream/model"
 	"github.com/lakestream/lakestream/train"
 	"github.com/lakestream/lakestream/train/feature"
 	"github.com/lakestream/lakestream/train/job"
@@ -259,23 +258,13 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) error {
 	parallel := fs.Int("parallel", 1, "goroutine workers training at once against the in-process store, each on its share of the Parquet splits (asynchronous, so a run with more than 1 is not reproducible bit for bit)")
 	every := fs.Duration("checkpoint-every", 0, "checkpoint the training state (tables with optimizer state, epoch, Parquet position) to the lake this often, e.g. 30s; a later run with the same --output resumes from the latest checkpoint (needs --output, --parallel 1, --shuffle-buffer 0, no --patience)")
 	restore := fs.Bool("restore", false, "refuse to start unless a checkpoint of this --output exists to resume from (with --checkpoint-every)")
-	promote := fs.Bool("promote", false, "judge the saved version with the gate on the --validation-dt days (against the champion, when there is one) and make it the champion when it passes; exit code 3 when the gate refuses it (needs --output and --validation-dt)")
-	gate := model.Gate{Metric: "auc"}
-	fs.Float64Var(&gate.Floor, "min-auc", model.DefaultMinAUC, "with --promote, gate: the version's AUC must reach this floor")
-	fs.Float64Var(&gate.Epsilon, "max-drop", model.DefaultMaxDrop, "with --promote, gate: how far below the champion's AUC the version may be")
-	var ann announceFlags
-	ann.register(fs)
+	var pf promoteFlags
+	pf.register(fs)
 	if err := parseConfig(fs, args, nil); err != nil {
 		return err
 	}
-	if !*promote {
-		// --kafka-brokers also comes from the environment for every command:
-		// only a flag on the command line is refused.
-		for _, name := range []string{"min-auc", "max-drop", "kafka-brokers", "model-topic"} {
-			if onCommandLine(args, name) {
-				return &usageError{fmt.Sprintf("--%s applies with --promote (trainer train saves the version without judging it otherwise; trainer models promote judges it later)", name)}
-			}
-		}
+	if err := pf.check(args, "trainer train"); err != nil {
+		return err
 	}
 	j, err := finish()
 	if err != nil {
@@ -288,18 +277,7 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) error {
 	j.checkpointEvery, j.restore = *every, *restore
 	j.stderr = os.Stderr
 	j.logger = newLogger(os.Stderr)
-	if *promote {
-		j.promote = &job.Promotion{Gate: gate}
-		if ann.brokers != "" {
-			j.promote.Announce = func(ctx context.Context, rec model.AliasRecord) error {
-				store, err := lake.Open(ctx, j.lakeURI)
-				if err != nil {
-					return err
-				}
-				return ann.announce(ctx, store, j.lakeURI, j.output, rec, io.Discard)
-			}
-		}
-	}
+	j.promote = pf.promotion(j)
 	out, err := j.execute(ctx)
 	if err != nil {
 		return err
@@ -313,20 +291,7 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) error {
 	if out.Version != 0 {
 		fmt.Fprintf(stdout, "saved models/%s/%d\n", j.output, out.Version)
 	}
-	if v := out.Published; v != nil && j.promote != nil {
-		switch {
-		case v.Error != "":
-			return fmt.Errorf("models/%s/%d saved but not judged: %s", j.output, v.Version, v.Error)
-		case !v.Decision.Promoted:
-			fmt.Fprintf(stdout, "%s version %d NOT promoted: %s\n", j.output, v.Version, v.Decision.Reason)
-			return &gateRejected{fmt.Sprintf("gate rejected %s version %d", j.output, v.Version)}
-		}
-		fmt.Fprintf(stdout, "%s champion → version %d: %s\n", j.output, v.Version, v.Decision.Reason)
-		if v.Announced {
-			fmt.Fprintf(stdout, "announced on %s\n", ann.topic)
-		}
-	}
-	return nil
+	return pf.report(stdout, j.output, out.Published)
 }
 
 // newLogger logs text to a terminal and JSON otherwise.
