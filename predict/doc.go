@@ -25,6 +25,14 @@
 // The file's key-value metadata names the model version
 // ("lakestream.model" = "ctr@3").
 //
+// # Top-N items
+//
+// TopN is batch recommendation with a matrix-factorization model (kind
+// mf): the rows TopNConfig selects are interactions; every item in them
+// is the catalogue, and each user gets the N items the model scores
+// highest among those the user has no row with, as rows (user, item,
+// score, rank) of one file, Output/part-00000.parquet, then its _SUCCESS.
+//
 // # Validation
 //
 // Run checks everything it can before it reads a data page: the

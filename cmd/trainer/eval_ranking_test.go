@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/lakestream/lakestream/eval/evaltable"
@@ -22,11 +24,13 @@ type ratingRow struct {
 	Rating float64 `parquet:"rating"`
 }
 
-// TestEvalRankingMF trains mf on one day of planted ratings and checks that
-// "trainer eval --k" prints the ranking metrics evaltable.EvaluateRanking
-// computes for the version on the next day (the by-hand values are in
-// evaltable's TestRankingByHand).
-func TestEvalRankingMF(t *testing.T) {
+// TestMFRankingAndTopN trains mf on one day of planted ratings and checks
+// that "trainer eval --k" prints the ranking metrics
+// evaltable.EvaluateRanking computes for the version on the next day (the
+// by-hand values are in evaltable's TestRankingByHand), and that "trainer
+// predict --top-n" writes each user's best unseen items (by hand in
+// predict's TestTopNUnseen).
+func TestMFRankingAndTopN(t *testing.T) {
 	t.Setenv("LAKESTREAM_KAFKA_BROKERS", "")
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -101,6 +105,48 @@ func TestEvalRankingMF(t *testing.T) {
 	report, err := os.ReadFile(filepath.Join(dir, "report", "report.json"))
 	if err != nil || !strings.Contains(string(report), `"ndcg_at_k"`) {
 		t.Errorf("report.json has no ranking section (%v)", err)
+	}
+
+	out, err = run("predict", "--lake", lakeDir, "--data", "ratings", "--dt", "2026-11-01", "--model", "rec", "--top-n", "3", "--output", "recs")
+	if err != nil || !strings.Contains(out, "wrote the top 3 of 30 items for 40 users (120 rows) with rec@1 to recs") {
+		t.Fatalf("trainer predict --top-n: %v\n%s", err, out)
+	}
+	seen := map[string]bool{}
+	readTable(t, store, "ratings/dt=2026-11-01", func(rec arrow.Record) {
+		u, i := rec.Column(0).(*array.String), rec.Column(1).(*array.String)
+		for r := range int(rec.NumRows()) {
+			seen[u.Value(r)+"/"+i.Value(r)] = true
+		}
+	})
+	rows := 0
+	readTable(t, store, "recs", func(rec arrow.Record) {
+		u, i, rank := rec.Column(0).(*array.String), rec.Column(1).(*array.String), rec.Column(3).(*array.Int32)
+		for r := range int(rec.NumRows()) {
+			if seen[u.Value(r)+"/"+i.Value(r)] {
+				t.Errorf("top-n recommends %s to %s, who rated it", i.Value(r), u.Value(r))
+			}
+			if want := int32(rows%3 + 1); rank.Value(r) != want {
+				t.Errorf("row %d: rank %d, want %d", rows, rank.Value(r), want)
+			}
+			rows++
+		}
+	})
+	if rows != 120 {
+		t.Errorf("top-n wrote %d rows, want 120", rows)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"predict", "--top-n", "0"}, "--top-n 0"},
+		{[]string{"predict", "--top-n", "3", "--keep", "user"}, "--keep"},
+		{[]string{"predict", "--top-n", "3", "--row-group-rows", "10"}, "--row-group-rows"},
+		{[]string{"predict", "--top-n", "3"}, "recs exists"},
+	} {
+		args := append(tc.args, "--lake", lakeDir, "--data", "ratings", "--model", "rec", "--output", "recs")
+		if _, err := run(args...); err == nil || !strings.Contains(err.Error(), tc.want) || exitCode(err) != exitUsage {
+			t.Errorf("trainer %v = %v, want a usage error containing %q", args, err, tc.want)
+		}
 	}
 
 	for _, tc := range []struct {

@@ -29,12 +29,29 @@ func runPredict(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.BoolVar(&cfg.Overwrite, "overwrite", false, "replace output partitions that exist (refused otherwise)")
 	fs.IntVar(&cfg.BatchSize, "batch-size", cfg.BatchSize, "rows read and scored at a time")
 	fs.Int64Var(&cfg.RowGroupRows, "row-group-rows", cfg.RowGroupRows, "rows per output row group (the most a writer holds in memory)")
+	topN := fs.Int("top-n", 0, fmt.Sprintf("mf models: instead of scoring rows, write each user's N best items (1 to %d) among the items of the selected rows that the user has no row with: user, item, score, rank (one file and _SUCCESS under --output)", predict.MaxTopN))
 	lakeURI := fs.String("lake", "lake", "the lake: a folder, file:///path or s3://bucket/prefix")
 	if err := parseConfig(fs, args, nil); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return &usageError{fmt.Sprintf("unexpected argument %q: trainer predict takes flags only", fs.Arg(0))}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["top-n"] {
+		switch {
+		case *topN < 1 || *topN > predict.MaxTopN:
+			return &usageError{fmt.Sprintf("--top-n %d: want 1 to %d", *topN, predict.MaxTopN)}
+		case set["keep"]:
+			return &usageError{"--keep copies input columns next to row scores; --top-n writes user, item, score and rank: drop one"}
+		case set["row-group-rows"]:
+			return &usageError{"--row-group-rows sizes row-score files; --top-n writes one file in batches of --batch-size rows: drop it"}
+		}
+		tc := predict.DefaultTopNConfig()
+		tc.Data, tc.Where, tc.DT, tc.IncludeUncommitted = cfg.Data, cfg.Where, cfg.DT, cfg.IncludeUncommitted
+		tc.Model, tc.N, tc.Output, tc.Overwrite, tc.BatchSize = cfg.Model, *topN, cfg.Output, cfg.Overwrite, cfg.BatchSize
+		return runTopN(ctx, *lakeURI, tc, stdout)
 	}
 	if *keep != "" {
 		cfg.Keep = strings.Split(*keep, ",")
@@ -85,5 +102,47 @@ func runPredict(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "%s: %d rows\n", p.Folder, p.Rows)
 	}
 	fmt.Fprintf(stdout, "scored %d rows with %s@%d into %d partition(s) of %s\n", res.Rows, res.Model, res.Version, len(res.Partitions), cfg.Output)
+	return nil
+}
+
+// runTopN is "trainer predict --top-n".
+func runTopN(ctx context.Context, lakeURI string, cfg predict.TopNConfig, stdout io.Writer) error {
+	switch {
+	case cfg.Data == "":
+		return &usageError{"--data is required (the interactions table in the lake)"}
+	case cfg.Model == "":
+		return &usageError{"--model is required (an mf model: name, name@version or name@alias)"}
+	case cfg.Output == "":
+		return &usageError{"--output is required (the folder of the output table in the lake)"}
+	case cfg.BatchSize <= 0:
+		return &usageError{fmt.Sprintf("--batch-size %d: want > 0", cfg.BatchSize)}
+	}
+	if _, _, err := model.ParseRef(cfg.Model); err != nil {
+		return &usageError{fmt.Sprintf("--model: %v", err)}
+	}
+	if err := lake.ValidateKey(strings.TrimSuffix(cfg.Output, "/")); err != nil {
+		return &usageError{fmt.Sprintf("--output %q: %v", cfg.Output, err)}
+	}
+	if err := checkSlice(cfg.Where, cfg.DT); err != nil {
+		return err
+	}
+	store, err := lake.Open(ctx, lakeURI)
+	if err != nil {
+		return &usageError{fmt.Sprintf("--lake: %v", err)}
+	}
+	res, err := predict.TopN(ctx, store, cfg)
+	var exists *predict.OutputExistsError
+	switch {
+	case errors.As(err, &exists):
+		return &usageError{err.Error() + ": pass --overwrite to replace it, or choose another --output"}
+	case errors.Is(err, predict.ErrNotRecommender):
+		return &usageError{"--top-n: " + err.Error()}
+	case errors.Is(err, predict.ErrInvalidConfig):
+		return &usageError{strings.TrimSuffix(err.Error(), ": "+predict.ErrInvalidConfig.Error())}
+	case err != nil:
+		return uncommittedHint(err)
+	}
+	fmt.Fprintf(stdout, "wrote the top %d of %d items for %d users (%d rows) with %s@%d to %s\n",
+		cfg.N, res.Items, res.Users, res.Rows, res.Model, res.Version, cfg.Output)
 	return nil
 }

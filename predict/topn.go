@@ -1,0 +1,339 @@
+package predict
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/apache/arrow/go/v17/parquet"
+	"github.com/apache/arrow/go/v17/parquet/compress"
+	"github.com/apache/arrow/go/v17/parquet/pqarrow"
+
+	"github.com/lakestream/lakestream/dataset"
+	"github.com/lakestream/lakestream/lake"
+	"github.com/lakestream/lakestream/model"
+)
+
+// ErrNotRecommender is wrapped by the error of TopN for a model that does
+// not score (user, item) pairs.
+var ErrNotRecommender = errors.New("top-N items need a recommendation model (kind mf)")
+
+// MaxTopN bounds TopNConfig.N.
+const MaxTopN = 1000
+
+// TopNConfig is one run of top-N recommendation in batch.
+type TopNConfig struct {
+	// Data, Where, DT and IncludeUncommitted select the interactions: the
+	// users to recommend to, the item catalogue (every item in them) and
+	// what each user has seen (their items there).
+	Data, Where, DT    string
+	IncludeUncommitted bool
+	// Model is the mf model: "name", "name@version" or "name@alias".
+	Model string
+	// N is the number of items per user, 1 to MaxTopN.
+	N int
+	// Output is the folder of the output table: one Parquet file and its
+	// _SUCCESS marker.
+	Output string
+	// Overwrite replaces an existing output.
+	Overwrite bool
+	// BatchSize is the number of rows per record read and written.
+	BatchSize int
+}
+
+// DefaultTopNConfig returns N = 10.
+func DefaultTopNConfig() TopNConfig {
+	return TopNConfig{N: 10, BatchSize: dataset.DefaultBatchSize}
+}
+
+// Validate reports the first field that cannot work, before anything is
+// read.
+func (c TopNConfig) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), ErrInvalidConfig)
+	}
+	switch {
+	case c.Data == "":
+		return bad("no interactions table (Data)")
+	case c.Model == "":
+		return bad("no model (Model)")
+	case c.Output == "":
+		return bad("no output table (Output)")
+	case c.N < 1 || c.N > MaxTopN:
+		return bad("top N = %d: want 1 to %d", c.N, MaxTopN)
+	case c.BatchSize <= 0:
+		return bad("batch size %d: want > 0", c.BatchSize)
+	}
+	if _, _, err := model.ParseRef(c.Model); err != nil {
+		return bad("model %v", err)
+	}
+	if err := lake.ValidateKey(strings.TrimSuffix(c.Output, "/")); err != nil {
+		return bad("output %q: %v", c.Output, err)
+	}
+	if _, err := dataset.ParseWhere(c.Where); err != nil {
+		return bad("where: %v", err)
+	}
+	if _, err := dataset.DayRange("dt", c.DT); err != nil {
+		return bad("dt %v", err)
+	}
+	return nil
+}
+
+// TopNResult describes a finished top-N run.
+type TopNResult struct {
+	Model   string
+	Version int
+	// Users and Items count the users written and the catalogue's items.
+	Users, Items int
+	// Rows is the number of rows written (≤ Users·N: a user who has seen
+	// nearly every item gets fewer).
+	Rows int64
+}
+
+// TopN writes, for every user of the interactions cfg selects, the N items
+// of the catalogue the user has not interacted with there that the model
+// scores highest: rows (user, item, score, rank) with rank 1 the best,
+// ties broken by the item's first appearance. The output is one file,
+// Output/part-00000.parquet, then Output/_SUCCESS. Scoring costs users ×
+// items calls of the model's kernel.
+func TopN(ctx context.Context, store lake.Store, cfg TopNConfig) (*TopNResult, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.Output = strings.TrimSuffix(cfg.Output, "/")
+	name, version, err := model.ResolveRef(ctx, store, cfg.Model)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %w", cfg.Model, err)
+	}
+	m, err := model.Load(ctx, store, name, version)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %w", cfg.Model, err)
+	}
+	meta := m.Meta()
+	if m.Kind() != model.KindMF {
+		return nil, fmt.Errorf("model %s is %s: %w", cfg.Model, m.Kind(), ErrNotRecommender)
+	}
+	fields := m.Spec().Fields()
+	userCol, itemCol := fields[meta.Arch.UserField].Columns[0], fields[meta.Arch.ItemField].Columns[0]
+
+	var opts []dataset.Option
+	if cfg.IncludeUncommitted {
+		opts = append(opts, dataset.WithoutSuccessMarkers())
+	}
+	ds, err := dataset.Open(ctx, store, cfg.Data, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("interactions %s: %w", cfg.Data, err)
+	}
+	if in, out := ds.Prefix(), cfg.Output+"/"; strings.HasPrefix(out, in) || strings.HasPrefix(in, out) {
+		return nil, fmt.Errorf("output %s and input table %s overlap: write the items to a folder outside the table: %w", cfg.Output, cfg.Data, ErrInvalidConfig)
+	}
+	filter, _ := dataset.ParseWhere(cfg.Where)
+	dt, _ := dataset.DayRange("dt", cfg.DT)
+	plan, err := ds.Plan(ctx, dataset.Query{Columns: []string{userCol, itemCol}, Where: append(filter, dt...)})
+	if err != nil {
+		return nil, fmt.Errorf("interactions %s: %w", cfg.Data, err)
+	}
+	if plan.Rows() == 0 {
+		return nil, fmt.Errorf("interactions %s: %w", cfg.Data, ErrNoRows)
+	}
+	schema := plan.Schema()
+	inputs, typed, err := m.InputSchema()
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range []string{userCol, itemCol} {
+		have := schema.Field(schema.FieldIndices(c)[0]).Type
+		if i := inputs.FieldIndices(c); typed && len(i) == 1 && !arrow.TypeEqual(inputs.Field(i[0]).Type, have) {
+			return nil, fmt.Errorf("interactions %s: column %s is %s, but model %s was trained on %s: %w",
+				cfg.Data, c, have, cfg.Model, inputs.Field(i[0]).Type, model.ErrIncompatible)
+		}
+	}
+	objs, err := lake.ListAll(ctx, store, cfg.Output+"/")
+	if err != nil {
+		return nil, fmt.Errorf("output %s: %w", cfg.Output, err)
+	}
+	if len(objs) > 0 && !cfg.Overwrite {
+		return nil, &OutputExistsError{Folder: cfg.Output, Objects: len(objs), First: objs[0].Key}
+	}
+
+	// The interactions: users in order of first appearance, the catalogue,
+	// and each user's seen items.
+	items := map[string]int{}
+	var itemVals []string
+	users := map[string]int{}
+	var userVals []string
+	var seen []map[int]bool
+	sc := plan.Scan(ctx, plan.Splits(), dataset.ScanOptions{BatchSize: cfg.BatchSize})
+	for sc.Next() {
+		rec := sc.At()
+		uc, ic := rec.Column(0), rec.Column(1)
+		for r := range int(rec.NumRows()) {
+			if uc.IsNull(r) || ic.IsNull(r) {
+				continue
+			}
+			iv := ic.ValueStr(r)
+			i, ok := items[iv]
+			if !ok {
+				i = len(itemVals)
+				items[iv] = i
+				itemVals = append(itemVals, iv)
+			}
+			uv := uc.ValueStr(r)
+			u, ok := users[uv]
+			if !ok {
+				u = len(userVals)
+				users[uv] = u
+				userVals = append(userVals, uv)
+				seen = append(seen, map[int]bool{})
+			}
+			seen[u][i] = true
+		}
+	}
+	sc.Close()
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", cfg.Data, err)
+	}
+
+	userType := schema.Field(schema.FieldIndices(userCol)[0]).Type
+	itemType := schema.Field(schema.FieldIndices(itemCol)[0]).Type
+	w := &topNWriter{cfg: cfg, m: m, userCol: userCol, itemCol: itemCol, userType: userType, itemType: itemType,
+		userVals: userVals, itemVals: itemVals, seen: seen}
+	res := &TopNResult{Model: meta.Name, Version: meta.Version, Users: len(userVals), Items: len(itemVals)}
+	if len(objs) > 0 {
+		if err := clear(ctx, store, cfg.Output); err != nil {
+			return nil, err
+		}
+	}
+	pr, pw := io.Pipe()
+	uploaded := make(chan error, 1)
+	go func() {
+		err := store.Put(ctx, cfg.Output+"/"+FileName, pr, -1)
+		pr.CloseWithError(err)
+		uploaded <- err
+	}()
+	rows, err := w.write(ctx, writerOnly{pw})
+	if err != nil {
+		pw.CloseWithError(err)
+		<-uploaded
+		return nil, err
+	}
+	pw.Close()
+	if err := <-uploaded; err != nil {
+		return nil, fmt.Errorf("upload %s: %w", cfg.Output, err)
+	}
+	if err := lake.Commit(ctx, store, cfg.Output); err != nil {
+		return nil, err
+	}
+	res.Rows = rows
+	return res, nil
+}
+
+// topNWriter scores every user against the catalogue and writes the top N.
+type topNWriter struct {
+	cfg                TopNConfig
+	m                  *model.Model
+	userCol, itemCol   string
+	userType, itemType arrow.DataType
+	userVals, itemVals []string
+	seen               []map[int]bool
+}
+
+func (w *topNWriter) write(ctx context.Context, sink io.Writer) (int64, error) {
+	mem := memory.DefaultAllocator
+	ib := array.NewBuilder(mem, w.itemType)
+	defer ib.Release()
+	for _, v := range w.itemVals {
+		if err := ib.AppendValueFromString(v); err != nil {
+			return 0, fmt.Errorf("item %q: %w", v, err)
+		}
+	}
+	items := ib.NewArray()
+	defer items.Release()
+	n := len(w.itemVals)
+	in := arrow.NewSchema([]arrow.Field{{Name: w.userCol, Type: w.userType}, {Name: w.itemCol, Type: w.itemType}}, nil)
+	md := arrow.NewMetadata([]string{ModelMetadataKey}, []string{w.m.Meta().Name + "@" + strconv.Itoa(w.m.Meta().Version)})
+	out := arrow.NewSchema([]arrow.Field{
+		{Name: w.userCol, Type: w.userType}, {Name: w.itemCol, Type: w.itemType},
+		{Name: "score", Type: arrow.PrimitiveTypes.Float64}, {Name: "rank", Type: arrow.PrimitiveTypes.Int32},
+	}, &md)
+	props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Snappy), parquet.WithStats(true))
+	fw, err := pqarrow.NewFileWriter(out, sink, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+	if err != nil {
+		return 0, err
+	}
+	ob := array.NewRecordBuilder(mem, out)
+	defer ob.Release()
+	ub := array.NewBuilder(mem, w.userType)
+	defer ub.Release()
+	scores := make([]float64, n)
+	order := make([]int, 0, n)
+	var rows int64
+	flush := func() error {
+		rec := ob.NewRecord()
+		defer rec.Release()
+		if rec.NumRows() == 0 {
+			return nil
+		}
+		return fw.WriteBuffered(rec)
+	}
+	for u, uv := range w.userVals {
+		if err := ctx.Err(); err != nil {
+			fw.Close()
+			return rows, err
+		}
+		for range n {
+			if err := ub.AppendValueFromString(uv); err != nil {
+				fw.Close()
+				return rows, fmt.Errorf("user %q: %w", uv, err)
+			}
+		}
+		col := ub.NewArray()
+		rec := array.NewRecord(in, []arrow.Array{col, items}, int64(n))
+		col.Release()
+		err := w.m.Score(rec, scores)
+		rec.Release()
+		if err != nil {
+			fw.Close()
+			return rows, fmt.Errorf("score user %s: %w", uv, err)
+		}
+		order = order[:0]
+		for i := range n {
+			if !w.seen[u][i] {
+				order = append(order, i)
+			}
+		}
+		slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(scores[b], scores[a]) })
+		for rank, i := range order[:min(w.cfg.N, len(order))] {
+			if err := ob.Field(0).AppendValueFromString(uv); err != nil {
+				fw.Close()
+				return rows, err
+			}
+			if err := ob.Field(1).AppendValueFromString(w.itemVals[i]); err != nil {
+				fw.Close()
+				return rows, err
+			}
+			ob.Field(2).(*array.Float64Builder).Append(scores[i])
+			ob.Field(3).(*array.Int32Builder).Append(int32(rank + 1))
+			rows++
+		}
+		if ob.Field(2).Len() >= w.cfg.BatchSize {
+			if err := flush(); err != nil {
+				fw.Close()
+				return rows, err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		fw.Close()
+		return rows, err
+	}
+	return rows, fw.Close()
+}

@@ -1,0 +1,192 @@
+package predict_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/lakestream/lakestream/dataset"
+	"github.com/lakestream/lakestream/lake"
+	"github.com/lakestream/lakestream/lake/laketest"
+	"github.com/lakestream/lakestream/model"
+	"github.com/lakestream/lakestream/predict"
+	"github.com/lakestream/lakestream/train/feature"
+)
+
+// interactions returns a (user, item) record; the caller releases it.
+func interactions(users, items []string) arrow.Record {
+	schema := arrow.NewSchema([]arrow.Field{{Name: "user", Type: arrow.BinaryTypes.String}, {Name: "item", Type: arrow.BinaryTypes.String}}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	defer b.Release()
+	b.Field(0).(*array.StringBuilder).AppendValues(users, nil)
+	b.Field(1).(*array.StringBuilder).AppendValues(items, nil)
+	return b.NewRecord()
+}
+
+// recLake writes the interactions u1: B, u2: D and A, u3: C (committed, dt
+// 2026-11-01) and saves an mf model "rec" whose scores are known: item
+// biases A 4, B 3, C 2, D 1, and u2·D adds 10 (u3 is unknown to the model:
+// item biases only).
+func recLake(t *testing.T) lake.Store {
+	t.Helper()
+	ctx := context.Background()
+	store := laketest.NewMemory()
+	rec := interactions([]string{"u1", "u2", "u2", "u3"}, []string{"B", "D", "A", "C"})
+	defer rec.Release()
+	if err := dataset.WriteFile(ctx, store, "events/dt=2026-11-01/part-0.parquet", rec.Schema(), []arrow.Record{rec}, dataset.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := lake.Commit(ctx, store, "events/dt=2026-11-01"); err != nil {
+		t.Fatal(err)
+	}
+	spec := &feature.Spec{Version: 1, Label: feature.Label{Column: "clicked", Type: feature.Binary},
+		Categorical: []feature.Categorical{{Column: "user"}, {Column: "item"}}}
+	keysOf := interactions([]string{"u1", "u2", "u1", "u1"}, []string{"A", "B", "C", "D"})
+	defer keysOf.Release()
+	fz, err := feature.NewFeaturizer(spec, feature.WithoutLabels())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b feature.Batch
+	if err := fz.Featurize(keysOf, &b); err != nil {
+		t.Fatal(err)
+	}
+	w := model.Table{Name: model.TableWeights, Width: 2}
+	add := func(row, entry int, bias, factor float32) {
+		keys, _, _ := b.Row(row)
+		w.Keys = append(w.Keys, keys[entry])
+		w.Values = append(w.Values, bias, factor)
+	}
+	add(0, 0, 0, 0) // u1
+	add(1, 0, 0, 1) // u2
+	for r, bq := range [][2]float32{{4, 0}, {3, 0}, {2, 0}, {1, 10}} {
+		add(r, 1, bq[0], bq[1])
+	}
+	inputs, err := model.InputsOf(rec.Schema(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := model.New(model.Metadata{Kind: model.KindMF, Inputs: inputs,
+		Arch: model.Arch{Factors: 1, Loss: model.LossSquared, UserField: 0, ItemField: 1}},
+		spec, []model.Table{w, {Name: model.TableBias, Width: 1, Dense: true, Values: []float32{0}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Save(ctx, store, "rec"); err != nil {
+		t.Fatal(err)
+	}
+	return store
+}
+
+// TestTopNUnseen checks each user's top items by hand: u1 saw B, so A (4)
+// and C (2); u2 saw D (which it would score 11) and A, so B (3) and C (2);
+// u3 saw C, so A (4) and B (3).
+func TestTopNUnseen(t *testing.T) {
+	ctx := context.Background()
+	store := recLake(t)
+	cfg := predict.DefaultTopNConfig()
+	cfg.Data, cfg.Model, cfg.Output, cfg.N = "events", "rec", "recs", 2
+	res, err := predict.TopN(ctx, store, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Users != 3 || res.Items != 4 || res.Rows != 6 {
+		t.Errorf("result %+v, want 3 users, 4 items, 6 rows", res)
+	}
+	want := "u1 A 4 1; u1 C 2 2; u2 B 3 1; u2 C 2 2; u3 A 4 1; u3 B 3 2; "
+	if got := readTopN(t, store, "recs"); got != want {
+		t.Errorf("top 2 = %q, want %q", got, want)
+	}
+	if ok, err := lake.IsCommitted(ctx, store, "recs"); err != nil || !ok {
+		t.Errorf("recs has no _SUCCESS marker (%v)", err)
+	}
+
+	// An existing output needs Overwrite; N larger than a user's unseen
+	// items gives what there is (u2 has two).
+	cfg.N = 3
+	var exists *predict.OutputExistsError
+	if _, err := predict.TopN(ctx, store, cfg); !errors.As(err, &exists) {
+		t.Fatalf("TopN over an existing output = %v, want *OutputExistsError", err)
+	}
+	cfg.Overwrite = true
+	if _, err := predict.TopN(ctx, store, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := readTopN(t, store, "recs"), "u1 A 4 1; u1 C 2 2; u1 D 1 3; u2 B 3 1; u2 C 2 2; u3 A 4 1; u3 B 3 2; u3 D 1 3; "; got != want {
+		t.Errorf("top 3 = %q, want %q", got, want)
+	}
+}
+
+// readTopN returns the rows of the output at folder as "user item score
+// rank; " in file order.
+func readTopN(t *testing.T, store lake.Store, folder string) string {
+	t.Helper()
+	ctx := context.Background()
+	ds, err := dataset.Open(ctx, store, folder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := ds.Plan(ctx, dataset.Query{Columns: []string{"user", "item", "score", "rank"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := p.Scan(ctx, p.Splits(), dataset.ScanOptions{})
+	defer sc.Close()
+	var b strings.Builder
+	for sc.Next() {
+		rec := sc.At()
+		u, i := rec.Column(0).(*array.String), rec.Column(1).(*array.String)
+		s, r := rec.Column(2).(*array.Float64), rec.Column(3).(*array.Int32)
+		for row := range int(rec.NumRows()) {
+			fmt.Fprintf(&b, "%s %s %g %d; ", u.Value(row), i.Value(row), s.Value(row), r.Value(row))
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+func TestTopNRefusals(t *testing.T) {
+	ctx := context.Background()
+	store := recLake(t)
+	lin, err := model.New(model.Metadata{Kind: model.KindLogistic},
+		&feature.Spec{Version: 1, Label: feature.Label{Column: "clicked", Type: feature.Binary}, Categorical: []feature.Categorical{{Column: "item"}}},
+		[]model.Table{{Name: model.TableWeights, Width: 1}, {Name: model.TableBias, Width: 1, Dense: true, Values: []float32{0}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lin.Save(ctx, store, "ctr"); err != nil {
+		t.Fatal(err)
+	}
+	base := predict.DefaultTopNConfig()
+	base.Data, base.Model, base.Output = "events", "rec", "recs"
+	for _, tc := range []struct {
+		name string
+		edit func(*predict.TopNConfig)
+		want string
+	}{
+		{"n 0", func(c *predict.TopNConfig) { c.N = 0 }, "top N = 0"},
+		{"n too large", func(c *predict.TopNConfig) { c.N = 1001 }, "want 1 to 1000"},
+		{"not mf", func(c *predict.TopNConfig) { c.Model = "ctr" }, "ctr is logistic"},
+		{"overlap", func(c *predict.TopNConfig) { c.Output = "events/recs" }, "overlap"},
+		{"no rows", func(c *predict.TopNConfig) { c.DT = "2027-01-01" }, "no rows"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := base
+			tc.edit(&cfg)
+			if _, err := predict.TopN(ctx, store, cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("TopN = %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+	if objs, _ := lake.ListAll(ctx, store, "recs/"); len(objs) > 0 {
+		t.Errorf("a refused run wrote %s", objs[0].Key)
+	}
+}
