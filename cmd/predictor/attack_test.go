@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	pb "github.com/lakestream/lakestream/api/inference"
+	"github.com/lakestream/lakestream/internal/predictortest"
 )
 
 // rawCodec sends pre-encoded bytes as the request, so an attack test sends
@@ -89,7 +90,7 @@ const attackRSSBound = 200 << 20
 // MiB of empty input tensors is refused on the wire by the model's column
 // count, InvalidArgument, under the same bound.
 func TestAttackEmptyContentsBeforeAuth(t *testing.T) {
-	bin := buildPredictor(t)
+	bin := predictortest.Build(t)
 	lakeDir, _ := championLake(t)
 	for _, tc := range []struct {
 		name  string
@@ -102,7 +103,7 @@ func TestAttackEmptyContentsBeforeAuth(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"--lake", lakeDir, "--model", "ctr", "--listen", "127.0.0.1:0", "--metrics-listen", ""}, tc.args...)
-			cmd, addr := startPredictor(t, bin, args...)
+			cmd, addr := predictortest.Start(t, bin, args...)
 			conn := dial(t, addr)
 			body := emptyFields(tc.field, 16<<20-64)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -132,9 +133,9 @@ const overloadRSSBound = 600 << 20
 // predictor admits its in-flight budget, refuses the excess with
 // ResourceExhausted at once, and its peak RSS stays under overloadRSSBound.
 func TestAttackOverloadIsShed(t *testing.T) {
-	bin := buildPredictor(t)
+	bin := predictortest.Build(t)
 	lakeDir, _ := championLake(t)
-	cmd, addr := startPredictor(t, bin, "--lake", lakeDir, "--model", "ctr", "--listen", "127.0.0.1:0", "--metrics-listen", "", "--token", "s3cret")
+	cmd, addr := predictortest.Start(t, bin, "--lake", lakeDir, "--model", "ctr", "--listen", "127.0.0.1:0", "--metrics-listen", "", "--token", "s3cret")
 	const rows, calls, conns = 4096, 300, 10
 	req := &pb.ModelInferRequest{ModelName: "ctr"}
 	for _, col := range []string{"site", "app", "device"} {

@@ -7,13 +7,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/lakestream/lakestream/internal/predictortest"
 )
 
 // TestPredictorHelpVersionAndSecrets runs the binary: --help and --version
 // exit 0, the token given through the environment (old or new name) never
 // appears in the help, and a usage error exits 2.
 func TestPredictorHelpVersionAndSecrets(t *testing.T) {
-	bin := buildPredictor(t)
+	bin := predictortest.Build(t)
 	run := func(env []string, args ...string) (string, int) {
 		cmd := exec.Command(bin, args...)
 		cmd.Env = append(os.Environ(), env...)
@@ -115,7 +117,7 @@ func TestDeadLetterTopicFlag(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "--dead-letter-topic") {
 		t.Errorf("stream scoring without a dead-letter topic: %v, want an error naming --dead-letter-topic", err)
 	}
-	bin := buildPredictor(t)
+	bin := predictortest.Build(t)
 	out, _ := exec.Command(bin, "-h").CombinedOutput()
 	if !strings.Contains(string(out), "--dead-letter-topic") || strings.Contains(string(out), "stream-dead-letter-topic") {
 		t.Errorf("predictor -h lists the dead-letter flag wrongly:\n%s", out)

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -22,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	pb "github.com/lakestream/lakestream/api/inference"
+	"github.com/lakestream/lakestream/internal/predictortest"
 	"github.com/lakestream/lakestream/internal/tlstest"
 	"github.com/lakestream/lakestream/lake"
 	"github.com/lakestream/lakestream/model"
@@ -63,19 +62,6 @@ func TestParseFlagsErrors(t *testing.T) {
 	}
 }
 
-// buildPredictor builds the binary into a temporary folder.
-func buildPredictor(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("builds and runs the binary; run without -short")
-	}
-	bin := filepath.Join(t.TempDir(), "predictor")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // championLake saves two versions of model "ctr" in a new lake folder and
 // makes version 1 champion.
 func championLake(t *testing.T) (string, lake.Store) {
@@ -100,41 +86,14 @@ func championLake(t *testing.T) (string, lake.Store) {
 	return lakeDir, store
 }
 
-// startPredictor runs the binary with args (without Kafka) and returns it
-// with the gRPC address it logged.
-func startPredictor(t *testing.T, bin string, args ...string) (*exec.Cmd, string) {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "LAKESTREAM_KAFKA_BROKERS=")
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	// The log line "predictor serving" names the address it listens on.
-	lines := bufio.NewScanner(stderr)
-	for lines.Scan() {
-		line := lines.Text()
-		if i := strings.Index(line, "grpc="); i >= 0 && strings.Contains(line, "predictor serving") {
-			go func() {
-				for lines.Scan() {
-				}
-			}()
-			return cmd, strings.Fields(line[i+len("grpc="):])[0]
-		}
-	}
-	t.Fatal("the predictor did not log its address")
-	return nil, ""
-}
-
 // TestPredictorBinaryServesAndStops builds the real binary, serves the
 // champion of a lake over gRPC, follows a promotion by polling, and stops
 // gracefully on SIGTERM.
 func TestPredictorBinaryServesAndStops(t *testing.T) {
-	bin := buildPredictor(t)
+	bin := predictortest.Build(t)
 	lakeDir, store := championLake(t)
 	ctx := context.Background()
-	cmd, addr := startPredictor(t, bin, "--lake", lakeDir, "--model", "ctr", "--listen", "127.0.0.1:0", "--metrics-listen", "", "--poll", "200ms")
+	cmd, addr := predictortest.Start(t, bin, "--lake", lakeDir, "--model", "ctr", "--listen", "127.0.0.1:0", "--metrics-listen", "", "--poll", "200ms")
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
@@ -180,7 +139,7 @@ func TestPredictorBinaryServesAndStops(t *testing.T) {
 // TestPredictorBinaryTLSTokenAndMetrics serves over TLS with a token and
 // checks what a client without either gets, and the Prometheus metrics.
 func TestPredictorBinaryTLSTokenAndMetrics(t *testing.T) {
-	bin := buildPredictor(t)
+	bin := predictortest.Build(t)
 	lakeDir, _ := championLake(t)
 	cert := tlstest.New(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -189,7 +148,7 @@ func TestPredictorBinaryTLSTokenAndMetrics(t *testing.T) {
 	}
 	metricsAddr := l.Addr().String()
 	l.Close()
-	_, addr := startPredictor(t, bin, "--lake", lakeDir, "--model", "ctr", "--listen", "127.0.0.1:0",
+	_, addr := predictortest.Start(t, bin, "--lake", lakeDir, "--model", "ctr", "--listen", "127.0.0.1:0",
 		"--metrics-listen", metricsAddr, "--tls-cert", cert.CertFile, "--tls-key", cert.KeyFile, "--token", "s3cret")
 	ctx := context.Background()
 	req := &pb.ModelInferRequest{ModelName: "ctr", Inputs: []*pb.ModelInferRequest_InferInputTensor{

@@ -11,15 +11,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/apache/arrow/go/v17/arrow"
-	"github.com/apache/arrow/go/v17/arrow/array"
-	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/lakestream/lakestream/eval"
 	"github.com/lakestream/lakestream/lake"
-	"github.com/lakestream/lakestream/model"
-	"github.com/lakestream/lakestream/train/feature"
+	"github.com/lakestream/lakestream/model/modeltest"
 )
 
 // heldOutRow is one row of the held-out table the eval tests write.
@@ -69,56 +65,14 @@ func writeHeldOut(t *testing.T, n int) (string, []heldOutRow) {
 	return dir, rows
 }
 
-// saveLogistic saves a logistic model over x1 and x2 with the given weights
-// as the next version of name in the lake at dir.
-func saveLogistic(t *testing.T, dir, name string, w1, w2 float32) {
-	t.Helper()
-	spec := &feature.Spec{
-		Label:   feature.Label{Column: "click", Type: feature.Binary},
-		Numeric: []feature.Numeric{{Column: "x1"}, {Column: "x2"}},
-	}
-	// The hashed keys of x1 and x2, from the featurizer itself.
-	fz, err := feature.NewFeaturizer(spec, feature.WithoutLabels())
-	if err != nil {
-		t.Fatal(err)
-	}
-	schema := arrow.NewSchema([]arrow.Field{
-		{Name: "x1", Type: arrow.PrimitiveTypes.Float64},
-		{Name: "x2", Type: arrow.PrimitiveTypes.Float64},
-	}, nil)
-	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
-	b.Field(0).(*array.Float64Builder).Append(1)
-	b.Field(1).(*array.Float64Builder).Append(1)
-	rec := b.NewRecord()
-	b.Release()
-	defer rec.Release()
-	var batch feature.Batch
-	if err := fz.Featurize(rec, &batch); err != nil {
-		t.Fatal(err)
-	}
-	if len(batch.Indices) != 2 {
-		t.Fatalf("featurizer gave %d keys for two numeric fields", len(batch.Indices))
-	}
-	m, err := model.New(model.Metadata{Kind: model.KindLogistic}, spec, []model.Table{
-		{Name: model.TableWeights, Width: 1, Keys: batch.Indices, Values: []float32{w1, w2}},
-		{Name: model.TableBias, Width: 1, Dense: true, Values: []float32{0}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := lake.NewLocal(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.Save(context.Background(), store, name); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestEvalCommandWritesReportAndPlots(t *testing.T) {
 	lakeDir, rows := writeHeldOut(t, 3000)
-	saveLogistic(t, lakeDir, "ctr", 1, 0)   // v1: champion, sees x1 only
-	saveLogistic(t, lakeDir, "ctr", 1, 1.2) // v2: challenger, sees both
+	store, err := lake.NewLocal(lakeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	modeltest.SaveLogistic(t, store, "ctr", 1, 0)   // v1: champion, sees x1 only
+	modeltest.SaveLogistic(t, store, "ctr", 1, 1.2) // v2: challenger, sees both
 
 	for _, tc := range []struct {
 		name  string

@@ -13,6 +13,7 @@ import (
 	"github.com/lakestream/lakestream/datastream/kafka/kafkatest"
 	"github.com/lakestream/lakestream/lake"
 	"github.com/lakestream/lakestream/model"
+	"github.com/lakestream/lakestream/model/modeltest"
 )
 
 // TestModelsPromoteGateRollbackIntegration drives the registry commands as
@@ -23,14 +24,14 @@ func TestModelsPromoteGateRollbackIntegration(t *testing.T) {
 	brokers := kafkatest.Brokers(t)
 	topic := kafkatest.Topic(t, brokers, 1, nil)
 	lakeDir, _ := writeHeldOut(t, 3000)
-	saveLogistic(t, lakeDir, "ctr", 1, 0)    // v1: sees x1
-	saveLogistic(t, lakeDir, "ctr", 1, -0.3) // v2: worse than v1, above the floor
-	saveLogistic(t, lakeDir, "ctr", 1, 1)    // v3: the true model
 	ctx := context.Background()
 	store, err := lake.NewLocal(lakeDir)
 	if err != nil {
 		t.Fatal(err)
 	}
+	modeltest.SaveLogistic(t, store, "ctr", 1, 0)    // v1: sees x1
+	modeltest.SaveLogistic(t, store, "ctr", 1, -0.3) // v2: worse than v1, above the floor
+	modeltest.SaveLogistic(t, store, "ctr", 1, 1)    // v3: the true model
 	run := func(args ...string) (string, error) {
 		var out bytes.Buffer
 		err := dispatch(ctx, append([]string{"models"}, args...), &out, &out)

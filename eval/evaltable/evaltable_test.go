@@ -9,13 +9,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/apache/arrow/go/v17/arrow"
-	"github.com/apache/arrow/go/v17/arrow/array"
-	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/lakestream/lakestream/lake"
 	"github.com/lakestream/lakestream/model"
+	"github.com/lakestream/lakestream/model/modeltest"
 	"github.com/lakestream/lakestream/train/feature"
 )
 
@@ -59,45 +57,9 @@ func newLake(t *testing.T, n int) lake.Store {
 		t.Fatal(err)
 	}
 	for _, w := range [][2]float32{{1, 0}, {1, -0.3}, {1, 1}} {
-		saveLogistic(t, store, w[0], w[1])
+		modeltest.SaveLogistic(t, store, "ctr", w[0], w[1])
 	}
 	return store
-}
-
-func saveLogistic(t *testing.T, store lake.Store, w1, w2 float32) {
-	t.Helper()
-	spec := &feature.Spec{
-		Label:   feature.Label{Column: "click", Type: feature.Binary},
-		Numeric: []feature.Numeric{{Column: "x1"}, {Column: "x2"}},
-	}
-	fz, err := feature.NewFeaturizer(spec, feature.WithoutLabels())
-	if err != nil {
-		t.Fatal(err)
-	}
-	schema := arrow.NewSchema([]arrow.Field{
-		{Name: "x1", Type: arrow.PrimitiveTypes.Float64},
-		{Name: "x2", Type: arrow.PrimitiveTypes.Float64},
-	}, nil)
-	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
-	b.Field(0).(*array.Float64Builder).Append(1)
-	b.Field(1).(*array.Float64Builder).Append(1)
-	rec := b.NewRecord()
-	b.Release()
-	defer rec.Release()
-	var batch feature.Batch
-	if err := fz.Featurize(rec, &batch); err != nil {
-		t.Fatal(err)
-	}
-	m, err := model.New(model.Metadata{Kind: model.KindLogistic}, spec, []model.Table{
-		{Name: model.TableWeights, Width: 1, Keys: batch.Indices, Values: []float32{w1, w2}},
-		{Name: model.TableBias, Width: 1, Dense: true, Values: []float32{0}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.Save(context.Background(), store, "ctr"); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func TestConfigValidate(t *testing.T) {

@@ -1,14 +1,11 @@
 package schedule_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +16,7 @@ import (
 
 	pb "github.com/lakestream/lakestream/api/inference"
 	"github.com/lakestream/lakestream/datastream/kafka/kafkatest"
+	"github.com/lakestream/lakestream/internal/predictortest"
 	"github.com/lakestream/lakestream/lake"
 	"github.com/lakestream/lakestream/lake/laketest"
 	"github.com/lakestream/lakestream/model"
@@ -101,39 +99,6 @@ func trainConfig(t *testing.T) func(map[string]string) (job.Config, error) {
 	}
 }
 
-func buildPredictor(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "predictor")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/lakestream/lakestream/cmd/predictor").CombinedOutput(); err != nil {
-		t.Fatalf("go build predictor: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// startPredictor runs the predictor binary and returns its gRPC address.
-func startPredictor(t *testing.T, bin string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	lines := bufio.NewScanner(stderr)
-	for lines.Scan() {
-		line := lines.Text()
-		if i := strings.Index(line, "grpc="); i >= 0 && strings.Contains(line, "predictor serving") {
-			go func() {
-				for lines.Scan() {
-				}
-			}()
-			return strings.Trim(strings.Fields(line[i+len("grpc="):])[0], `"`)
-		}
-	}
-	t.Fatal("the predictor did not log its address")
-	return ""
-}
-
 const acceptanceJob = `
 jobs:
   - name: ctr-daily
@@ -198,7 +163,7 @@ func TestAcceptanceDayByDay(t *testing.T) {
 	}()
 
 	var predictor pb.GRPCInferenceServiceClient
-	bin := buildPredictor(t)
+	bin := predictortest.Build(t)
 	servedVersion := func() string {
 		resp, err := predictor.ModelMetadata(context.Background(), &pb.ModelMetadataRequest{Name: "ctr"})
 		if err != nil {
@@ -240,7 +205,7 @@ func TestAcceptanceDayByDay(t *testing.T) {
 		if predictor == nil && champion > 0 {
 			// Poll once an hour: what the predictor follows comes from
 			// the announcements on the topic.
-			addr := startPredictor(t, bin, "--lake", lakeURI, "--model", "ctr", "--listen", "127.0.0.1:0", "--metrics-listen", "",
+			_, addr := predictortest.Start(t, bin, "--lake", lakeURI, "--model", "ctr", "--listen", "127.0.0.1:0", "--metrics-listen", "",
 				"--kafka-brokers", strings.Join(brokers, ","), "--model-topic", topic, "--poll", "1h")
 			conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 			if err != nil {
