@@ -138,6 +138,11 @@ func runEval(ctx context.Context, args []string, stdout io.Writer) error {
 		return &usageError{fmt.Sprintf("--lake: %v", err)}
 	}
 	r.cfg.Logger = newLogger(os.Stderr)
+	if r.ranking.K > 0 {
+		if err := checkRecommender(ctx, store, r.cfg.Model); err != nil {
+			return err
+		}
+	}
 	rep, err := evaltable.Evaluate(ctx, store, r.cfg)
 	if err != nil {
 		return uncommittedHint(err)

@@ -11,6 +11,7 @@ import (
 	"github.com/lakestream/lakestream/eval"
 	"github.com/lakestream/lakestream/eval/evaltable"
 	"github.com/lakestream/lakestream/lake"
+	"github.com/lakestream/lakestream/model"
 )
 
 // checkRankingFlags checks --k, --relevant-min and --exclude-dt of
@@ -51,5 +52,22 @@ func addRanking(ctx context.Context, store lake.Store, r *evalRun, rep *eval.Rep
 		return err
 	}
 	rep.Ranking = rr.Ranking
+	return nil
+}
+
+// checkRecommender refuses --k for a model that is not mf before anything
+// is scanned.
+func checkRecommender(ctx context.Context, store lake.Store, ref string) error {
+	name, version, err := model.ResolveRef(ctx, store, ref)
+	if err != nil {
+		return fmt.Errorf("--model %s: %w", ref, err)
+	}
+	mf, err := model.ReadManifest(ctx, store, name, version)
+	if err != nil {
+		return fmt.Errorf("--model %s: %w", ref, err)
+	}
+	if mf.Meta.Kind != model.KindMF {
+		return &usageError{fmt.Sprintf("--k: model %s is %s: %v (kind mf)", ref, mf.Meta.Kind, evaltable.ErrNotRecommender)}
+	}
 	return nil
 }

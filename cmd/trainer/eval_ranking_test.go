@@ -149,10 +149,15 @@ func TestMFRankingAndTopN(t *testing.T) {
 		}
 	}
 
+	if out, err := run("train", "--lake", lakeDir, "--data", "ratings", "--dt", "2026-11-01", "--spec", spec,
+		"--model", "linear", "--output", "lin"); err != nil {
+		t.Fatalf("trainer train --model linear: %v\n%s", err, out)
+	}
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
+		{[]string{"--model", "lin", "--k", "5"}, "--k: model lin is linear"},
 		{[]string{"--model", "rec", "--k", "0"}, "--k 0"},
 		{[]string{"--model", "rec", "--relevant-min", "4"}, "give --k too"},
 		{[]string{"--score-column", "rating", "--k", "5"}, "--k ranks the items of one saved model"},
