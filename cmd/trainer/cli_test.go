@@ -316,7 +316,12 @@ func testUncommittedAndRoot(t *testing.T, dir, spec string) {
 			t.Errorf("%s --include-uncommitted: %v\n%s", tc.name, err, out)
 		}
 	}
-	out, _, err := runCLI("scan", "--lake", dir, "--data", "clicks")
+	// produce refuses before it connects to Kafka (none at 127.0.0.1:1).
+	out, _, err := runCLI("produce", "--lake", dir, "--data", "clicks", "--dt", "2014-10-30", "--topic", "t", "--kafka-brokers", "127.0.0.1:1")
+	if err == nil || !strings.Contains(err.Error(), "--include-uncommitted") || !strings.Contains(err.Error(), "dt=2014-10-30") {
+		t.Errorf("produce on an uncommitted day: %v\n%s", err, out)
+	}
+	out, _, err = runCLI("scan", "--lake", dir, "--data", "clicks")
 	if err != nil || !strings.Contains(out, "1 skipped (no _SUCCESS marker in partition clicks/dt=2014-10-30/; --include-uncommitted") {
 		t.Errorf("scan with an uncommitted partition: %v\n%s", err, out)
 	}

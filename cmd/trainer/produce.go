@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -36,6 +38,7 @@ func runProduce(ctx context.Context, args []string, stdout io.Writer) error {
 	key := fs.String("key", "", "column whose value keys each message (Kafka partitions by it); default: no key")
 	partitions := fs.Int("partitions", 0, "create the topic with this many partitions when it does not exist (0: it must exist)")
 	maxRate := fs.Float64("rate", 0, "rows per second at most (0: as fast as the broker takes them)")
+	uncommitted := fs.Bool("include-uncommitted", false, "also read partitions without a _SUCCESS marker (skipped with a warning otherwise)")
 	if err := parseConfig(fs, args, nil); err != nil {
 		return err
 	}
@@ -62,9 +65,20 @@ func runProduce(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return &usageError{err.Error()}
 	}
-	ds, err := dataset.Open(ctx, store, *data)
+	var opts []dataset.Option
+	if *uncommitted {
+		opts = append(opts, dataset.WithoutSuccessMarkers())
+	}
+	ds, err := dataset.Open(ctx, store, *data, opts...)
+	if ue := (*dataset.UncommittedError)(nil); errors.As(err, &ue) {
+		return fmt.Errorf("open --data %s: %w; pass --include-uncommitted to read them", *data, err)
+	}
 	if err != nil {
 		return fmt.Errorf("open --data %s: %w", *data, err)
+	}
+	skipped := ds.SkippedPartitions()
+	if len(skipped) > 0 {
+		fmt.Fprintf(os.Stderr, "trainer produce: skipping partitions without a _SUCCESS marker (pass --include-uncommitted to read them): %s\n", dataset.PartitionList(skipped))
 	}
 	q := dataset.Query{Where: append(filter, dts...)}
 	if *columns != "" {
@@ -73,6 +87,9 @@ func runProduce(ctx context.Context, args []string, stdout io.Writer) error {
 	plan, err := ds.Plan(ctx, q)
 	if err != nil {
 		return err
+	}
+	if plan.Rows() == 0 && len(skipped) > 0 {
+		return fmt.Errorf("--data %s: no committed rows match; %s skipped for want of a _SUCCESS marker: pass --include-uncommitted to read them", *data, dataset.PartitionList(skipped))
 	}
 	if *partitions > 0 {
 		if err := createTopic(ctx, seeds, *topic, int32(*partitions)); err != nil {

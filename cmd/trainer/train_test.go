@@ -43,25 +43,8 @@ func TestTrainResumesAfterKill(t *testing.T) {
 	t.Logf("kill seed %d (LAKESTREAM_KILL_SEED=%d replays it)", seed, seed)
 	rng := rand.New(rand.NewPCG(seed, 0x6b696c6c))
 
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "trainer")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	lakeDir, specPath := filepath.Join(dir, "lake"), filepath.Join(dir, "spec.yaml")
-	store, err := lake.NewLocal(lakeDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gc := clicklog.DefaultConfig()
-	gc.Rows, gc.RowGroupRows = 600_000, 20_000
-	sum, err := clicklog.Generate(context.Background(), store, "clicks", gc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(specPath, []byte(clicklog.SpecYAML(18)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	bin := buildTrainer(t)
+	store, lakeDir, specPath, sum := clickLake(t, 600_000, 20_000)
 	args := []string{"train", "--lake", lakeDir, "--data", "clicks", "--spec", specPath,
 		"--dt", sum.Days[0].DT + ".." + sum.Days[len(sum.Days)-2].DT, "--validation-dt", sum.Test().DT,
 		"--model", "fm", "--epochs", "2", "--seed", "3"}
@@ -193,21 +176,8 @@ func TestTrainParallelAnswersSIGTERM(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and signals a real trainer process (run without -short)")
 	}
-	dir := t.TempDir()
 	bin := buildTrainer(t)
-	lakeDir, specPath := filepath.Join(dir, "lake"), filepath.Join(dir, "spec.yaml")
-	store, err := lake.NewLocal(lakeDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gc := clicklog.DefaultConfig()
-	gc.Rows, gc.RowGroupRows = 100_000, 5_000
-	if _, err := clicklog.Generate(context.Background(), store, "clicks", gc); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(specPath, []byte(clicklog.SpecYAML(18)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	_, lakeDir, specPath, _ := clickLake(t, 100_000, 5_000)
 	// Far more epochs than the test waits for: only the signal ends it.
 	cmd := exec.Command(bin, "train", "--lake", lakeDir, "--data", "clicks", "--spec", specPath,
 		"--model", "fm", "--epochs", "100000", "--parallel", strconv.Itoa(maxParallel))
@@ -275,4 +245,28 @@ func buildTrainer(t *testing.T) string {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
+}
+
+// clickLake generates a click log of rows rows (row groups of groupRows)
+// as table "clicks" of a new local lake, with the 18-bit feature spec
+// beside it; it returns the store, its folder, the spec's path and the
+// generator's summary.
+func clickLake(t *testing.T, rows, groupRows int) (lake.Store, string, string, clicklog.Summary) {
+	t.Helper()
+	dir := t.TempDir()
+	lakeDir, specPath := filepath.Join(dir, "lake"), filepath.Join(dir, "spec.yaml")
+	store, err := lake.NewLocal(lakeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gc := clicklog.DefaultConfig()
+	gc.Rows, gc.RowGroupRows = rows, groupRows
+	sum, err := clicklog.Generate(context.Background(), store, "clicks", gc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(specPath, []byte(clicklog.SpecYAML(18)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return store, lakeDir, specPath, sum
 }
