@@ -78,6 +78,9 @@
 // A sink with state of its own (the training operator's parameter tables)
 // implements StatefulSink: its state goes into the same state files.
 // StopWithSavepoint stops a job at a checkpoint without firing windows.
+// RunUntil runs an unbounded job until a signal, a record count or an idle
+// spell, then stops it at such a final savepoint (trainer stream and the
+// stream worker use it).
 // A lake.Store becomes a CheckpointStore with ObjectCheckpoints.
 //
 // # Metrics

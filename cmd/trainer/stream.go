@@ -352,7 +352,10 @@ func runStream(ctx context.Context, args []string, stdout io.Writer) error {
 	dj.Source("kafka", &positionSource{Source: src, stream: stream}, datastream.ReadAhead(2)).To("train", stream)
 	began := time.Now()
 	log.Info("trainer stream started", "dead_letter_topic", dlq, "publish_every", pubEvery.String(), "gate", fmt.Sprintf("%s floor %g ε %g", gate.Metric, gate.Floor, gate.Epsilon), "gate_slice", gateSlice)
-	stopped, err := runStreamJob(ctx, dj, src, stream, *maxRecords, *idleExit, log)
+	stopped, err := runStreamJob(ctx, dj, src, stream.Examples, *maxRecords, *idleExit, log, "stopping at a final checkpoint")
+	if err != nil && stopped == "failed" {
+		err = fmt.Errorf("trainer stream: %w", err)
+	}
 	state := "stopped"
 	if err != nil {
 		state = "failed"
@@ -571,58 +574,36 @@ func streamFingerprint(j *trainJob, topic string, every publish.Every, gateWindo
 	return h[:], nil
 }
 
-// runStreamJob runs job until SIGTERM (ctx), --max-records or --idle-exit,
-// then stops it at a final checkpoint. It returns why it stopped.
-func runStreamJob(ctx context.Context, job *datastream.Job, src *kafka.Source, stream *publish.Stream, maxRecords int64, idleExit time.Duration, log *slog.Logger) (string, error) {
-	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelRun()
-	type outcome struct{ err error }
-	done := make(chan outcome, 1)
-	go func() {
-		_, err := job.Run(runCtx)
-		done <- outcome{err}
-	}()
-	stop := func(why string) (string, error) {
-		log.Info("stopping at a final checkpoint", "reason", why)
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		defer cancel()
-		if _, err := job.StopWithSavepoint(sctx); err != nil {
-			log.Warn("final checkpoint failed; stopping without it", "err", err)
-			cancelRun()
+// runStreamJob runs job until SIGTERM (ctx), --max-records (examples
+// counts them) or --idle-exit (no message read from src), then stops it at
+// a final checkpoint (datastream.RunUntil). It returns why it stopped.
+func runStreamJob(ctx context.Context, job *datastream.Job, src *kafka.Source, examples func() int64, maxRecords int64, idleExit time.Duration, log *slog.Logger, stopping string) (string, error) {
+	why := func(r datastream.StopReason) string {
+		switch r {
+		case datastream.StopCanceled:
+			return "signal"
+		case datastream.StopMaxRecords:
+			return fmt.Sprintf("--max-records %d reached", maxRecords)
+		case datastream.StopIdle:
+			return fmt.Sprintf("no message for --idle-exit %s", idleExit)
 		}
-		o := <-done
-		if o.err != nil && !errors.Is(o.err, context.Canceled) {
-			return why, o.err
-		}
-		return why, nil
+		return "input ended"
 	}
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	lastSeen, lastAt := int64(-1), time.Now()
-	for {
-		select {
-		case o := <-done:
-			if o.err != nil {
-				return "failed", fmt.Errorf("trainer stream: %w", o.err)
+	r, err := datastream.RunUntil(ctx, job, datastream.Until{
+		MaxRecords: maxRecords, Records: examples, Idle: idleExit,
+		Seen: func() int64 {
+			st := src.Stats()
+			seen := st.Records
+			for _, n := range st.DeadLetters {
+				seen += n
 			}
-			return "input ended", nil
-		case <-ctx.Done():
-			return stop("signal")
-		case <-tick.C:
-		}
-		st := src.Stats()
-		seen := st.Records
-		for _, n := range st.DeadLetters {
-			seen += n
-		}
-		if seen != lastSeen {
-			lastSeen, lastAt = seen, time.Now()
-		}
-		switch {
-		case maxRecords > 0 && stream.Examples() >= maxRecords:
-			return stop(fmt.Sprintf("--max-records %d reached", maxRecords))
-		case idleExit > 0 && time.Since(lastAt) >= idleExit:
-			return stop(fmt.Sprintf("no message for --idle-exit %s", idleExit))
-		}
+			return seen
+		},
+		OnStop:           func(r datastream.StopReason) { log.Info(stopping, "reason", why(r)) },
+		OnSavepointError: func(err error) { log.Warn("final checkpoint failed; stopping without it", "err", err) },
+	})
+	if err != nil && r == datastream.StopInputEnded {
+		return "failed", err
 	}
+	return why(r), err
 }

@@ -315,10 +315,6 @@ func (w *streamWorker) checkTopics(ctx context.Context, brokers []string) error 
 // run trains until SIGTERM (ctx), --max-records or --idle-exit, then stops
 // the job at a final checkpoint, which commits what was pushed.
 func (w *streamWorker) run(ctx context.Context) error {
-	// The job runs on its own context: a signal asks for a clean stop
-	// (StopWithSavepoint), and only a failed stop cancels it outright.
-	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelRun()
 	job := datastream.NewJob("trainer-stream-worker",
 		datastream.WithCheckpoints(&memCheckpoints{}, w.flags.commitEvery, 1),
 		datastream.WithLogger(w.log))
@@ -328,58 +324,11 @@ func (w *streamWorker) run(ctx context.Context) error {
 	w.lastLogAt = w.start
 	w.mu.Unlock()
 	w.log.Info("stream worker started", "dead_letter_topic", w.dlq, "commit_interval", w.flags.commitEvery)
-	type outcome struct {
-		sum *datastream.Summary
-		err error
+	stopped, err := runStreamJob(ctx, job, w.src, func() int64 { return w.sink.Stats().Examples }, w.flags.maxRecords, w.flags.idleExit, w.log, "stopping: final commit")
+	if err != nil && stopped == "failed" {
+		return fmt.Errorf("stream worker on %s: %w", w.flags.topic, err)
 	}
-	done := make(chan outcome, 1)
-	go func() {
-		sum, err := job.Run(runCtx)
-		done <- outcome{sum, err}
-	}()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	lastSeen, lastAt := int64(0), time.Now()
-	stop := func(why string) error {
-		w.log.Info("stopping: final commit", "reason", why)
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		defer cancel()
-		if _, err := job.StopWithSavepoint(sctx); err != nil {
-			w.log.Warn("final checkpoint failed; stopping without committing the last records", "err", err)
-			cancelRun()
-		}
-		o := <-done
-		if o.err != nil && !errors.Is(o.err, context.Canceled) {
-			return o.err
-		}
-		return nil
-	}
-	for {
-		select {
-		case o := <-done:
-			if o.err != nil {
-				return fmt.Errorf("stream worker on %s: %w", w.flags.topic, o.err)
-			}
-			return nil
-		case <-ctx.Done():
-			return stop("signal")
-		case <-tick.C:
-		}
-		st := w.src.Stats()
-		seen := st.Records
-		for _, n := range st.DeadLetters {
-			seen += n
-		}
-		if seen != lastSeen {
-			lastSeen, lastAt = seen, time.Now()
-		}
-		switch {
-		case w.flags.maxRecords > 0 && w.sink.Stats().Examples >= w.flags.maxRecords:
-			return stop(fmt.Sprintf("--max-records %d reached", w.flags.maxRecords))
-		case w.flags.idleExit > 0 && time.Since(lastAt) >= w.flags.idleExit:
-			return stop(fmt.Sprintf("no message for --idle-exit %s", w.flags.idleExit))
-		}
-	}
+	return err
 }
 
 // onCommit records a committed checkpoint and logs progress.
