@@ -8,6 +8,7 @@ import (
 	"flag"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -46,6 +47,16 @@ func TestEveryCommandAnswersHelp(t *testing.T) {
 			out, code, err := runCLI(args...)
 			if code != 0 {
 				t.Errorf("trainer %s: exit %d (%v)\n%s", strings.Join(args, " "), code, err, out)
+			}
+		}
+	}
+	// The usage goes to the binary's stderr: each starts with a header.
+	if !testing.Short() {
+		bin := buildTrainer(t)
+		for _, c := range cmds {
+			out, err := exec.Command(bin, append(c, "-h")...).CombinedOutput()
+			if err != nil || !strings.HasPrefix(string(out), "Usage: trainer "+c[0]) {
+				t.Errorf("trainer %s -h: %v, want a usage header first:\n%.200s", strings.Join(c, " "), err, out)
 			}
 		}
 	}

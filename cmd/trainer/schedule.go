@@ -40,7 +40,7 @@ func (e *exitError) Error() string { return e.msg }
 // ExitCode is read by main.
 func (e *exitError) ExitCode() int { return e.code }
 
-const scheduleUsage = `trainer schedule: scheduled retraining (see README "Scheduled retraining")
+const scheduleUsage = `Usage: trainer schedule <subcommand> [arguments] [flags]: scheduled retraining (see README "Scheduled retraining")
 
   trainer schedule serve    --schedule FILE [--jobs a,b] [--metrics-listen :9464]
   trainer schedule run      JOB --interval ID --schedule FILE [--force]
