@@ -2,11 +2,14 @@ package predict_test
 
 import (
 	"context"
+	"math/rand/v2"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/lakestream/lakestream/dataset"
@@ -14,6 +17,7 @@ import (
 	"github.com/lakestream/lakestream/lake/laketest"
 	"github.com/lakestream/lakestream/model"
 	"github.com/lakestream/lakestream/predict"
+	"github.com/lakestream/lakestream/train/feature"
 	"github.com/lakestream/lakestream/train/feature/featuretest"
 )
 
@@ -100,4 +104,81 @@ func cpuTime(b *testing.B) time.Duration {
 		b.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkTopN writes the top 10 unseen items of 1,000 users over a
+// catalogue of 2,000 items (20 interactions each) with an mf model of 16
+// factors: users × items = 2M scores per run. Run with -cpu 1.
+func BenchmarkTopN(b *testing.B) {
+	const users, items, perUser = 1000, 2000, 20
+	ctx := context.Background()
+	store := laketest.NewMemory()
+	schema := arrow.NewSchema([]arrow.Field{{Name: "user", Type: arrow.BinaryTypes.String}, {Name: "item", Type: arrow.BinaryTypes.String}}, nil)
+	rb := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	defer rb.Release()
+	rng := rand.New(rand.NewPCG(1, 2))
+	for u := range users {
+		for range perUser {
+			rb.Field(0).(*array.StringBuilder).Append("u" + strconv.Itoa(u))
+			rb.Field(1).(*array.StringBuilder).Append("i" + strconv.Itoa(rng.IntN(items)))
+		}
+	}
+	for i := range items { // every item once, so the catalogue is complete
+		rb.Field(0).(*array.StringBuilder).Append("u0")
+		rb.Field(1).(*array.StringBuilder).Append("i" + strconv.Itoa(i))
+	}
+	rec := rb.NewRecord()
+	defer rec.Release()
+	if err := dataset.WriteFile(ctx, store, "events/part-0.parquet", schema, []arrow.Record{rec}, dataset.WriteOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	spec := &feature.Spec{Version: 1, Label: feature.Label{Column: "clicked", Type: feature.Binary},
+		Categorical: []feature.Categorical{{Column: "user"}, {Column: "item"}}}
+	saveMF(b, store, spec, rec, 16)
+	cfg := predict.DefaultTopNConfig()
+	cfg.Data, cfg.Model, cfg.Output, cfg.Overwrite = "events", "rec", "recs", true
+	cpu0 := cpuTime(b)
+	for b.Loop() {
+		if _, err := predict.TopN(ctx, store, cfg); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)*users*items/(cpuTime(b)-cpu0).Seconds(), "scores/cpu-s")
+}
+
+// saveMF saves an mf model "rec" with random rows for every key of rec.
+func saveMF(b *testing.B, store lake.Store, spec *feature.Spec, rec arrow.Record, factors int) {
+	fz, err := feature.NewFeaturizer(spec, feature.WithoutLabels())
+	if err != nil {
+		b.Fatal(err)
+	}
+	var batch feature.Batch
+	if err := fz.Featurize(rec, &batch); err != nil {
+		b.Fatal(err)
+	}
+	seen := map[uint64]bool{}
+	w := model.Table{Name: model.TableWeights, Width: 1 + factors}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, k := range batch.Indices {
+		if !seen[k] {
+			seen[k] = true
+			w.Keys = append(w.Keys, k)
+			for range 1 + factors {
+				w.Values = append(w.Values, float32(rng.NormFloat64()*0.3))
+			}
+		}
+	}
+	inputs, err := model.InputsOf(rec.Schema(), spec)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := model.New(model.Metadata{Kind: model.KindMF, Inputs: inputs,
+		Arch: model.Arch{Factors: factors, Loss: model.LossLogistic, UserField: 0, ItemField: 1}},
+		spec, []model.Table{w, {Name: model.TableBias, Width: 1, Dense: true, Values: []float32{0}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := m.Save(context.Background(), store, "rec"); err != nil {
+		b.Fatal(err)
+	}
 }
