@@ -21,6 +21,9 @@ import (
 //     tensors and raw entries by the served model's columns, each tensor's
 //     values by the batch limit (checkInferWire), so a small message cannot
 //     decode into a large one;
+//   - a ModelInferRequest is decoded by decodeInferRequest, whose strings
+//     and bytes alias one copy of the message, falling back to
+//     proto.Unmarshal for what it leaves out;
 //   - a request that is refused or does not decode is answered with
 //     InvalidArgument (or the model's NotFound/Unavailable), not gRPC's
 //     Internal: the codec records the error and returns nil, and
@@ -39,16 +42,26 @@ func (c inferCodec) Unmarshal(data mem.BufferSlice, v any) error {
 		return encoding.GetCodecV2("proto").Unmarshal(data, v)
 	}
 	var b []byte
-	if len(data) == 1 {
+	req, isInfer := v.(*pb.ModelInferRequest)
+	switch {
+	case isInfer:
+		// A copy the request may alias (decodeInferRequest): data is
+		// gRPC's buffer, reused once Unmarshal returns.
+		b = data.Materialize()
+	case len(data) == 1:
 		b = data[0].ReadOnlyData()
-	} else {
+	default:
 		b = data.Materialize()
 	}
-	if req, ok := v.(*pb.ModelInferRequest); ok {
+	if isInfer {
 		if err := c.s.checkRequestWire(b); err != nil {
 			c.s.decodeErrs.Store(req, err)
 			return nil
 		}
+		if decodeInferRequest(b, req) {
+			return nil
+		}
+		proto.Reset(req)
 	}
 	if err := proto.Unmarshal(b, m); err != nil {
 		proto.Reset(m)
