@@ -65,8 +65,8 @@ func TestArtifactScoresLikeTrainer(t *testing.T) {
 			}
 			st := train.NewStepper(m, storeFor(t, m, tc.opt), 0)
 			day0 := sum.Days[0].DT
-			data := &train.SourceData{Spec: spec, Train: scan(t, store, day0, day0)}
-			res, err := train.Run(ctx, st, data, train.DefaultConfig())
+			data := &train.Bounded{Spec: spec, Train: scans(scan(t, store, day0, day0))}
+			res, err := fitOne(ctx, st, data, train.DefaultConfig())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -147,7 +147,7 @@ func TestWarmStartContinuesFromModel(t *testing.T) {
 	opt := optim.DefaultConfig(optim.FTRL)
 	st := train.NewStepper(m, storeFor(t, m, opt), 0)
 	day0, day1 := sum.Days[0].DT, sum.Days[1].DT
-	res, err := train.Run(ctx, st, &train.SourceData{Spec: spec, Train: scan(t, store, day0, day0)}, train.DefaultConfig())
+	res, err := fitOne(ctx, st, &train.Bounded{Spec: spec, Train: scans(scan(t, store, day0, day0))}, train.DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +188,7 @@ func TestWarmStartContinuesFromModel(t *testing.T) {
 			t.Fatalf("row %d: warm-started prediction %.6f, base model %.6f", i, got[i], want[i])
 		}
 	}
-	res2, err := train.Run(ctx, warm, &train.SourceData{Spec: spec, Train: scan(t, store, day1, day1)}, train.DefaultConfig())
+	res2, err := fitOne(ctx, warm, &train.Bounded{Spec: spec, Train: scans(scan(t, store, day1, day1))}, train.DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,11 +51,11 @@ func TestCheckSpecAndMetric(t *testing.T) {
 				}
 				err = train.CheckMetric(m, tc.metric)
 				if err != nil {
-					// Run refuses it too, before training.
+					// Fit refuses it too, before training (no source is opened).
 					st := train.NewStepper(m, storeFor(t, m, optim.DefaultConfig(optim.AdaGrad)), 0)
-					_, rerr := train.Run(context.Background(), st, &train.SourceData{Spec: tc.spec}, train.Config{Epochs: 1, Metric: tc.metric})
+					_, rerr := train.Fit(context.Background(), []*train.Stepper{st}, &train.Bounded{Spec: tc.spec}, train.Config{Epochs: 1, Metric: tc.metric})
 					if !errors.Is(rerr, train.ErrBadConfig) {
-						t.Errorf("Run with metric %s: %v, want ErrBadConfig", tc.metric, rerr)
+						t.Errorf("Fit with metric %s: %v, want ErrBadConfig", tc.metric, rerr)
 					}
 				}
 			}

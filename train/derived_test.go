@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
+	"github.com/lakestream/lakestream/datastream"
 	"github.com/lakestream/lakestream/model"
 	"github.com/lakestream/lakestream/train"
 	"github.com/lakestream/lakestream/train/feature"
@@ -74,16 +75,6 @@ func hourLog(t *testing.T, days, perDay int, seed uint64) []arrow.Record {
 }
 
 // records is train.Records over records it does not own.
-type records struct {
-	recs []arrow.Record
-	i    int
-}
-
-func (r *records) Next() bool       { r.i++; return r.i <= len(r.recs) }
-func (r *records) At() arrow.Record { return r.recs[r.i-1] }
-func (r *records) Err() error       { return nil }
-func (r *records) Close() error     { return nil }
-
 // TestDerivedHourOfDayBeatsRaw is the acceptance of derived columns on a
 // click log whose label depends on the hour of day hidden in a YYMMDDHH
 // column: LR with hour_of_day taken out of it by the spec beats LR on the
@@ -115,12 +106,14 @@ categorical: [{column: site}, {column: hour_of_day}]
 			t.Fatal(err)
 		}
 		st := train.NewStepper(m, storeFor(t, m, optim.DefaultConfig(optim.FTRL)), 0)
-		data := &train.SourceData{
-			Spec:       spec,
-			Train:      func(context.Context, int) (train.Records, error) { return &records{recs: trainDays}, nil },
-			Validation: func(context.Context) (train.Records, error) { return &records{recs: testDay}, nil },
+		data := &train.Bounded{
+			Spec: spec,
+			Train: func(context.Context, int, int, int) (datastream.Source, error) {
+				return &memSource{recs: trainDays}, nil
+			},
+			Validation: func(context.Context) (datastream.Source, error) { return &memSource{recs: testDay}, nil },
 		}
-		res, err := train.Run(ctx, st, data, train.DefaultConfig())
+		res, err := fitOne(ctx, st, data, train.DefaultConfig())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -57,8 +57,7 @@
 // Steppers, and with Config.Checkpoint takes aligned checkpoints of the
 // training state and resumes from them. Sink is the same operator at the
 // end of an unbounded job (a Kafka topic). WarmStart continues from a
-// published model. Run and RunWorkers, the loops Fit replaced, remain for
-// the tests and benchmarks that still call them.
+// published model.
 //
 // Against asynchronous remote shards, StepAhead trains a batch and pulls
 // the next one's rows in the round trip that pushes its gradients (one

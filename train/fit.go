@@ -117,6 +117,9 @@ func Fit(ctx context.Context, ss []*Stepper, in *Bounded, cfg Config) (Result, e
 	if f.log == nil {
 		f.log = slog.New(slog.DiscardHandler)
 	}
+	if err := CheckMetric(ss[0].model, cfg.Metric); err != nil {
+		return Result{}, err
+	}
 	f.metric = cfg.Metric
 	if f.metric == "" {
 		f.metric = DefaultMetric(ss[0].model)

@@ -41,7 +41,9 @@ func TestMFImplicitNegativeSampling(t *testing.T) {
 	opt := optim.DefaultConfig(optim.AdaGrad)
 	opt.LearningRate = 0.1
 	st := NewStepper(m, newStore(t, m, opt, 1), 0)
-	res, err := Run(context.Background(), st, &memData{train: split(pos, 100)}, DefaultConfig())
+	spec := fieldSpec(t, 2, false)
+	in := memInput{spec: spec, batchSize: 100, train: asRecords(t, pos, 2, false, 4096)}
+	res, err := Fit(context.Background(), []*Stepper{st}, in.bounded(), DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,8 +63,10 @@ func TestMFImplicitNegativeSampling(t *testing.T) {
 			probe.Labels = append(probe.Labels, 0)
 		}
 	}
+	// Through the spec, as training saw the pairs.
+	probeBatch := featurized(t, spec, asRecords(t, probe, 2, false, probe.Rows()), probe.Rows())[0]
 	pred := make([]float64, probe.Rows())
-	if err := st.Predict(context.Background(), probe, pred); err != nil {
+	if err := st.Predict(context.Background(), probeBatch, pred); err != nil {
 		t.Fatal(err)
 	}
 	wins := 0

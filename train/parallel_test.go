@@ -10,15 +10,16 @@ import (
 	"testing"
 
 	"github.com/lakestream/lakestream/dataset"
+	"github.com/lakestream/lakestream/datastream"
 	"github.com/lakestream/lakestream/lake"
 	"github.com/lakestream/lakestream/train"
 	"github.com/lakestream/lakestream/train/clicklog"
 	"github.com/lakestream/lakestream/train/feature"
 )
 
-// shardedClicks is the click log's train days as ShardedSourceData whose
-// parts deal the Parquet splits round-robin, validated on the test day.
-func shardedClicks(t *testing.T, store lake.Store, sum clicklog.Summary, spec *feature.Spec) *train.ShardedSourceData {
+// shardedClicks is the click log's train days as Fit's input whose parts
+// deal the Parquet splits round-robin, validated on the test day.
+func shardedClicks(t *testing.T, store lake.Store, sum clicklog.Summary, spec *feature.Spec) *train.Bounded {
 	t.Helper()
 	ds, err := dataset.Open(context.Background(), store, "clicks")
 	if err != nil {
@@ -35,15 +36,12 @@ func shardedClicks(t *testing.T, store lake.Store, sum clicklog.Summary, spec *f
 		t.Fatalf("want several splits to deal out, have %d", len(p.Splits()))
 	}
 	test := sum.Test().DT
-	return &train.ShardedSourceData{
-		SourceData: train.SourceData{Spec: spec, BatchSize: 256,
-			Train: func(ctx context.Context, epoch int) (train.Records, error) {
-				return p.Scan(ctx, p.Splits(), dataset.ScanOptions{}), nil
-			},
-			Validation: func(ctx context.Context) (train.Records, error) { return scan(t, store, test, test)(ctx, 0) },
+	return &train.Bounded{Spec: spec, BatchSize: 256,
+		Train: func(ctx context.Context, epoch, part, n int) (datastream.Source, error) {
+			return dataset.NewSource(p.Scan(ctx, dataset.AssignSplits(p.Splits(), part, n), dataset.ScanOptions{})), nil
 		},
-		TrainShard: func(ctx context.Context, epoch, shard, n int) (train.Records, error) {
-			return p.Scan(ctx, dataset.AssignSplits(p.Splits(), shard, n), dataset.ScanOptions{}), nil
+		Validation: func(ctx context.Context) (datastream.Source, error) {
+			return scans(scan(t, store, test, test))(ctx, 0, 0, 1)
 		},
 	}
 }
@@ -64,10 +62,10 @@ func steppers(t *testing.T, n int, spec *feature.Spec, store train.ParamStore) [
 	return ss
 }
 
-// TestRunWorkers: two goroutine workers over one in-memory store train every
+// TestFitParallel: two train subtasks over one in-memory store train every
 // row once per epoch, export every key either of them trained, and reach
-// the single worker's quality (asynchronous updates move it only slightly).
-func TestRunWorkers(t *testing.T) {
+// the single subtask's quality (asynchronous updates move it only slightly).
+func TestFitParallel(t *testing.T) {
 	lakeStore, sum, spec := clickLake(t, 60_000)
 	data := shardedClicks(t, lakeStore, sum, spec)
 	lrOpt, _ := QuickstartOptimizers()
@@ -75,12 +73,12 @@ func TestRunWorkers(t *testing.T) {
 	cfg.Epochs = 2
 
 	probe := steppers(t, 1, spec, nil)[0].Model()
-	one, err := train.RunWorkers(context.Background(), steppers(t, 1, spec, storeFor(t, probe, lrOpt)), data, cfg)
+	one, err := train.Fit(context.Background(), steppers(t, 1, spec, storeFor(t, probe, lrOpt)), data, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ws := steppers(t, 2, spec, storeFor(t, probe, lrOpt))
-	two, err := train.RunWorkers(context.Background(), ws, data, cfg)
+	two, err := train.Fit(context.Background(), ws, data, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +103,7 @@ func TestRunWorkers(t *testing.T) {
 	}
 }
 
-func TestRunWorkersErrors(t *testing.T) {
+func TestFitParallelErrors(t *testing.T) {
 	lakeStore, sum, spec := clickLake(t, 4_000)
 	data := shardedClicks(t, lakeStore, sum, spec)
 	lrOpt, _ := QuickstartOptimizers()
@@ -114,29 +112,26 @@ func TestRunWorkersErrors(t *testing.T) {
 	ctx := context.Background()
 
 	shared := train.NewStepper(probe, store, 0)
-	if _, err := train.RunWorkers(ctx, []*train.Stepper{shared, train.NewStepper(probe, store, 0)}, data, train.DefaultConfig()); !errors.Is(err, train.ErrBadConfig) {
+	if _, err := train.Fit(ctx, []*train.Stepper{shared, train.NewStepper(probe, store, 0)}, data, train.DefaultConfig()); !errors.Is(err, train.ErrBadConfig) {
 		t.Errorf("two Steppers on one Model: %v, want ErrBadConfig", err)
 	}
-	if _, err := train.RunWorkers(ctx, steppers(t, 2, spec, store), &data.SourceData, train.DefaultConfig()); !errors.Is(err, train.ErrBadConfig) {
-		t.Errorf("2 workers on data that does not split: %v, want ErrBadConfig", err)
-	}
-	if _, err := train.RunWorkers(ctx, nil, data, train.DefaultConfig()); !errors.Is(err, train.ErrBadConfig) {
+	if _, err := train.Fit(ctx, nil, data, train.DefaultConfig()); !errors.Is(err, train.ErrBadConfig) {
 		t.Errorf("no Stepper: %v, want ErrBadConfig", err)
 	}
 	// A part that cannot be opened, or a step that fails in one worker,
 	// stops the whole run with that error.
 	bad := *data
-	bad.TrainShard = func(ctx context.Context, epoch, shard, n int) (train.Records, error) {
-		if shard == 1 {
+	bad.Train = func(ctx context.Context, epoch, part, n int) (datastream.Source, error) {
+		if part == 1 {
 			return nil, errors.New("part 1 is unreadable")
 		}
-		return data.TrainShard(ctx, epoch, shard, n)
+		return data.Train(ctx, epoch, part, n)
 	}
-	if _, err := train.RunWorkers(ctx, steppers(t, 2, spec, store), &bad, train.DefaultConfig()); err == nil || !strings.Contains(err.Error(), "part 1 is unreadable") {
+	if _, err := train.Fit(ctx, steppers(t, 2, spec, store), &bad, train.DefaultConfig()); err == nil || !strings.Contains(err.Error(), "part 1 is unreadable") {
 		t.Errorf("an unreadable part: %v, want its error", err)
 	}
 	failing := &failAfter{ParamStore: store, pushes: 5}
-	if _, err := train.RunWorkers(ctx, steppers(t, 2, spec, failing), data, train.DefaultConfig()); err == nil || !strings.Contains(err.Error(), "injected") {
+	if _, err := train.Fit(ctx, steppers(t, 2, spec, failing), data, train.DefaultConfig()); err == nil || !strings.Contains(err.Error(), "injected") {
 		t.Errorf("a failing push: %v, want its error", err)
 	}
 }

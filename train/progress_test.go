@@ -23,7 +23,7 @@ func (c *fakeClock) now() time.Time { c.t = c.t.Add(c.step); return c.t }
 func TestProgressReporting(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 1))
 	tr, _ := plantedLogistic(rng, map[uint64]float64{}, 20000, 4, 10)
-	data := &memData{train: split(tr, 100)}
+	data := memInput{spec: fieldSpec(t, 4, false), batchSize: 100, train: asRecords(t, tr, 4, false, 100)}.bounded() // one record per mini-batch: Fit reports progress per record
 	t.Run("terminal bar", func(t *testing.T) {
 		m, _ := NewModel(DefaultModelConfig(KindLogistic))
 		st := NewStepper(m, newStore(t, m, optim.DefaultConfig(optim.FTRL), 1), 0)
@@ -33,7 +33,7 @@ func TestProgressReporting(t *testing.T) {
 		cfg.ExpectedExamples = 20000
 		clk := &fakeClock{t: time.Unix(0, 0), step: 50 * time.Millisecond}
 		cfg.Now = clk.now
-		if _, err := Run(context.Background(), st, data, cfg); err != nil {
+		if _, err := Fit(context.Background(), []*Stepper{st}, data, cfg); err != nil {
 			t.Fatal(err)
 		}
 		out := bar.String()
@@ -57,7 +57,7 @@ func TestProgressReporting(t *testing.T) {
 		cfg.LogEvery = time.Second
 		clk := &fakeClock{t: time.Unix(0, 0), step: 100 * time.Millisecond}
 		cfg.Now = clk.now
-		if _, err := Run(context.Background(), st, data, cfg); err != nil {
+		if _, err := Fit(context.Background(), []*Stepper{st}, data, cfg); err != nil {
 			t.Fatal(err)
 		}
 		out := logs.String()

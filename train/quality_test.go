@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/lakestream/lakestream/dataset"
+	"github.com/lakestream/lakestream/datastream"
 	"github.com/lakestream/lakestream/internal/pyref"
 	"github.com/lakestream/lakestream/lake"
 	"github.com/lakestream/lakestream/paramserver"
@@ -44,7 +45,7 @@ func clickLake(t testing.TB, rows int) (lake.Store, clicklog.Summary, *feature.S
 var shuffleRows = 0
 
 // scan returns an opener of scans of the click table for a dt range.
-func scan(t testing.TB, store lake.Store, lo, hi string) func(context.Context, int) (train.Records, error) {
+func scan(t testing.TB, store lake.Store, lo, hi string) func(context.Context, int) (*dataset.Scanner, error) {
 	t.Helper()
 	ds, err := dataset.Open(context.Background(), store, "clicks")
 	if err != nil {
@@ -57,7 +58,7 @@ func scan(t testing.TB, store lake.Store, lo, hi string) func(context.Context, i
 	if err != nil {
 		t.Fatal(err)
 	}
-	return func(ctx context.Context, epoch int) (train.Records, error) {
+	return func(ctx context.Context, epoch int) (*dataset.Scanner, error) {
 		return p.Scan(ctx, p.Splits(), dataset.ScanOptions{ShuffleBuffer: shuffleRows, Seed: uint64(epoch)}), nil
 	}
 }
@@ -93,14 +94,14 @@ func trainClicks(t testing.TB, store lake.Store, sum clicklog.Summary, spec *fea
 		t.Fatal(err)
 	}
 	test := scan(t, store, sum.Test().DT, sum.Test().DT)
-	data := &train.SourceData{
+	data := &train.Bounded{
 		Spec:       spec,
-		Train:      scan(t, store, days[0].DT, days[len(days)-2].DT),
-		Validation: func(ctx context.Context) (train.Records, error) { return test(ctx, 0) },
+		Train:      scans(scan(t, store, days[0].DT, days[len(days)-2].DT)),
+		Validation: func(ctx context.Context) (datastream.Source, error) { return scans(test)(ctx, 0, 0, 1) },
 	}
 	cfg := train.DefaultConfig()
 	cfg.Epochs = epochs
-	res, err := train.Run(context.Background(), train.NewStepper(m, storeFor(t, m, opt), 0), data, cfg)
+	res, err := fitOne(context.Background(), train.NewStepper(m, storeFor(t, m, opt), 0), data, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +111,7 @@ func trainClicks(t testing.TB, store lake.Store, sum clicklog.Summary, spec *fea
 // exportCSR featurizes the records of open into raw little-endian arrays
 // under dir/name.{indptr,indices,labels}, mapping hashed keys to column
 // numbers with cols (shared between train and test so they agree).
-func exportCSR(t *testing.T, open func(context.Context, int) (train.Records, error), spec *feature.Spec, cols map[uint64]int32, dir, name string) {
+func exportCSR(t *testing.T, open func(context.Context, int) (*dataset.Scanner, error), spec *feature.Spec, cols map[uint64]int32, dir, name string) {
 	t.Helper()
 	recs, err := open(context.Background(), 0)
 	if err != nil {

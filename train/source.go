@@ -2,7 +2,6 @@ package train
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -22,28 +21,6 @@ type Records interface {
 	Close() error
 }
 
-// SourceData is Data read from record iterators (a Parquet scan of the lake,
-// or any other bounded input) and featurized with a spec. Train opens the
-// training records of an epoch; the caller seeds its shuffle from the epoch
-// so each epoch sees a different, reproducible order.
-// Validation, if not nil, opens the held-out source (a partition range, such
-// as the last day). Alternatively HashSplit holds out rows by a hash of a
-// column of the training source.
-type SourceData struct {
-	Train      func(ctx context.Context, epoch int) (Records, error)
-	Validation func(ctx context.Context) (Records, error)
-	// HashSplit, when its Column is set, sends the rows whose column hashes
-	// into the first Percent of 100 buckets to validation and the others to
-	// training; both read the Train source (of epoch 0 for validation).
-	HashSplit HashSplit
-	// Spec is the feature spec; every source opened gets its own
-	// Featurizer.
-	Spec *feature.Spec
-	// BatchSize is the number of rows per mini-batch (default 512).
-	// Records are cut into mini-batches; a mini-batch never spans records.
-	BatchSize int
-}
-
 // HashSplit holds out the rows whose Column value hashes into the first
 // Percent of 100 buckets. Hashing a user or session id keeps each user's rows
 // on one side.
@@ -52,64 +29,18 @@ type HashSplit struct {
 	Percent int
 }
 
-// DefaultBatchSize is the mini-batch size of SourceData when BatchSize is 0.
+// DefaultBatchSize is the mini-batch size when none is given (Bounded,
+// NewSink, NewSourceBatches).
 const DefaultBatchSize = 512
-
-// TrainBatches implements Data.
-func (d *SourceData) TrainBatches(ctx context.Context, epoch int) (Batches, error) {
-	src, err := d.Train(ctx, epoch)
-	if err != nil {
-		return nil, err
-	}
-	return d.batches(src, false)
-}
-
-// ValidationBatches implements Data.
-func (d *SourceData) ValidationBatches(ctx context.Context) (Batches, error) {
-	if d.HashSplit.Column != "" {
-		src, err := d.Train(ctx, 0)
-		if err != nil {
-			return nil, err
-		}
-		return d.batches(src, true)
-	}
-	if d.Validation == nil {
-		return nil, errors.New("train: no validation data configured")
-	}
-	src, err := d.Validation(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return d.batches(src, false)
-}
-
-// HasValidation implements Data.
-func (d *SourceData) HasValidation() bool { return d.Validation != nil || d.HashSplit.Column != "" }
-
-func (d *SourceData) batches(src Records, heldOut bool) (*SourceBatches, error) {
-	fz, err := feature.NewFeaturizer(d.Spec)
-	if err != nil {
-		_ = src.Close()
-		return nil, err
-	}
-	sb := NewSourceBatches(src, fz, d.BatchSize)
-	if d.HashSplit.Column != "" {
-		sb.split, sb.heldOut = d.HashSplit, heldOut
-	}
-	return sb, nil
-}
 
 // SourceBatches featurizes records and cuts them into mini-batches. It
 // implements Batches; it closes the records when the input ends or fails
 // (and on Close).
 type SourceBatches struct {
-	src     Records
-	fz      *feature.Featurizer
-	split   HashSplit
-	heldOut bool
+	src Records
+	fz  *feature.Featurizer
 
 	cut     cutter
-	mask    []bool
 	err     error
 	done    bool
 	records int64
@@ -193,50 +124,7 @@ func (s *SourceBatches) readRecord(ctx context.Context) bool {
 		return false
 	}
 	s.cut.lo = 0
-	if s.split.Column != "" {
-		if err := s.applySplit(rec); err != nil {
-			s.err = err
-			s.finish()
-			return false
-		}
-	}
 	return true
-}
-
-// applySplit keeps in s.cut.fb only the rows on this iterator's side of the hash
-// split, compacting the CSR arrays in place.
-func (s *SourceBatches) applySplit(rec arrow.Record) error {
-	idx := rec.Schema().FieldIndices(s.split.Column)
-	if len(idx) == 0 {
-		return fmt.Errorf("train: validation split column %q is not in the data (columns: %v)", s.split.Column, columnNames(rec.Schema()))
-	}
-	n := int(rec.NumRows())
-	s.mask = grow(s.mask, n)
-	if err := hashMask(rec.Column(idx[0]), s.split.Percent, s.heldOut, s.mask); err != nil {
-		return fmt.Errorf("train: validation split column %q: %w", s.split.Column, err)
-	}
-	fb := &s.cut.fb
-	out, nnz := 0, int32(0)
-	for r := range n {
-		if !s.mask[r] {
-			continue
-		}
-		lo, hi := fb.Indptr[r], fb.Indptr[r+1]
-		copy(fb.Indices[nnz:], fb.Indices[lo:hi])
-		copy(fb.Values[nnz:], fb.Values[lo:hi])
-		copy(fb.Fields[nnz:], fb.Fields[lo:hi])
-		fb.Indptr[out] = nnz
-		nnz += hi - lo
-		fb.Labels[out] = fb.Labels[r]
-		fb.Weights[out] = fb.Weights[r]
-		out++
-	}
-	fb.Indptr[out] = nnz
-	fb.Rows = out
-	fb.Indptr = fb.Indptr[:out+1]
-	fb.Indices, fb.Values, fb.Fields = fb.Indices[:nnz], fb.Values[:nnz], fb.Fields[:nnz]
-	fb.Labels, fb.Weights = fb.Labels[:out], fb.Weights[:out]
-	return nil
 }
 
 // hashMask sets mask[r] when row r of col belongs to the selected side:

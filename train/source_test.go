@@ -2,7 +2,6 @@ package train
 
 import (
 	"context"
-	"errors"
 	"math"
 	"strings"
 	"testing"
@@ -84,13 +83,11 @@ func TestSourceBatchesCutsRecords(t *testing.T) {
 		prices[i] = float64(i)
 		clicks[i] = int32(i % 2)
 	}
-	d := &SourceData{Spec: spec, BatchSize: 300, Train: func(context.Context, int) (Records, error) {
-		return &recordsOf{recs: []arrow.Record{clickRecord(users, prices, clicks), clickRecord(users[:10], prices[:10], clicks[:10])}}, nil
-	}}
-	bs, err := d.TrainBatches(context.Background(), 0)
+	fz, err := feature.NewFeaturizer(spec)
 	if err != nil {
 		t.Fatal(err)
 	}
+	bs := NewSourceBatches(&recordsOf{recs: []arrow.Record{clickRecord(users, prices, clicks), clickRecord(users[:10], prices[:10], clicks[:10])}}, fz, 300)
 	var sizes []int
 	ctx := context.Background()
 	for bs.Next(ctx) {
@@ -134,12 +131,9 @@ func TestSourceBatchesBadInput(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			d := &SourceData{Spec: mustSpec(t, tc.spec), Train: func(context.Context, int) (Records, error) {
-				return &recordsOf{recs: []arrow.Record{clickRecord([]string{"a", "b"}, tc.prices, tc.clicks)}}, nil
-			}}
-			bs, err := d.TrainBatches(context.Background(), 0)
+			fz, err := feature.NewFeaturizer(mustSpec(t, tc.spec))
 			if err == nil {
-				_, err = drain(bs)
+				_, err = drain(NewSourceBatches(&recordsOf{recs: []arrow.Record{clickRecord([]string{"a", "b"}, tc.prices, tc.clicks)}}, fz, DefaultBatchSize))
 			}
 			switch {
 			case tc.wantErr == "" && err != nil:
@@ -151,11 +145,11 @@ func TestSourceBatchesBadInput(t *testing.T) {
 	}
 }
 
-// TestHashSplitPartitionsRows: the held-out and training sides of a hash
-// split are disjoint, cover every row, keep each user on one side, and the
-// held-out share is near the percentage.
+// TestHashSplitPartitionsRows: the held-out and training sides of Fit's
+// hash split (holdOut) are disjoint, cover every row, keep each user on one
+// side, and the held-out share is near the percentage; a missing column is
+// named.
 func TestHashSplitPartitionsRows(t *testing.T) {
-	spec := mustSpec(t, "label: {column: click, type: binary}\ncategorical: [{column: user}]\n")
 	n := 5000
 	users := make([]string, n)
 	prices := make([]float64, n)
@@ -163,48 +157,35 @@ func TestHashSplitPartitionsRows(t *testing.T) {
 	for i := range users {
 		users[i] = "u" + string(rune('A'+i%500/26)) + string(rune('a'+i%26))
 	}
-	d := &SourceData{Spec: spec, HashSplit: HashSplit{Column: "user", Percent: 20}, Train: func(context.Context, int) (Records, error) {
-		return &recordsOf{recs: []arrow.Record{clickRecord(users, prices, clicks)}}, nil
-	}}
-	keysOf := func(bs Batches) map[uint64]int {
-		out := map[uint64]int{}
-		for bs.Next(context.Background()) {
-			for _, k := range bs.At().Indices {
-				out[k]++
-			}
-		}
-		if err := bs.Err(); err != nil {
-			t.Fatal(err)
-		}
-		return out
+	rec := clickRecord(users, prices, clicks)
+	h := HashSplit{Column: "user", Percent: 20}
+	trainSide, heldSide := make([]bool, n), make([]bool, n)
+	if err := holdOut(h, false)(rec, trainSide); err != nil {
+		t.Fatal(err)
 	}
-	tb, _ := d.TrainBatches(context.Background(), 0)
-	vb, _ := d.ValidationBatches(context.Background())
-	tr, va := keysOf(tb), keysOf(vb)
-	total := 0
-	for k, c := range va {
-		if tr[k] > 0 {
-			t.Fatalf("user key %x on both sides", k)
+	if err := holdOut(h, true)(rec, heldSide); err != nil {
+		t.Fatal(err)
+	}
+	side := map[string]bool{}
+	held := 0
+	for r := range n {
+		if trainSide[r] == heldSide[r] {
+			t.Fatalf("row %d: training side %v, held-out side %v; want exactly one", r, trainSide[r], heldSide[r])
 		}
-		total += c
-	}
-	held := total
-	for _, c := range tr {
-		total += c
-	}
-	if total != n {
-		t.Fatalf("%d rows over both sides, want %d", total, n)
+		if s, ok := side[users[r]]; ok && s != heldSide[r] {
+			t.Fatalf("user %s on both sides", users[r])
+		}
+		side[users[r]] = heldSide[r]
+		if heldSide[r] {
+			held++
+		}
 	}
 	// 500 distinct users: the held-out share of users is binomial(500, 0.2),
 	// std ≈ 1.8%, so 20% ± 7% is a > 3σ band.
 	if f := float64(held) / float64(n); f < 0.13 || f > 0.27 {
 		t.Errorf("held-out share %.3f, want ≈ 0.20", f)
 	}
-	if !d.HasValidation() {
-		t.Error("HasValidation false with a hash split")
-	}
-	_, err := (&SourceData{Spec: spec}).ValidationBatches(context.Background())
-	if err == nil || errors.Is(err, ErrNoData) {
-		t.Errorf("ValidationBatches without validation: %v, want a configuration error", err)
+	if err := holdOut(HashSplit{Column: "session", Percent: 20}, true)(rec, heldSide); err == nil || !strings.Contains(err.Error(), `"session"`) {
+		t.Errorf("a split on a missing column: %v, want the column named", err)
 	}
 }

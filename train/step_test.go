@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apache/arrow/go/v17/arrow"
+
 	"github.com/lakestream/lakestream/train/optim"
 )
 
@@ -111,27 +113,13 @@ func TestClipNorm(t *testing.T) {
 	}
 }
 
-func TestRunNoData(t *testing.T) {
+func TestFitNoData(t *testing.T) {
 	m, _ := NewModel(DefaultModelConfig(KindLogistic))
 	st := NewStepper(m, newStore(t, m, optim.DefaultConfig(optim.FTRL), 1), 0)
-	_, err := Run(context.Background(), st, &memData{}, DefaultConfig())
+	_, err := Fit(context.Background(), []*Stepper{st}, memInput{spec: fieldSpec(t, 1, false)}.bounded(), DefaultConfig())
 	if !errors.Is(err, ErrNoData) {
-		t.Fatalf("Run on no data: %v, want ErrNoData", err)
+		t.Fatalf("Fit on no data: %v, want ErrNoData", err)
 	}
-}
-
-// flipData serves correct labels in epoch 0 and inverted labels afterwards,
-// so validation gets worse after the first epoch.
-type flipData struct {
-	memData
-	flipped []*Batch
-}
-
-func (d *flipData) TrainBatches(ctx context.Context, epoch int) (Batches, error) {
-	if epoch == 0 {
-		return &sliceBatches{bs: d.train}, nil
-	}
-	return &sliceBatches{bs: d.flipped}, nil
 }
 
 func TestEarlyStoppingKeepsBestEpoch(t *testing.T) {
@@ -144,12 +132,22 @@ func TestEarlyStoppingKeepsBestEpoch(t *testing.T) {
 	for i, y := range tr.Labels {
 		fl.Labels[i] = 1 - y
 	}
-	d := &flipData{memData: memData{train: split(tr, 200), val: split(va, 1000)}, flipped: split(&fl, 200)}
+	// Correct labels in epoch 0, inverted afterwards, so validation gets
+	// worse after the first epoch.
+	spec := fieldSpec(t, 6, false)
+	good, flipped := asRecords(t, tr, 6, false, 4096), asRecords(t, &fl, 6, false, 4096)
+	val := asRecords(t, va, 6, false, 4096)
+	in := memInput{spec: spec, batchSize: 200, val: val, trainOf: func(epoch int) []arrow.Record {
+		if epoch == 0 {
+			return good
+		}
+		return flipped
+	}}
 	m, _ := NewModel(DefaultModelConfig(KindLogistic))
 	st := NewStepper(m, newStore(t, m, optim.DefaultConfig(optim.FTRL), 1), 0)
 	cfg := DefaultConfig()
 	cfg.Epochs, cfg.Patience = 10, 2
-	res, err := Run(context.Background(), st, d, cfg)
+	res, err := Fit(context.Background(), []*Stepper{st}, in.bounded(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +160,7 @@ func TestEarlyStoppingKeepsBestEpoch(t *testing.T) {
 		t.Errorf("best validation %.4f, epochs %.4f %.4f %.4f", res.Validation.AUC,
 			res.Epochs[0].Validation.AUC, res.Epochs[1].Validation.AUC, res.Epochs[2].Validation.AUC)
 	}
-	auc := aucOfTables(t, m, res.Tables, split(va, 1000))
+	auc := aucOfTables(t, m, res.Tables, featurized(t, spec, val, 1000))
 	if math.Abs(auc-res.Epochs[0].Validation.AUC) > 1e-9 {
 		t.Errorf("AUC of the returned tables %.6f, want epoch 0's %.6f", auc, res.Epochs[0].Validation.AUC)
 	}

@@ -50,17 +50,6 @@ func (s *sliceBatches) Next(ctx context.Context) bool {
 func (s *sliceBatches) At() *Batch { return s.bs[s.i-1] }
 func (s *sliceBatches) Err() error { return nil }
 
-// memData is Data over in-memory batches, without shuffling.
-type memData struct{ train, val []*Batch }
-
-func (d *memData) TrainBatches(context.Context, int) (Batches, error) {
-	return &sliceBatches{bs: d.train}, nil
-}
-func (d *memData) ValidationBatches(context.Context) (Batches, error) {
-	return &sliceBatches{bs: d.val}, nil
-}
-func (d *memData) HasValidation() bool { return len(d.val) > 0 }
-
 // split cuts examples (one batch) into batches of size n.
 func split(b *Batch, n int) []*Batch {
 	var out []*Batch

@@ -49,10 +49,10 @@ func labels64(b *Batch) []float64 {
 	return out
 }
 
-// TestRunLogisticNearBayesAUC trains LR with FTRL on a planted logistic model
+// TestFitLogisticNearBayesAUC trains LR with FTRL on a planted logistic model
 // and expects the held-out AUC within 0.01 of the Bayes-optimal AUC (the AUC
 // of the true probabilities on the same examples).
-func TestRunLogisticNearBayesAUC(t *testing.T) {
+func TestFitLogisticNearBayesAUC(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 7))
 	truth := map[uint64]float64{}
 	tr, _ := plantedLogistic(rng, truth, 60000, 8, 40)
@@ -61,7 +61,8 @@ func TestRunLogisticNearBayesAUC(t *testing.T) {
 	st := NewStepper(m, newStore(t, m, optim.DefaultConfig(optim.FTRL), 1), 0)
 	cfg := DefaultConfig()
 	cfg.Epochs = 2
-	res, err := Run(context.Background(), st, &memData{train: split(tr, 256), val: split(te, 1000)}, cfg)
+	in := memInput{spec: fieldSpec(t, 8, false), batchSize: 256, train: asRecords(t, tr, 8, false, 4096), val: asRecords(t, te, 8, false, 4096)}
+	res, err := Fit(context.Background(), []*Stepper{st}, in.bounded(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +146,8 @@ func TestMFReachesNoiseFloor(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Epochs = 30
 	cfg.Patience = 3
-	res, err := Run(context.Background(), st, &memData{train: split(parts[0], 128), val: split(parts[1], 4096)}, cfg)
+	in := memInput{spec: fieldSpec(t, 2, true), batchSize: 128, train: asRecords(t, parts[0], 2, true, 4096), val: asRecords(t, parts[1], 2, true, 4096)}
+	res, err := Fit(context.Background(), []*Stepper{st}, in.bounded(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -306,14 +306,11 @@ func (j *trainJob) validate(ctx context.Context, lk lake.Store, filter dataset.F
 	if err != nil {
 		return train.Metrics{}, err
 	}
-	data := &train.SourceData{Spec: j.spec, BatchSize: j.batchSize,
-		Validation: func(ctx context.Context) (train.Records, error) {
-			return p.Scan(ctx, p.Splits(), dataset.ScanOptions{BatchSize: 8192}), nil
-		}}
-	vb, err := data.ValidationBatches(ctx)
+	fz, err := feature.NewFeaturizer(j.spec)
 	if err != nil {
 		return train.Metrics{}, err
 	}
+	vb := train.NewSourceBatches(p.Scan(ctx, p.Splits(), dataset.ScanOptions{BatchSize: 8192}), fz, j.batchSize)
 	// Score as the exported model would: features no worker trained read as
 	// zero. The shards know which rows were trained; this process's Stepper
 	// saw only its own splits, so the model is rebuilt without random

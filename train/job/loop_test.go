@@ -15,8 +15,7 @@ import (
 	"github.com/lakestream/lakestream/train/optim"
 )
 
-// loopCase is a training job over a generated click log, run both by the
-// loop the runtime replaced (train.Run over scans) and by train.Fit.
+// loopCase is a training job over a generated click log, run by train.Fit.
 type loopCase struct {
 	cfg  Config
 	plan *dataset.Plan
@@ -62,21 +61,6 @@ func (lc *loopCase) stepper(tb testing.TB) *train.Stepper {
 	return train.NewStepper(m, ps, 0)
 }
 
-// oldLoop trains with train.Run over record iterators (the loop before the
-// runtime).
-func (lc *loopCase) oldLoop(tb testing.TB) train.Result {
-	c := &lc.cfg
-	data := &train.SourceData{Spec: c.Spec, BatchSize: c.BatchSize, Train: func(ctx context.Context, epoch int) (train.Records, error) {
-		opts := dataset.ScanOptions{BatchSize: 8192, Seed: c.Seed + uint64(epoch), RecycleBuffers: true}
-		return lc.plan.Scan(ctx, lc.plan.Splits(), opts), nil
-	}}
-	res, err := train.Run(context.Background(), lc.stepper(tb), data, c.Train)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return res
-}
-
 // graph trains with train.Fit: the datastream graph.
 func (lc *loopCase) graph(tb testing.TB) train.Result {
 	c := &lc.cfg
@@ -88,17 +72,16 @@ func (lc *loopCase) graph(tb testing.TB) train.Result {
 	return res
 }
 
-// TestGraphMatchesLoop: one train subtask of the graph trains exactly what
-// the replaced loop trained, bit for bit (same records, same mini-batches,
-// same store).
-func TestGraphMatchesLoop(t *testing.T) {
+// TestGraphIsReproducible: one train subtask trains the same tables bit
+// for bit in two runs (same records, same mini-batches, same store).
+func TestGraphIsReproducible(t *testing.T) {
 	for _, kind := range []train.Kind{train.KindLogistic, train.KindFM} {
 		t.Run(string(kind), func(t *testing.T) {
 			lc := newLoopCase(t, 30000, kind)
 			lc.cfg.Train.Epochs = 2
-			a, b := lc.oldLoop(t), lc.graph(t)
-			if a.Examples != b.Examples || a.Steps != b.Steps {
-				t.Fatalf("loop: %d examples %d steps; graph: %d, %d", a.Examples, a.Steps, b.Examples, b.Steps)
+			a, b := lc.graph(t), lc.graph(t)
+			if a.Examples != b.Examples || a.Steps != b.Steps || a.Examples != 2*lc.plan.Rows() {
+				t.Fatalf("runs: %d examples %d steps, then %d, %d; want %d examples", a.Examples, a.Steps, b.Examples, b.Steps, 2*lc.plan.Rows())
 			}
 			if d := TablesDiff(a.Tables, b.Tables); d != 0 {
 				t.Fatalf("tables differ by %g, want bit-identical", d)
@@ -107,37 +90,26 @@ func TestGraphMatchesLoop(t *testing.T) {
 	}
 }
 
-// BenchmarkLoopVsGraph runs the replaced loop and the graph side by side,
-// LR-FTRL and FM k=8, alternating which goes first in each iteration, so
-// that both see the same (shared, noisy) machine. It reports each path's
-// examples per second of wall time and per CPU-second of the process
-// (user + system, GC included; the figure to compare on a loaded machine)
-// and the ratios.
-func BenchmarkLoopVsGraph(b *testing.B) {
+// BenchmarkGraph trains LR-FTRL and FM k=8 with train.Fit, one epoch over
+// a 200k-row click log, and reports examples per second of wall time and
+// per CPU-second of the process (user + system, GC included; the figure to
+// compare on a loaded machine). bench/RESULTS.md holds its figures beside
+// those of the loop it replaced, measured side by side before that loop
+// was deleted.
+func BenchmarkGraph(b *testing.B) {
 	for _, kind := range []train.Kind{train.KindLogistic, train.KindFM} {
 		lc := newLoopCase(b, 200000, kind)
 		b.Run(string(kind), func(b *testing.B) {
-			var wall, cpu [2]time.Duration
-			var n [2]int64
-			paths := [2]func(testing.TB) train.Result{lc.oldLoop, lc.graph}
-			i := 0
+			var wall, cpu time.Duration
+			var n int64
 			for b.Loop() {
-				for k := range 2 {
-					p := (i + k) % 2
-					st, sc := time.Now(), cpuTime(b)
-					n[p] += paths[p](b).Examples
-					wall[p] += time.Since(st)
-					cpu[p] += cpuTime(b) - sc
-				}
-				i++
+				st, sc := time.Now(), cpuTime(b)
+				n += lc.graph(b).Examples
+				wall += time.Since(st)
+				cpu += cpuTime(b) - sc
 			}
-			rate := func(p int, d time.Duration) float64 { return float64(n[p]) / d.Seconds() }
-			b.ReportMetric(rate(0, wall[0]), "loop-examples/s")
-			b.ReportMetric(rate(1, wall[1]), "graph-examples/s")
-			b.ReportMetric(rate(0, cpu[0]), "loop-examples/cpu-s")
-			b.ReportMetric(rate(1, cpu[1]), "graph-examples/cpu-s")
-			b.ReportMetric(rate(1, wall[1])/rate(0, wall[0]), "graph/loop-wall")
-			b.ReportMetric(rate(1, cpu[1])/rate(0, cpu[0]), "graph/loop-cpu")
+			b.ReportMetric(float64(n)/wall.Seconds(), "examples/s")
+			b.ReportMetric(float64(n)/cpu.Seconds(), "examples/cpu-s")
 		})
 	}
 }
