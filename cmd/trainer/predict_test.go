@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,6 +16,7 @@ import (
 
 	pb "github.com/lakestream/lakestream/api/inference"
 	"github.com/lakestream/lakestream/dataset"
+	"github.com/lakestream/lakestream/internal/predictortest"
 	"github.com/lakestream/lakestream/lake"
 	"github.com/lakestream/lakestream/model"
 	"github.com/lakestream/lakestream/serve"
@@ -28,16 +27,10 @@ import (
 // the 10,000 rows of the test day with "trainer predict", and asks a real
 // predictor process for the same rows over gRPC: the scores are equal.
 func TestPredictEqualsPredictorProcess(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the predictor binary; run without -short")
-	}
 	t.Setenv("LAKESTREAM_KAFKA_BROKERS", "")
 	ctx := context.Background()
+	bin := predictortest.Build(t) // skips under -short
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "predictor")
-	if out, err := exec.Command("go", "build", "-o", bin, "../predictor").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 	lakeDir, specPath := filepath.Join(dir, "lake"), filepath.Join(dir, "spec.yaml")
 	store, err := lake.NewLocal(lakeDir)
 	if err != nil {
@@ -85,29 +78,7 @@ func TestPredictEqualsPredictorProcess(t *testing.T) {
 	}
 
 	// The predictor, serving the same version.
-	cmd := exec.Command(bin, "--lake", lakeDir, "--model", "ctr@1", "--listen", "127.0.0.1:0", "--metrics-listen", "")
-	cmd.Env = append(os.Environ(), "LAKESTREAM_KAFKA_BROKERS=")
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	addr := ""
-	lines := bufio.NewScanner(stderr)
-	for addr == "" && lines.Scan() {
-		if line := lines.Text(); strings.Contains(line, "predictor serving") {
-			if i := strings.Index(line, "grpc="); i >= 0 {
-				addr = strings.Fields(line[i+len("grpc="):])[0]
-			}
-		}
-	}
-	if addr == "" {
-		t.Fatal("the predictor did not log its address")
-	}
-	go func() {
-		for lines.Scan() {
-		}
-	}()
+	_, addr := predictortest.Start(t, bin, "--lake", lakeDir, "--model", "ctr@1", "--listen", "127.0.0.1:0", "--metrics-listen", "")
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
