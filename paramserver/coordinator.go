@@ -56,6 +56,13 @@ type CoordinatorConfig struct {
 	// A nil Lake disables checkpoints and recovery from shard failures.
 	Lake   lake.Store
 	Prefix string
+	// EpochEnd, when set, is called once an epoch's last checkpoint is
+	// durable (name is that checkpoint, epoch counts from 0), before the
+	// next epoch opens: no split is in progress and none is handed out
+	// while it runs. It returns whether the job stops there (early
+	// stopping); a job also ends after its last epoch. An error is retried
+	// with a new checkpoint. It needs Lake (checkpoints).
+	EpochEnd func(ctx context.Context, epoch int, checkpoint string) (stop bool, err error)
 	// Now is the clock for leases; nil means time.Now.
 	Now func() time.Time
 	// Logger receives progress messages; nil means slog.Default().
@@ -564,14 +571,27 @@ func (co *Coordinator) checkpoint(ctx context.Context, shards Checkpointer) erro
 	}
 	co.log.Info("checkpoint taken", "name", m.Name, "epoch", m.Epoch)
 	co.mu.Lock()
-	defer co.mu.Unlock()
 	co.last, co.ckpts, co.sinceCkpt, co.instances = m, co.ckpts+1, 0, before
+	if co.pause != wantCheckpoint {
+		co.mu.Unlock()
+		return nil // a recovery was requested meanwhile
+	}
+	co.mu.Unlock()
+	stop := false
+	if all && co.cfg.EpochEnd != nil {
+		// The pause holds: no split is handed out while the epoch is judged.
+		if stop, err = co.cfg.EpochEnd(ctx, m.Epoch, m.Name); err != nil {
+			return fmt.Errorf("end of epoch %d: %w", m.Epoch+1, err)
+		}
+	}
+	co.mu.Lock()
+	defer co.mu.Unlock()
 	if co.pause != wantCheckpoint {
 		return nil // a recovery was requested meanwhile
 	}
 	co.pause = running
 	if all {
-		if co.epoch+1 >= co.cfg.Epochs {
+		if stop || co.epoch+1 >= co.cfg.Epochs {
 			co.finished = true
 		} else {
 			co.nextEpochLocked()

@@ -3,6 +3,7 @@ package paramserver
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -350,4 +351,60 @@ func TestCoordinatorWorkerQuorum(t *testing.T) {
 	mustAcquire(t, co, "b", Assigned)
 	co.Leave("b") // the quorum counts registrations: a dead worker does not stall the job
 	mustAcquire(t, co, "a", Assigned)
+}
+
+// TestCoordinatorEpochEnd: EpochEnd is called after each epoch's last
+// checkpoint, with no split handed out meanwhile, and a stop there ends the
+// job before its last epoch.
+func TestCoordinatorEpochEnd(t *testing.T) {
+	ctx := context.Background()
+	l := mustLocal(t, Config{Tables: []TableSpec{{Name: "w", Width: 1, Optimizer: sgd(1)}}})
+	store := laketest.NewMemory()
+	var co *Coordinator
+	type call struct {
+		epoch int
+		ckpt  string
+	}
+	var calls []call
+	co, err := NewCoordinator(CoordinatorConfig{Epochs: 5, Shards: &localCheckpointer{l: l, store: store}, Lake: store, Prefix: "ckpt",
+		EpochEnd: func(ctx context.Context, epoch int, ckpt string) (bool, error) {
+			calls = append(calls, call{epoch, ckpt})
+			if a, err := co.Acquire("a"); err != nil || a.State != Wait {
+				t.Errorf("Acquire during EpochEnd: %+v %v, want Wait", a, err)
+			}
+			return epoch == 1, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := co.Register("a", 2); err != nil {
+		t.Fatal(err)
+	}
+	for range 100 {
+		a, err := co.Acquire("a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.State == Done {
+			break
+		}
+		if a.State == Wait {
+			if err := co.barrierWork(ctx); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if err := co.Complete("a", a.Split, a.Generation); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := co.Status()
+	if !st.Finished || st.Epoch != 1 {
+		t.Fatalf("status %+v: want finished in epoch 1 (of 5)", st)
+	}
+	// Checkpoints: the initial one, then one per epoch end.
+	want := []call{{0, "ckpt-000001"}, {1, "ckpt-000002"}}
+	if !slices.Equal(calls, want) {
+		t.Fatalf("EpochEnd calls %v, want %v", calls, want)
+	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -105,16 +106,6 @@ func parseShard(s string) (int, int, error) {
 	return i, n, nil
 }
 
-// refuseUnbuilt refuses the "trainer train" flags a distributed job does not
-// implement yet, rather than accept and ignore them. --output is each
-// command's own: the coordinator saves the model, workers refuse it.
-func refuseUnbuilt(j *trainJob) error {
-	if j.run.Patience != 0 {
-		return &usageError{"--patience: distributed jobs do not stop early yet; drop it, or use \"trainer train\""}
-	}
-	return nil
-}
-
 // psModel builds the job's model from its flags, as "trainer train" does,
 // so that shards and workers declare the same tables.
 func psModel(j *trainJob) (train.Model, error) {
@@ -168,9 +159,6 @@ func runPS(ctx context.Context, args []string, stdout io.Writer) error {
 	if *shard == "" {
 		return &usageError{"--shard is required, e.g. --shard 0/2"}
 	}
-	if err := refuseUnbuilt(j); err != nil {
-		return err
-	}
 	i, n, err := parseShard(*shard)
 	if err != nil {
 		return err
@@ -181,6 +169,11 @@ func runPS(ctx context.Context, args []string, stdout io.Writer) error {
 		return &usageError{err.Error()}
 	}
 	j.promote = pf.promotion(j)
+	// --patience is a job flag like --epochs: every process of the job is
+	// given it, the coordinator applies it.
+	if j.run.Patience > 0 && j.valDT == "" {
+		return &usageError{"--patience needs --validation-dt: the days the coordinator validates every epoch on"}
+	}
 	if j.output != "" || j.promote != nil {
 		if !*coordinateFlag {
 			return &usageError{"--output: the coordinator saves a distributed job's model: give --output (and --promote) with --coordinate (shard 0 runs it; the other shards accept them, so one template serves every shard)"}
@@ -195,19 +188,17 @@ func runPS(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	log := newLogger(os.Stderr).With("shard", *shard)
 	var m train.Model
-	var save func(context.Context, *paramserver.Coordinator, *paramserver.Client, io.Writer) error
-	if coordinate && j.output != "" {
+	var cj *coordinatorJob
+	if coordinate && (j.output != "" || j.run.Patience > 0) {
 		// Plan the job as its workers do, before any of them can
 		// register: the data, the fitted spec and the model the version
 		// is saved with are checked now, not after training.
-		lk, filter, plan, pm, err := j.workerSetup(ctx, "training")
-		if err != nil {
+		cj = &coordinatorJob{j: j, pf: &pf, log: log, stdout: stdout}
+		if cj.lk, cj.filter, cj.plan, cj.model, err = j.workerSetup(ctx, "training"); err != nil {
 			return err
 		}
-		m = pm
-		save = func(ctx context.Context, co *paramserver.Coordinator, client *paramserver.Client, stdout io.Writer) error {
-			return j.saveShards(ctx, lk, filter, plan, pm, co, client, &pf, log, stdout)
-		}
+		cj.es = train.EarlyStopping{Metric: cmp.Or(j.run.Metric, train.DefaultMetric(cj.model)), Patience: j.run.Patience, MinDelta: j.run.MinDelta}
+		m = cj.model
 	} else if m, err = psModel(j); err != nil {
 		return err
 	}
@@ -237,10 +228,17 @@ func runPS(ctx context.Context, args []string, stdout io.Writer) error {
 		if len(cl.shardMap) != n {
 			return &usageError{fmt.Sprintf("--shards lists %d addresses, --shard says %d shards", len(cl.shardMap), n)}
 		}
-		co, err = paramserver.NewCoordinator(paramserver.CoordinatorConfig{Epochs: j.run.Epochs, LeaseTTL: *lease, Workers: *workers,
-			CheckpointEvery: *every, Clocks: scfg.Clocks, Lake: lk, Prefix: *prefix, Logger: log})
+		ccfg := paramserver.CoordinatorConfig{Epochs: j.run.Epochs, LeaseTTL: *lease, Workers: *workers,
+			CheckpointEvery: *every, Clocks: scfg.Clocks, Lake: lk, Prefix: *prefix, Logger: log}
+		if cj != nil && j.valDT != "" {
+			ccfg.EpochEnd = cj.epochEnd
+		}
+		co, err = paramserver.NewCoordinator(ccfg)
 		if err != nil {
 			return err
+		}
+		if cj != nil {
+			cj.co = co
 		}
 		scfg.Coordinator = co
 	}
@@ -257,7 +255,7 @@ func runPS(ctx context.Context, args []string, stdout io.Writer) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx, lis) })
 	if co != nil {
-		g.Go(func() error { return runCoordinator(gctx, co, cl, log, stdout, save) })
+		g.Go(func() error { return runCoordinator(gctx, co, cl, log, stdout, cj) })
 	}
 	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
 		return err
@@ -267,10 +265,9 @@ func runPS(ctx context.Context, args []string, stdout io.Writer) error {
 
 // runCoordinator connects the coordinator to every shard (including this one)
 // for checkpoints and drives it until the job finishes, then saves the model
-// when save is set. The shard keeps serving afterwards so the trained tables
-// can be read.
-func runCoordinator(ctx context.Context, co *paramserver.Coordinator, cl clusterFlags, log *slog.Logger, stdout io.Writer,
-	save func(context.Context, *paramserver.Coordinator, *paramserver.Client, io.Writer) error) error {
+// when cj has an --output. The shard keeps serving afterwards so the trained
+// tables can be read.
+func runCoordinator(ctx context.Context, co *paramserver.Coordinator, cl clusterFlags, log *slog.Logger, stdout io.Writer, cj *coordinatorJob) error {
 	ccfg, err := cl.clientConfig()
 	if err != nil {
 		return err
@@ -282,6 +279,9 @@ func runCoordinator(ctx context.Context, co *paramserver.Coordinator, cl cluster
 		return fmt.Errorf("coordinator: %w", err)
 	}
 	defer client.Close()
+	if cj != nil {
+		cj.client = client // before Run, which calls cj.epochEnd
+	}
 	co.SetShards(client)
 	if err := co.Run(ctx, 0); err != nil {
 		return err
@@ -289,8 +289,8 @@ func runCoordinator(ctx context.Context, co *paramserver.Coordinator, cl cluster
 	st := co.Status()
 	log.Info("job finished", "epochs", st.Epoch+1, "splits", st.Splits, "checkpoints", st.Checkpoints)
 	fmt.Fprintf(stdout, "job finished: %d epochs of %d splits, %d checkpoints\n", st.Epoch+1, st.Splits, st.Checkpoints)
-	if save != nil {
-		if err := save(ctx, co, client, stdout); err != nil {
+	if cj != nil && cj.j.output != "" {
+		if err := cj.save(ctx); err != nil {
 			return err
 		}
 	}
@@ -298,32 +298,93 @@ func runCoordinator(ctx context.Context, co *paramserver.Coordinator, cl cluster
 	return nil
 }
 
-// saveShards saves the model the shards trained as the next version of
-// --output, with the validation metrics of the exported model (the rows no
-// worker trained read as zeros, as in the artifact), and with --promote
-// judges, promotes and announces it as "trainer train" does. A version the
-// gate refuses is reported, and the shard serves on.
-func (j *trainJob) saveShards(ctx context.Context, lk lake.Store, filter dataset.Filter, plan *dataset.Plan, m train.Model,
-	co *paramserver.Coordinator, client *paramserver.Client, pf *promoteFlags, log *slog.Logger, stdout io.Writer) error {
-	sj := &job.ShardJob{Config: j.config(), Spec: j.spec, Plan: plan, Model: m, ModelConfig: j.model,
-		Examples: co.Status().Examples}
+// coordinatorJob is the coordinating shard's part of a job with --output or
+// --patience: the job planned as its workers plan it, the validation of
+// every epoch and the save at the end.
+type coordinatorJob struct {
+	j      *trainJob
+	pf     *promoteFlags
+	log    *slog.Logger
+	stdout io.Writer
+	lk     lake.Store
+	filter dataset.Filter
+	plan   *dataset.Plan
+	model  train.Model
+	co     *paramserver.Coordinator
+	client *paramserver.Client // the shards; set before the coordinator runs
+	es     train.EarlyStopping
+	// best is the checkpoint of the best epoch so far, and examples the
+	// rows trained into it.
+	best     string
+	bestEp   int
+	examples int64
+}
+
+// epochEnd is the coordinator's EpochEnd: it validates the epoch's tables
+// on the --validation-dt days, applies --patience, and before the job ends
+// (early or after its last epoch) restores the best epoch's checkpoint on
+// every shard when a later epoch was worse, so the workers' last validation
+// and the saved model are the best epoch's, as in "trainer train".
+func (cj *coordinatorJob) epochEnd(ctx context.Context, epoch int, ckpt string) (bool, error) {
+	m, err := cj.j.validate(ctx, cj.lk, cj.filter, cj.client)
+	if err != nil {
+		return false, fmt.Errorf("validate epoch %d: %w", epoch+1, err)
+	}
+	best, stop := cj.es.Observe(epoch, &m)
+	// Six decimals (formatMetrics has four): epochs a patience compares.
+	switch {
+	case m.RMSE > 0:
+		fmt.Fprintf(cj.stdout, "epoch %d validation: rmse %.6f  mae %.6f  (%d examples)\n", epoch+1, m.RMSE, m.MAE, m.Examples)
+	case m.Accuracy > 0:
+		fmt.Fprintf(cj.stdout, "epoch %d validation: accuracy %.6f  logloss %.6f  (%d examples)\n", epoch+1, m.Accuracy, m.LogLoss, m.Examples)
+	default:
+		fmt.Fprintf(cj.stdout, "epoch %d validation: auc %.6f  logloss %.6f  (%d examples)\n", epoch+1, m.AUC, m.LogLoss, m.Examples)
+	}
+	cj.log.Info("epoch validated", "epoch", epoch+1, "auc", m.AUC, "logloss", m.LogLoss, "best_epoch", cj.es.BestEpoch()+1, "stop", stop)
+	if best {
+		cj.best, cj.bestEp, cj.examples = ckpt, epoch, cj.co.Status().Examples
+	}
+	if (stop || epoch+1 >= cj.j.run.Epochs) && !best {
+		if err := cj.client.Restore(ctx, cj.best); err != nil {
+			return false, fmt.Errorf("restore the best epoch (%d, checkpoint %s): %w", cj.bestEp+1, cj.best, err)
+		}
+		cj.log.Info("restored the best epoch's tables", "epoch", cj.bestEp+1, "checkpoint", cj.best)
+	}
+	if stop {
+		fmt.Fprintf(cj.stdout, "early stopping after epoch %d: the best is epoch %d\n", epoch+1, cj.bestEp+1)
+	}
+	return stop, nil
+}
+
+// save saves the model the shards trained as the next version of --output,
+// with the validation metrics of the exported model (the rows no worker
+// trained read as zeros, as in the artifact), and with --promote judges,
+// promotes and announces it as "trainer train" does. A version the gate
+// refuses is reported, and the shard serves on.
+func (cj *coordinatorJob) save(ctx context.Context) error {
+	j, stdout, log := cj.j, cj.stdout, cj.log
+	sj := &job.ShardJob{Config: j.config(), Spec: j.spec, Plan: cj.plan, Model: cj.model, ModelConfig: j.model,
+		Examples: cj.co.Status().Examples, Epoch: cj.co.Status().Epoch}
+	if cj.best != "" {
+		sj.Examples, sj.Epoch = cj.examples, cj.bestEp
+	}
 	if j.valDT != "" {
-		v, err := j.validate(ctx, lk, filter, client)
+		v, err := j.validate(ctx, cj.lk, cj.filter, cj.client)
 		if err != nil {
 			return fmt.Errorf("validate the model of --output %s: %w", j.output, err)
 		}
 		sj.Validation = &v
-		fmt.Fprintf(stdout, "validation: %s\n", formatMetrics(v))
+		fmt.Fprintf(stdout, "validation (epoch %d): %s\n", sj.Epoch+1, formatMetrics(v))
 	}
 	start := time.Now()
-	v, exported, err := job.SaveShards(ctx, lk, client, sj)
+	v, exported, err := job.SaveShards(ctx, cj.lk, cj.client, sj)
 	if err != nil {
 		return err
 	}
 	log.Info("model saved", "model", j.output, "version", v.Version, "export", exported.Round(time.Millisecond), "total", time.Since(start).Round(time.Millisecond))
 	fmt.Fprintf(stdout, "saved models/%s/%d\n", j.output, v.Version)
 	var rejected *gateRejected
-	if err := pf.report(stdout, j.output, &v); errors.As(err, &rejected) {
+	if err := cj.pf.report(stdout, j.output, &v); errors.As(err, &rejected) {
 		log.Warn("the gate refused the version; the champion stays", "model", j.output, "version", v.Version, "reason", v.Decision.Reason)
 	} else if err != nil {
 		return err

@@ -657,9 +657,10 @@ func TestWorkerBatchSize(t *testing.T) {
 }
 
 // TestDistributedRefusesUnbuiltFlags: ps and workers refuse the "trainer
-// train" flags they do not implement (--patience; --output anywhere but on
-// the coordinating ps, and an --output that is no model name) with a usage
-// error naming the flag, instead of training and ignoring them.
+// train" flags they cannot apply (--output anywhere but on the coordinating
+// ps, an --output that is no model name, --patience without validation days
+// or on a stream worker) with a usage error naming the flag, instead of
+// training and ignoring them.
 func TestDistributedRefusesUnbuiltFlags(t *testing.T) {
 	spec := filepath.Join(t.TempDir(), "spec.yaml")
 	if err := os.WriteFile(spec, []byte(clicklog.SpecYAML(18)), 0o644); err != nil {
@@ -676,9 +677,9 @@ func TestDistributedRefusesUnbuiltFlags(t *testing.T) {
 		{"ps", []string{"--shard", "0/1", "--coordinate", "--shards", "127.0.0.1:1", "--promote"}, "--promote needs --output"},
 		{"ps", []string{"--shard", "0/1", "--coordinate", "--shards", "127.0.0.1:1", "--output", "m", "--promote"}, "--promote needs --validation-dt"},
 		{"ps", []string{"--shard", "0/1", "--output", "m", "--min-auc", "0.7"}, "--min-auc"},
-		{"ps", []string{"--shard", "0/1", "--patience", "2"}, "--patience"},
+		{"ps", []string{"--shard", "0/1", "--patience", "2"}, "--patience needs --validation-dt"},
 		{"worker", []string{"--coordinator", "127.0.0.1:1", "--shards", "127.0.0.1:1", "--output", "m"}, "--output"},
-		{"worker", []string{"--coordinator", "127.0.0.1:1", "--shards", "127.0.0.1:1", "--patience", "2"}, "--patience"},
+		{"worker", []string{"--coordinator", "127.0.0.1:1", "--shards", "127.0.0.1:1", "--patience", "2"}, "--patience needs --validation-dt"},
 		{"worker", []string{"--topic", "t", "--kafka-brokers", "127.0.0.1:1", "--shards", "127.0.0.1:1", "--output", "m"}, "--output"},
 		{"worker", []string{"--topic", "t", "--kafka-brokers", "127.0.0.1:1", "--shards", "127.0.0.1:1", "--patience", "2"}, "--patience"},
 	} {

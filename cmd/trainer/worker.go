@@ -90,8 +90,8 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer) error {
 		if j.output != "" {
 			return &usageError{"--output: stream workers do not write a model version yet; name the consumer group with --group, or train and publish from one process with \"trainer stream --output\""}
 		}
-		if err := refuseUnbuilt(j); err != nil {
-			return err
+		if j.run.Patience != 0 {
+			return &usageError{"--patience: a stream worker trains one pass over the topic and does not stop early; drop it"}
 		}
 		return runStreamWorker(ctx, j, cl, sf, *name, *coordAddr, stdout)
 	}
@@ -101,8 +101,9 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer) error {
 	if j.output != "" {
 		return &usageError{"--output: the coordinator saves a distributed job's model (a worker holds only the keys of its own splits): give --output to \"trainer ps --coordinate\""}
 	}
-	if err := refuseUnbuilt(j); err != nil {
-		return err
+	// --patience is a job flag like --epochs: the coordinator applies it.
+	if j.run.Patience > 0 && j.valDT == "" {
+		return &usageError{"--patience needs --validation-dt: the days the coordinator validates every epoch on"}
 	}
 	log := newLogger(os.Stderr).With("worker", *name)
 	w := &worker{name: *name, job: j, log: log}

@@ -30,7 +30,11 @@ type ShardJob struct {
 	// NewModel.
 	Model       train.Model
 	ModelConfig train.ModelConfig
-	// Examples is the rows trained over all epochs.
+	// Epoch is the epoch whose tables the shards hold (from 0): the last
+	// one, or the best one with early stopping.
+	Epoch int
+	// Examples is the rows trained into those tables, over all epochs up
+	// to Epoch.
 	Examples int64
 	// Validation holds the trained model's metrics on the validation
 	// rows, or nil.
@@ -69,7 +73,7 @@ func SaveShards(ctx context.Context, store lake.Store, ps *paramserver.Client, j
 	}
 	exported := time.Since(start)
 	out := &Outcome{
-		Result:      train.Result{Examples: j.Examples, Tables: tables, Validation: j.Validation},
+		Result:      train.Result{Examples: j.Examples, BestEpoch: j.Epoch, Tables: tables, Validation: j.Validation},
 		Model:       j.Model,
 		ModelConfig: j.ModelConfig,
 		Spec:        j.Spec,

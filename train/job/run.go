@@ -243,9 +243,9 @@ func artifact(c *Config, plan *dataset.Plan, out *Outcome) (*model.Model, error)
 		},
 		Metrics: map[string]float64{},
 	}
+	meta.Hyperparameters["best_epoch"] = fmt.Sprint(res.BestEpoch + 1)
 	// A distributed job's coordinator has no per-epoch losses (SaveShards).
 	if len(res.Epochs) > 0 {
-		meta.Hyperparameters["best_epoch"] = fmt.Sprint(res.BestEpoch + 1)
 		meta.Metrics["train_loss"] = res.Epochs[res.BestEpoch].TrainLoss
 	}
 	// The input types travel with the model: a predictor must hash an
@@ -285,9 +285,9 @@ func lineage(c *Config, plan *dataset.Plan, res train.Result) *model.Lineage {
 	lin := &model.Lineage{Job: "train-" + c.Output, Source: strings.TrimSuffix(c.Lake, "/") + "/" + c.Data}
 	best := res.BestEpoch
 	if len(res.Epochs) == 0 {
-		// A distributed job (SaveShards) saves its last epoch and reports
-		// only its examples.
-		best, lin.Examples = c.Train.Epochs-1, res.Examples
+		// A distributed job (SaveShards) reports only the examples up to
+		// its best epoch.
+		lin.Examples = res.Examples
 	}
 	for _, e := range res.Epochs[:min(best+1, len(res.Epochs))] {
 		lin.Examples += e.Examples
