@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"testing"
+	"time"
 
 	"github.com/lakestream/lakestream/datastream"
 	"github.com/lakestream/lakestream/lake"
@@ -52,7 +53,7 @@ func BenchmarkCheckpointBarrier(b *testing.B) {
 		b.Fatal(err)
 	}
 	cps := datastream.ObjectCheckpoints(store, lake.ErrNotExist)
-	f := &fit{cfg: Config{Checkpoint: Checkpointing{Fingerprint: []byte("bench")}}}
+	f := &fit{cfg: Config{Checkpoint: Checkpointing{Fingerprint: []byte("bench")}}, now: time.Now}
 	s := &fitSink{Sink: NewSink(st, nil, 0), fit: f}
 	var size int
 	for b.Loop() {
