@@ -162,3 +162,12 @@ func (e *evaluator) metrics(m Model) (Metrics, error) {
 	}
 	return res, nil
 }
+
+// logValue is x for a log line; an undefined metric (NaN, the AUC of one
+// class) is written as "undefined", which a JSON log can hold.
+func logValue(x float64) any {
+	if math.IsNaN(x) {
+		return "undefined"
+	}
+	return x
+}

@@ -225,7 +225,7 @@ func (f *fit) run(ctx context.Context) (Result, error) {
 		f.state.reports = append(f.state.reports, rep)
 		attrs := []any{"epoch", epoch + 1, "examples", rep.Examples, "train_loss", rep.TrainLoss, "duration", rep.Duration.Round(time.Millisecond)}
 		if rep.Validation != nil {
-			attrs = append(attrs, "val_"+string(f.metric), rep.Validation.Get(f.metric))
+			attrs = append(attrs, "val_"+string(f.metric), logValue(rep.Validation.Get(f.metric)))
 		}
 		f.log.Info("epoch done", attrs...)
 		f.state.epoch++

@@ -172,7 +172,10 @@ func QualityWarnings(res train.Result) []string {
 	if v == nil || v.RMSE > 0 || v.Accuracy > 0 {
 		return nil
 	}
-	if v.AUC <= 0.5 || math.IsNaN(v.AUC) {
+	if math.IsNaN(v.AUC) {
+		return []string{"validation AUC undefined: the validation rows hold one class of the label; check that the label column is right and that the rows hold both classes"}
+	}
+	if v.AUC <= 0.5 {
 		return []string{fmt.Sprintf("validation AUC %.4f ≤ 0.5: the model ranks no better than chance; check that the label column is right and that the training rows hold both classes", v.AUC)}
 	}
 	return nil

@@ -121,7 +121,7 @@ func (p *pipeline) Train(ctx context.Context, r *Run) (Candidate, error) {
 	cand := Candidate{Version: out.Version, WarmStart: c.WarmStart, Metrics: map[string]float64{}}
 	if v := out.Result.Validation; v != nil {
 		for k, x := range map[string]float64{"validation_auc": v.AUC, "validation_logloss": v.LogLoss, "validation_rmse": v.RMSE} {
-			if x != 0 {
+			if x != 0 && !math.IsNaN(x) { // NaN: undefined (one class), which JSON cannot hold
 				cand.Metrics[k] = x
 			}
 		}
