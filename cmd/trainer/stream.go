@@ -223,10 +223,24 @@ func runStream(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 	}
+	// The checkpoints hold the change from the warm-start base: a job
+	// that resumes from them starts from the base version its first run
+	// resolved (recorded beside them), whatever --warm-start names now.
+	baseKey := "checkpoints/" + jobName + "/warm-start"
 	warm := j.warm
 	switch {
 	case latest != nil:
 		log.Info("resuming from the job's latest checkpoint", "checkpoint", latest.ID, "savepoint", latest.Savepoint)
+		raw, err := lake.ReadAll(ctx, store, baseKey)
+		switch {
+		case err == nil:
+			if warm != "" && warm != string(raw) {
+				log.Info("--warm-start "+warm+": the job resumes from its checkpoint, trained from the base its first run resolved", "base", string(raw))
+			}
+			warm = string(raw)
+		case !errors.Is(err, lake.ErrNotExist):
+			return fmt.Errorf("read %s: %w", baseKey, err)
+		}
 	case resume != nil:
 		warm = fmt.Sprintf("%s@%d", j.output, resume.version)
 		log.Info("resuming after the job's newest version", "version", resume.version, "examples", resume.lin.Examples)
@@ -249,6 +263,11 @@ func runStream(ctx context.Context, args []string, stdout io.Writer) error {
 			return fmt.Errorf("--warm-start %s: %w", warm, err)
 		}
 		warm = fmt.Sprintf("%s@%d", base.Meta().Name, base.Meta().Version)
+	}
+	if latest == nil {
+		if err := store.Put(ctx, baseKey, strings.NewReader(warm), int64(len(warm))); err != nil {
+			return fmt.Errorf("record the warm-start base in %s: %w", baseKey, err)
+		}
 	}
 
 	pcfgEval := eval.DefaultPrequentialConfig(eval.Windows{}, j.spec.Label.Column, "")
@@ -355,6 +374,9 @@ func runStream(ctx context.Context, args []string, stdout io.Writer) error {
 	stopped, err := runStreamJob(ctx, dj, src, stream.Examples, *maxRecords, *idleExit, log, "stopping at a final checkpoint")
 	if err != nil && stopped == "failed" {
 		err = fmt.Errorf("trainer stream: %w", err)
+		if errors.Is(err, train.ErrCheckpointMismatch) {
+			err = fmt.Errorf("%w (to start this job afresh, delete checkpoints/%s/ in the lake or choose another --output)", err, jobName)
+		}
 	}
 	state := "stopped"
 	if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -280,4 +281,39 @@ func (s *streamRun) dayRows(dt string) []arrow.Record {
 		}
 	})
 	return recs
+}
+
+// TestTrainerStreamKeepsWarmStartBase: a job warm-started from a model name
+// resumes from its checkpoint with the base version its first run resolved,
+// though the name now resolves to a newer version (the checkpoint holds the
+// change from that base, and its fingerprint names it).
+func TestTrainerStreamKeepsWarmStartBase(t *testing.T) {
+	c := newCluster(t, "logistic") // skips under -short
+	brokers := kafkatest.Brokers(t)
+	s := &streamRun{cluster: c, brokers: brokers, adm: kafkatest.Admin(t, brokers)}
+	s.topic = kafkatest.Topic(t, brokers, 1, nil)
+	s.dlq = kafkatest.Topic(t, brokers, 1, nil)
+	n := s.produce(s.trainingRows())
+	run := func(output string, maxRecords int, extra ...string) *proc {
+		t.Helper()
+		args := []string{"stream", "--lake", c.lake, "--data", "clicks", "--spec", c.spec,
+			"--dt", c.days[0].DT + ".." + c.days[len(c.days)-2].DT, "--model", "logistic", "--seed", "7",
+			"--topic", s.topic, "--kafka-brokers", strings.Join(brokers, ","), "--dead-letter-topic", s.dlq, "--output", output,
+			"--publish-every", "0", "--max-records", strconv.Itoa(maxRecords), "--model-topic", kafkatest.Name(t, "models")}
+		p := c.start(output, append(args, extra...)...)
+		if err := waitExit(p, 3*time.Minute); err != nil {
+			t.Fatalf("trainer stream --output %s: %v\n%s", output, err, tail(p.errb.String(), 3000))
+		}
+		return p
+	}
+	run("base", 5000)                          // base v1
+	run("ctr", 10000, "--warm-start", "base")  // from base@1, stopped at a savepoint
+	run("base", 20000)                         // base v2: "base" now resolves to it
+	p := run("ctr", n, "--warm-start", "base") // resumes from ctr's checkpoint, on base@1
+	if !strings.Contains(p.errb.String(), "resuming from the job's latest checkpoint") || !strings.Contains(p.errb.String(), `"base":"base@1"`) {
+		t.Errorf("the restarted job did not resume from its checkpoint on base@1:\n%s", tail(p.errb.String(), 3000))
+	}
+	if !strings.Contains(p.out.String(), fmt.Sprintf("trained %d examples", n)) {
+		t.Errorf("want all %d examples trained once:\n%s", n, p.out.String())
+	}
 }
