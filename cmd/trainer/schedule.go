@@ -43,13 +43,15 @@ func (e *exitError) ExitCode() int { return e.code }
 const scheduleUsage = `Usage: trainer schedule <subcommand> [arguments] [flags]: scheduled retraining (see README "Scheduled retraining")
 
   trainer schedule serve    --schedule FILE [--jobs a,b] [--metrics-listen :9464]
-  trainer schedule run      JOB --interval ID --schedule FILE [--force]
+  trainer schedule run      JOB --interval ID|latest --schedule FILE [--force]
   trainer schedule backfill JOB --from ID --to ID --schedule FILE [--force]
   trainer schedule status   [JOB] --schedule FILE
 
 "run" exits 0 when the run succeeded (or had already), 3 when the gate
 refused the version, 4 when the data did not arrive, 5 when another scheduler
-is running the interval, 1 when it failed, 2 on bad input.`
+is running the interval, 1 when it failed, 2 on bad input. "--interval latest"
+runs the last interval that has closed by the job's timetable (a Kubernetes
+CronJob calls it so).`
 
 // runSchedule is "trainer schedule".
 func runSchedule(ctx context.Context, args []string, stdout io.Writer) error {
@@ -83,7 +85,7 @@ func runSchedule(ctx context.Context, args []string, stdout io.Writer) error {
 		jobs = fs.String("jobs", "", "comma-separated jobs to run (default: all)")
 		metricsAddr = fs.String("metrics-listen", "", "serve Prometheus metrics on this address (/metrics)")
 	case "run":
-		interval = fs.String("interval", "", "the interval to run, e.g. 2026-11-08 (required)")
+		interval = fs.String("interval", "", "the interval to run, e.g. 2026-11-08, or latest: the last one that has closed by the job's timetable (required)")
 		force = fs.Bool("force", false, "run it again even if it succeeded or the gate refused it")
 	case "backfill":
 		from = fs.String("from", "", "first interval (required)")
@@ -132,7 +134,10 @@ func runSchedule(ctx context.Context, args []string, stdout io.Writer) error {
 	switch sub {
 	case "run":
 		if *interval == "" {
-			return &usageError{"schedule run: --interval is required (e.g. 2026-11-08)"}
+			return &usageError{"schedule run: --interval is required (e.g. 2026-11-08, or latest)"}
+		}
+		if *interval == "latest" {
+			*interval = selected[0].LatestClosed(time.Now()).ID
 		}
 		if _, err := selected[0].IntervalByID(*interval); err != nil {
 			return &usageError{"--interval: " + err.Error()}

@@ -259,3 +259,46 @@ func TestScheduleKill9(t *testing.T) {
 		t.Errorf("champion history %v after %d succeeded runs: want each run's version promoted once", moves, succeeded)
 	}
 }
+
+// TestScheduleRunLatest: "--interval latest" runs the last interval of the
+// job's timetable that has closed by now (what a CronJob asks for). The
+// lake's data is from 2026-11, so that interval has no data: exit 4, and
+// the run record is the latest interval's.
+func TestScheduleRunLatest(t *testing.T) {
+	t.Setenv("LAKESTREAM_KAFKA_BROKERS", "")
+	lakeDir, spec := scheduleLake(t, time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), 3, 3000)
+	// A short sensor: by default it waits up to 6 h after the interval's
+	// end for the data, which at 02:30-08:30 UTC would hold the test.
+	file := writeSchedule(t, lakeDir, fmt.Sprintf(cliJob, "30 2 * * *", "clicks", spec, "")+"    sensor: {timeout: 1s, poke: 100ms}\n")
+	f, err := schedule.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := f.Job("ctr-daily")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := j.LatestClosed(time.Now()).ID
+	out, code, err := runCLI("schedule", "run", "ctr-daily", "--interval", "latest", "--schedule", file)
+	after := j.LatestClosed(time.Now()).ID
+	t.Logf("exit %d, %v\n%s", code, err, out)
+	if code != exitNoData {
+		t.Fatalf("exit %d, want %d (no data for the latest interval)", code, exitNoData)
+	}
+	recs, err := schedule.Records(context.Background(), mustLocalLake(t, lakeDir), "ctr-daily")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || (recs[0].Interval != before && recs[0].Interval != after) {
+		t.Fatalf("run records %+v, want one for the latest closed interval %s", recs, before)
+	}
+}
+
+func mustLocalLake(t *testing.T, dir string) lake.Store {
+	t.Helper()
+	s, err := lake.NewLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}

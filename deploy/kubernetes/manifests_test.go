@@ -680,3 +680,77 @@ func writeConfigMaps(t *testing.T, m *manifests, etc string) {
 		}
 	}
 }
+
+// TestCronJobsRunScheduledJobs: each CronJob runs "trainer schedule run JOB
+// --interval=latest" on the schedule file its pod mounts, JOB is a job of
+// that file, and the CronJob fires on the job's cron in the job's time zone
+// (so the latest closed interval is the one that just ended); it never
+// overlaps itself, and fails at once on the exit codes a retry cannot
+// change (2: bad input, 3: the gate refused the version).
+func TestCronJobsRunScheduledJobs(t *testing.T) {
+	m := loadBase(t)
+	if len(m.cronJobs) == 0 {
+		t.Fatal("no CronJob in the base: scheduled retraining by CronJob is gone")
+	}
+	etc := t.TempDir()
+	writeConfigMaps(t, m, etc)
+	for _, cj := range m.cronJobs {
+		spec := cj.Spec.JobTemplate.Spec
+		pod := spec.Template.Spec
+		if len(pod.Containers) != 1 {
+			t.Fatalf("CronJob %s: %d containers, want 1", cj.Name, len(pod.Containers))
+		}
+		c := pod.Containers[0]
+		if len(c.Args) < 3 || c.Args[0] != "schedule" || c.Args[1] != "run" {
+			t.Fatalf("CronJob %s args %v: want schedule run JOB …", cj.Name, c.Args)
+		}
+		if v, ok := flagValue(c.Args, "interval"); !ok || v != "latest" {
+			t.Errorf("CronJob %s: --interval %q, want latest (a CronJob cannot compute an interval's id)", cj.Name, v)
+		}
+		file, ok := flagValue(c.Args, "schedule")
+		if !ok {
+			t.Fatalf("CronJob %s: no --schedule", cj.Name)
+		}
+		f, err := schedule.Load(strings.Replace(file, "/etc/lakestream", etc, 1))
+		if err != nil {
+			t.Fatalf("CronJob %s --schedule %s: %v", cj.Name, file, err)
+		}
+		j, err := f.Job(c.Args[2])
+		if err != nil {
+			t.Fatalf("CronJob %s: %v", cj.Name, err)
+		}
+		if cj.Spec.Schedule != j.Schedule {
+			t.Errorf("CronJob %s fires on %q, job %s on %q", cj.Name, cj.Spec.Schedule, j.Name, j.Schedule)
+		}
+		utc := func(z string) bool { return z == "" || z == "UTC" || z == "Etc/UTC" }
+		if tz := cj.Spec.TimeZone; tz == nil || (*tz != j.Timezone && !(utc(*tz) && utc(j.Timezone))) {
+			t.Errorf("CronJob %s: time zone %v (nil: the controller's), job %s's is %q", cj.Name, deref(tz), j.Name, j.Timezone)
+		}
+		if cj.Spec.ConcurrencyPolicy != batchv1.ForbidConcurrent {
+			t.Errorf("CronJob %s: concurrencyPolicy %q, want Forbid", cj.Name, cj.Spec.ConcurrencyPolicy)
+		}
+		if pod.RestartPolicy != corev1.RestartPolicyNever {
+			t.Errorf("CronJob %s: restartPolicy %q, want Never (podFailurePolicy needs it)", cj.Name, pod.RestartPolicy)
+		}
+		var fatal []int32
+		if spec.PodFailurePolicy != nil {
+			for _, r := range spec.PodFailurePolicy.Rules {
+				if e := r.OnExitCodes; r.Action == batchv1.PodFailurePolicyActionFailJob && e != nil && e.Operator == batchv1.PodFailurePolicyOnExitCodesOpIn &&
+					(e.ContainerName == nil || *e.ContainerName == c.Name) {
+					fatal = append(fatal, e.Values...)
+				}
+			}
+		}
+		slices.Sort(fatal)
+		if !slices.Equal(fatal, []int32{2, 3}) {
+			t.Errorf("CronJob %s fails its Job at once on exit codes %v, want [2 3] (bad input, gate refused)", cj.Name, fatal)
+		}
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "<nil>"
+	}
+	return *s
+}
