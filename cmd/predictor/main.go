@@ -33,9 +33,6 @@ import (
 	"github.com/lakestream/lakestream/serve"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
 type modelFlags []serve.ModelRef
 
 func (m *modelFlags) String() string { return fmt.Sprint(*m) }
@@ -153,7 +150,7 @@ func parseFlags(args []string) (config, error) {
 		return c, err
 	}
 	if *showVersion {
-		fmt.Println("predictor", version, cliconfig.Version())
+		fmt.Println("predictor", cliconfig.Version())
 		return c, errVersion
 	}
 	usage := func(msg string) error { return &cliconfig.UsageError{Msg: msg} }
@@ -215,7 +212,7 @@ func run(args []string) error {
 		return err
 	}
 	svc := serve.NewService(engine, serve.ServerConfig{
-		Name: "lakestream-predictor", Version: version,
+		Name: "lakestream-predictor", Version: cliconfig.Version(),
 		MaxBatch: c.maxBatch, MaxRequestBytes: c.maxReqBytes, MaxInFlight: c.maxInFlight, Token: c.token,
 	})
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
