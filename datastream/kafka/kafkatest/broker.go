@@ -161,6 +161,7 @@ func (b *Broker) Stop() {
 	b.mu.Unlock()
 	if cmd == nil {
 		b.t.Fatal("kafkatest: broker not running")
+		return // Fatal does not return; staticcheck cannot know it of a testing.TB
 	}
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	select {
