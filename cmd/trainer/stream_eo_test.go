@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -107,10 +108,10 @@ func TestTrainerStreamExactlyOnce(t *testing.T) {
 		// run began writing a checkpoint of its own (at a fixed time a fast
 		// machine could kill every run before its first checkpoint).
 		after := time.Duration(float64(full) * 0.05 * rng.Float64())
-		before := checkpointFiles(t, ckDir)
+		before := stateFiles(t, ckDir)
 		p := run("resumed", "--checkpoint-every", every.String())
 		deadline := time.Now().Add(2 * time.Minute)
-		for !hasNew(checkpointFiles(t, ckDir), before) && time.Now().Before(deadline) {
+		for !hasNew(stateFiles(t, ckDir), before) && time.Now().Before(deadline) {
 			time.Sleep(2 * time.Millisecond)
 		}
 		time.Sleep(after)
@@ -186,6 +187,16 @@ func TestTrainerStreamExactlyOnce(t *testing.T) {
 		}
 		t.Logf("%s: %d versions", name, len(mfs))
 	}
+	// The group holds the offsets of the final checkpoint (the savepoint),
+	// committed once it was durable: the end of every partition.
+	s.group = "lakestream-stream-resumed"
+	end, committed, err := s.offsets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !maps.Equal(committed, end) || !maps.Equal(committed, final["resumed"].Meta().Lineage.Offsets) {
+		t.Errorf("group %s committed %v; want the end offsets %v, the final version's lineage %v", s.group, committed, end, final["resumed"].Meta().Lineage.Offsets)
+	}
 	noise := job.TablesDiff(tableData(final["ref"]), tableData(final["again"]))
 	diff := job.TablesDiff(tableData(final["ref"]), tableData(final["resumed"]))
 	// Scored on the held-out day: the mean absolute difference of the
@@ -242,6 +253,15 @@ func TestTrainerStreamExactlyOnce(t *testing.T) {
 	if d := math.Abs(auc["resumed"] - auc["ref"]); d > max(4*math.Abs(auc["again"]-auc["ref"]), 0.001) {
 		t.Errorf("held-out AUC: resumed %.6f, uninterrupted %.6f (second %.6f)", auc["resumed"], auc["ref"], auc["again"])
 	}
+}
+
+// stateFiles lists the checkpoint files under dir: those of the
+// checkpoints, not the warm-start base a job records when it starts.
+func stateFiles(t *testing.T, dir string) map[string]bool {
+	t.Helper()
+	files := checkpointFiles(t, dir)
+	delete(files, filepath.Join(dir, "warm-start"))
+	return files
 }
 
 // dayRows reads the rows of one dt partition of the cluster's lake.
