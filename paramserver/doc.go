@@ -94,7 +94,8 @@
 // # Export
 //
 // A trained model leaves the shards through Client.ExportTable: the rows of
-// a sparse table that a shard holds (every row pushed at least once), weights
+// a sparse table that a shard holds (every row pushed at least once, and a
+// warm start's base keys: Local.SetBase), weights
 // only, in pages of Local.ExportPage as large as a message allows, merged
 // and sorted by key; a dense table's rows by Pull from their owners. Export
 // when no worker pushes: a row moved between two pages may be missed or

@@ -14,15 +14,20 @@ import (
 
 // An export cursor is a stripe number in its high 32 bits and a row of that
 // stripe in its low 32 bits: the position of the next row to read. 0 is
-// the start; the cursor past the last stripe ends the table, and is given
-// to callers as 0.
-const exportEnd = uint64(numStripes) << 32
+// the start; "stripe" numStripes is the warm start's base keys (SetBase)
+// that the table does not hold, by position in the base; the cursor past it
+// ends the table, and is given to callers as 0.
+const (
+	exportBase = uint64(numStripes) << 32
+	exportEnd  = uint64(numStripes+1) << 32
+)
 
 // ExportPage appends to keys and vals (weights only, width values per row)
 // up to maxRows rows of the sparse table, in storage order from cursor (0:
 // the start), and returns them with the cursor of the next page, 0 when the
-// table is exhausted. The rows are those pushed at least once: a trained
-// model's rows. Each stripe is read under its lock; rows pushed or expired
+// table is exhausted. The rows are those pushed at least once and, with a
+// warm start (SetBase), the base's keys never pushed: a trained model's
+// rows, with the base added. Each stripe is read under its lock; rows pushed or expired
 // between two pages may be missed or repeated, so export when no push runs.
 // It fails for a dense table (pull its rows 0 … Rows-1 instead).
 func (l *Local) ExportPage(table string, cursor uint64, maxRows int, keys []uint64, vals []float32) ([]uint64, []float32, uint64, error) {
@@ -38,8 +43,9 @@ func (l *Local) ExportPage(table string, cursor uint64, maxRows int, keys []uint
 	}
 	st := t.sparse
 	w, stride := st.width, st.stride
+	base := l.base[table]
 	n := 0
-	for cursor < exportEnd && n < maxRows {
+	for cursor < exportBase && n < maxRows {
 		s := &st.stripes[cursor>>32]
 		row := int(uint32(cursor))
 		s.mu.RLock()
@@ -48,6 +54,14 @@ func (l *Local) ExportPage(table string, cursor uint64, maxRows int, keys []uint
 			keys = append(keys, s.keys[row:row+take]...)
 			for r := row; r < row+take; r++ {
 				vals = append(vals, s.vals[r*stride:r*stride+w]...)
+				if base != nil {
+					if b := base.row(s.keys[r]); b != nil {
+						v := vals[len(vals)-w:]
+						for c := range v {
+							v[c] += b[c]
+						}
+					}
+				}
 			}
 			n += take
 			row += take
@@ -58,6 +72,30 @@ func (l *Local) ExportPage(table string, cursor uint64, maxRows int, keys []uint
 			cursor = cursor&^0xffffffff | uint64(row)
 		} else {
 			cursor = (cursor>>32 + 1) << 32
+		}
+	}
+	if cursor == exportBase && n < maxRows && base == nil {
+		cursor = exportEnd
+	}
+	for cursor >= exportBase && cursor < exportEnd && n < maxRows {
+		// The base's keys never pushed: their rows are the base's.
+		row := int(uint32(cursor))
+		for ; row < len(base.keys) && n < maxRows; row++ {
+			k := base.keys[row]
+			h := mix64(k)
+			s := st.stripeOf(h)
+			s.mu.RLock()
+			held := s.find(k, h) >= 0
+			s.mu.RUnlock()
+			if !held {
+				keys = append(keys, k)
+				vals = append(vals, base.vals[row*w:row*w+w]...)
+				n++
+			}
+		}
+		cursor = exportBase | uint64(row)
+		if row == len(base.keys) {
+			cursor = exportEnd
 		}
 	}
 	if cursor >= exportEnd {

@@ -109,3 +109,121 @@ func TestExportRejects(t *testing.T) {
 		t.Errorf("ExportPage of an unknown table: %v, want ErrUnknownTable", err)
 	}
 }
+
+// TestWarmStartBase: two shards, each given its share (ShardOf) of a base
+// model, against one store given all of it: the same pulls (base + change),
+// the same pushes, and ExportTable lists every base key and every pushed
+// key with base + change, as the single store's pulls give them.
+func TestWarmStartBase(t *testing.T) {
+	ctx := context.Background()
+	ftrl := exchangeSpecs()[0].Optimizer
+	specs := []TableSpec{
+		{Name: "w", Width: 3, Optimizer: ftrl},
+		{Name: "bias", Width: 1, Dense: true, Rows: 2, Optimizer: ftrl},
+	}
+	rng := mrand.New(mrand.NewPCG(3, 4))
+	baseKeys := make([]uint64, 500)
+	baseVals := make([]float32, 500*3)
+	for i := range baseKeys {
+		baseKeys[i] = uint64(i) * 7
+	}
+	for i := range baseVals {
+		baseVals[i] = float32(rng.NormFloat64())
+	}
+	biasVals := []float32{0.5, -0.25}
+	ref := mustLocal(t, Config{Tables: specs})
+	if err := ref.SetBase("w", baseKeys, baseVals); err != nil {
+		t.Fatal(err)
+	}
+	if err := ref.SetBase("bias", nil, biasVals); err != nil {
+		t.Fatal(err)
+	}
+	shards := newShards(t, 2, specs, false)
+	for s, l := range shards {
+		var ks []uint64
+		var vs []float32
+		for i, k := range baseKeys {
+			if ShardOf(k, 2) == s {
+				ks, vs = append(ks, k), append(vs, baseVals[3*i:3*i+3]...)
+			}
+		}
+		if err := l.SetBase("w", ks, vs); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.SetBase("bias", nil, biasVals); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := dial(t, ClientConfig{Shards: serveStores(t, shards, 0)})
+	// Keys 0..2999: every seventh below 3500 is in the base; push half of
+	// them, and keys the base lacks.
+	pushed := make([]uint64, 0, 1000)
+	for k := uint64(0); k < 3000; k += 3 {
+		pushed = append(pushed, k)
+	}
+	grads := make([]float32, len(pushed)*3)
+	for i := range grads {
+		grads[i] = float32(rng.NormFloat64()) / 10
+	}
+	for _, st := range []interface {
+		Push(context.Context, string, []uint64, []float32) error
+	}{ref, c} {
+		if err := st.Push(ctx, "w", pushed, grads); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Push(ctx, "bias", []uint64{1}, []float32{0.3}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	probe := []uint64{0, 7, 3, 14, 9999, 21}
+	for _, trained := range []bool{false, true} {
+		want, got := make([]float32, len(probe)*3), make([]float32, len(probe)*3)
+		pull, cpull := ref.Pull, c.Pull
+		if trained {
+			pull, cpull = ref.PullTrained, c.PullTrained
+		}
+		if err := pull(ctx, "w", probe, want); err != nil {
+			t.Fatal(err)
+		}
+		if err := cpull(ctx, "w", probe, got); err != nil {
+			t.Fatal(err)
+		}
+		if !equalFloats(got, want) {
+			t.Errorf("pull (trained only %v): shards %v, single store %v", trained, got, want)
+		}
+		if !equalFloats(want[3*1:3*2], baseVals[3*1:3*2]) && trained {
+			t.Errorf("key 7 (in the base, never pushed) reads %v, want its base row %v", want[3:6], baseVals[3:6])
+		}
+	}
+	for _, spec := range specs {
+		keys, vals, err := c.ExportTable(ctx, spec, 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[uint64]bool{}
+		if spec.Dense {
+			want[0], want[1] = true, true
+		} else {
+			for _, k := range baseKeys {
+				want[k] = true
+			}
+			for _, k := range pushed {
+				want[k] = true
+			}
+		}
+		if len(keys) != len(want) {
+			t.Errorf("export %s: %d keys, want %d (base ∪ pushed)", spec.Name, len(keys), len(want))
+		}
+		ref := ref
+		wv := make([]float32, len(vals))
+		if err := ref.Pull(ctx, spec.Name, keys, wv); err != nil {
+			t.Fatal(err)
+		}
+		if !equalFloats(vals, wv) {
+			t.Errorf("export %s: values differ from the single store's base + change", spec.Name)
+		}
+	}
+	if err := mustLocal(t, Config{Tables: remoteSpecs()}).SetBase("v", []uint64{1}, make([]float32, 8)); err == nil {
+		t.Error("SetBase on a table with a random start: no error")
+	}
+}

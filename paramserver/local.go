@@ -62,6 +62,10 @@ type Local struct {
 
 	flushMu sync.Mutex
 	flushed int64 // highest clock flushed
+
+	// base holds the warm start's rows per table (SetBase); set before
+	// use, read-only after.
+	base map[string]*baseTable
 }
 
 // tableSet is the immutable name → table map; Restore swaps it whole.
@@ -198,13 +202,16 @@ func (l *Local) pull(ctx context.Context, table string, keys []uint64, dst []flo
 			return err
 		}
 		t.dense.pull(keys, dst)
-		return nil
+	} else {
+		var now int64
+		if t.sparse.ttl > 0 {
+			now = l.now().UnixNano()
+		}
+		t.sparse.pull(keys, dst, now, trainedOnly, hints)
 	}
-	var now int64
-	if t.sparse.ttl > 0 {
-		now = l.now().UnixNano()
+	if b := l.base[table]; b != nil {
+		b.add(keys, dst)
 	}
-	t.sparse.pull(keys, dst, now, trainedOnly, hints)
 	return nil
 }
 

@@ -84,8 +84,9 @@ type ParamServerClient interface {
 	// Info describes the shard and its tables.
 	Info(ctx context.Context, in *InfoRequest, opts ...grpc.CallOption) (*InfoResponse, error)
 	// Export returns one page of the rows of a sparse table that the shard
-	// holds (every row pushed at least once: its share of the trained
-	// model), weights only, without optimizer state. It first applies the
+	// holds (every row pushed at least once, and the keys of its warm
+	// start's base: its share of the trained model), weights only, without
+	// optimizer state. It first applies the
 	// gradients a bulk-synchronous shard accumulated, as Snapshot does. Rows
 	// pushed or expired while a table is paged through may be missed or
 	// repeated: export once no worker pushes (at the end of a job).
@@ -263,8 +264,9 @@ type ParamServerServer interface {
 	// Info describes the shard and its tables.
 	Info(context.Context, *InfoRequest) (*InfoResponse, error)
 	// Export returns one page of the rows of a sparse table that the shard
-	// holds (every row pushed at least once: its share of the trained
-	// model), weights only, without optimizer state. It first applies the
+	// holds (every row pushed at least once, and the keys of its warm
+	// start's base: its share of the trained model), weights only, without
+	// optimizer state. It first applies the
 	// gradients a bulk-synchronous shard accumulated, as Snapshot does. Rows
 	// pushed or expired while a table is paged through may be missed or
 	// repeated: export once no worker pushes (at the end of a job).

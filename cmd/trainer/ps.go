@@ -110,7 +110,10 @@ func parseShard(s string) (int, int, error) {
 // so that shards and workers declare the same tables.
 func psModel(j *trainJob) (train.Model, error) {
 	if j.warm != "" {
-		return nil, &usageError{"--warm-start is not supported by distributed jobs (ps, worker) yet; use trainer train"}
+		// Every shard loads its share of the base when it starts.
+		if _, _, err := job.PinnedRef(j.warm); err != nil {
+			return nil, &usageError{err.Error()}
+		}
 	}
 	c := j.config()
 	m, mc, err := job.NewModel(&c)
@@ -169,6 +172,11 @@ func runPS(ctx context.Context, args []string, stdout io.Writer) error {
 		return &usageError{err.Error()}
 	}
 	j.promote = pf.promotion(j)
+	if j.warm != "" {
+		if _, _, err := job.PinnedRef(j.warm); err != nil {
+			return &usageError{err.Error()}
+		}
+	}
 	// --patience is a job flag like --epochs: every process of the job is
 	// given it, the coordinator applies it.
 	if j.run.Patience > 0 && j.valDT == "" {
@@ -205,7 +213,7 @@ func runPS(ctx context.Context, args []string, stdout io.Writer) error {
 	// Under sync every shard aggregates a step's pushes and applies them once
 	// at the barrier (workers call Flush), so --consistency is given to
 	// every shard, not only the coordinating one.
-	store, err := paramserver.New(paramserver.Config{Tables: job.TableSpecs(m, j.opt, j.seed, false), Shard: i, Shards: n,
+	store, err := paramserver.New(paramserver.Config{Tables: job.TableSpecs(m, j.opt, j.seed, j.warm != ""), Shard: i, Shards: n,
 		Deferred: *consistency == paramserver.Sync})
 	if err != nil {
 		return err
@@ -213,6 +221,16 @@ func runPS(ctx context.Context, args []string, stdout io.Writer) error {
 	lk, err := lake.Open(ctx, j.lakeURI)
 	if err != nil {
 		return fmt.Errorf("--lake: %w", err)
+	}
+	if j.warm != "" {
+		from, err := job.WarmStartShard(ctx, lk, j.warm, store, m, i, n)
+		if err != nil {
+			return err
+		}
+		if cj != nil {
+			cj.warm = from
+		}
+		log.Info("warm start", "from", from)
 	}
 	srvTLS, err := cl.serverTLS()
 	if err != nil {
@@ -313,6 +331,7 @@ type coordinatorJob struct {
 	co     *paramserver.Coordinator
 	client *paramserver.Client // the shards; set before the coordinator runs
 	es     train.EarlyStopping
+	warm   string // the version the shards started from, name@N
 	// best is the checkpoint of the best epoch so far, and examples the
 	// rows trained into it.
 	best     string
@@ -364,7 +383,7 @@ func (cj *coordinatorJob) epochEnd(ctx context.Context, epoch int, ckpt string) 
 func (cj *coordinatorJob) save(ctx context.Context) error {
 	j, stdout, log := cj.j, cj.stdout, cj.log
 	sj := &job.ShardJob{Config: j.config(), Spec: j.spec, Plan: cj.plan, Model: cj.model, ModelConfig: j.model,
-		Examples: cj.co.Status().Examples, Epoch: cj.co.Status().Epoch}
+		Examples: cj.co.Status().Examples, Epoch: cj.co.Status().Epoch, WarmStart: cj.warm}
 	if cj.best != "" {
 		sj.Examples, sj.Epoch = cj.examples, cj.bestEp
 	}

@@ -258,3 +258,55 @@ func TestDistributedPatience(t *testing.T) {
 		t.Errorf("trainer eval AUC %v of the saved version, want epoch %d's %v", auc, best+1, aucs[best])
 	}
 }
+
+// TestDistributedWarmStart: --warm-start base@1 on a distributed job of one
+// worker and 2 shards (sync): each shard loads its share of the base model
+// and holds the change from it, as "trainer train --warm-start" holds it in
+// process, so the validation AUC equals trainer train's to the printed 6
+// decimals; the version the coordinator saves records its parent and
+// scores as trainer train's does.
+func TestDistributedWarmStart(t *testing.T) {
+	c := newCluster(t, "fm")
+	if out, err := exec.Command(c.bin, append([]string{"train", "--output", "base"}, c.jobArg...)...).CombinedOutput(); err != nil {
+		t.Fatalf("trainer train --output base: %v\n%s", err, out)
+	}
+	c.jobArg = append(c.jobArg, "--warm-start", "base@1")
+	single := c.singleProcess()
+	c.workers = "1"
+	addrs := c.startShards(2, paramserver.Sync, "--output", "warm")
+	auc := c.waitWorker(c.startWorker(0, addrs), 3*time.Minute)
+	t.Logf("warm-started: distributed AUC %.6f, trainer train %.6f", auc, single)
+	if math.Abs(auc-single) > 1e-6 {
+		t.Fatalf("warm-started one-worker distributed AUC %.6f, trainer train --warm-start %.6f: want equal", auc, single)
+	}
+	ctx := context.Background()
+	store, err := lake.NewLocal(c.lake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mf *model.Manifest
+	for deadline := time.Now().Add(2 * time.Minute); ; {
+		if mf, err = model.ReadManifest(ctx, store, "warm", 1); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no models/warm/1: %v\nps0 stderr:\n%s", err, tail(c.procs[0].errb.String(), 3000))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if mf.Meta.Hyperparameters["warm_start"] != "base@1" {
+		t.Errorf("version hyperparameters %v: want warm_start base@1", mf.Meta.Hyperparameters)
+	}
+	out, err := exec.Command(c.bin, "eval", "--lake", c.lake, "--data", "clicks", "--dt", c.days[len(c.days)-1].DT,
+		"--model", "warm@1", "--out", t.TempDir()).CombinedOutput()
+	if err != nil {
+		t.Fatalf("trainer eval: %v\n%s", err, out)
+	}
+	m := evalAUC.FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("trainer eval printed no AUC:\n%s", out)
+	}
+	if e, _ := strconv.ParseFloat(string(m[1]), 64); math.Abs(e-single) > 1e-4 { // eval prints 4 decimals
+		t.Errorf("trainer eval AUC %v of the warm-started version, trainer train's %v", e, single)
+	}
+}

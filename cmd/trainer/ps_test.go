@@ -677,6 +677,8 @@ func TestDistributedRefusesUnbuiltFlags(t *testing.T) {
 		{"ps", []string{"--shard", "0/1", "--coordinate", "--shards", "127.0.0.1:1", "--promote"}, "--promote needs --output"},
 		{"ps", []string{"--shard", "0/1", "--coordinate", "--shards", "127.0.0.1:1", "--output", "m", "--promote"}, "--promote needs --validation-dt"},
 		{"ps", []string{"--shard", "0/1", "--output", "m", "--min-auc", "0.7"}, "--min-auc"},
+		{"ps", []string{"--shard", "0/1", "--warm-start", "base"}, "--warm-start"},
+		{"worker", []string{"--coordinator", "127.0.0.1:1", "--shards", "127.0.0.1:1", "--warm-start", "base@champion"}, "--warm-start"},
 		{"ps", []string{"--shard", "0/1", "--patience", "2"}, "--patience needs --validation-dt"},
 		{"worker", []string{"--coordinator", "127.0.0.1:1", "--shards", "127.0.0.1:1", "--output", "m"}, "--output"},
 		{"worker", []string{"--coordinator", "127.0.0.1:1", "--shards", "127.0.0.1:1", "--patience", "2"}, "--patience needs --validation-dt"},

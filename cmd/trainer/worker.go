@@ -83,6 +83,11 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := cl.finish(true); err != nil {
 		return err
 	}
+	if j.warm != "" {
+		if _, _, err := job.PinnedRef(j.warm); err != nil {
+			return &usageError{err.Error()}
+		}
+	}
 	if sf.topic != "" {
 		if *workerBatch != 0 {
 			return &usageError{"--worker-batch-size is for synchronous Parquet jobs; a stream worker trains in --batch-size mini-batches"}

@@ -3,10 +3,12 @@ package job
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/lakestream/lakestream/dataset"
 	"github.com/lakestream/lakestream/lake"
+	"github.com/lakestream/lakestream/model"
 	"github.com/lakestream/lakestream/paramserver"
 	"github.com/lakestream/lakestream/train"
 	"github.com/lakestream/lakestream/train/feature"
@@ -39,6 +41,9 @@ type ShardJob struct {
 	// Validation holds the trained model's metrics on the validation
 	// rows, or nil.
 	Validation *train.Metrics
+	// WarmStart is the version the shards started from, "name@N"
+	// (WarmStartShard), or "".
+	WarmStart string
 }
 
 // ExportShards reads a distributed job's trained tables from its shards:
@@ -78,7 +83,72 @@ func SaveShards(ctx context.Context, store lake.Store, ps *paramserver.Client, j
 		ModelConfig: j.ModelConfig,
 		Spec:        j.Spec,
 		Schema:      j.Plan.Schema(),
+		WarmStart:   j.WarmStart,
 	}
 	v, err := publishVersion(ctx, store, &j.Config, j.Plan, out)
 	return v, exported, err
+}
+
+// WarmStartShard makes shard of shards (the store l, declared with
+// TableSpecs(m, …, warm=true)) start from the saved model ref, as
+// Stepper.WarmStart makes a single process start: l gets the base rows of
+// the keys it serves (paramserver.ShardOf) of every sparse table, and every
+// dense table, and holds the change from them. ref must name a version
+// (name@N): every shard loads it when it starts, so an alias or "the
+// latest" could name different versions on different shards. It returns
+// the version as "name@N".
+func WarmStartShard(ctx context.Context, store lake.Store, ref string, l *paramserver.Local, m train.Model, shard, shards int) (string, error) {
+	name, ver, err := PinnedRef(ref)
+	if err != nil {
+		return "", err
+	}
+	base, err := model.Load(ctx, store, name, ver)
+	if err != nil {
+		return "", fmt.Errorf("--warm-start: %w", err)
+	}
+	if string(base.Kind()) != string(m.Kind()) {
+		return "", fmt.Errorf("--warm-start %s: model is %s, training %s", ref, base.Kind(), m.Kind())
+	}
+	for _, t := range m.Tables() {
+		bt := base.Table(t.Name)
+		if bt == nil {
+			return "", fmt.Errorf("--warm-start %s: no table %q", ref, t.Name)
+		}
+		if bt.Width != t.Width || bt.Dense != t.Dense || (t.Dense && bt.Rows() != t.Rows) {
+			return "", fmt.Errorf("--warm-start %s: table %q is %d×%d (dense %v), training needs width %d (dense %v, %d rows): train with the same spec and model flags",
+				ref, t.Name, bt.Rows(), bt.Width, bt.Dense, t.Width, t.Dense, t.Rows)
+		}
+		if t.Dense {
+			if err := l.SetBase(t.Name, nil, bt.Values); err != nil {
+				return "", err
+			}
+			continue
+		}
+		var keys []uint64
+		var vals []float32
+		for i, k := range bt.Keys {
+			if paramserver.ShardOf(k, shards) == shard {
+				keys = append(keys, k)
+				vals = append(vals, bt.Row(i)...)
+			}
+		}
+		if err := l.SetBase(t.Name, keys, vals); err != nil {
+			return "", err
+		}
+	}
+	return fmt.Sprintf("%s@%d", name, ver), nil
+}
+
+// PinnedRef parses a --warm-start reference of a distributed job, which
+// must name a version: name@N.
+func PinnedRef(ref string) (string, int, error) {
+	name, at, err := model.ParseRef(ref)
+	if err != nil {
+		return "", 0, fmt.Errorf("--warm-start: %w", err)
+	}
+	v, err := strconv.Atoi(at)
+	if err != nil || v < 1 {
+		return "", 0, fmt.Errorf("--warm-start %q: a distributed job starts from a pinned version, %s@N: each shard loads it when it starts, and an alias or the latest version could move in between", ref, name)
+	}
+	return name, v, nil
 }
