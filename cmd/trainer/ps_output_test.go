@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"net"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -18,6 +16,7 @@ import (
 
 	pb "github.com/lakestream/lakestream/api/inference"
 	"github.com/lakestream/lakestream/dataset"
+	"github.com/lakestream/lakestream/internal/predictortest"
 	"github.com/lakestream/lakestream/lake"
 	"github.com/lakestream/lakestream/model"
 	"github.com/lakestream/lakestream/paramserver"
@@ -37,10 +36,7 @@ var evalAUC = regexp.MustCompile(`AUC ([0-9.]+)`)
 func TestDistributedSavesModel(t *testing.T) {
 	c := newCluster(t, "logistic") // skips under -short
 	single := c.singleProcess()
-	predictorBin := filepath.Join(t.TempDir(), "predictor")
-	if out, err := exec.Command("go", "build", "-o", predictorBin, "github.com/lakestream/lakestream/cmd/predictor").CombinedOutput(); err != nil {
-		t.Fatalf("go build predictor: %v\n%s", err, out)
-	}
+	predictorBin := predictortest.Build(t)
 	// No announcement: the test must not write to the shared model topic
 	// (the predictor polls the registry).
 	addrs := c.startShards(2, paramserver.Sync, "--output", "distlr", "--promote", "--min-auc", "0.7", "--kafka-brokers=")
@@ -128,16 +124,7 @@ func TestDistributedSavesModel(t *testing.T) {
 	if err := loaded.Score(rec, want); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	bin := c.bin
-	c.bin = predictorBin
-	pred := c.start("predictor", "--lake", c.lake, "--model", "distlr", "--listen", addr, "--metrics-listen", "", "--kafka-brokers", "")
-	c.bin = bin
+	_, addr := predictortest.Start(t, predictorBin, "--lake", c.lake, "--model", "distlr", "--listen", "127.0.0.1:0", "--metrics-listen", "")
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
@@ -155,7 +142,7 @@ func TestDistributedSavesModel(t *testing.T) {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("predictor not answering: %v\n%s", err, tail(pred.errb.String(), 3000))
+				t.Fatalf("predictor not answering: %v", err)
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
