@@ -570,8 +570,12 @@ func runSwap(ctx context.Context, promotions int) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("machine: %d cores, %s; client and predictor in one process pinned to CPU %q; load average %s\n\n",
-		machineCores(), cpuModel(), cpus.client, loadAverage())
+	where := "not pinned"
+	if cpus.client != "" {
+		where = "pinned to CPU " + cpus.client
+	}
+	fmt.Printf("machine: %d cores, %s; client and predictor in one process, %s; load average %s\n\n",
+		machineCores(), cpuModel(), where, loadAverage())
 	fmt.Printf("%d requests at %.0f/s (batch 1, %d client workers, client and server in one process) in %d alternating blocks; %d promotions in the odd blocks, a corrupt version after #%d\n\n",
 		cfg.Requests, cfg.Rate, cfg.Workers, cfg.Blocks, cfg.Promotions, cfg.CorruptAt)
 	fmt.Println("| phase | requests | failed | p50 | p90 | p99 | max |")
