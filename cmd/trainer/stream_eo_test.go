@@ -255,12 +255,19 @@ func TestTrainerStreamExactlyOnce(t *testing.T) {
 	}
 }
 
-// stateFiles lists the checkpoint files under dir: those of the
-// checkpoints, not the warm-start base a job records when it starts.
+// stateFiles lists the files of the checkpoints under dir (in their
+// numbered folders, temporary files of a write in progress included), not
+// the warm-start base a job records when it starts.
 func stateFiles(t *testing.T, dir string) map[string]bool {
 	t.Helper()
 	files := checkpointFiles(t, dir)
-	delete(files, filepath.Join(dir, "warm-start"))
+	for f := range files {
+		rel, err := filepath.Rel(dir, f)
+		id, _, nested := strings.Cut(rel, string(filepath.Separator))
+		if _, perr := strconv.ParseInt(id, 10, 64); err != nil || !nested || perr != nil {
+			delete(files, f)
+		}
+	}
 	return files
 }
 
