@@ -14,16 +14,7 @@ func BenchmarkModelInfer(b *testing.B) {
 	e, _ := registryEngine(b)
 	svc := NewService(e, DefaultServerConfig())
 	for _, batch := range []int{1, 256} {
-		req := &pb.ModelInferRequest{ModelName: "ctr"}
-		c1 := &pb.ModelInferRequest_InferInputTensor{Name: "c1", Datatype: "INT64", Shape: []int64{int64(batch)}, Contents: &pb.InferTensorContents{}}
-		site := &pb.ModelInferRequest_InferInputTensor{Name: "site", Datatype: "BYTES", Shape: []int64{int64(batch)}, Contents: &pb.InferTensorContents{}}
-		price := &pb.ModelInferRequest_InferInputTensor{Name: "price", Datatype: "FP64", Shape: []int64{int64(batch)}, Contents: &pb.InferTensorContents{}}
-		for i := range batch {
-			c1.Contents.Int64Contents = append(c1.Contents.Int64Contents, int64(1000+i%7))
-			site.Contents.BytesContents = append(site.Contents.BytesContents, []byte("site"+strconv.Itoa(i%13)))
-			price.Contents.Fp64Contents = append(price.Contents.Fp64Contents, float64(i%5))
-		}
-		req.Inputs = []*pb.ModelInferRequest_InferInputTensor{c1, site, price}
+		req := typedRequest(batch)
 		b.Run("batch="+strconv.Itoa(batch), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
@@ -75,4 +66,18 @@ func grpcBatch1(b *testing.B) (pb.GRPCInferenceServiceClient, *pb.ModelInferRequ
 		{Name: "site", Datatype: "BYTES", Shape: []int64{1}, Contents: &pb.InferTensorContents{BytesContents: [][]byte{[]byte("a")}}},
 		{Name: "price", Datatype: "FP64", Shape: []int64{1}, Contents: &pb.InferTensorContents{Fp64Contents: []float64{1}}},
 	}}
+}
+
+// typedRequest is a request to the registry fixture's model of batch rows
+// in typed contents (INT64, BYTES, FP64).
+func typedRequest(batch int) *pb.ModelInferRequest {
+	c1 := &pb.ModelInferRequest_InferInputTensor{Name: "c1", Datatype: "INT64", Shape: []int64{int64(batch)}, Contents: &pb.InferTensorContents{}}
+	site := &pb.ModelInferRequest_InferInputTensor{Name: "site", Datatype: "BYTES", Shape: []int64{int64(batch)}, Contents: &pb.InferTensorContents{}}
+	price := &pb.ModelInferRequest_InferInputTensor{Name: "price", Datatype: "FP64", Shape: []int64{int64(batch)}, Contents: &pb.InferTensorContents{}}
+	for i := range batch {
+		c1.Contents.Int64Contents = append(c1.Contents.Int64Contents, int64(1000+i%7))
+		site.Contents.BytesContents = append(site.Contents.BytesContents, []byte("site"+strconv.Itoa(i%13)))
+		price.Contents.Fp64Contents = append(price.Contents.Fp64Contents, float64(i%5))
+	}
+	return &pb.ModelInferRequest{ModelName: "ctr", Inputs: []*pb.ModelInferRequest_InferInputTensor{c1, site, price}}
 }

@@ -130,30 +130,16 @@ func decodeContents(b []byte, c *pb.InferTensorContents) bool {
 }
 
 // eachField calls fn for each field of an encoded message with the
-// payload of a length-delimited field or the encoding of any other. It
-// reports false at malformed input, a group, or fn's first false.
+// payload of a length-delimited field or the encoding of any other (see
+// walk). It reports false at malformed input, a group, or fn's first
+// false.
 func eachField(b []byte, fn func(protowire.Number, protowire.Type, []byte) bool) bool {
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 || typ == protowire.StartGroupType || typ == protowire.EndGroupType {
-			return false
+	return walk(b, func(num protowire.Number, typ protowire.Type, v []byte) error {
+		if typ == protowire.StartGroupType || !fn(num, typ, v) {
+			return errMalformed
 		}
-		b = b[n:]
-		var v []byte
-		if typ == protowire.BytesType {
-			v, n = protowire.ConsumeBytes(b)
-		} else {
-			n = protowire.ConsumeFieldValue(num, typ, b)
-			if n >= 0 {
-				v = b[:n]
-			}
-		}
-		if n < 0 || !fn(num, typ, v) {
-			return false
-		}
-		b = b[n:]
-	}
-	return true
+		return nil
+	}) == nil
 }
 
 // appendVarints appends one varint (typ VarintType) or a packed run of

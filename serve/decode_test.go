@@ -46,28 +46,6 @@ func TestDecodeInferRequestLikeProto(t *testing.T) {
 			t.Fatalf("a plain request %x was left to proto.Unmarshal", b)
 		}
 	}
-	tensor := func(fields ...[]byte) []byte {
-		var out []byte
-		for _, f := range fields {
-			out = append(out, f...)
-		}
-		return protowire.AppendBytes(protowire.AppendTag(nil, 5, protowire.BytesType), out)
-	}
-	str := func(num protowire.Number, s string) []byte {
-		return protowire.AppendString(protowire.AppendTag(nil, num, protowire.BytesType), s)
-	}
-	varint := func(num protowire.Number, v uint64) []byte {
-		return protowire.AppendVarint(protowire.AppendTag(nil, num, protowire.VarintType), v)
-	}
-	contents := func(fields ...[]byte) []byte {
-		var out []byte
-		for _, f := range fields {
-			out = append(out, f...)
-		}
-		return protowire.AppendBytes(protowire.AppendTag(nil, 5, protowire.BytesType), out)
-	}
-	fixed64 := protowire.AppendFixed64(protowire.AppendTag(nil, 7, protowire.Fixed64Type), 0x3ff0000000000000)
-	fixed32 := protowire.AppendFixed32(protowire.AppendTag(nil, 6, protowire.Fixed32Type), 0x3f800000)
 	join := func(parts ...[]byte) []byte {
 		var out []byte
 		for _, p := range parts {
@@ -75,6 +53,20 @@ func TestDecodeInferRequestLikeProto(t *testing.T) {
 		}
 		return out
 	}
+	// field5 is field 5 holding a message of fields: an input tensor of a
+	// request, and the contents of a tensor.
+	field5 := func(fields ...[]byte) []byte {
+		return protowire.AppendBytes(protowire.AppendTag(nil, 5, protowire.BytesType), join(fields...))
+	}
+	tensor, contents := field5, field5
+	str := func(num protowire.Number, s string) []byte {
+		return protowire.AppendString(protowire.AppendTag(nil, num, protowire.BytesType), s)
+	}
+	varint := func(num protowire.Number, v uint64) []byte {
+		return protowire.AppendVarint(protowire.AppendTag(nil, num, protowire.VarintType), v)
+	}
+	fixed64 := protowire.AppendFixed64(protowire.AppendTag(nil, 7, protowire.Fixed64Type), 0x3ff0000000000000)
+	fixed32 := protowire.AppendFixed32(protowire.AppendTag(nil, 6, protowire.Fixed32Type), 0x3f800000)
 	for _, tc := range []struct {
 		name string
 		b    []byte
@@ -180,16 +172,7 @@ func randomInferRequest(r *rand.Rand) *pb.ModelInferRequest {
 // proto.Unmarshal on a request of three typed columns (INT64, BYTES, FP64).
 func BenchmarkDecodeInferRequest(b *testing.B) {
 	for _, batch := range []int{1, 256} {
-		req := &pb.ModelInferRequest{ModelName: "ctr"}
-		c1 := &pb.ModelInferRequest_InferInputTensor{Name: "c1", Datatype: "INT64", Shape: []int64{int64(batch)}, Contents: &pb.InferTensorContents{}}
-		site := &pb.ModelInferRequest_InferInputTensor{Name: "site", Datatype: "BYTES", Shape: []int64{int64(batch)}, Contents: &pb.InferTensorContents{}}
-		price := &pb.ModelInferRequest_InferInputTensor{Name: "price", Datatype: "FP64", Shape: []int64{int64(batch)}, Contents: &pb.InferTensorContents{}}
-		for i := range batch {
-			c1.Contents.Int64Contents = append(c1.Contents.Int64Contents, int64(1000+i%7))
-			site.Contents.BytesContents = append(site.Contents.BytesContents, []byte("site"+strconv.Itoa(i%13)))
-			price.Contents.Fp64Contents = append(price.Contents.Fp64Contents, float64(i%5))
-		}
-		req.Inputs = []*pb.ModelInferRequest_InferInputTensor{c1, site, price}
+		req := typedRequest(batch)
 		wire, err := proto.Marshal(req)
 		if err != nil {
 			b.Fatal(err)
