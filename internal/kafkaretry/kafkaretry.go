@@ -3,6 +3,7 @@ package kafkaretry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -85,9 +86,12 @@ func (p Policy) Do(ctx context.Context, fn func() error) error {
 // CreateTopic creates topic with partitions partitions and the broker's
 // default replication unless it exists, retrying retriable answers as Do
 // does. A topic that already exists is left as it is (its partition count
-// included).
+// included). It returns once the metadata lists every partition of the
+// topic with a leader, so that a caller describing, producing to or reading
+// the topic right after does not see it half created (a describe at once
+// can list it with no partitions on a busy broker).
 func CreateTopic(ctx context.Context, adm *kadm.Client, topic string, partitions int32) error {
-	return Do(ctx, func() error {
+	if err := Do(ctx, func() error {
 		resp, err := adm.CreateTopic(ctx, partitions, -1, nil, topic)
 		if err == nil {
 			err = resp.Err
@@ -96,5 +100,26 @@ func CreateTopic(ctx context.Context, adm *kadm.Client, topic string, partitions
 			return nil
 		}
 		return err
+	}); err != nil {
+		return err
+	}
+	return Do(ctx, func() error {
+		md, err := adm.Metadata(ctx, topic)
+		if err != nil {
+			return err
+		}
+		td, ok := md.Topics[topic]
+		switch {
+		case !ok || errors.Is(td.Err, kerr.UnknownTopicOrPartition) || len(td.Partitions) == 0:
+			return fmt.Errorf("topic %s created but not yet in the metadata: %w", topic, kerr.LeaderNotAvailable)
+		case td.Err != nil:
+			return td.Err
+		}
+		for _, p := range td.Partitions {
+			if p.Err != nil || p.Leader < 0 {
+				return fmt.Errorf("topic %s partition %d has no leader yet: %w", topic, p.Partition, kerr.LeaderNotAvailable)
+			}
+		}
+		return nil
 	})
 }
