@@ -271,7 +271,8 @@ func stateFiles(t *testing.T, dir string) map[string]bool {
 	return files
 }
 
-// dayRows reads the rows of one dt partition of the cluster's lake.
+// dayRows reads the rows of a dt day or range a..b of the cluster's lake,
+// all columns but the dt partition.
 func (s *streamRun) dayRows(dt string) []arrow.Record {
 	s.t.Helper()
 	ctx := context.Background()

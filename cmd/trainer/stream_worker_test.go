@@ -27,17 +27,14 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/lakestream/lakestream/dataset"
 	"github.com/lakestream/lakestream/datastream"
 	"github.com/lakestream/lakestream/datastream/kafka"
 	"github.com/lakestream/lakestream/datastream/kafka/kafkatest"
 	"github.com/lakestream/lakestream/internal/kafkaretry"
-	"github.com/lakestream/lakestream/lake"
 	"github.com/lakestream/lakestream/paramserver"
 	"github.com/lakestream/lakestream/train"
 	"github.com/lakestream/lakestream/train/clicklog"
 	"github.com/lakestream/lakestream/train/feature"
-	"github.com/lakestream/lakestream/train/job"
 )
 
 // The stream acceptance tests run real "trainer ps" shards and "trainer
@@ -112,40 +109,7 @@ func (s *streamRun) startStreamWorker(name string, extra ...string) *proc {
 // the job) from the lake, all columns but the dt partition.
 func (s *streamRun) trainingRows() []arrow.Record {
 	s.t.Helper()
-	ctx := context.Background()
-	store, err := lake.NewLocal(s.lake)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	ds, err := dataset.Open(ctx, store, "clicks")
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	dts, err := job.DTFilter(s.days[0].DT + ".." + s.days[len(s.days)-2].DT)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	plan, err := ds.Plan(ctx, dataset.Query{Columns: clicklog.Columns(), Where: dts})
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	sc := plan.Scan(ctx, plan.Splits(), dataset.ScanOptions{BatchSize: 5000})
-	defer sc.Close()
-	var recs []arrow.Record
-	for sc.Next() {
-		r := sc.At()
-		r.Retain()
-		recs = append(recs, r)
-	}
-	if err := sc.Err(); err != nil {
-		s.t.Fatal(err)
-	}
-	s.t.Cleanup(func() {
-		for _, r := range recs {
-			r.Release()
-		}
-	})
-	return recs
+	return s.dayRows(s.days[0].DT + ".." + s.days[len(s.days)-2].DT)
 }
 
 // produce writes recs to the topic as JSON messages keyed by id (so Kafka
