@@ -132,7 +132,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.token, "token", "", "require \"authorization: Bearer TOKEN\" on every call but health (better set through LAKESTREAM_TOKEN than on the command line)")
 	fs.IntVar(&c.maxBatch, "max-batch", serve.DefaultServerConfig().MaxBatch, "largest batch (rows) one request may carry")
 	fs.IntVar(&c.maxReqBytes, "max-request-bytes", serve.DefaultServerConfig().MaxRequestBytes, "largest request message in bytes")
-	fs.IntVar(&c.maxInFlight, "max-inflight", serve.DefaultServerConfig().MaxInFlight, "requests admitted at once; beyond, a request gets RESOURCE_EXHAUSTED before it is read (received messages hold at most this × --max-request-bytes)")
+	fs.IntVar(&c.maxInFlight, "max-inflight", serve.DefaultServerConfig().MaxInFlight, "requests admitted at once; beyond, a request gets RESOURCE_EXHAUSTED before it is read (received messages hold at most this × --max-request-bytes). Also the number of long-lived gRPC call workers kept ready")
 	fs.BoolVar(&c.logJSON, "log-json", false, "log JSON lines instead of text")
 	fs.IntVar(&c.gcPercent, "gc-percent", 400, "Go GC target (as GOGC): higher trades memory for fewer collections and a lower latency tail; ignored when GOGC is set")
 	fs.StringVar(&c.streamData, "stream-data-topic", "", "also score every JSON row of this Kafka topic with the first --model (stream scoring)")

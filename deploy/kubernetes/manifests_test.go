@@ -562,9 +562,11 @@ func TestProbesReachRealEndpoints(t *testing.T) {
 	}
 	env := []string{"LAKESTREAM_LAKE=" + lakeDir, "LAKESTREAM_KAFKA_BROKERS="}
 	trainer, predictor := buildBinary(t, dir, "trainer"), buildBinary(t, dir, "predictor")
-	// A small clicks table, so the scheduler finds the job's data.
-	if out, err := exec.Command(trainer, "scan", "--generate-sample", lakeDir).CombinedOutput(); err != nil {
-		t.Fatalf("trainer scan --generate-sample: %v\n%s", err, out)
+	// A small quickstart lake: the clicks table job.yaml's spec and days
+	// describe, so shard 0 (with --output) can plan the job's data and the
+	// scheduler finds it.
+	if out, err := exec.Command(trainer, "quickstart", "--lake", lakeDir, "--rows", "20000", "--epochs", "1", "--hash-bits", "12").CombinedOutput(); err != nil {
+		t.Fatalf("trainer quickstart: %v\n%s", err, out)
 	}
 	deadline := time.Now().Add(time.Minute)
 	for _, sts := range m.statefulSets {
