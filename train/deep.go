@@ -1,11 +1,10 @@
 package train
 
 import (
-	"fmt"
 	"math"
 
-	G "gorgonia.org/gorgonia"
-	"gorgonia.org/tensor"
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
 
 	"github.com/lakestream/lakestream/model"
 )
@@ -30,11 +29,15 @@ const (
 // "mlp.<l>.w" (in rows × out values: row i is W[i,:]) and "mlp.<l>.b"
 // (1 × out); the last layer has out = 1. This is model.LayoutOf's layout.
 //
-// The sparse parts (pooling, the linear and FM terms and their gradients)
-// are hand-written kernels like the other models; the tower and the loss are
-// a gorgonia graph, built once per mini-batch size and differentiated
-// symbolically. The gradient of the loss with respect to the tower's input
-// and to the sparse part's score flows back into the embedding kernels.
+// Everything is a hand-written kernel on float32 slices: the sparse parts
+// (pooling, the linear and FM terms and their gradients) and the tower,
+// whose forward and backward passes are whole-batch matrix products
+// (gemm) with the ReLUs and the loss in between. The gradient of
+// the loss with respect to the tower's input and to the sparse part's score
+// flows back into the embedding kernels. The buffers are reused from batch
+// to batch: a step allocates nothing once the largest batch was seen.
+// towerGraph in tower_test.go builds the same tower as a gorgonia graph, the
+// reference the kernels are checked against.
 type deepModel struct {
 	kind   Kind
 	loss   Loss
@@ -45,27 +48,20 @@ type deepModel struct {
 	first  int // index in Params.Dense of the first layer's weights
 	layers []layerShape
 
-	nets  map[int]*tower
-	x     []float32 // B × F·k pooled embeddings
-	s     []float32 // B sparse scores
-	y, wt []float32
-	sum   []float64 // FM Σ_j v_jf x_j of a row
+	x   []float32   // B × F·k pooled embeddings: the tower's input
+	s   []float32   // B sparse scores
+	z   []float64   // B logits
+	dz  []float32   // B weighted ∂loss/∂z
+	act [][]float32 // per layer, B × out activations (after the ReLU but the last's)
+	dlt [][]float32 // per layer, B × out ∂loss/∂(pre-activation)
+	dx  []float32   // B × F·k ∂loss/∂x
+	sum []float64   // FM Σ_j v_jf x_j of a row
 }
 
 type layerShape struct{ in, out int }
 
-// tower is the gorgonia graph for one mini-batch size.
-type tower struct {
-	g               *G.ExprGraph
-	x, s, y, wt     *G.Node
-	ws, bs          []*G.Node
-	z, cost         *G.Node
-	vm              G.VM
-	xT, sT, yT, wtT *tensor.Dense
-}
-
 func newDeep(c ModelConfig) *deepModel {
-	m := &deepModel{kind: c.Kind, loss: c.Loss, k: c.Factors, f: c.Fields, std: c.FactorStd, nets: map[int]*tower{}}
+	m := &deepModel{kind: c.Kind, loss: c.Loss, k: c.Factors, f: c.Fields, std: c.FactorStd}
 	if c.Kind == KindDeepFM {
 		m.width, m.emb, m.first = 1+c.Factors, 1, 1
 	} else {
@@ -77,6 +73,8 @@ func newDeep(c ModelConfig) *deepModel {
 		in = h
 	}
 	m.layers = append(m.layers, layerShape{in, 1})
+	m.act = make([][]float32, len(m.layers))
+	m.dlt = make([][]float32, len(m.layers))
 	m.sum = make([]float64, c.Factors)
 	return m
 }
@@ -98,50 +96,108 @@ func (m *deepModel) Tables() []Table {
 }
 func (m *deepModel) CheckLabel(y float32) bool { return m.loss.checkLabel(y) }
 
-// net returns the tower for batch size n, building it on first use.
-func (m *deepModel) net(n int) *tower {
-	if t := m.nets[n]; t != nil {
-		return t
+// gemm computes C = alpha·op(A)·op(B) + beta·C (row-major, op = transpose
+// when the flag says so) with gonum's pure-Go Sgemm, whose float32 kernels
+// use SSE on amd64. Sgemm splits a product of four or more 64×64 blocks of C
+// across goroutines, which allocates and competes with the other training
+// workers for the cores; gemm hands it tiles of C of at most 64×128, which
+// it computes serially and without allocating.
+func gemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	const tm, tn = 64, 128
+	opA, opB := blas.NoTrans, blas.NoTrans
+	if tA {
+		opA = blas.Trans
 	}
-	g := G.NewGraph()
-	d := m.f * m.k
-	t := &tower{g: g}
-	t.x = G.NewMatrix(g, G.Float32, G.WithShape(n, d), G.WithName("x"))
-	t.s = G.NewMatrix(g, G.Float32, G.WithShape(n, 1), G.WithName("s"))
-	t.y = G.NewMatrix(g, G.Float32, G.WithShape(n, 1), G.WithName("y"))
-	t.wt = G.NewMatrix(g, G.Float32, G.WithShape(n, 1), G.WithName("wt"))
-	h := t.x
-	for l, ly := range m.layers {
-		w := G.NewMatrix(g, G.Float32, G.WithShape(ly.in, ly.out), G.WithName(fmt.Sprintf("w%d", l)))
-		b := G.NewMatrix(g, G.Float32, G.WithShape(1, ly.out), G.WithName(fmt.Sprintf("b%d", l)))
-		h = G.Must(G.BroadcastAdd(G.Must(G.Mul(h, w)), b, nil, []byte{0}))
-		if l < len(m.layers)-1 {
-			h = G.Must(G.Rectify(h))
+	if tB {
+		opB = blas.Trans
+	}
+	for i := 0; i < m; i += tm {
+		mi := min(tm, m-i)
+		ai := a[i*lda:] // rows i… of A
+		if tA {
+			ai = a[i:] // columns i… of the stored k×m A
 		}
-		t.ws, t.bs = append(t.ws, w), append(t.bs, b)
+		for j := 0; j < n; j += tn {
+			nj := min(tn, n-j)
+			bj := b[j:] // columns j… of B
+			if tB {
+				bj = b[j*ldb:] // rows j… of the stored n×k B
+			}
+			gonum.Implementation{}.Sgemm(opA, opB, mi, nj, k, alpha, ai, lda, bj, ldb, beta, c[i*ldc+j:], ldc)
+		}
 	}
-	t.z = G.Must(G.Add(h, t.s))
-	var per *G.Node
-	if m.loss == LossLogistic {
-		// log(1+e^z) − y·z, with softplus(z) = relu(z) + log1p(e^−|z|).
-		sp := G.Must(G.Add(G.Must(G.Rectify(t.z)), G.Must(G.Log1p(G.Must(G.Exp(G.Must(G.Neg(G.Must(G.Abs(t.z))))))))))
-		per = G.Must(G.Sub(sp, G.Must(G.HadamardProd(t.y, t.z))))
-	} else {
-		diff := G.Must(G.Sub(t.z, t.y))
-		per = G.Must(G.HadamardProd(G.Must(G.Square(diff)), G.NewConstant(float32(0.5))))
+}
+
+// input returns layer l's input for n rows: the pooled embeddings or the
+// previous layer's activations.
+func (m *deepModel) input(l, n int) []float32 {
+	if l == 0 {
+		return m.x[:n*m.layers[0].in]
 	}
-	t.cost = G.Must(G.Sum(G.Must(G.HadamardProd(per, t.wt))))
-	wrt := append(append(append(G.Nodes{}, t.ws...), t.bs...), t.x, t.s)
-	if _, err := G.Grad(t.cost, wrt...); err != nil {
-		panic(fmt.Sprintf("train: differentiate the %s tower: %v", m.kind, err))
+	return m.act[l-1][:n*m.layers[l].in]
+}
+
+// forward runs the tower over the n rows prepared in m.x and m.s and sets
+// m.z: per layer, act = relu(in·W + b) (no ReLU on the last, whose single
+// output plus the sparse score is the logit).
+func (m *deepModel) forward(p *Params, n int) {
+	for l, ly := range m.layers {
+		m.act[l] = grow(m.act[l], n*ly.out)
+		a := m.act[l]
+		bias := p.Dense[m.first+2*l+1]
+		for r := range n {
+			copy(a[r*ly.out:(r+1)*ly.out], bias)
+		}
+		gemm(false, false, n, ly.out, ly.in, 1, m.input(l, n), ly.in, p.Dense[m.first+2*l], ly.out, 1, a, ly.out)
+		if l < len(m.layers)-1 {
+			for i, v := range a {
+				if v < 0 {
+					a[i] = 0
+				}
+			}
+		}
 	}
-	t.vm = G.NewTapeMachine(g, G.BindDualValues(wrt...))
-	t.xT = tensor.New(tensor.WithShape(n, d), tensor.Of(tensor.Float32))
-	t.sT = tensor.New(tensor.WithShape(n, 1), tensor.Of(tensor.Float32))
-	t.yT = tensor.New(tensor.WithShape(n, 1), tensor.Of(tensor.Float32))
-	t.wtT = tensor.New(tensor.WithShape(n, 1), tensor.Of(tensor.Float32))
-	m.nets[n] = t
-	return t
+	m.z = grow(m.z, n)
+	for r, v := range m.act[len(m.layers)-1][:n] {
+		m.z[r] = float64(v) + float64(m.s[r])
+	}
+}
+
+// backward propagates m.dz (∂loss/∂z per row) through the tower: it adds
+// the layers' gradients to g and leaves ∂loss/∂x in m.dx.
+func (m *deepModel) backward(g, p *Params, n int) {
+	last := len(m.layers) - 1
+	m.dlt[last] = grow(m.dlt[last], n)
+	copy(m.dlt[last], m.dz[:n])
+	for l := last; l >= 0; l-- {
+		ly := m.layers[l]
+		d := m.dlt[l][:n*ly.out]
+		// ∂W = inᵀ·δ and ∂b = Σ_rows δ.
+		gemm(true, false, ly.in, ly.out, n, 1, m.input(l, n), ly.in, d, ly.out, 1, g.Dense[m.first+2*l], ly.out)
+		gb := g.Dense[m.first+2*l+1]
+		for r := range n {
+			for o, v := range d[r*ly.out : (r+1)*ly.out] {
+				gb[o] += v
+			}
+		}
+		// ∂in = δ·Wᵀ, then through the previous layer's ReLU.
+		var din []float32
+		if l == 0 {
+			m.dx = grow(m.dx, n*ly.in)
+			din = m.dx
+		} else {
+			m.dlt[l-1] = grow(m.dlt[l-1], n*ly.in)
+			din = m.dlt[l-1]
+		}
+		gemm(false, true, n, ly.in, ly.out, 1, d, ly.out, p.Dense[m.first+2*l], ly.out, 0, din, ly.in)
+		if l > 0 {
+			for i, a := range m.act[l-1][:n*ly.in] {
+				if a <= 0 {
+					din[i] = 0
+				}
+			}
+		}
+	}
 }
 
 // prepare pools the embeddings and computes the sparse score of every row.
@@ -150,7 +206,6 @@ func (m *deepModel) prepare(b *Batch, p *Params) {
 	m.x = grow(m.x, n*d)
 	clear(m.x)
 	m.s = grow(m.s, n)
-	m.y, m.wt = grow(m.y, n), grow(m.wt, n)
 	for r := range n {
 		xr := m.x[r*d : r*d+d]
 		var z float64
@@ -187,33 +242,7 @@ func (m *deepModel) prepare(b *Batch, p *Params) {
 			z += 0.5 * (pair - sq)
 		}
 		m.s[r] = float32(z)
-		m.y[r] = b.Labels[r]
-		m.wt[r] = float32(b.weight(r))
 	}
-}
-
-// run binds the inputs and parameters and executes the tower (forward and
-// backward).
-func (m *deepModel) run(t *tower, p *Params) {
-	copy(t.xT.Data().([]float32), m.x)
-	copy(t.sT.Data().([]float32), m.s)
-	copy(t.yT.Data().([]float32), m.y)
-	copy(t.wtT.Data().([]float32), m.wt)
-	must := func(err error) {
-		if err != nil {
-			panic(fmt.Sprintf("train: %s tower: %v", m.kind, err))
-		}
-	}
-	must(G.Let(t.x, t.xT))
-	must(G.Let(t.s, t.sT))
-	must(G.Let(t.y, t.yT))
-	must(G.Let(t.wt, t.wtT))
-	for l, ly := range m.layers {
-		must(G.Let(t.ws[l], tensor.New(tensor.WithShape(ly.in, ly.out), tensor.WithBacking(p.Dense[m.first+2*l]))))
-		must(G.Let(t.bs[l], tensor.New(tensor.WithShape(1, ly.out), tensor.WithBacking(p.Dense[m.first+2*l+1]))))
-	}
-	t.vm.Reset()
-	must(t.vm.RunAll())
 }
 
 func (m *deepModel) Predict(dst []float64, b *Batch, p *Params) {
@@ -222,21 +251,9 @@ func (m *deepModel) Predict(dst []float64, b *Batch, p *Params) {
 		return
 	}
 	m.prepare(b, p)
-	t := m.net(n)
-	m.run(t, p)
-	for r, z := range t.z.Value().Data().([]float32) {
-		dst[r] = m.loss.link(float64(z))
-	}
-	m.resetGrads(t)
-}
-
-// resetGrads zeroes the gradients gorgonia keeps on the bound nodes: its
-// tape machine adds each run's gradients to them rather than overwriting.
-func (m *deepModel) resetGrads(t *tower) {
-	for _, nd := range append(append(append(G.Nodes{}, t.ws...), t.bs...), t.x, t.s) {
-		if v, err := nd.Grad(); err == nil {
-			clear(v.Data().([]float32))
-		}
+	m.forward(p, n)
+	for r, z := range m.z[:n] {
+		dst[r] = m.loss.link(z)
 	}
 }
 
@@ -246,27 +263,18 @@ func (m *deepModel) Gradient(g *Params, pred []float64, b *Batch, p *Params) flo
 		return 0
 	}
 	m.prepare(b, p)
-	t := m.net(n)
-	m.run(t, p)
-	for r, z := range t.z.Value().Data().([]float32) {
-		pred[r] = m.loss.link(float64(z))
+	m.forward(p, n)
+	m.dz = grow(m.dz, n)
+	var total float64
+	for r, z := range m.z[:n] {
+		l, dz, pr := m.loss.lossGrad(z, float64(b.Labels[r]))
+		pred[r] = pr
+		wt := b.weight(r)
+		total += wt * l
+		m.dz[r] = float32(dz * wt)
 	}
-	grad := func(nd *G.Node) []float32 {
-		v, err := nd.Grad()
-		if err != nil {
-			panic(fmt.Sprintf("train: %s tower gradient of %s: %v", m.kind, nd.Name(), err))
-		}
-		return v.Data().([]float32)
-	}
-	for l := range m.layers {
-		for i, v := range grad(t.ws[l]) {
-			g.Dense[m.first+2*l][i] += v
-		}
-		for i, v := range grad(t.bs[l]) {
-			g.Dense[m.first+2*l+1][i] += v
-		}
-	}
-	dx, dz := grad(t.x), grad(t.s)
+	m.backward(g, p, n)
+	dx, dz := m.dx, m.dz
 	d, k := m.f*m.k, m.k
 	var gb float64
 	for r := range n {
@@ -301,6 +309,5 @@ func (m *deepModel) Gradient(g *Params, pred []float64, b *Batch, p *Params) flo
 	if m.kind == KindDeepFM {
 		g.Dense[0][0] += float32(gb)
 	}
-	m.resetGrads(t)
-	return float64(t.cost.Value().Data().(float32))
+	return total
 }

@@ -37,8 +37,9 @@
 // sampling, Bayesian linear regression and AdPredictor (Graepel et al. 2010),
 // which update a diagonal Gaussian posterior themselves (their tables are
 // Posterior: the "gradient" is the exact change, applied with SGD at rate 1),
-// and two deep models whose dense towers are gorgonia graphs: an MLP over
-// field embeddings and DeepFM (Guo et al. 2017). Parameter layouts are those
+// and two deep models with dense towers (hand-written batched kernels,
+// checked against a gorgonia graph in the tests): an MLP over field
+// embeddings and DeepFM (Guo et al. 2017). Parameter layouts are those
 // of package model (model.LayoutOf), so a trained model is saved and scored
 // without this package: NewArtifact builds the model.Model.
 //

@@ -110,8 +110,8 @@ func TestGradientFiniteDifferences(t *testing.T) {
 			p := paramsFor(rng, m, b, 0.5)
 			pred := make([]float64, b.Rows()*m.Outputs())
 			// A first call, discarded: a kernel must not carry state from
-			// one batch into the next (gorgonia accumulates gradients
-			// across runs unless they are reset).
+			// one batch into the next (the deep towers reuse their
+			// activation and gradient buffers from batch to batch).
 			m.Gradient(zeroLike(p), pred, b, p)
 			g := zeroLike(p)
 			m.Gradient(g, pred, b, p)

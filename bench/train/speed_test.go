@@ -48,6 +48,9 @@ func pass(tb testing.TB, store lake.Store, key string, kind train.Kind, opt opti
 	}
 	c := train.DefaultModelConfig(kind)
 	c.Fields = spec.NumFields()
+	if kind == train.KindFFM {
+		c.Factors = 4
+	}
 	m, err := train.NewModel(c)
 	if err != nil {
 		tb.Fatal(err)
@@ -163,7 +166,13 @@ func BenchmarkEndToEnd(b *testing.B) {
 		name string
 		kind train.Kind
 		opt  optim.Config
-	}{{"LR-FTRL/rows=100k", train.KindLogistic, ftrl()}, {"FM-k8/rows=100k", train.KindFM, fmOpt()}} {
+	}{
+		{"LR-FTRL/rows=100k", train.KindLogistic, ftrl()},
+		{"FM-k8/rows=100k", train.KindFM, fmOpt()},
+		{"FFM-k4/rows=100k", train.KindFFM, fmOpt()},
+		{"DeepFM-k8-64-32/rows=100k", train.KindDeepFM, ftrl()},
+		{"MLP-k8-64-32/rows=100k", train.KindMLP, ftrl()},
+	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			var n int64
@@ -215,6 +224,8 @@ func BenchmarkStep(b *testing.B) {
 		{"LR-FTRL/batch=512", train.KindLogistic, ftrl()},
 		{"FM-k8/batch=512", train.KindFM, fmOpt()},
 		{"FFM-k4/batch=512", train.KindFFM, fmOpt()},
+		{"DeepFM-k8-64-32/batch=512", train.KindDeepFM, ftrl()},
+		{"MLP-k8-64-32/batch=512", train.KindMLP, ftrl()},
 		{"AdPredictor/batch=512", train.KindAdPredictor, ftrl()},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
