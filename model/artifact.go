@@ -44,6 +44,9 @@ type Manifest struct {
 	Meta   Metadata   `json:"meta"`
 	Spec   File       `json:"spec"`
 	Tables []TableRef `json:"tables"`
+	// Catalogue is the mf model's catalogue file, if it has one (see
+	// Catalogue).
+	Catalogue *File `json:"catalogue,omitempty"`
 }
 
 // File is one object of a version, relative to the version directory.
@@ -72,6 +75,9 @@ func (mf *Manifest) Size() int64 {
 		if t.Keys != nil {
 			n += t.Keys.Size
 		}
+	}
+	if mf.Catalogue != nil {
+		n += mf.Catalogue.Size
 	}
 	return n
 }
@@ -166,6 +172,13 @@ func (m *Model) Save(ctx context.Context, store lake.Store, name string, opts ..
 			return 0, err
 		}
 		mf.Tables = append(mf.Tables, ref)
+	}
+	if m.catalogue != nil {
+		cf, err := put(CatalogueFile, m.catalogue.encode())
+		if err != nil {
+			return 0, err
+		}
+		mf.Catalogue = &cf
 	}
 	// An undefined metric (the AUC of one class: NaN) has no JSON number;
 	// it is left out, as the manifest's readers expect of a missing one.
@@ -394,6 +407,22 @@ func Load(ctx context.Context, store lake.Store, name string, version int) (*Mod
 	if err != nil {
 		return nil, &ArtifactError{Key: dir + ManifestFile, Reason: err.Error(), Err: ErrIncompatible}
 	}
+	if f := mf.Catalogue; f != nil {
+		if f.Size > MaxCatalogueBytes {
+			return nil, &ArtifactError{Key: dir + f.Path, Reason: fmt.Sprintf("%d bytes, more than a catalogue may have (%d)", f.Size, MaxCatalogueBytes), Err: ErrCorrupt}
+		}
+		raw, err := read(*f)
+		if err != nil {
+			return nil, err
+		}
+		c, err := decodeCatalogue(raw)
+		if err != nil {
+			return nil, &ArtifactError{Key: dir + f.Path, Reason: err.Error(), Err: ErrCorrupt}
+		}
+		if err := m.SetCatalogue(c); err != nil {
+			return nil, &ArtifactError{Key: dir + f.Path, Reason: err.Error(), Err: ErrIncompatible}
+		}
+	}
 	return m, nil
 }
 
@@ -576,6 +605,9 @@ func (mf *Manifest) WriteText(w io.Writer) error {
 			kind = "dense"
 		}
 		fmt.Fprintf(&b, "table      %s %s %d×%d\n", t.Name, kind, t.Rows, t.Width)
+	}
+	if c := mf.Catalogue; c != nil {
+		fmt.Fprintf(&b, "catalogue  %s (%d bytes): top-N requests as %s:topn\n", c.Path, c.Size, m.Name)
 	}
 	fmt.Fprintf(&b, "size       %d bytes\n", mf.Size())
 	_, err := io.WriteString(w, b.String())

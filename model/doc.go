@@ -59,6 +59,11 @@
 // Load verifies them and rejects corrupt or incompatible artifacts with an
 // error wrapping ErrCorrupt or ErrIncompatible.
 //
+// An mf version may also hold catalogue.bin (Catalogue, SetCatalogue): the
+// items and each user's items of its training rows, within fixed bounds
+// (MaxCatalogueItems and the rest), from which TopN ranks a user's unseen
+// items with the same scores as Score.
+//
 // Versions are allocated by claiming: a writer takes the highest version it
 // sees plus one, writes a claim object into it and lists the directory. If
 // its claim is alone it owns the version; otherwise it withdraws the claim,

@@ -83,6 +83,9 @@ type Model struct {
 	outputs int
 	kernel  kernel
 	pool    sync.Pool // *scorer
+
+	catalogue *Catalogue   // mf only, see SetCatalogue
+	rec       *recommender // built from catalogue
 }
 
 // New checks tables against the layout of meta.Kind (LayoutOf), copies the

@@ -166,47 +166,16 @@ func TopN(ctx context.Context, store lake.Store, cfg TopNConfig) (*TopNResult, e
 
 	// The interactions: users in order of first appearance, the catalogue,
 	// and each user's seen items.
-	items := map[string]int{}
-	var itemVals []string
-	users := map[string]int{}
-	var userVals []string
-	var seen []map[int]bool
-	sc := plan.Scan(ctx, plan.Splits(), dataset.ScanOptions{BatchSize: cfg.BatchSize})
-	for sc.Next() {
-		rec := sc.At()
-		uc, ic := rec.Column(0), rec.Column(1)
-		for r := range int(rec.NumRows()) {
-			if uc.IsNull(r) || ic.IsNull(r) {
-				continue
-			}
-			iv := ic.ValueStr(r)
-			i, ok := items[iv]
-			if !ok {
-				i = len(itemVals)
-				items[iv] = i
-				itemVals = append(itemVals, iv)
-			}
-			uv := uc.ValueStr(r)
-			u, ok := users[uv]
-			if !ok {
-				u = len(userVals)
-				users[uv] = u
-				userVals = append(userVals, uv)
-				seen = append(seen, map[int]bool{})
-			}
-			seen[u][i] = true
-		}
-	}
-	sc.Close()
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read %s: %w", cfg.Data, err)
+	cat, err := CollectCatalogue(ctx, plan, cfg.BatchSize)
+	if err != nil {
+		return nil, fmt.Errorf("interactions %s: %w", cfg.Data, err)
 	}
 
 	userType := schema.Field(schema.FieldIndices(userCol)[0]).Type
 	itemType := schema.Field(schema.FieldIndices(itemCol)[0]).Type
 	w := &topNWriter{cfg: cfg, m: m, userCol: userCol, itemCol: itemCol, userType: userType, itemType: itemType,
-		userVals: userVals, itemVals: itemVals, seen: seen}
-	res := &TopNResult{Model: meta.Name, Version: meta.Version, Users: len(userVals), Items: len(itemVals)}
+		cat: cat}
+	res := &TopNResult{Model: meta.Name, Version: meta.Version, Users: len(cat.Users), Items: len(cat.Items)}
 	if len(objs) > 0 {
 		if err := clear(ctx, store, cfg.Output); err != nil {
 			return nil, err
@@ -242,22 +211,21 @@ type topNWriter struct {
 	m                  *model.Model
 	userCol, itemCol   string
 	userType, itemType arrow.DataType
-	userVals, itemVals []string
-	seen               []map[int]bool
+	cat                *model.Catalogue
 }
 
 func (w *topNWriter) write(ctx context.Context, sink io.Writer) (int64, error) {
 	mem := memory.DefaultAllocator
 	ib := array.NewBuilder(mem, w.itemType)
 	defer ib.Release()
-	for _, v := range w.itemVals {
+	for _, v := range w.cat.Items {
 		if err := ib.AppendValueFromString(v); err != nil {
 			return 0, fmt.Errorf("item %q: %w", v, err)
 		}
 	}
 	items := ib.NewArray()
 	defer items.Release()
-	n := len(w.itemVals)
+	n := len(w.cat.Items)
 	in := arrow.NewSchema([]arrow.Field{{Name: w.userCol, Type: w.userType}, {Name: w.itemCol, Type: w.itemType}}, nil)
 	md := arrow.NewMetadata([]string{ModelMetadataKey}, []string{w.m.Meta().Name + "@" + strconv.Itoa(w.m.Meta().Version)})
 	out := arrow.NewSchema([]arrow.Field{
@@ -284,7 +252,7 @@ func (w *topNWriter) write(ctx context.Context, sink io.Writer) (int64, error) {
 		}
 		return fw.WriteBuffered(rec)
 	}
-	for u, uv := range w.userVals {
+	for u, uv := range w.cat.Users {
 		if err := ctx.Err(); err != nil {
 			fw.Close()
 			return rows, err
@@ -305,10 +273,13 @@ func (w *topNWriter) write(ctx context.Context, sink io.Writer) (int64, error) {
 			return rows, fmt.Errorf("score user %s: %w", uv, err)
 		}
 		order = order[:0]
+		seen := w.cat.SeenBy(u)
 		for i := range n {
-			if !w.seen[u][i] {
-				order = append(order, i)
+			if len(seen) > 0 && int(seen[0]) == i {
+				seen = seen[1:]
+				continue
 			}
+			order = append(order, i)
 		}
 		slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(scores[b], scores[a]) })
 		for rank, i := range order[:min(w.cfg.N, len(order))] {
@@ -316,7 +287,7 @@ func (w *topNWriter) write(ctx context.Context, sink io.Writer) (int64, error) {
 				fw.Close()
 				return rows, err
 			}
-			if err := ob.Field(1).AppendValueFromString(w.itemVals[i]); err != nil {
+			if err := ob.Field(1).AppendValueFromString(w.cat.Items[i]); err != nil {
 				fw.Close()
 				return rows, err
 			}
@@ -336,4 +307,31 @@ func (w *topNWriter) write(ctx context.Context, sink io.Writer) (int64, error) {
 		return rows, err
 	}
 	return rows, fw.Close()
+}
+
+// CollectCatalogue reads the two columns of plan, user then item, and
+// returns their catalogue (model.Catalogue): items and users in order of
+// first appearance, each user's items. Rows with a null user or item are
+// skipped. It fails with an error wrapping model.ErrCatalogueTooLarge past
+// the catalogue's bounds.
+func CollectCatalogue(ctx context.Context, plan *dataset.Plan, batchSize int) (*model.Catalogue, error) {
+	b := model.NewCatalogueBuilder()
+	sc := plan.Scan(ctx, plan.Splits(), dataset.ScanOptions{BatchSize: batchSize})
+	defer sc.Close()
+	for sc.Next() {
+		rec := sc.At()
+		uc, ic := rec.Column(0), rec.Column(1)
+		for r := range int(rec.NumRows()) {
+			if uc.IsNull(r) || ic.IsNull(r) {
+				continue
+			}
+			if err := b.Add(uc.ValueStr(r), ic.ValueStr(r)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	return b.Catalogue(), nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/lakestream/lakestream/lake"
 	"github.com/lakestream/lakestream/lake/laketest"
 	"github.com/lakestream/lakestream/model"
+	"github.com/lakestream/lakestream/model/modeltest"
 	"github.com/lakestream/lakestream/predict"
 	"github.com/lakestream/lakestream/train/feature"
 )
@@ -188,5 +189,93 @@ func TestTopNRefusals(t *testing.T) {
 	}
 	if objs, _ := lake.ListAll(ctx, store, "recs/"); len(objs) > 0 {
 		t.Errorf("a refused run wrote %s", objs[0].Key)
+	}
+}
+
+// TestTopNEqualsOnline checks the batch top N against the online one (what
+// the predictor answers: model.TopN over the catalogue saved with the
+// version, collected from the same table as the trainer collects it): for
+// every user the same items, ranks and scores.
+func TestTopNEqualsOnline(t *testing.T) {
+	for _, ints := range []bool{false, true} {
+		t.Run(fmt.Sprintf("int ids %v", ints), func(t *testing.T) {
+			ctx := context.Background()
+			store := laketest.NewMemory()
+			m, rec := modeltest.RandomMF(t, modeltest.MFConfig{Users: 40, Items: 300, PerUser: 20, Factors: 8, IntIDs: ints, Loss: model.LossSquared, Unmodelled: 3, Seed: 9})
+			defer rec.Release()
+			if err := dataset.WriteFile(ctx, store, "events/dt=2026-11-01/part-0.parquet", rec.Schema(), []arrow.Record{rec}, dataset.WriteOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if err := lake.Commit(ctx, store, "events/dt=2026-11-01"); err != nil {
+				t.Fatal(err)
+			}
+			ds, err := dataset.Open(ctx, store, "events")
+			if err != nil {
+				t.Fatal(err)
+			}
+			plan, err := ds.Plan(ctx, dataset.Query{Columns: []string{"user", "item"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cat, err := predict.CollectCatalogue(ctx, plan, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := m.SetCatalogue(cat); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := m.Save(ctx, store, "rec"); err != nil {
+				t.Fatal(err)
+			}
+			online, err := model.Load(ctx, store, "rec", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			const n = 25
+			cfg := predict.DefaultTopNConfig()
+			cfg.Data, cfg.Model, cfg.Output, cfg.N = "events", "rec", "recs", n
+			if _, err := predict.TopN(ctx, store, cfg); err != nil {
+				t.Fatal(err)
+			}
+			batch := map[string][]string{}
+			out, err := dataset.Open(ctx, store, "recs")
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := out.Plan(ctx, dataset.Query{Columns: []string{"user", "item", "score", "rank"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sc := p.Scan(ctx, p.Splits(), dataset.ScanOptions{})
+			for sc.Next() {
+				r := sc.At()
+				for row := range int(r.NumRows()) {
+					u := r.Column(0).ValueStr(row)
+					batch[u] = append(batch[u], fmt.Sprintf("%d %s %v", r.Column(3).(*array.Int32).Value(row), r.Column(1).ValueStr(row), r.Column(2).(*array.Float64).Value(row)))
+				}
+			}
+			sc.Close()
+			if err := sc.Err(); err != nil {
+				t.Fatal(err)
+			}
+			// u0 has every item (see RandomMF), so the batch writes no row
+			// for it and the online answer is empty.
+			if len(batch) != len(cat.Users)-1 {
+				t.Fatalf("batch wrote %d users, want %d", len(batch), len(cat.Users)-1)
+			}
+			var r model.Recommendation
+			for _, u := range cat.Users {
+				if err := online.TopN(u, n, &r); err != nil {
+					t.Fatal(err)
+				}
+				var got []string
+				for j, i := range r.Items {
+					got = append(got, fmt.Sprintf("%d %s %v", j+1, online.Catalogue().Items[i], r.Scores[j]))
+				}
+				if strings.Join(got, "; ") != strings.Join(batch[u], "; ") {
+					t.Fatalf("user %s:\nonline %v\nbatch  %v", u, got, batch[u])
+				}
+			}
+		})
 	}
 }

@@ -94,11 +94,15 @@ func (s *Service) inputColumns(name string) (int, error) {
 	if name == "" {
 		return 0, s.emptyName()
 	}
-	v, err := s.engine.acquire(name)
+	base, topN := topNName(name)
+	v, err := s.engine.acquire(base)
 	if err != nil {
 		return 0, grpcError(err)
 	}
 	defer v.release()
+	if topN {
+		return 2, nil // the user id and n
+	}
 	return v.model.Schema().NumFields(), nil
 }
 

@@ -31,6 +31,18 @@
 // same protocol over HTTP/JSON (KServe v2 REST) with the binary tensor data
 // extension.
 //
+// # Top N
+//
+// A served mf model whose version carries a catalogue also answers as
+// "<name>:topn" (TopNSuffix): the input is the user id, named after the
+// model's user column (BYTES, or an integer type for an integer column),
+// shape [1], and optionally "n" (INT32 or INT64, 1 to model.MaxTopN,
+// default 10); the outputs are "item_ids" (BYTES or INT64) and "scores"
+// (FP64), best first, leaving out the items the user has in the catalogue.
+// The parameter "lakestream.known_user" says whether the user was in it;
+// an unknown user gets the model's ranking for an unknown user. Metadata
+// describes the variant; it follows the model's versions.
+//
 // # Limits
 //
 // The token and an in-flight budget are checked from the headers before a

@@ -82,8 +82,18 @@ type version struct {
 	loaded  time.Time
 	// params are the response parameters naming the version, shared by
 	// every response it produces.
-	params  map[string]*pb.InferParameter
-	scratch sync.Pool // *recordScratch in model.Schema()
+	params map[string]*pb.InferParameter
+	// knownParams and unknownParams are the parameters of top-N
+	// responses, for a user the catalogue holds and for one it does not.
+	knownParams, unknownParams map[string]*pb.InferParameter
+	scratch                    sync.Pool // *recordScratch in model.Schema()
+}
+
+func (v *version) topNParams(known bool) map[string]*pb.InferParameter {
+	if known {
+		return v.knownParams
+	}
+	return v.unknownParams
 }
 
 // getScratch returns a request scratch for v's schema; putScratch returns
@@ -301,8 +311,13 @@ func (e *Engine) swapLocked(ctx context.Context, s *slot, want string) error {
 		e.log.Error("model version rejected; the previous version keeps serving", "model", s.Name, "version", want, "err", err)
 		return err
 	}
+	param := func(known bool) map[string]*pb.InferParameter {
+		return map[string]*pb.InferParameter{"lakestream.version": {ParameterChoice: &pb.InferParameter_StringParam{StringParam: want}},
+			topNKnownUser: {ParameterChoice: &pb.InferParameter_BoolParam{BoolParam: known}}}
+	}
 	v := &version{name: s.Name, version: want, model: m, loaded: time.Now(),
-		params: map[string]*pb.InferParameter{"lakestream.version": {ParameterChoice: &pb.InferParameter_StringParam{StringParam: want}}}}
+		params:      map[string]*pb.InferParameter{"lakestream.version": {ParameterChoice: &pb.InferParameter_StringParam{StringParam: want}}},
+		knownParams: param(true), unknownParams: param(false)}
 	v.refs.Store(1)
 	old := s.cur.Swap(v)
 	if e.onSwap != nil {

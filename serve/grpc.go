@@ -155,10 +155,20 @@ func (s *Service) ModelReady(_ context.Context, req *pb.ModelReadyRequest) (*pb.
 	if req.Name == "" {
 		return nil, s.emptyName()
 	}
-	if _, ok := s.engine.Ref(req.Name); !ok {
+	name, topN := topNName(req.Name)
+	if _, ok := s.engine.Ref(name); !ok {
 		return nil, status.Errorf(codes.NotFound, "model %q is not served (served: %v)", req.Name, s.engine.Models())
 	}
-	served := s.engine.Served(req.Name)
+	if topN {
+		v, err := s.engine.acquire(name)
+		if err != nil {
+			return &pb.ModelReadyResponse{}, nil
+		}
+		defer v.release()
+		_, _, _, err = recommenderOf(v)
+		return &pb.ModelReadyResponse{Ready: err == nil && (req.Version == "" || req.Version == v.version)}, nil
+	}
+	served := s.engine.Served(name)
 	return &pb.ModelReadyResponse{Ready: served != "" && (req.Version == "" || req.Version == served)}, nil
 }
 
@@ -172,13 +182,17 @@ func (s *Service) ModelMetadata(_ context.Context, req *pb.ModelMetadataRequest)
 	if req.Name == "" {
 		return nil, s.emptyName()
 	}
-	v, err := s.engine.acquire(req.Name)
+	name, topN := topNName(req.Name)
+	v, err := s.engine.acquire(name)
 	if err != nil {
 		return nil, grpcError(err)
 	}
 	defer v.release()
 	if req.Version != "" && req.Version != v.version {
 		return nil, status.Errorf(codes.NotFound, "model %s serves version %s, not %s", req.Name, v.version, req.Version)
+	}
+	if topN {
+		return topNMetadata(v, req.Name)
 	}
 	resp := &pb.ModelMetadataResponse{Name: req.Name, Versions: []string{v.version}, Platform: "lakestream"}
 	for _, f := range v.model.Schema().Fields() {
@@ -201,11 +215,24 @@ func (s *Service) ModelInfer(ctx context.Context, req *pb.ModelInferRequest) (re
 	defer func() {
 		s.engine.metrics.request(label, version, status.Code(err).String(), time.Since(start), rows)
 	}()
-	if _, ok := s.engine.Ref(req.ModelName); !ok {
+	name, topN := topNName(req.ModelName)
+	if _, ok := s.engine.Ref(name); !ok {
 		label = "_unknown" // client-chosen names must not grow the metric's label set
 	}
 	if req.ModelName == "" {
 		return nil, s.emptyName()
+	}
+	if topN {
+		v, err := s.engine.acquire(name)
+		if err != nil {
+			return nil, grpcError(err)
+		}
+		defer v.release()
+		version, rows = v.version, 1
+		if req.ModelVersion != "" && req.ModelVersion != v.version {
+			return nil, status.Errorf(codes.FailedPrecondition, "model %s serves version %s, not the requested %s", name, v.version, req.ModelVersion)
+		}
+		return s.topNInfer(req, v, req.ModelName)
 	}
 	for _, o := range req.Outputs {
 		if o.Name != "score" {

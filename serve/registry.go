@@ -49,13 +49,19 @@ func (l *RegistryLoader) Load(ctx context.Context, name, version string) (Model,
 		slog.Warn("model artifact does not record its input types; numeric columns are read as FP64 and categorical ones as BYTES",
 			"model", name, "version", version)
 	}
-	return &registryModel{Model: m, schema: schema}, nil
+	topn, err := newTopNIndex(m, schema)
+	if err != nil {
+		return nil, fmt.Errorf("load %s version %s: %w: %w", name, version, model.ErrIncompatible, err)
+	}
+	return &registryModel{Model: m, schema: schema, topn: topn}, nil
 }
 
-// registryModel adapts a *model.Model to the engine's Model.
+// registryModel adapts a *model.Model to the engine's Model, and to
+// Recommender when its version has a catalogue.
 type registryModel struct {
 	*model.Model
 	schema *arrow.Schema
+	topn   *topNIndex // nil without a catalogue
 }
 
 func (m *registryModel) Schema() *arrow.Schema { return m.schema }

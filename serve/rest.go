@@ -2,10 +2,12 @@ package serve
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 
@@ -27,7 +29,7 @@ import (
 //
 // Infer takes JSON tensors ("data" flat or nested, row-major) and the
 // binary tensor data extension (Inference-Header-Content-Length, with
-// "binary_data_size" on each binary input); the "score" output is JSON
+// "binary_data_size" on each binary input); outputs are JSON
 // unless binary output is requested ("binary_data" on the output or
 // "binary_data_output" on the request). The token is checked and the
 // in-flight slot taken before the body is read; errors are {"error": ...}
@@ -161,34 +163,92 @@ func (s *Service) restInfer(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	scores, err := OutputFP64(resp, "score")
-	if err != nil {
-		return status.Error(codes.Internal, err.Error())
-	}
-	out := map[string]any{"name": "score", "datatype": "FP64", "shape": resp.Outputs[0].Shape}
-	js := map[string]any{"model_name": resp.ModelName, "model_version": resp.ModelVersion, "outputs": []any{out},
-		"parameters": map[string]string{"lakestream.version": resp.ModelVersion}}
+	js := map[string]any{"model_name": resp.ModelName, "model_version": resp.ModelVersion,
+		"parameters": restParameters(resp.Parameters)}
 	if resp.Id != "" {
 		js["id"] = resp.Id
 	}
+	outs := make([]any, len(resp.Outputs))
+	size := 0
+	for i, o := range resp.Outputs {
+		out := map[string]any{"name": o.Name, "datatype": o.Datatype, "shape": o.Shape}
+		raw := resp.RawOutputContents[i]
+		if binaryOut {
+			out["parameters"] = map[string]int{"binary_data_size": len(raw)}
+			size += len(raw)
+		} else if out["data"], err = rawToJSON(o.Datatype, raw); err != nil {
+			return status.Error(codes.Internal, err.Error())
+		}
+		outs[i] = out
+	}
+	js["outputs"] = outs
 	if !binaryOut {
-		out["data"] = scores
 		writeJSON(w, http.StatusOK, js)
 		return nil
 	}
-	raw := resp.RawOutputContents[0]
-	out["parameters"] = map[string]int{"binary_data_size": len(raw)}
 	hdr, err := json.Marshal(js)
 	if err != nil {
 		return status.Error(codes.Internal, err.Error())
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Inference-Header-Content-Length", strconv.Itoa(len(hdr)))
-	w.Header().Set("Content-Length", strconv.Itoa(len(hdr)+len(raw)))
+	w.Header().Set("Content-Length", strconv.Itoa(len(hdr)+size))
 	w.WriteHeader(http.StatusOK)
 	w.Write(hdr)
-	w.Write(raw)
+	for _, raw := range resp.RawOutputContents {
+		w.Write(raw)
+	}
 	return nil
+}
+
+// restParameters are the response parameters as JSON values.
+func restParameters(ps map[string]*pb.InferParameter) map[string]any {
+	out := make(map[string]any, len(ps))
+	for k, p := range ps {
+		switch v := p.ParameterChoice.(type) {
+		case *pb.InferParameter_StringParam:
+			out[k] = v.StringParam
+		case *pb.InferParameter_BoolParam:
+			out[k] = v.BoolParam
+		case *pb.InferParameter_Int64Param:
+			out[k] = v.Int64Param
+		}
+	}
+	return out
+}
+
+// rawToJSON decodes the raw little-endian contents of an output this
+// service writes (FP64, INT64 or BYTES) into a JSON array.
+func rawToJSON(datatype string, raw []byte) (any, error) {
+	switch datatype {
+	case "FP64":
+		out := make([]float64, len(raw)/8)
+		for i := range out {
+			out[i] = math.Float64frombits(binary.LittleEndian.Uint64(raw[8*i:]))
+		}
+		return out, nil
+	case "INT64":
+		out := make([]int64, len(raw)/8)
+		for i := range out {
+			out[i] = int64(binary.LittleEndian.Uint64(raw[8*i:]))
+		}
+		return out, nil
+	case "BYTES":
+		out := []string{}
+		for len(raw) >= 4 {
+			l := binary.LittleEndian.Uint32(raw)
+			if uint64(l) > uint64(len(raw)-4) {
+				break
+			}
+			out = append(out, string(raw[4:4+l]))
+			raw = raw[4+l:]
+		}
+		if len(raw) != 0 {
+			return nil, errors.New("BYTES output does not decode")
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("output datatype %s has no JSON form here", datatype)
 }
 
 type restBounds = inferBounds

@@ -209,6 +209,9 @@ func publishVersion(ctx context.Context, store lake.Store, c *Config, plan *data
 	if err != nil {
 		return publish.Version{}, err
 	}
+	if err := attachCatalogue(ctx, store, c, art); err != nil {
+		return publish.Version{}, err
+	}
 	pc := publish.DefaultConfig(store, c.Output)
 	pc.Job, pc.Bounded, pc.SaveOnly, pc.Logger = art.Meta().Lineage.Job, true, c.Promote == nil, c.Logger
 	if p := c.Promote; p != nil {
