@@ -1,0 +1,417 @@
+package psworker_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/lakestream/lakestream/lake"
+	"github.com/lakestream/lakestream/lake/laketest"
+	"github.com/lakestream/lakestream/paramserver"
+	"github.com/lakestream/lakestream/paramserver/psworker"
+	"github.com/lakestream/lakestream/train/optim"
+)
+
+// The stream tests run RunStream against the real in-process
+// StreamCoordinator and store (paramserver.Local) with a topic held in
+// memory. Record r of the topic pushes a gradient of 1 to key r, so under
+// SGD with learning rate 1 the weight of key r is minus the number of times
+// it was trained: a record trained twice or lost shows.
+
+// streamShard is one in-process shard that can be killed: a killed shard
+// refuses calls with Unavailable, and restarts empty with a new instance
+// id, as a restarted "trainer ps" does.
+type streamShard struct {
+	lake lake.Store
+	mu   sync.Mutex
+	l    *paramserver.Local
+	inst uint64
+	down bool
+	busy atomic.Int32 // snapshots and restores under way
+}
+
+func newLocal(t *testing.T) *paramserver.Local {
+	sgd := optim.DefaultConfig(optim.SGD)
+	sgd.LearningRate = 1
+	l, err := paramserver.New(paramserver.Config{Tables: []paramserver.TableSpec{{Name: "w", Width: 1, Optimizer: sgd}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+var errDown = status.Error(codes.Unavailable, "shard down")
+
+func (s *streamShard) store() (*paramserver.Local, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.down {
+		return nil, errDown
+	}
+	return s.l, nil
+}
+
+func (s *streamShard) Snapshot(ctx context.Context, name string) ([]string, error) {
+	l, err := s.store()
+	if err != nil {
+		return nil, err
+	}
+	key := paramserver.SnapshotKey("ckpt", name, 0, 1)
+	s.busy.Add(1)
+	defer s.busy.Add(-1)
+	return []string{key}, l.SaveSnapshot(ctx, s.lake, key)
+}
+
+func (s *streamShard) Restore(ctx context.Context, name string) error {
+	l, err := s.store()
+	if err != nil {
+		return err
+	}
+	s.busy.Add(1)
+	defer s.busy.Add(-1)
+	return l.LoadSnapshot(ctx, s.lake, paramserver.SnapshotKey("ckpt", name, 0, 1))
+}
+
+func (s *streamShard) Instances(context.Context) ([]uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.down {
+		return nil, errDown
+	}
+	return []uint64{s.inst}, nil
+}
+
+// kill loses the tables; restart serves again, empty.
+func (s *streamShard) kill() {
+	s.mu.Lock()
+	s.down = true
+	s.mu.Unlock()
+}
+
+func (s *streamShard) restart(t *testing.T) {
+	s.mu.Lock()
+	s.l, s.inst, s.down = newLocal(t), s.inst+1, false
+	s.mu.Unlock()
+}
+
+// memTopic is a topic of partitions whose records are their global ids.
+type memTopic [][]uint64
+
+func newTopic(partitions, perPartition int) memTopic {
+	t := make(memTopic, partitions)
+	id := uint64(0)
+	for p := range t {
+		for range perPartition {
+			t[p] = append(t[p], id)
+			id++
+		}
+	}
+	return t
+}
+
+// memTask is a StreamTask over a memTopic: each Step pushes one batch of
+// one partition, in two halves, so a worker killed mid-step leaves half a
+// batch on the shard, as a process killed between two shard calls does.
+type memTask struct {
+	topic memTopic
+	shard *streamShard
+	batch int
+	next  map[int32]int64
+	parts []int32
+	turn  int
+}
+
+func (m *memTask) Seek(_ context.Context, parts []int32, offs map[int32]int64) error {
+	m.parts, m.next = parts, map[int32]int64{}
+	for _, p := range parts {
+		m.next[p] = offs[p] // absent: 0, the start of the partition
+	}
+	return nil
+}
+
+func (m *memTask) Step(ctx context.Context, wait time.Duration) (int64, error) {
+	for range m.parts {
+		p := m.parts[m.turn%len(m.parts)]
+		m.turn++
+		recs := m.topic[p][m.next[p]:]
+		if len(recs) == 0 {
+			continue
+		}
+		recs = recs[:min(len(recs), m.batch)]
+		l, err := m.shard.store()
+		if err != nil {
+			return 0, err
+		}
+		half := len(recs) / 2
+		for i, part := range [][]uint64{recs[:half], recs[half:]} {
+			if i == 1 && ctx.Err() != nil {
+				return 0, ctx.Err() // killed between the two calls
+			}
+			if m.shard.busy.Load() > 0 {
+				panic("a push during a snapshot or restore")
+			}
+			if err := l.Push(ctx, "w", part, ones(len(part))); err != nil {
+				return 0, err
+			}
+		}
+		m.next[p] += int64(len(recs))
+		return int64(len(recs)), nil
+	}
+	time.Sleep(wait / 10) // nothing to read
+	return 0, nil
+}
+
+func (m *memTask) Offsets() map[int32]int64 {
+	out := make(map[int32]int64, len(m.next))
+	for p, o := range m.next {
+		out[p] = o
+	}
+	return out
+}
+
+func ones(n int) []float32 {
+	g := make([]float32, n)
+	for i := range g {
+		g[i] = 1
+	}
+	return g
+}
+
+// switchable forwards reports to the current coordinator, and answers
+// Unavailable while there is none (a coordinator process restarting).
+type switchable struct {
+	mu sync.Mutex
+	co *paramserver.StreamCoordinator
+}
+
+func (s *switchable) Report(ctx context.Context, r paramserver.StreamReport) (paramserver.StreamOrder, error) {
+	s.mu.Lock()
+	co := s.co
+	s.mu.Unlock()
+	if co == nil {
+		return paramserver.StreamOrder{}, status.Error(codes.Unavailable, "coordinator down")
+	}
+	return co.Report(ctx, r)
+}
+
+type streamJob struct {
+	t       *testing.T
+	topic   memTopic
+	shard   *streamShard
+	lake    lake.Store
+	workers int
+	sw      switchable
+	coStop  context.CancelFunc
+	coDone  chan error
+	wStop   []context.CancelFunc
+	wDone   []chan error
+}
+
+func (j *streamJob) cfg() paramserver.StreamCoordinatorConfig {
+	return paramserver.StreamCoordinatorConfig{Workers: j.workers, Partitions: len(j.topic), Topic: "clicks",
+		CheckpointEvery: 5 * time.Millisecond, LeaseTTL: time.Minute, Shards: j.shard, Lake: j.lake, Prefix: "ckpt",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+}
+
+func (j *streamJob) startCoordinator() *paramserver.StreamCoordinator {
+	co, err := paramserver.NewStreamCoordinator(j.cfg())
+	if err != nil {
+		j.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	j.coStop, j.coDone = cancel, make(chan error, 1)
+	go func() { j.coDone <- co.Run(ctx, time.Millisecond) }()
+	j.sw.mu.Lock()
+	j.sw.co = co
+	j.sw.mu.Unlock()
+	return co
+}
+
+func (j *streamJob) stopCoordinator() {
+	j.sw.mu.Lock()
+	j.sw.co = nil
+	j.sw.mu.Unlock()
+	j.coStop()
+	<-j.coDone
+}
+
+func (j *streamJob) startWorker(i int) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	j.wStop[i], j.wDone[i] = cancel, done
+	task := &memTask{topic: j.topic, shard: j.shard, batch: 7}
+	go func() {
+		err := psworker.RunStream(ctx, psworker.StreamConfig{Index: i, Coordinator: &j.sw, Task: task, Poll: time.Millisecond,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if !errors.Is(err, context.Canceled) {
+			j.t.Errorf("worker %d: %v", i, err)
+		}
+		done <- err
+	}()
+}
+
+// killWorker stops worker i wherever it is, without a word to the
+// coordinator; an error other than the cancellation fails the test.
+func (j *streamJob) killWorker(i int) {
+	j.wStop[i]()
+	if err := <-j.wDone[i]; !errors.Is(err, context.Canceled) {
+		j.t.Fatalf("worker %d: %v", i, err)
+	}
+}
+
+func newStreamJob(t *testing.T, workers, partitions, perPartition int) *streamJob {
+	lk := laketest.NewMemory()
+	j := &streamJob{t: t, topic: newTopic(partitions, perPartition), lake: lk, workers: workers,
+		shard: &streamShard{lake: lk}, wStop: make([]context.CancelFunc, workers), wDone: make([]chan error, workers)}
+	j.shard.restart(t)
+	return j
+}
+
+// finish waits until a checkpoint holds every record and checks that the
+// shard trained each exactly once.
+func (j *streamJob) finish(co *paramserver.StreamCoordinator) paramserver.StreamStatus {
+	t := j.t
+	total := 0
+	for _, p := range j.topic {
+		total += len(p)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// A checkpoint taken from now on saw every failure before it: the
+	// shard holds its state once no record is left to train.
+	base := co.Status().Checkpoints
+	err := co.WaitFor(ctx, func(st paramserver.StreamStatus) bool {
+		if st.Phase != "running" || st.Checkpoints <= base {
+			return false
+		}
+		for p, recs := range j.topic {
+			if st.Offsets[int32(p)] != int64(len(recs)) {
+				return false
+			}
+		}
+		return true
+	})
+	st := co.Status()
+	if err != nil {
+		t.Fatalf("the job did not checkpoint every record: %+v", st)
+	}
+	for i := range j.workers {
+		j.killWorker(i)
+	}
+	j.stopCoordinator()
+	if st.Examples != int64(total) {
+		t.Errorf("checkpoint examples %d, want the record count %d", st.Examples, total)
+	}
+	l, err := j.shard.store()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := make([]uint64, total)
+	for i := range keys {
+		keys[i] = uint64(i)
+	}
+	got := make([]float32, total)
+	if err := l.Pull(context.Background(), "w", keys, got); err != nil {
+		t.Fatal(err)
+	}
+	bad := 0
+	for k, v := range got {
+		if v != -1 {
+			if bad++; bad <= 5 {
+				t.Errorf("record %d trained %v times, want once", k, -v)
+			}
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%d of %d records not trained exactly once", bad, total)
+	}
+	return st
+}
+
+func TestStreamBarriersExactlyOnce(t *testing.T) {
+	j := newStreamJob(t, 3, 4, 400)
+	co := j.startCoordinator()
+	for i := range j.workers {
+		j.startWorker(i)
+	}
+	st := j.finish(co)
+	if st.Checkpoints < 2 || st.Recoveries != 0 {
+		t.Errorf("checkpoints %d, recoveries %d: want at least the first and one barrier, and no recovery", st.Checkpoints, st.Recoveries)
+	}
+	// Offsets live in the manifest: the last one names every partition's end.
+	m, err := paramserver.LatestStreamManifest(context.Background(), j.lake, "ckpt")
+	if err != nil || m == nil {
+		t.Fatalf("latest manifest: %v %v", m, err)
+	}
+	for p, recs := range j.topic {
+		if m.Offsets[int32(p)] != int64(len(recs)) {
+			t.Errorf("manifest %s: partition %d at %d, want %d", m.Name, p, m.Offsets[int32(p)], len(recs))
+		}
+	}
+}
+
+// TestStreamRecoveryExactlyOnce kills workers, the shard and the
+// coordinator at random moments (seeded; the seed is logged) while the job
+// trains: every record is trained exactly once in the end.
+func TestStreamRecoveryExactlyOnce(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 1))
+	j := newStreamJob(t, 3, 4, 5000)
+	co := j.startCoordinator()
+	for i := range j.workers {
+		j.startWorker(i)
+	}
+	for range 12 {
+		time.Sleep(time.Duration(rng.IntN(20)) * time.Millisecond)
+		switch what := rng.IntN(3); what {
+		case 0:
+			i := rng.IntN(j.workers)
+			j.killWorker(i)
+			j.startWorker(i)
+		case 1:
+			j.shard.kill()
+			time.Sleep(time.Duration(rng.IntN(10)) * time.Millisecond)
+			j.shard.restart(t)
+		case 2:
+			j.stopCoordinator()
+			co = j.startCoordinator()
+		}
+	}
+	st := j.finish(co)
+	if st.Examples == 0 {
+		t.Fatal("nothing trained")
+	}
+	t.Logf("final: %+v", st)
+}
+
+// TestStreamCoordinatorRefusesOtherJob: a checkpoint folder of another
+// topic is refused by name, not resumed.
+func TestStreamCoordinatorRefusesOtherJob(t *testing.T) {
+	j := newStreamJob(t, 1, 2, 10)
+	co := j.startCoordinator()
+	j.startWorker(0)
+	j.finish(co)
+	cfg := j.cfg()
+	cfg.Topic = "views"
+	other, err := paramserver.NewStreamCoordinator(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := other.Run(ctx, time.Millisecond); err == nil || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a coordinator of another topic ran on the folder: %v", err)
+	} else {
+		t.Log(err)
+	}
+}
