@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -124,10 +123,7 @@ func Fit(ctx context.Context, ss []*Stepper, in *Bounded, cfg Config) (Result, e
 	if f.metric == "" {
 		f.metric = DefaultMetric(ss[0].model)
 	}
-	f.state.best = math.Inf(1)
-	if f.metric.higherIsBetter() {
-		f.state.best = math.Inf(-1)
-	}
+	f.es = EarlyStopping{Metric: f.metric, Patience: cfg.Patience, MinDelta: cfg.MinDelta}
 	return f.run(ctx)
 }
 
@@ -158,7 +154,8 @@ type fit struct {
 	log    *slog.Logger
 	metric Metric
 	state  fitState
-	res    Result // Tables of the best epoch when they may be rolled back
+	es     EarlyStopping // fed every epoch's report (replayed on restore)
+	res    Result        // Tables of the best epoch when they may be rolled back
 
 	// epochStart is when this process started the current epoch; resumed
 	// is the epoch's training time before the checkpoint it resumed from.
@@ -166,13 +163,11 @@ type fit struct {
 	resumed    time.Duration
 }
 
-// fitState is the state of the epoch loop that goes into checkpoints.
+// fitState is the state of the epoch loop that goes into checkpoints; the
+// early-stopping state is derived from the reports.
 type fitState struct {
-	epoch     int
-	reports   []EpochReport
-	best      float64
-	sinceBest int
-	bestEpoch int
+	epoch   int
+	reports []EpochReport
 }
 
 // epochName names the datastream job of an epoch (its checkpoints).
@@ -240,8 +235,8 @@ func (f *fit) run(ctx context.Context) (Result, error) {
 	}
 	st := &f.state
 	res.Epochs = st.reports
-	res.BestEpoch = st.bestEpoch
-	res.Validation = st.reports[st.bestEpoch].Validation
+	res.BestEpoch = f.es.BestEpoch()
+	res.Validation = st.reports[res.BestEpoch].Validation
 	res.Tables = f.res.Tables
 	for _, r := range st.reports {
 		res.Examples += r.Examples
@@ -262,27 +257,12 @@ func (f *fit) run(ctx context.Context) (Result, error) {
 
 // judge applies early stopping after an epoch's report; true stops.
 func (f *fit) judge(ctx context.Context, rep EpochReport) (bool, error) {
-	st := &f.state
-	epoch := rep.Epoch
-	improved := true
-	if rep.Validation != nil {
-		v := rep.Validation.Get(f.metric)
-		if f.metric.higherIsBetter() {
-			improved = v > st.best+f.cfg.MinDelta
-		} else {
-			improved = v < st.best-f.cfg.MinDelta
-		}
-		if improved {
-			st.best = v
-		}
-	}
-	if improved || epoch == 0 {
-		st.sinceBest = 0
-		st.bestEpoch = epoch
+	best, stop := f.es.Observe(rep.Epoch, rep.Validation)
+	if best {
 		// Keep the best parameters only when a later epoch may be rolled
 		// back; otherwise export once at the end.
 		f.res.Tables = nil
-		if f.cfg.Patience > 0 && epoch+1 < f.cfg.Epochs {
+		if f.cfg.Patience > 0 && rep.Epoch+1 < f.cfg.Epochs {
 			var err error
 			if f.res.Tables, err = f.ss[0].Export(ctx); err != nil {
 				return false, err
@@ -290,16 +270,11 @@ func (f *fit) judge(ctx context.Context, rep EpochReport) (bool, error) {
 		}
 		return false, nil
 	}
-	st.sinceBest++
-	if f.cfg.Patience > 0 && st.sinceBest >= f.cfg.Patience {
-		f.log.Info("early stopping", "best_epoch", st.bestEpoch+1, "metric", f.metric, "best", st.best)
-		return true, nil
+	if stop {
+		be := f.es.BestEpoch()
+		f.log.Info("early stopping", "best_epoch", be+1, "metric", f.metric, "best", f.state.reports[be].Validation.Get(f.metric))
 	}
-	if f.cfg.Patience == 0 {
-		st.bestEpoch = epoch
-		f.res.Tables = nil
-	}
-	return false, nil
+	return stop, nil
 }
 
 // trainEpoch runs the epoch's graph: source → [hold-out] → train.
@@ -432,9 +407,6 @@ type fitCheckpoint struct {
 	Fingerprint []byte
 	Epoch       int
 	Reports     []EpochReport
-	Best        float64
-	SinceBest   int
-	BestEpoch   int
 	Stats       SinkStats
 	Elapsed     time.Duration // the current epoch's training time so far
 }
@@ -448,8 +420,7 @@ const fitStateMagic = "LSFIT002"
 func (s *fitSink) SnapshotState(ctx context.Context, _ int64) ([]byte, error) {
 	f := s.fit
 	st := &f.state
-	head := fitCheckpoint{Fingerprint: f.cfg.Checkpoint.Fingerprint, Epoch: st.epoch, Reports: st.reports,
-		Best: st.best, SinceBest: st.sinceBest, BestEpoch: st.bestEpoch, Stats: s.Stats(),
+	head := fitCheckpoint{Fingerprint: f.cfg.Checkpoint.Fingerprint, Epoch: st.epoch, Reports: st.reports, Stats: s.Stats(),
 		Elapsed: f.resumed + f.now().Sub(f.epochStart)}
 	var hb bytes.Buffer
 	if err := gob.NewEncoder(&hb).Encode(&head); err != nil {
@@ -490,7 +461,11 @@ func (s *fitSink) RestoreState(ctx context.Context, id int64, state []byte) erro
 	if err := s.st.ReadState(ctx, state); err != nil {
 		return fmt.Errorf("checkpoint %d: %w", id, err)
 	}
-	f.state = fitState{epoch: head.Epoch, reports: head.Reports, best: head.Best, sinceBest: head.SinceBest, bestEpoch: head.BestEpoch}
+	f.state = fitState{epoch: head.Epoch, reports: head.Reports}
+	f.es = EarlyStopping{Metric: f.es.Metric, Patience: f.es.Patience, MinDelta: f.es.MinDelta}
+	for _, r := range head.Reports {
+		f.es.Observe(r.Epoch, r.Validation)
+	}
 	f.resumed = head.Elapsed
 	s.mu.Lock()
 	s.stats = head.Stats
