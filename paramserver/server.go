@@ -50,6 +50,9 @@ type ServerConfig struct {
 	// Coordinator, when set, is served as the Coordinator service on the
 	// same port (shard 0 by convention).
 	Coordinator *Coordinator
+	// StreamCoordinator, when set, is served as the StreamCoordinator
+	// service.
+	StreamCoordinator *StreamCoordinator
 	// Lake and SnapshotPrefix say where Snapshot and Restore read and write:
 	// <SnapshotPrefix>/<name>/shard-<i>-of-<n>.pssnap. A nil Lake makes them
 	// fail with FailedPrecondition.
@@ -170,6 +173,9 @@ func (s *Server) GRPCServer() *grpc.Server {
 	pb.RegisterParamServerServer(g, s)
 	if s.cfg.Coordinator != nil {
 		pb.RegisterCoordinatorServer(g, &coordinatorServer{co: s.cfg.Coordinator})
+	}
+	if s.cfg.StreamCoordinator != nil {
+		pb.RegisterStreamCoordinatorServer(g, &streamCoordinatorServer{co: s.cfg.StreamCoordinator})
 	}
 	return g
 }

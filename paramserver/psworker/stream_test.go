@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -210,6 +211,7 @@ type streamJob struct {
 	lake    lake.Store
 	workers int
 	sw      switchable
+	remote  psworker.StreamCoordinator // when set, the workers' coordinator instead of sw
 	coStop  context.CancelFunc
 	coDone  chan error
 	wStop   []context.CancelFunc
@@ -249,8 +251,12 @@ func (j *streamJob) startWorker(i int) {
 	done := make(chan error, 1)
 	j.wStop[i], j.wDone[i] = cancel, done
 	task := &memTask{topic: j.topic, shard: j.shard, batch: 7}
+	var co psworker.StreamCoordinator = &j.sw
+	if j.remote != nil {
+		co = j.remote
+	}
 	go func() {
-		err := psworker.RunStream(ctx, psworker.StreamConfig{Index: i, Coordinator: &j.sw, Task: task, Poll: time.Millisecond,
+		err := psworker.RunStream(ctx, psworker.StreamConfig{Index: i, Coordinator: co, Task: task, Poll: time.Millisecond,
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		if !errors.Is(err, context.Canceled) {
 			j.t.Errorf("worker %d: %v", i, err)
@@ -413,5 +419,48 @@ func TestStreamCoordinatorRefusesOtherJob(t *testing.T) {
 		t.Fatalf("a coordinator of another topic ran on the folder: %v", err)
 	} else {
 		t.Log(err)
+	}
+}
+
+// TestStreamOverGRPC runs the protocol through the StreamCoordinator
+// service and its client, with a worker killed and restarted once.
+func TestStreamOverGRPC(t *testing.T) {
+	j := newStreamJob(t, 2, 4, 300)
+	co, err := paramserver.NewStreamCoordinator(j.cfg())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := paramserver.NewServer(paramserver.ServerConfig{Store: newLocal(t), StreamCoordinator: co,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = srv.Serve(ctx, lis) }()
+	cl, err := paramserver.DialStreamCoordinator(lis.Addr().String(), paramserver.ClientConfig{Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	j.remote = cl
+	j.coStop, j.coDone = cancel, make(chan error, 1)
+	go func() { j.coDone <- co.Run(ctx, time.Millisecond) }()
+	j.sw.co = co
+	for i := range j.workers {
+		j.startWorker(i)
+	}
+	if err := co.WaitFor(ctx, func(st paramserver.StreamStatus) bool { return st.Checkpoints >= 2 }); err != nil {
+		t.Fatal(err)
+	}
+	j.killWorker(1)
+	j.startWorker(1)
+	st := j.finish(co)
+	if st.Recoveries < 1 {
+		t.Errorf("a restarted worker did not roll the job back: %+v", st)
 	}
 }
