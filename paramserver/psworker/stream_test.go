@@ -1,6 +1,7 @@
 package psworker_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -212,6 +213,7 @@ type streamJob struct {
 	workers int
 	sw      switchable
 	remote  psworker.StreamCoordinator // when set, the workers' coordinator instead of sw
+	lease   time.Duration              // 0: a minute
 	coStop  context.CancelFunc
 	coDone  chan error
 	wStop   []context.CancelFunc
@@ -220,7 +222,7 @@ type streamJob struct {
 
 func (j *streamJob) cfg() paramserver.StreamCoordinatorConfig {
 	return paramserver.StreamCoordinatorConfig{Workers: j.workers, Partitions: len(j.topic), Topic: "clicks",
-		CheckpointEvery: 5 * time.Millisecond, LeaseTTL: time.Minute, Shards: j.shard, Lake: j.lake, Prefix: "ckpt",
+		CheckpointEvery: 5 * time.Millisecond, LeaseTTL: cmp.Or(j.lease, time.Minute), Shards: j.shard, Lake: j.lake, Prefix: "ckpt",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 }
 
@@ -462,5 +464,33 @@ func TestStreamOverGRPC(t *testing.T) {
 	st := j.finish(co)
 	if st.Recoveries < 1 {
 		t.Errorf("a restarted worker did not roll the job back: %+v", st)
+	}
+}
+
+// TestStreamLeaseExpiry: a worker that goes silent (killed, not yet
+// restarted) loses its lease; the job stops until a process takes its
+// index again, then rolls back and trains every record exactly once. A
+// live worker whose lease expires under load joins again under a new id,
+// which only adds a rollback.
+func TestStreamLeaseExpiry(t *testing.T) {
+	j := newStreamJob(t, 2, 4, 2000)
+	j.lease = 100 * time.Millisecond
+	co := j.startCoordinator()
+	for i := range j.workers {
+		j.startWorker(i)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := co.WaitFor(ctx, func(st paramserver.StreamStatus) bool { return st.Checkpoints >= 2 }); err != nil {
+		t.Fatal(err)
+	}
+	j.killWorker(0)
+	if err := co.WaitFor(ctx, func(st paramserver.StreamStatus) bool { return st.Workers == 1 && st.Phase == "recovering" }); err != nil {
+		t.Fatalf("the silent worker was not dropped: %+v", co.Status())
+	}
+	j.startWorker(0)
+	st := j.finish(co)
+	if st.Recoveries < 1 {
+		t.Errorf("no rollback after a lease expired: %+v", st)
 	}
 }
