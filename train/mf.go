@@ -18,12 +18,19 @@ import "math/rand/v2"
 // examples per positive whose item is drawn from the items of recent batches
 // (so by popularity, as in word2vec's negative sampling), with label 0 and
 // the logistic loss.
+//
+// BiasL2 and FactorL2 penalize the biases and the factors separately at
+// each rating (the loss Gradient returns includes the penalty). The global
+// bias μ is not penalized; a job starts it at the mean training rating
+// (job.Run).
 type mfModel struct {
 	loss       Loss
 	k          int
 	std        float64
 	user, item int32
 	negatives  int
+	biasL2     float32
+	factorL2   float32
 	rng        *rand.Rand
 	pool       []uint64 // ring of recent item keys
 	poolNext   int
@@ -34,6 +41,7 @@ func newMF(c ModelConfig) *mfModel {
 	return &mfModel{
 		loss: c.Loss, k: c.Factors, std: c.FactorStd,
 		user: int32(c.UserField), item: int32(c.ItemField), negatives: c.Negatives,
+		biasL2: float32(c.BiasL2), factorL2: float32(c.FactorL2),
 		rng: rand.New(rand.NewPCG(c.Seed, 0x6d66)),
 	}
 }
@@ -109,11 +117,13 @@ func (m *mfModel) Gradient(g *Params, pred []float64, b *Batch, p *Params) float
 		if u >= 0 {
 			s := int(p.Slot[u]) * w
 			pu, gu = p.Sparse[s:s+w], g.Sparse[s:s+w]
+			total += m.regularize(gu, pu)
 			gu[0] += float32(dz)
 		}
 		if i >= 0 {
 			s := int(p.Slot[i]) * w
 			qi, gi = p.Sparse[s:s+w], g.Sparse[s:s+w]
+			total += m.regularize(gi, qi)
 			gi[0] += float32(dz)
 		}
 		if u >= 0 && i >= 0 {
@@ -126,6 +136,27 @@ func (m *mfModel) Gradient(g *Params, pred []float64, b *Batch, p *Params) float
 	}
 	g.Dense[0][0] += float32(gb)
 	return total
+}
+
+// regularize adds the L2 penalties' gradient for one rating of a user or
+// item with row x (bias, then factors) to its gradient row g, and returns
+// the penalty ½·BiasL2·b² + ½·FactorL2·|p|², which Gradient adds to the
+// loss it returns (the objective the gradient is of).
+func (m *mfModel) regularize(g, x []float32) float64 {
+	var pen float32
+	if m.biasL2 != 0 {
+		g[0] += m.biasL2 * x[0]
+		pen += m.biasL2 * x[0] * x[0]
+	}
+	if m.factorL2 != 0 {
+		var sq float32
+		for f := 1; f < len(x); f++ {
+			g[f] += m.factorL2 * x[f]
+			sq += x[f] * x[f]
+		}
+		pen += m.factorL2 * sq
+	}
+	return 0.5 * float64(pen)
 }
 
 // augment implements augmenter: for implicit feedback it returns b followed

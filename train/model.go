@@ -70,7 +70,13 @@ type ModelConfig struct {
 	// implicit-feedback mf (0 means explicit ratings). Negatives are drawn
 	// from the items of recent batches with Seed.
 	Negatives int
-	Seed      uint64
+	// BiasL2 and FactorL2 are mf's L2 penalties on the user/item biases
+	// and on their factors, applied at every rating of the user or item
+	// (Koren et al. 2009, eq. 5): the gradient of b gains BiasL2·b and
+	// that of p_u and q_i FactorL2·p_u and FactorL2·q_i. Defaults:
+	// DefaultModelConfig, chosen on data (bench/RESULTS.md).
+	BiasL2, FactorL2 float64
+	Seed             uint64
 	// PriorVariance is the prior variance of each weight of the Bayesian
 	// models (default 1); NoiseVariance is the observation noise σ² of
 	// bayes-linear and β² of adpredictor (default 1).
@@ -83,6 +89,7 @@ func DefaultModelConfig(kind Kind) ModelConfig {
 	switch kind {
 	case KindMF:
 		c.Loss = LossSquared
+		c.BiasL2, c.FactorL2 = MFBiasL2, MFFactorL2
 	default:
 		c.Loss = LossLogistic
 	}
@@ -127,6 +134,9 @@ func (c ModelConfig) Validate() error {
 			}
 			if c.Negatives < 0 {
 				return bad("negatives = %d, want ≥ 0", c.Negatives)
+			}
+			if !(c.BiasL2 >= 0) || !(c.FactorL2 >= 0) || math.IsInf(c.BiasL2, 0) || math.IsInf(c.FactorL2, 0) {
+				return bad("bias L2 %v and factor L2 %v must be finite and ≥ 0", c.BiasL2, c.FactorL2)
 			}
 			if c.Negatives > 0 && c.Loss != LossLogistic {
 				return bad("implicit feedback (negatives > 0) needs the logistic loss")

@@ -138,6 +138,7 @@ func TestMFReachesNoiseFloor(t *testing.T) {
 	c := DefaultModelConfig(KindMF)
 	c.Factors = 3
 	c.FactorStd = 0.1
+	c.BiasL2, c.FactorL2 = 0, 0 // the optimizer's L2 below regularizes
 	m, _ := NewModel(c)
 	opt := optim.DefaultConfig(optim.Adam)
 	opt.LearningRate = 0.01

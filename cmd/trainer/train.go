@@ -43,10 +43,13 @@ type trainJob struct {
 	batchSize   int
 	shuffle     int
 	parallel    int // goroutine workers of "trainer train" (0 or 1: one)
-	seed        uint64
-	output      string // model name to save under models/, "" to not save
-	warm        string // --warm-start name, name@version or name@alias
-	promote     *job.Promotion
+	// set names the flags given (on the command line, in the environment
+	// or the config file); the others take the model kind's defaults.
+	set     map[string]bool
+	seed    uint64
+	output  string // model name to save under models/, "" to not save
+	warm    string // --warm-start name, name@version or name@alias
+	promote *job.Promotion
 	// checkpointEvery and restore are "trainer train"'s --checkpoint-every
 	// and --restore.
 	checkpointEvery time.Duration
@@ -98,24 +101,26 @@ func trainFlags(fs *flag.FlagSet) func() (*trainJob, error) {
 	kind := fs.String("model", string(train.KindLogistic), fmt.Sprintf("model kind: %v", train.Kinds))
 	loss := fs.String("loss", "", "fm/ffm/mf target: logistic or squared (default: logistic, squared for mf)")
 	factors := fs.Int("factors", 8, "latent factors k of fm, ffm and mf")
+	biasL2 := fs.Float64("bias-l2", train.MFBiasL2, "mf: L2 penalty on the user and item biases, at each rating, ≥ 0")
+	factorL2 := fs.Float64("factor-l2", train.MFFactorL2, "mf: L2 penalty on the user and item factors, at each rating, ≥ 0")
 	negatives := fs.Int("negatives", 0, "mf implicit feedback: sampled negatives per example")
 	userField := fs.Int("user-field", 0, "mf: field number (spec order) of the user column")
 	itemField := fs.Int("item-field", 1, "mf: field number (spec order) of the item column")
 	prior := fs.Float64("prior-variance", 1, "bayes-linear and adpredictor: prior variance of each weight")
 	noise := fs.Float64("noise-variance", 1, "bayes-linear: observation noise σ²; adpredictor: β²")
-	optName := fs.String("optimizer", optim.FTRL, fmt.Sprintf("optimizer: %v", optim.Names()))
+	optName := fs.String("optimizer", "", fmt.Sprintf("optimizer: %v (default: adam for mf, ftrl otherwise)", optim.Names()))
 	var lr, alpha, beta optionalFloat
-	fs.Var(&lr, "learning-rate", "learning rate of sgd, momentum, adagrad, rmsprop and adam, > 0 (default: the optimizer's)")
+	fs.Var(&lr, "learning-rate", "learning rate of sgd, momentum, adagrad, rmsprop and adam, > 0 (default: the optimizer's; 0.01 for mf with adam)")
 	fs.Var(&alpha, "alpha", "ftrl's learning rate α, > 0 (default 0.1)")
 	fs.Var(&beta, "beta", "ftrl's β, ≥ 0 (default 1)")
 	l1 := fs.Float64("l1", 0, "L1 penalty, ≥ 0 (ftrl only)")
 	l2 := fs.Float64("l2", 0, "L2 penalty, ≥ 0")
-	fs.IntVar(&j.run.Epochs, "epochs", 1, "passes over the training data")
+	fs.IntVar(&j.run.Epochs, "epochs", 0, "passes over the training data (default: 30 for mf, stopped early on the validation split when there is one; 1 otherwise)")
 	fs.IntVar(&j.batchSize, "batch-size", train.DefaultBatchSize, "examples per mini-batch (one pull and push)")
-	fs.IntVar(&j.shuffle, "shuffle-buffer", 0, "shuffle rows within windows of this many rows (0: file order)")
+	fs.IntVar(&j.shuffle, "shuffle-buffer", 0, "shuffle rows within windows of this many rows, anew each epoch (0: file order; trainer train's default for mf: 262144)")
 	seed := fs.Uint64("seed", 1, "seed of shuffles, initial values and sampling")
 	fs.Float64Var(&j.run.ClipNorm, "clip-norm", 0, "clip each step's gradient to this L2 norm (0: off)")
-	fs.IntVar(&j.run.Patience, "patience", 0, "early stopping: epochs without validation improvement (0: off)")
+	fs.IntVar(&j.run.Patience, "patience", 0, "early stopping: epochs without validation improvement, then keep the best epoch (0: off; trainer train's default for mf with a validation split: 3)")
 	metric := fs.String("metric", "", "validation metric: auc, logloss, rmse or accuracy (default by model)")
 	fs.StringVar(&j.output, "output", "", "save the model as models/<output>/<version>/ in the lake")
 	fs.StringVar(&j.warm, "warm-start", "", "start from a saved model: name (its latest version), name@version or name@alias (e.g. ctr@champion)")
@@ -135,7 +140,27 @@ func trainFlags(fs *flag.FlagSet) func() (*trainJob, error) {
 			return nil, fmt.Errorf("--spec %s: %w", j.specPath, err)
 		}
 		j.seed = *seed
+		j.set = map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { j.set[f.Name] = true })
 		j.model = train.DefaultModelConfig(train.Kind(*kind))
+		defaults := train.KindDefaults(j.model.Kind)
+		switch {
+		case math.IsNaN(*biasL2) || math.IsInf(*biasL2, 0) || *biasL2 < 0:
+			return nil, &usageError{fmt.Sprintf("--bias-l2 %v: want a finite number ≥ 0", *biasL2)}
+		case math.IsNaN(*factorL2) || math.IsInf(*factorL2, 0) || *factorL2 < 0:
+			return nil, &usageError{fmt.Sprintf("--factor-l2 %v: want a finite number ≥ 0", *factorL2)}
+		}
+		if j.model.Kind == train.KindMF {
+			j.model.BiasL2, j.model.FactorL2 = *biasL2, *factorL2
+		} else if j.set["bias-l2"] || j.set["factor-l2"] {
+			return nil, &usageError{"--bias-l2 and --factor-l2 apply to --model mf only (use --l2)"}
+		}
+		if !j.set["epochs"] {
+			j.run.Epochs = defaults.Epochs
+		}
+		if *optName == "" {
+			*optName = defaults.Optimizer.Name
+		}
 		if *loss != "" {
 			j.model.Loss = train.Loss(*loss)
 		}
@@ -154,6 +179,9 @@ func trainFlags(fs *flag.FlagSet) func() (*trainJob, error) {
 			return nil, err
 		}
 		j.opt = optim.DefaultConfig(*optName)
+		if *optName == defaults.Optimizer.Name {
+			j.opt = defaults.Optimizer
+		}
 		if lr.set {
 			j.opt.LearningRate = lr.v
 		}
@@ -275,6 +303,7 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	j.parallel = *parallel
 	j.checkpointEvery, j.restore = *every, *restore
+	j.applyTrainDefaults()
 	j.stderr = os.Stderr
 	j.logger = newLogger(os.Stderr)
 	j.promote = pf.promotion(j)
@@ -292,6 +321,23 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "saved models/%s/%d\n", j.output, out.Version)
 	}
 	return pf.report(stdout, j.output, out.Published)
+}
+
+// applyTrainDefaults gives "trainer train" the model kind's shuffle window
+// and, when the job has a validation split, its early-stopping patience,
+// unless the flags set them. Checkpointing needs file order and no early
+// stopping, so with --checkpoint-every the job keeps both off.
+func (j *trainJob) applyTrainDefaults() {
+	d := train.KindDefaults(j.model.Kind)
+	if j.checkpointEvery > 0 {
+		return
+	}
+	if !j.set["shuffle-buffer"] {
+		j.shuffle = d.ShuffleBuffer
+	}
+	if !j.set["patience"] && (j.valDT != "" || j.valHash != "") {
+		j.run.Patience = d.Patience
+	}
 }
 
 // newLogger logs text to a terminal and JSON otherwise.

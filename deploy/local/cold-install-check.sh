@@ -53,6 +53,9 @@ done
 "$LAKESTREAM_PYTHON" -c 'import pyarrow, sklearn, grpc, nbclient' \
   || { echo "cold-install-check: the Python environment lacks a package the tests import" >&2; exit 1; }
 
+[ -s "$LAKESTREAM_DATA/ml-100k/ml-100k.inter" ] \
+  || { echo "cold-install-check: deploy/local/datasets.sh left no MovieLens 100k in $LAKESTREAM_DATA" >&2; exit 1; }
+
 # Both services answer from the fresh install (up.sh waited for health; ask once more).
 bin=$cache/bin/lakestream-healthcheck
 "$bin" -s3 "$LAKESTREAM_MINIO_ADDR" -timeout 10s || { echo "cold-install-check: MinIO from the fresh cache does not answer" >&2; exit 1; }

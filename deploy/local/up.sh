@@ -6,8 +6,9 @@
 # under ~/.cache/lakestream. Idempotent: services already answering are reused.
 #
 # Usage: deploy/local/up.sh [--env] [minio] [kafka] [python] [tools]
-#   With no names, starts minio and kafka and prepares python and tools
-#   (grpcurl, which a test uses as an independent gRPC reflection client).
+#   With no names, starts minio and kafka and prepares python (with the
+#   real data sets of deploy/local/datasets.sh) and tools (grpcurl, which a
+#   test uses as an independent gRPC reflection client).
 #   --env prints the environment (export lines) for the tests on stdout.
 # The same exports are written to ~/.cache/lakestream/env.sh.
 set -euo pipefail
@@ -147,7 +148,7 @@ for s in "${services[@]}"; do
   case $s in
     minio) start_minio ;;
     kafka) start_kafka ;;
-    python) "$here/python.sh" >/dev/null ;;
+    python) "$here/python.sh" >/dev/null; "$here/datasets.sh" >/dev/null ;;
     tools) install_tools; "$here/chromium.sh" ;;
   esac
 done
@@ -160,6 +161,7 @@ export AWS_SECRET_ACCESS_KEY=$MINIO_PASSWORD
 export AWS_REGION=us-east-1
 export LAKESTREAM_KAFKA_BROKERS=$KAFKA_ADDR
 export LAKESTREAM_PYTHON=$LAKESTREAM_CACHE/venv/bin/python
+export LAKESTREAM_DATA=$LAKESTREAM_CACHE/data
 export LAKESTREAM_GRPCURL=$LAKESTREAM_CACHE/bin/grpcurl-$GRPCURL_VERSION
 export LAKESTREAM_KAFKA_LIBS=$kafka_libs
 export LAKESTREAM_KAFKA_LOG4J=$here/kafka/log4j.properties

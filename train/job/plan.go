@@ -99,6 +99,39 @@ func FitSpec(ctx context.Context, spec *feature.Spec, p *dataset.Plan) (*feature
 	return st.Freeze()
 }
 
+// MeanLabel returns the mean label of the rows of p (weighted by the
+// spec's weight column, if any): one pass that reads the label through
+// spec's featurizer.
+func MeanLabel(ctx context.Context, spec *feature.Spec, p *dataset.Plan) (float64, error) {
+	f, err := feature.NewFeaturizer(spec)
+	if err != nil {
+		return 0, err
+	}
+	sc := p.Scan(ctx, p.Splits(), dataset.ScanOptions{})
+	defer sc.Close()
+	var b feature.Batch
+	var sum, n float64
+	for sc.Next() {
+		if err := f.Featurize(sc.At(), &b); err != nil {
+			return 0, fmt.Errorf("mean label pass: %w", err)
+		}
+		for i, y := range b.Labels {
+			w := 1.0
+			if b.Weights != nil {
+				w = float64(b.Weights[i])
+			}
+			sum, n = sum+w*float64(y), n+w
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, fmt.Errorf("mean label pass: %w", err)
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	return sum / n, nil
+}
+
 // NewModel builds the model of c for its (fitted) spec: the spec gives the
 // field count and, for softmax, the classes; c.Seed seeds it. It leaves c
 // alone and returns the completed model config with the model.

@@ -101,6 +101,17 @@ func Run(ctx context.Context, c Config) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
+	if mc.Kind == train.KindMF && mc.Loss == train.LossSquared && c.WarmStart == "" {
+		// Ratings start from their global mean μ (Koren et al. 2009), not
+		// 0: the biases and factors then learn deviations from it.
+		mean, err := MeanLabel(ctx, c.Spec, trainPlan)
+		if err != nil {
+			return nil, err
+		}
+		if err := ps.SetBase(train.TableBias, nil, []float32{float32(mean)}); err != nil {
+			return nil, err
+		}
+	}
 	cfg := c.Train
 	cfg.Logger = c.Logger
 	cfg.Progress = c.Progress
