@@ -61,8 +61,10 @@ type FeatureWindow struct {
 	Denominator string
 	// Over is the window length; Resolution its bucket width (Over must be
 	// a multiple of it). The window of a row at time t holds the events at
-	// times in [⌊t/Resolution⌋·Resolution − Over + Resolution, t): its older
-	// edge moves in steps of Resolution, its newer edge is exact.
+	// times in [⌊t/Resolution⌋·Resolution − Over, t): at least Over, at most
+	// Over + Resolution long; its older edge moves in steps of Resolution,
+	// its newer edge is exact. With hourly event times (YYMMDDHH), Over and
+	// Resolution of 1h make the window the hour before the row's.
 	Over, Resolution time.Duration
 }
 
@@ -403,7 +405,7 @@ func (op *featureOp) row(w *window, t int64, i int) (float64, bool) {
 		w.keys[string(op.buf)] = k
 	}
 	b := floorDiv(t, w.res)
-	lo := b - w.span // buckets ≤ lo are out of the window
+	lo := b - w.span - 1 // buckets ≤ lo are out of the window
 	var v float64
 	var set bool
 	switch {
@@ -426,7 +428,7 @@ func (op *featureOp) row(w *window, t int64, i int) (float64, bool) {
 		w.add(&k.Pend, k, t, i, true)
 	default: // late: only the whole buckets before its own
 		v, set = w.value(k, lo, b, t)
-		if b > floorDiv(k.PT, w.res)-w.span {
+		if b >= floorDiv(k.PT, w.res)-w.span {
 			j := 0
 			for j < len(k.Buckets) && k.Buckets[j].B < b {
 				j++
@@ -576,7 +578,7 @@ func (op *featureOp) sweep() {
 		return
 	}
 	for _, w := range op.wins {
-		horizon := floorDiv(op.maxT, w.res) - w.span
+		horizon := floorDiv(op.maxT, w.res) - w.span - 1
 		for key, k := range w.keys {
 			if floorDiv(k.PT, w.res) <= horizon {
 				delete(w.keys, key)

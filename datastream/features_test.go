@@ -68,7 +68,7 @@ func TestWindowFeaturesPointInTime(t *testing.T) {
 		{min, "a", 1, "x"}, // same time as the row before: neither sees the other
 		{min, "b", 1, "x"},
 		{2*min + 1, "a", 0, "z"},
-		{61 * min, "a", 1, "x"}, // the 0 and 1-minute events are out of its hour
+		{61 * min, "a", 1, "x"}, // the event at 0 is out of its hour
 		{200 * min, "a", 0, "x"},
 	}
 	ws := []datastream.FeatureWindow{
@@ -86,8 +86,8 @@ func TestWindowFeaturesPointInTime(t *testing.T) {
 		"ts=60000 user=a click=1 n=1 clicks=1 ctr=1 sites=1 last=1 mean=1 sum=1",
 		"ts=60000 user=b click=1 n=0 clicks=0 ctr=(null) sites=0 last=(null) mean=(null) sum=0",
 		"ts=120001 user=a click=0 n=3 clicks=2 ctr=0.6666666666666666 sites=2 last=1 mean=0.6666666666666666 sum=2",
-		// [61min − 60min + 1min, 61min) = [2min, 61min): only the 2-minute event.
-		"ts=3660000 user=a click=1 n=1 clicks=0 ctr=0 sites=1 last=0 mean=0 sum=0",
+		// [61min − 60min, 61min) = [1min, 61min): not the event at 0.
+		"ts=3660000 user=a click=1 n=3 clicks=1 ctr=0.3333333333333333 sites=3 last=0 mean=0.3333333333333333 sum=1",
 		"ts=12000000 user=a click=0 n=0 clicks=0 ctr=(null) sites=0 last=(null) mean=(null) sum=0",
 	}
 	for _, size := range []int{1, 2, 3, len(evs)} {

@@ -22,12 +22,15 @@ type Column struct {
 
 // InputsOf returns the columns of schema that spec reads as features (the
 // label, weight and event-time columns are not inputs; a derived column
-// stands for the columns its expression reads), in spec order.
+// stands for the columns its expression reads), in spec order. A windowed
+// feature is an input of its own (int64 or float64): the predictor's
+// client sends its value.
 // Columns spec names that schema lacks are left out; the featurizer
 // reports them when it binds.
 func InputsOf(schema *arrow.Schema, spec *feature.Spec) ([]Column, error) {
 	var cols []Column
 	seen := map[string]bool{}
+	windows := spec.WindowTypes()
 	add := func(name string) error {
 		if name == "" || seen[name] {
 			return nil
@@ -35,6 +38,14 @@ func InputsOf(schema *arrow.Schema, spec *feature.Spec) ([]Column, error) {
 		seen[name] = true
 		idx := schema.FieldIndices(name)
 		if len(idx) == 0 {
+			if t, ok := windows[name]; ok {
+				// A windowed feature: the scorer's client sends its value.
+				tn, err := typeName(t)
+				if err != nil {
+					return err
+				}
+				cols = append(cols, Column{Name: name, Type: tn})
+			}
 			return nil
 		}
 		t, err := typeName(schema.Field(idx[0]).Type)

@@ -34,6 +34,9 @@ type Metadata struct {
 	// Inputs are the feature columns with their training types (see
 	// InputsOf); scorers that build records from requests need them.
 	Inputs []Column `json:"inputs,omitempty"`
+	// WindowInputs are the columns the spec's windowed features read (see
+	// WindowInputsOf), for stream scoring, which computes the windows.
+	WindowInputs []Column `json:"window_inputs,omitempty"`
 	// CodeVersion identifies the code that trained the model; Save fills it
 	// from the binary's build information when empty.
 	CodeVersion string `json:"code_version,omitempty"`

@@ -280,6 +280,13 @@ type StreamConfig struct {
 	TransactionalID string
 	// Parallelism of the scoring operator. Default 1.
 	Parallelism int
+	// Windows, when it has windowed features, is the spec whose windows
+	// the job computes from the data rows before scoring (the served
+	// model's at start: a later version must have the same windows), and
+	// WindowInputs the columns they read (model.Model.WindowInputSchema),
+	// decoded in place of the window values the inputs name.
+	Windows      *feature.Spec
+	WindowInputs *arrow.Schema
 }
 
 // NewStreamJob builds the stream-scoring job: the data topic (decoded with
@@ -288,9 +295,24 @@ type StreamConfig struct {
 // options such as checkpoints in opts.
 func NewStreamJob(cfg StreamConfig, loader Loader, inputs *arrow.Schema, outputs int, opts ...datastream.Option) (*datastream.Job, error) {
 	fields := append([]arrow.Field(nil), cfg.Keep...)
+	var windows map[string]arrow.DataType
+	if cfg.Windows != nil && len(cfg.Windows.Windows) > 0 {
+		windows = cfg.Windows.WindowTypes()
+		if cfg.WindowInputs == nil {
+			return nil, fmt.Errorf("stream scoring: the model's windowed features need the columns they read (WindowInputs)")
+		}
+	}
+	has := func(name string) bool { return len(arrow.NewSchema(fields, nil).FieldIndices(name)) > 0 }
 	for _, f := range inputs.Fields() {
-		if len(arrow.NewSchema(cfg.Keep, nil).FieldIndices(f.Name)) == 0 {
+		if _, computed := windows[f.Name]; !computed && !has(f.Name) {
 			fields = append(fields, f)
+		}
+	}
+	if windows != nil {
+		for _, f := range cfg.WindowInputs.Fields() {
+			if !has(f.Name) {
+				fields = append(fields, f)
+			}
 		}
 	}
 	data := kafka.DefaultSourceConfig()
@@ -318,9 +340,30 @@ func NewStreamJob(cfg StreamConfig, loader Loader, inputs *arrow.Schema, outputs
 	scorer := NewStreamScorer(loader, cfg.Model, cfg.Keep, outputs)
 	job := datastream.NewJob("stream-scoring-"+cfg.Model.Name, opts...)
 	rows := job.Source("data", dataSrc)
+	if windows != nil {
+		if rows, err = feature.AddWindows(rows, "windows", cfg.Windows); err != nil {
+			return nil, fmt.Errorf("stream scoring: %w", err)
+		}
+	}
 	announcements := job.Source("models", modelSrc)
 	par := max(1, cfg.Parallelism)
 	datastream.BroadcastProcess[StreamState](rows, announcements, "score", scorer.OutputSchema(), scorer, datastream.Parallelism(par)).
 		To("predictions", sink)
 	return job, nil
+}
+
+// WindowsOf returns what StreamConfig.Windows and WindowInputs need for a
+// model loaded from the registry: its spec and the columns its windowed
+// features read. Both are nil for a model without windows or one that is
+// not a registry model.
+func WindowsOf(m Model) (*feature.Spec, *arrow.Schema, error) {
+	rm, ok := m.(*registryModel)
+	if !ok || len(rm.Spec().Windows) == 0 {
+		return nil, nil, nil
+	}
+	in, err := rm.WindowInputSchema()
+	if err != nil {
+		return nil, nil, err
+	}
+	return rm.Spec(), in, nil
 }

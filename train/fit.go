@@ -95,6 +95,9 @@ func Fit(ctx context.Context, ss []*Stepper, in *Bounded, cfg Config) (Result, e
 	if err := cfg.Validate(); err != nil {
 		return Result{}, err
 	}
+	if len(in.Spec.Windows) > 0 && len(ss) > 1 {
+		return Result{}, fmt.Errorf("%w: windowed features need one train subtask (their operator sees the rows of every key in event-time order), got %d", ErrBadConfig, len(ss))
+	}
 	ck := cfg.Checkpoint
 	if ck.Every > 0 {
 		switch {
@@ -292,6 +295,11 @@ func (f *fit) trainEpoch(ctx context.Context, epoch int, restore bool) (EpochRep
 	data := job.Sources("data", func(part int) (datastream.Source, error) {
 		return f.in.Train(ctx, epoch, part, n)
 	}, datastream.Parallelism(n))
+	// Every row is an event of the windows, held-out ones included.
+	data, err := feature.AddWindows(data, "windows", f.in.Spec)
+	if err != nil {
+		return rep, err
+	}
 	if f.in.HashSplit.Column != "" {
 		data = data.Filter("hold-out", holdOut(f.in.HashSplit, false), datastream.Parallelism(n))
 	}
@@ -310,7 +318,7 @@ func (f *fit) trainEpoch(ctx context.Context, epoch int, restore bool) (EpochRep
 		}
 	}
 	data.ToSinks("train", func(part int) (datastream.Sink, error) { return sinks[part], nil }, datastream.Parallelism(n))
-	_, err := job.Run(ctx)
+	_, err = job.Run(ctx)
 	pr.finish()
 	if err != nil {
 		return rep, fmt.Errorf("epoch %d: %w", epoch+1, err)
@@ -345,8 +353,14 @@ func (f *fit) validate(ctx context.Context) (Metrics, error) {
 	if f.in.Validation != nil {
 		data = job.Sources("validation", func(int) (datastream.Source, error) { return f.in.Validation(ctx) })
 	} else {
-		data = job.Sources("validation", func(int) (datastream.Source, error) { return f.in.Train(ctx, 0, 0, 1) }).
-			Filter("held-out", holdOut(f.in.HashSplit, true))
+		data = job.Sources("validation", func(int) (datastream.Source, error) { return f.in.Train(ctx, 0, 0, 1) })
+	}
+	data, err := feature.AddWindows(data, "windows", f.in.Spec)
+	if err != nil {
+		return Metrics{}, err
+	}
+	if f.in.Validation == nil {
+		data = data.Filter("held-out", holdOut(f.in.HashSplit, true))
 	}
 	fz, err := feature.NewFeaturizer(f.in.Spec)
 	if err != nil {

@@ -362,10 +362,14 @@ func streamJob(ctx context.Context, c config, store lake.Store) (*datastream.Job
 			return nil, fmt.Errorf("--stream-keep %s: type %q, want string or int64", spec, typ)
 		}
 	}
+	windows, windowInputs, err := serve.WindowsOf(m)
+	if err != nil {
+		return nil, fmt.Errorf("stream scoring: %w", err)
+	}
 	return serve.NewStreamJob(serve.StreamConfig{
 		Brokers: strings.Split(c.brokers, ","), DataTopic: c.streamData, ModelTopic: c.modelTopic,
 		PredictionsTopic: c.streamOut, DeadLetterTopic: c.streamDLQ, Group: c.streamGroup,
-		Model: ref, Keep: keep, TransactionalID: c.streamTxnID,
+		Model: ref, Keep: keep, TransactionalID: c.streamTxnID, Windows: windows, WindowInputs: windowInputs,
 	}, loader, m.Schema(), m.Outputs(), jobOpts(c, store)...)
 }
 

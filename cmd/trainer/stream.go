@@ -319,6 +319,10 @@ func runStream(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	windowInputs, err := model.WindowInputsOf(schema, j.spec)
+	if err != nil {
+		return err
+	}
 	opt := j.opt
 	reg := prometheus.NewRegistry()
 	sink := train.NewSink(st, fz, j.batchSize)
@@ -335,7 +339,7 @@ func runStream(ctx context.Context, args []string, stdout io.Writer) error {
 	stream, err := publish.NewStream(publish.StreamConfig{
 		Fingerprint: fp, Sink: sink, Stepper: st, Model: j.model, Spec: j.spec, Eval: ev, Publisher: pub,
 		Source: "kafka://" + *topic, EventTime: pcfgEval.EventTime, LogEvery: *logEvery, Registerer: reg, Logger: log, RequestCut: requestCut,
-		Meta: model.Metadata{Data: model.DataRange{Source: "kafka://" + *topic}, Optimizer: &opt, Seed: j.seed, Inputs: inputs,
+		Meta: model.Metadata{Data: model.DataRange{Source: "kafka://" + *topic}, Optimizer: &opt, Seed: j.seed, Inputs: inputs, WindowInputs: windowInputs,
 			Hyperparameters: map[string]string{"batch_size": fmt.Sprint(j.batchSize), "publish_every": pubEvery.String()}},
 		DeadLetters: func() map[string]int64 {
 			out := map[string]int64{}
@@ -368,7 +372,11 @@ func runStream(ctx context.Context, args []string, stdout io.Writer) error {
 		opts = append(opts, datastream.WithRestore())
 	}
 	dj = datastream.NewJob(jobName, opts...)
-	dj.Source("kafka", &positionSource{Source: src, stream: stream}, datastream.ReadAhead(2)).To("train", stream)
+	data, err := feature.AddWindows(dj.Source("kafka", &positionSource{Source: src, stream: stream}, datastream.ReadAhead(2)), "windows", j.spec)
+	if err != nil {
+		return err
+	}
+	data.To("train", stream)
 	began := time.Now()
 	log.Info("trainer stream started", "dead_letter_topic", dlq, "publish_every", pubEvery.String(), "gate", fmt.Sprintf("%s floor %g ε %g", gate.Metric, gate.Floor, gate.Epsilon), "gate_slice", gateSlice)
 	stopped, err := runStreamJob(ctx, dj, src, stream.Examples, *maxRecords, *idleExit, log, "stopping at a final checkpoint")

@@ -229,7 +229,13 @@ type rowGate struct {
 
 func newRowGate(spec *feature.Spec, model train.Model) (*rowGate, error) {
 	check := feature.Spec{Version: spec.Version, Label: spec.Label, Weight: spec.Weight, HashBits: spec.HashBits,
-		Derived: spec.Derived, Numeric: spec.Numeric}
+		Derived: spec.Derived}
+	windows := spec.WindowTypes()
+	for _, n := range spec.Numeric {
+		if _, computed := windows[n.Column]; !computed {
+			check.Numeric = append(check.Numeric, n) // windows come after this check
+		}
+	}
 	if len(check.Numeric) == 0 && len(spec.Categorical) > 0 {
 		check.Categorical = spec.Categorical[:1] // a spec needs a field
 	}

@@ -83,6 +83,9 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := cl.finish(true); err != nil {
 		return err
 	}
+	if len(j.spec.Windows) > 0 {
+		return &usageError{fmt.Sprintf("--spec %s: windowed features (%s) are computed by one operator over every row of a key, which a worker's share of the data is not: train them with \"trainer train\" or \"trainer stream\"", j.specPath, j.spec.Windows[0].Name)}
+	}
 	if j.warm != "" {
 		if _, _, err := job.PinnedRef(j.warm); err != nil {
 			return &usageError{err.Error()}

@@ -126,6 +126,13 @@ type Config struct {
 	Seed uint64
 	// RowGroupRows is the Parquet row-group size (default 65,536).
 	RowGroupRows int
+	// Activity plants two more terms in the click log-odds: one of the
+	// hour of day (read from the hour column) and one of how many rows the
+	// row's device_ip had in the hour before the row's hour; burstShare (40%) of
+	// the rows come from bursts of device_ips active for two hours, so that
+	// count varies for the same device. ActivitySpecYAML declares the
+	// features that see them.
+	Activity bool
 }
 
 // DefaultConfig returns 1M rows over 4 days with seed 1.
@@ -179,6 +186,9 @@ func Generate(ctx context.Context, store lake.Store, prefix string, c Config) (S
 		return Summary{}, err
 	}
 	g := newGenerator(c.Seed)
+	if c.Activity {
+		g.act = &activity{hour: math.MinInt64, cur: map[int]int{}, prev: map[int]int{}}
+	}
 	sum := Summary{Prefix: prefix}
 	var buf bytes.Buffer
 	rows := make([]Row, 0, c.Rows/c.Days+1)
@@ -242,6 +252,7 @@ type generator struct {
 	vec    [][2][]float64 // vec[i][side][v*Rank+k]: the interaction vectors of pair i
 	vals   []int
 	bias   float64
+	act    *activity // nil unless Config.Activity
 }
 
 func newGenerator(seed uint64) *generator {
@@ -308,11 +319,15 @@ func (g *generator) row(r *Row, day time.Time, i, n int) float64 {
 	for fi, f := range fields {
 		g.vals[fi] = int(mix(g.seed, uint64(fi), uint64(g.vals[fi]), 0x9e) % uint64(f.card))
 	}
-	p := 1 / (1 + math.Exp(-g.logit(g.vals)))
+	hour := day.Add(time.Duration(i*24/n) * time.Hour)
+	z := g.logit(g.vals)
+	if g.act != nil {
+		z += g.act.plant(g, hour)
+	}
+	p := 1 / (1 + math.Exp(-z))
 	if g.rng.Float64() < p {
 		r.Click = 1
 	}
-	hour := day.Add(time.Duration(i*24/n) * time.Hour)
 	r.Hour, _ = strconv.ParseInt(hour.Format("06010215"), 10, 64)
 	r.ID = strconv.FormatUint(mix(g.seed, uint64(day.Unix()), uint64(i), 0x1d), 10)
 	str := func(fi int) string { return g.names[fi][g.vals[fi]] }

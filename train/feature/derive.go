@@ -47,7 +47,10 @@ func exprError(d Derived, err error) error {
 // InputColumns lists the record columns the spec reads, in spec order, with
 // derived columns replaced by the columns their expressions read. With
 // labels false the label, weight and event-time columns are left out, as
-// scoring needs. The spec must be valid.
+// scoring needs, and a windowed feature is an input of its own (the
+// predictor's client sends its value); with labels true a windowed feature
+// stands for its key, value and event-time columns, which training reads.
+// The spec must be valid.
 func (s *Spec) InputColumns(labels bool) []string {
 	ds := s.derivations()
 	byName := map[string]int{}
@@ -62,6 +65,15 @@ func (s *Spec) InputColumns(labels bool) []string {
 			return
 		}
 		seen[name] = true
+		if w := s.window(name); w != nil && labels {
+			// Training reads what the window aggregates; a scorer gets
+			// the window's value as an input.
+			add(w.Key, depth+1)
+			add(w.Column, depth+1)
+			add(w.Denominator, depth+1)
+			add(s.EventTime, depth+1)
+			return
+		}
 		if i, ok := byName[name]; ok && depth < len(ds) {
 			n, err := parseExpr(ds[i].Expr)
 			if err != nil {

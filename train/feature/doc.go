@@ -56,6 +56,7 @@
 //	string  = "…" | '…'   (a format, or compared with == / != to a string column)
 //
 // Functions: hour, minute, day_of_week (0 = Monday … 6 = Sunday),
+// epoch_ms (milliseconds since the epoch: an event time),
 // hour_of_week (day_of_week·24 + hour, 0–167), day_of_month, month and year
 // of a time; time(x, "format") makes a time of an integer or string column,
 // and every time part also takes (x, "format") directly. A time is a
@@ -77,6 +78,49 @@
 // columnar: each node of the expression fills one reused buffer per record,
 // so a record costs a few allocations (the Arrow wrappers of the derived
 // columns) and none per row.
+//
+// # Windowed features
+//
+// A spec declares per-key aggregates over a sliding window of event time,
+// which the runtime computes (datastream.WindowFeatures, through
+// AddWindows) in front of the featurizer, the same operator in training
+// from the lake, in trainer stream and in stream scoring:
+//
+//	event_time: ts                          # needed: int64 ms or a timestamp
+//	derived:
+//	  - {name: ts, expr: 'epoch_ms(hour, "YYMMDDHH")'}
+//	windows:
+//	  - {name: ip_rows_1h, key: device_ip, agg: count, over: 1h}
+//	  - {name: ip_clicks_1h, key: device_ip, agg: count, column: click, over: 1h}
+//	  - {name: site_ctr_24h, key: site_id, agg: ratio, column: click, over: 24h, resolution: 1h}
+//	  - {name: ip_sites_1h, key: device_ip, agg: distinct, column: site_id, over: 1h}
+//	numeric: [{column: ip_rows_1h, log1p: true}, {column: site_ctr_24h, invalid: impute}]
+//
+// agg is count (of the key's events; with column, of those whose column is
+// nonzero), sum, mean, distinct (distinct values of column), last (the
+// column's most recent value) or ratio (events with column nonzero over
+// events with denominator nonzero, or all events: a click-through rate).
+// count and distinct are int64 columns, 0 when the window is empty; the
+// others are float64, and mean, last and ratio are null (a numeric field's
+// invalid value) when there is nothing to aggregate. over is a duration;
+// resolution (default over/60, at most 1440 buckets) is the step of the
+// window's older edge: a row at time t aggregates the events of its key at
+// times in [⌊t/resolution⌋·resolution − over, t). The newer edge is exact:
+// an event at the row's own time never counts, whatever order the rows
+// arrive in, so a row never sees its own label or a later one.
+//
+// Values are point-in-time correct when each key's rows arrive in event
+// time order (a time-ordered table, a topic keyed by the window key); a
+// row older than an event of its key already seen gets the buckets before
+// its own. So trainer train with windows runs with --parallel 1 and
+// --shuffle-buffer 0 (it refuses others), and distributed workers refuse
+// windows. A validation pass computes the windows over the validation rows
+// alone: its first window of event time sees no earlier rows.
+//
+// The predictor's client sends a window's value as an input of the model
+// (Metadata.Inputs lists it, int64 or float64): the predictor keeps no
+// state. Stream scoring decodes the columns the windows read
+// (Metadata.WindowInputs) and computes them in its own graph.
 //
 // Every numeric, categorical and cross entry is a field. Field ids follow the
 // spec order: numeric entries first, then categorical, then crosses; Spec.Fields

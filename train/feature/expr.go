@@ -372,6 +372,7 @@ var exprFuncs = map[string]*exprFunc{
 	"day_of_month": timePart(func(t float64) float64 { _, _, d := civil(t); return float64(d) }),
 	"month":        timePart(func(t float64) float64 { _, m, _ := civil(t); return float64(m) }),
 	"year":         timePart(func(t float64) float64 { y, _, _ := civil(t); return float64(y) }),
+	"epoch_ms":     timePart(func(t float64) float64 { return math.Round(t * 1000) }),
 	"time":         {minArgs: 2, maxArgs: 2, usage: `(column, "format"): an integer or string column and its format`, timePart: func(t float64) float64 { return t }},
 	"sin_cycle": {minArgs: 2, maxArgs: 2, usage: "(x, period): sin(2π·x/period)",
 		binary: func(x, p float64) float64 { return math.Sin(2 * math.Pi * x / p) }},
@@ -388,7 +389,7 @@ func timePart(f func(float64) float64) *exprFunc {
 }
 
 func funcNames() string {
-	return "abs, cos_cycle, day_of_month, day_of_week, hour, hour_of_week, log1p, max, min, minute, month, sin_cycle, time, year"
+	return "abs, cos_cycle, day_of_month, day_of_week, epoch_ms, hour, hour_of_week, log1p, max, min, minute, month, sin_cycle, time, year"
 }
 
 // exprScope resolves column names while typing an expression: the record

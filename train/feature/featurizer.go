@@ -145,7 +145,7 @@ func newFeaturizer(spec *Spec, o options) (*Featurizer, error) {
 		reads = append(reads, fd.column)
 	}
 	if !o.noLabels {
-		reads = append(reads, s.Label.Column, s.Weight)
+		reads = append(reads, s.Label.Column, s.Weight, s.EventTime)
 	}
 	d, err := NewDeriver(s, reads...)
 	if err != nil {
@@ -185,6 +185,10 @@ func (s *Spec) ValidateSchema(schema *arrow.Schema, opts ...Option) error {
 	}
 	o.allowUnfitted = true
 	f, err := newFeaturizer(s, o)
+	if err != nil {
+		return err
+	}
+	schema, err = s.windowSchema(schema, !o.noLabels)
 	if err != nil {
 		return err
 	}

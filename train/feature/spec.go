@@ -66,6 +66,10 @@ type Spec struct {
 	// Derived lists computed columns, evaluated in order; each may read
 	// record columns and the derived columns before it.
 	Derived []Derived `yaml:"derived,omitempty"`
+	// Windows lists windowed per-key aggregates (clicks per device over the
+	// last hour), computed by the runtime before featurizing; fields name
+	// them like record columns.
+	Windows []Window `yaml:"windows,omitempty"`
 
 	Numeric     []Numeric     `yaml:"numeric,omitempty"`
 	Categorical []Categorical `yaml:"categorical,omitempty"`
@@ -323,6 +327,7 @@ func (s *Spec) Clone() *Spec {
 		c.Numeric[i] = n
 	}
 	c.Derived = append([]Derived(nil), s.Derived...)
+	c.Windows = append([]Window(nil), s.Windows...)
 	c.Categorical = append([]Categorical(nil), s.Categorical...)
 	c.Crosses = make([]Cross, len(s.Crosses))
 	for i, x := range s.Crosses {
@@ -455,6 +460,9 @@ func (s *Spec) Validate() error {
 		return &SpecError{Reason: fmt.Sprintf("hash_bits %d out of range [1, %d]", s.HashBits, MaxHashBits)}
 	}
 	if err := s.validateDerived(); err != nil {
+		return err
+	}
+	if err := s.validateWindows(); err != nil {
 		return err
 	}
 	if err := s.Label.validate(); err != nil {

@@ -144,6 +144,10 @@ func (c *Config) Validate() error {
 		return errors.New("--checkpoint-every needs --shuffle-buffer 0: a shuffled scan has no position to resume from")
 	case c.CheckpointEvery > 0 && c.Train.Patience > 0:
 		return errors.New("--checkpoint-every with --patience is not supported yet: the best epoch's tables are not in the checkpoint")
+	case c.Spec != nil && len(c.Spec.Windows) > 0 && c.Parallel > 1:
+		return fmt.Errorf("--parallel %d: the spec's windows (%s) need --parallel 1: one operator computes them over the rows in event-time order", c.Parallel, c.Spec.Windows[0].Name)
+	case c.Spec != nil && len(c.Spec.Windows) > 0 && c.ShuffleBuffer > 0:
+		return fmt.Errorf("--shuffle-buffer %d: the spec's windows (%s) need --shuffle-buffer 0: they are computed over the rows in event-time order", c.ShuffleBuffer, c.Spec.Windows[0].Name)
 	case c.Promote != nil && c.Output == "":
 		return errors.New("--promote needs --output: the model name whose champion it moves")
 	case c.Promote != nil && c.ValidationDT == "":

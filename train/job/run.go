@@ -272,6 +272,9 @@ func artifact(c *Config, plan *dataset.Plan, out *Outcome) (*model.Model, error)
 		return nil, fmt.Errorf("save model %s: %w", c.Output, err)
 	}
 	meta.Inputs = inputs
+	if meta.WindowInputs, err = model.WindowInputsOf(out.Schema, out.Spec); err != nil {
+		return nil, fmt.Errorf("save model %s: %w", c.Output, err)
+	}
 	if lo, hi, ok := strings.Cut(c.DT, ".."); ok {
 		meta.Data.From, meta.Data.To = lo, hi
 	} else if c.DT != "" {
