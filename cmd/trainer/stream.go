@@ -86,6 +86,8 @@ func runStream(ctx context.Context, args []string, stdout io.Writer) error {
 		return &usageError{"--output is required: the model name the stream publishes versions under"}
 	case j.run.Epochs != 1:
 		return &usageError{"--epochs: a stream is trained in one pass; drop --epochs"}
+	case j.parallel > 1:
+		return &usageError{"--parallel: trainer stream trains in one subtask, in the order its source merges the partitions; drop --parallel"}
 	case j.shuffle != 0:
 		return &usageError{"--shuffle-buffer is not supported by trainer stream (records train in partition order)"}
 	case j.run.Patience != 0:
@@ -287,6 +289,10 @@ func runStream(ctx context.Context, args []string, stdout io.Writer) error {
 	// The group only receives the offsets of durable checkpoints (lag
 	// monitoring); the job reads every partition and positions itself.
 	scfg.Brokers, scfg.Topic, scfg.Assignment, scfg.Group = brokerList, *topic, kafka.AssignAll, "lakestream-"+pcfg.Job
+	// Partitions merge in turn: the order records reach training is a
+	// function of the topic's contents and the checkpoint, so a resumed
+	// job trains what an uninterrupted one does.
+	scfg.Merge = kafka.MergeInTurn
 	scfg.Start = kafka.StartEarliest
 	if *start == "latest" {
 		scfg.Start = kafka.StartLatest
@@ -307,7 +313,7 @@ func runStream(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	if resume != nil {
-		pos, err := kafka.Position{Topic: *topic, Next: resume.lin.Offsets}.MarshalBinary()
+		pos, err := kafka.Position{Topic: *topic, Next: resume.lin.Offsets, Turn: -1}.MarshalBinary()
 		if err != nil {
 			return err
 		}
@@ -385,6 +391,10 @@ func runStream(ctx context.Context, args []string, stdout io.Writer) error {
 		if errors.Is(err, train.ErrCheckpointMismatch) {
 			err = fmt.Errorf("%w (to start this job afresh, delete checkpoints/%s/ in the lake or choose another --output)", err, jobName)
 		}
+	}
+	if n := src.Stats().MergeTimeouts; n > 0 {
+		log.Warn("partitions were passed over after waiting for records the topic held: this run's training order depended on fetch timing, so a rerun or a resumed run may differ from it",
+			"merge_timeouts", n, "merge_wait", scfg.MergeWait.String())
 	}
 	state := "stopped"
 	if err != nil {

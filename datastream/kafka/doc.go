@@ -41,6 +41,13 @@
 // record timestamps (RecordTimeWatermark). Stats reports the records,
 // batches, dead letters by reason and the consumer lag.
 //
+// By default partitions interleave as fetches deliver them (MergeArrival).
+// With MergeInTurn (AssignAll only) batches come in a fixed round robin over
+// the partitions, waiting for a partition whose records are in the topic
+// but not yet fetched, so whenever the records are in the topic the order is
+// a function of its contents and the start position; the turn is part of
+// Position, so a restored source continues the same sequence.
+//
 // The Source is a datastream.Positioner: Position is the next offset of every
 // partition (encoded by Position.MarshalBinary) and SeekTo resumes there
 // after a restore. As a datastream.CheckpointCommitter it commits those

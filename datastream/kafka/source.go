@@ -80,6 +80,10 @@ type SourceConfig struct {
 	MaxBatchRows  int
 	MaxBatchBytes int
 	MaxBatchDelay time.Duration
+	// Merge orders the partitions' batches; MergeWait bounds how long
+	// MergeInTurn waits for a partition's turn (default 10s).
+	Merge     Merge
+	MergeWait time.Duration
 	// MaxRecordBytes is the largest message decoded; longer ones are
 	// dead-lettered as ReasonOversized. Default 1 MiB.
 	MaxRecordBytes int
@@ -119,6 +123,7 @@ func DefaultSourceConfig() SourceConfig {
 		MaxBatchRows:   8192,
 		MaxBatchBytes:  4 << 20,
 		MaxBatchDelay:  100 * time.Millisecond,
+		MergeWait:      10 * time.Second,
 		MaxRecordBytes: 1 << 20,
 	}
 }
@@ -148,6 +153,12 @@ func (c SourceConfig) Validate() error {
 		return errors.New("kafka source: batch limits must be positive")
 	case c.MaxRecordBytes <= 0:
 		return errors.New("kafka source: MaxRecordBytes must be positive")
+	case c.Merge != MergeArrival && c.Merge != MergeInTurn:
+		return fmt.Errorf("kafka source: unknown merge order %d", c.Merge)
+	case c.Merge == MergeInTurn && c.Assignment != AssignAll:
+		return errors.New("kafka source: merging partitions in turn needs AssignAll (a group may move partitions between members)")
+	case c.Merge == MergeInTurn && c.MergeWait <= 0:
+		return errors.New("kafka source: MergeWait must be positive")
 	}
 	return nil
 }
@@ -162,6 +173,10 @@ type SourceStats struct {
 	// watermark last seen in a fetch minus the next offset to return.
 	// Records fetched but not yet cut into a batch count as lag.
 	Lag int64
+	// MergeTimeouts counts the turns (MergeInTurn) a partition was passed
+	// over after MergeWait while the topic held records of it not yet
+	// fetched: from then on the order of batches depended on timing.
+	MergeTimeouts int64
 }
 
 // partBuf holds one partition's fetched records not yet cut into a batch.
@@ -171,6 +186,13 @@ type partBuf struct {
 	since   time.Time // when the oldest pending record was fetched
 	maxTime int64     // largest record timestamp returned (ms)
 	split   string
+
+	// MergeInTurn only:
+	fetched int64     // offset after the last message fetched, control records included
+	bound   int64     // the partition's high watermark (last stable offset if read-committed), largest seen
+	waiting time.Time // when its turn began waiting for records; zero when not waiting
+	stalled bool      // passed over after MergeWait; cleared when records arrive
+	paused  bool      // fetching paused: it holds more than its turns need
 }
 
 // Source reads JSON messages from one Kafka topic into Arrow batches, one
@@ -202,13 +224,17 @@ type Source struct {
 	assigned map[int32]bool  // partitions assigned before (start positions apply once)
 	announce []int32         // newly assigned partitions not yet announced to the runtime
 	hwm      map[int32]int64 // high watermark per partition from the last fetch
+	turns    turns           // MergeInTurn: the round robin
+	seekTurn int32           // MergeInTurn: the restored position's turn (-1: none)
+	// pauseFetch pauses or resumes fetching partitions (tests replace it).
+	pauseFetch func(parts []int32, pause bool)
 
 	decoded []int // indexes of the messages of the batch being cut that decoded (ReadBatch's goroutine)
 
-	records, bytes, batches atomic.Int64
-	deadMu                  sync.Mutex
-	dead                    map[Reason]int64
-	closed                  atomic.Bool
+	records, bytes, batches, mergeTimeouts atomic.Int64
+	deadMu                                 sync.Mutex
+	dead                                   map[Reason]int64
+	closed                                 atomic.Bool
 }
 
 // NewSource checks cfg and returns a Source. It connects lazily: the first
@@ -225,8 +251,16 @@ func NewSource(cfg SourceConfig) (*Source, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Source{cfg: cfg, dec: dec, now: now, parts: map[int32]*partBuf{},
-		next: map[int32]int64{}, assigned: map[int32]bool{}, hwm: map[int32]int64{}, dead: map[Reason]int64{}}, nil
+	s := &Source{cfg: cfg, dec: dec, now: now, parts: map[int32]*partBuf{}, seekTurn: -1,
+		next: map[int32]int64{}, assigned: map[int32]bool{}, hwm: map[int32]int64{}, dead: map[Reason]int64{}}
+	s.pauseFetch = func(parts []int32, pause bool) {
+		if pause {
+			s.cl.PauseFetchPartitions(map[string][]int32{s.cfg.Topic: parts})
+		} else {
+			s.cl.ResumeFetchPartitions(map[string][]int32{s.cfg.Topic: parts})
+		}
+	}
+	return s, nil
 }
 
 // SeekTo makes the source resume from pos, a value returned by Position
@@ -249,7 +283,7 @@ func (s *Source) SeekTo(_ context.Context, pos []byte) error {
 		return fmt.Errorf("kafka source %s: seek to a position of topic %q: %w", s.cfg.Topic, p.Topic, ErrBadPosition)
 	}
 	s.mu.Lock()
-	s.seek = p.Next
+	s.seek, s.seekTurn = p.Next, p.Turn
 	for k, v := range p.Next {
 		s.next[k] = v
 	}
@@ -261,9 +295,12 @@ func (s *Source) SeekTo(_ context.Context, pos []byte) error {
 // from or been positioned on, encoded as a Position.
 func (s *Source) Position() ([]byte, error) {
 	s.mu.Lock()
-	p := Position{Topic: s.cfg.Topic, Next: make(map[int32]int64, len(s.next))}
+	p := Position{Topic: s.cfg.Topic, Next: make(map[int32]int64, len(s.next)), Turn: -1}
 	for k, v := range s.next {
 		p.Next[k] = v
+	}
+	if s.cfg.Merge == MergeInTurn {
+		p.Turn = s.turns.partition()
 	}
 	s.mu.Unlock()
 	return p.MarshalBinary()
@@ -347,7 +384,8 @@ func toEpochOffsets(p Position) map[string]map[int32]kgo.EpochOffset {
 
 // Stats returns the source's counters.
 func (s *Source) Stats() SourceStats {
-	st := SourceStats{Records: s.records.Load(), Bytes: s.bytes.Load(), Batches: s.batches.Load(), DeadLetters: map[Reason]int64{}}
+	st := SourceStats{Records: s.records.Load(), Bytes: s.bytes.Load(), Batches: s.batches.Load(), DeadLetters: map[Reason]int64{},
+		MergeTimeouts: s.mergeTimeouts.Load()}
 	s.deadMu.Lock()
 	for k, v := range s.dead {
 		st.DeadLetters[k] = v
@@ -459,6 +497,54 @@ func (s *Source) startOffsets(ctx context.Context, adm *kadm.Client) (map[int32]
 	return out, nil
 }
 
+// assignAll starts reading every partition of the topic at its start
+// offset; ends are their end offsets (endOffsets), for MergeInTurn.
+func (s *Source) assignAll(starts, ends map[int32]int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for p, off := range starts {
+		s.next[p] = off
+		s.announce = append(s.announce, p)
+		if s.cfg.Merge == MergeInTurn {
+			end, ok := ends[p]
+			if !ok {
+				end = off
+			}
+			s.parts[p] = &partBuf{split: s.split(p), maxTime: -1 << 62, fetched: off, bound: end}
+		}
+	}
+	slices.Sort(s.announce)
+	if s.cfg.Merge == MergeInTurn {
+		s.turns = newTurns(s.announce)
+		s.turns.seek(s.seekTurn)
+	}
+}
+
+// endOffsets lists the offset below which each partition has records a
+// read would return now: the high watermarks, or under read-committed the
+// last stable offsets.
+func (s *Source) endOffsets(ctx context.Context, adm *kadm.Client) (map[int32]int64, error) {
+	var listed kadm.ListedOffsets
+	err := kafkaretry.Do(ctx, func() error {
+		var err error
+		if s.cfg.ReadUncommitted {
+			listed, err = adm.ListEndOffsets(ctx, s.cfg.Topic)
+		} else {
+			listed, err = adm.ListCommittedOffsets(ctx, s.cfg.Topic)
+		}
+		if err == nil {
+			err = listed.Error()
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("kafka source %s: list end offsets: %w", s.cfg.Topic, err)
+	}
+	out := map[int32]int64{}
+	listed.Each(func(o kadm.ListedOffset) { out[o.Partition] = o.Offset })
+	return out, nil
+}
+
 func (s *Source) connect(ctx context.Context) error {
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(s.cfg.Brokers...),
@@ -478,15 +564,21 @@ func (s *Source) connect(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		var ends map[int32]int64
+		if s.cfg.Merge == MergeInTurn {
+			if ends, err = s.endOffsets(ctx, adm); err != nil {
+				return err
+			}
+			// Control records (transaction markers) come back too, so
+			// that a partition whose last message is one is seen to be
+			// caught up.
+			opts = append(opts, kgo.KeepControlRecords())
+		}
 		offs := make(map[int32]kgo.Offset, len(starts))
-		s.mu.Lock()
 		for p, off := range starts {
 			offs[p] = kgo.NewOffset().At(off)
-			s.next[p] = off
-			s.announce = append(s.announce, p)
 		}
-		slices.Sort(s.announce)
-		s.mu.Unlock()
+		s.assignAll(starts, ends)
 		opts = append(opts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{s.cfg.Topic: offs}))
 	case AssignByGroup:
 		reset := kgo.NewOffset().AtStart()
@@ -582,18 +674,24 @@ func (s *Source) ReadBatch(ctx context.Context) (datastream.Batch, error) {
 		if b, ok := s.announceSplit(); ok {
 			return b, nil
 		}
-		if b, ok, err := s.cut(ctx); err != nil || ok {
+		b, ok, wait, err := s.cut(ctx)
+		if err != nil || ok {
 			return b, err
 		}
-		wait := s.cfg.MaxBatchDelay
-		s.mu.Lock()
-		now := s.now()
-		for _, pb := range s.parts {
-			if len(pb.recs) > 0 {
-				wait = min(wait, max(pb.since.Add(s.cfg.MaxBatchDelay).Sub(now), time.Millisecond))
+		if s.cfg.Merge == MergeArrival {
+			wait = s.cfg.MaxBatchDelay
+			s.mu.Lock()
+			now := s.now()
+			for _, pb := range s.parts {
+				if len(pb.recs) > 0 {
+					wait = min(wait, max(pb.since.Add(s.cfg.MaxBatchDelay).Sub(now), time.Millisecond))
+				}
 			}
+			s.mu.Unlock()
 		}
-		s.mu.Unlock()
+		if wait <= 0 {
+			continue // a batch of dead letters only: the next one may be ready
+		}
 		if err := s.poll(ctx, wait); err != nil {
 			return datastream.Batch{}, err
 		}
@@ -624,29 +722,64 @@ func (s *Source) poll(ctx context.Context, wait time.Duration) error {
 		return ferr
 	}
 	now := s.now()
+	var pause []int32
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	fs.EachPartition(func(ftp kgo.FetchTopicPartition) {
 		if ftp.HighWatermark > 0 {
 			s.hwm[ftp.Partition] = ftp.HighWatermark
 		}
-		if len(ftp.Records) == 0 {
-			return
+		bound := ftp.LastStableOffset
+		if s.cfg.ReadUncommitted {
+			bound = ftp.HighWatermark
 		}
-		pb := s.parts[ftp.Partition]
-		if pb == nil {
-			pb = &partBuf{split: s.split(ftp.Partition), maxTime: -1 << 62}
-			s.parts[ftp.Partition] = pb
-		}
-		if len(pb.recs) == 0 {
-			pb.since = now
-		}
-		pb.recs = append(pb.recs, ftp.Records...)
-		for _, r := range ftp.Records {
-			pb.bytes += len(r.Value)
+		if s.fetchedLocked(ftp.Partition, ftp.Records, bound, now) {
+			pause = append(pause, ftp.Partition)
 		}
 	})
+	s.mu.Unlock()
+	if len(pause) > 0 {
+		// Partitions whose turns are far ahead stop fetching until the
+		// turn catches up (cut resumes them), so waiting for a slow one
+		// does not buffer the others without bound. franz-go drops what it
+		// buffered of them and fetches it again on resuming.
+		s.pauseFetch(pause, true)
+	}
 	return nil
+}
+
+// fetchedLocked buffers the records a fetch returned for partition p, with
+// the partition's end offset in that fetch (bound, for MergeInTurn). It
+// says whether p's fetching should pause (MergeInTurn: far ahead of its
+// turns). Called with s.mu held.
+func (s *Source) fetchedLocked(p int32, recs []*kgo.Record, bound int64, now time.Time) (pause bool) {
+	pb := s.parts[p]
+	inTurn := s.cfg.Merge == MergeInTurn
+	if inTurn && pb != nil {
+		pb.bound = max(pb.bound, bound)
+	}
+	if len(recs) == 0 {
+		return false
+	}
+	if pb == nil {
+		pb = &partBuf{split: s.split(p), maxTime: -1 << 62}
+		s.parts[p] = pb
+	}
+	if len(pb.recs) == 0 {
+		pb.since = now
+	}
+	pb.recs = append(pb.recs, recs...)
+	for _, r := range recs {
+		pb.bytes += len(r.Value)
+	}
+	if !inTurn {
+		return false
+	}
+	pb.fetched, pb.stalled = recs[len(recs)-1].Offset+1, false
+	if !pb.paused && s.overfull(pb) {
+		pb.paused = true
+		return true
+	}
+	return false
 }
 
 // announceSplit returns a heartbeat for a newly assigned partition, if any.
@@ -667,26 +800,33 @@ func (s *Source) announceSplit() (datastream.Batch, bool) {
 
 func (s *Source) split(p int32) string { return s.cfg.Topic + "/" + strconv.Itoa(int(p)) }
 
-// cut returns the batch of the first ready partition, if any.
-func (s *Source) cut(ctx context.Context) (datastream.Batch, bool, error) {
+// cut returns the next batch: under MergeArrival the batch of the first
+// ready partition, under MergeInTurn the batch of the partition whose turn
+// it is. When there is none, it says how long to poll for (0: ask again).
+func (s *Source) cut(ctx context.Context) (datastream.Batch, bool, time.Duration, error) {
 	s.mu.Lock()
 	now := s.now()
 	var (
 		part int32
 		pb   *partBuf
+		wait time.Duration
 	)
-	for p, b := range s.parts {
-		if len(b.recs) == 0 {
-			continue
-		}
-		if len(b.recs) >= s.cfg.MaxBatchRows || b.bytes >= s.cfg.MaxBatchBytes || now.Sub(b.since) >= s.cfg.MaxBatchDelay {
-			part, pb = p, b
-			break
+	if s.cfg.Merge == MergeInTurn {
+		part, pb, wait = s.pickInTurnLocked(now)
+	} else {
+		for p, b := range s.parts {
+			if len(b.recs) == 0 {
+				continue
+			}
+			if s.full(b) || now.Sub(b.since) >= s.cfg.MaxBatchDelay {
+				part, pb = p, b
+				break
+			}
 		}
 	}
 	if pb == nil {
 		s.mu.Unlock()
-		return datastream.Batch{}, false, nil
+		return datastream.Batch{}, false, wait, nil
 	}
 	n, size := 0, 0
 	for n < len(pb.recs) && n < s.cfg.MaxBatchRows && size < s.cfg.MaxBatchBytes {
@@ -701,17 +841,28 @@ func (s *Source) cut(ctx context.Context) (datastream.Batch, bool, error) {
 	} else {
 		pb.since = now
 	}
+	resume := pb.paused && !s.overfull(pb)
+	if s.cfg.Merge == MergeInTurn {
+		s.turns.passed(part)
+		pb.paused = pb.paused && !resume
+	}
 	s.mu.Unlock()
+	if resume {
+		s.pauseFetch([]int32{part}, false)
+	}
 
 	var bad []*kgo.Record
 	s.dec.Reserve(len(recs))
 	maxTime := pb.maxTime
 	s.decoded = s.decoded[:0]
 	for i, r := range recs {
+		if r.Attrs.IsControl() {
+			continue // a transaction marker (MergeInTurn keeps them)
+		}
 		if err := s.dec.Decode(r.Value); err != nil {
 			var de *DecodeError
 			if !errors.As(err, &de) {
-				return datastream.Batch{}, false, err
+				return datastream.Batch{}, false, 0, err
 			}
 			bad = append(bad, deadLetter(s.cfg.DeadLetterTopic, r, de, s.cfg.MaxRecordBytes))
 			s.countDead(de.Reason)
@@ -724,7 +875,7 @@ func (s *Source) cut(ctx context.Context) (datastream.Batch, bool, error) {
 	if s.cfg.Reject != nil && rec.NumRows() > 0 {
 		var err error
 		if rec, bad, err = s.reject(rec, recs, bad); err != nil {
-			return datastream.Batch{}, false, err
+			return datastream.Batch{}, false, 0, err
 		}
 	}
 	if len(bad) > 0 {
@@ -732,7 +883,7 @@ func (s *Source) cut(ctx context.Context) (datastream.Batch, bool, error) {
 		// they must be in the dead-letter topic first.
 		if err := s.cl.ProduceSync(ctx, bad...).FirstErr(); err != nil {
 			rec.Release()
-			return datastream.Batch{}, false, fmt.Errorf("kafka source %s/%d: produce %d records to dead-letter topic %s: %w",
+			return datastream.Batch{}, false, 0, fmt.Errorf("kafka source %s/%d: produce %d records to dead-letter topic %s: %w",
 				s.cfg.Topic, part, len(bad), s.cfg.DeadLetterTopic, err)
 		}
 	}
@@ -745,7 +896,7 @@ func (s *Source) cut(ctx context.Context) (datastream.Batch, bool, error) {
 	s.bytes.Add(int64(size))
 	if rec.NumRows() == 0 {
 		rec.Release()
-		return datastream.Batch{}, false, nil
+		return datastream.Batch{}, false, 0, nil
 	}
 	s.records.Add(rec.NumRows())
 	s.batches.Add(1)
@@ -753,7 +904,7 @@ func (s *Source) cut(ctx context.Context) (datastream.Batch, bool, error) {
 	if s.cfg.RecordTimeWatermark && maxTime > -1<<62 {
 		wm = maxTime - s.cfg.OutOfOrderness.Milliseconds() - 1
 	}
-	return datastream.Batch{Record: rec, Watermark: wm, Split: pb.split}, true, nil
+	return datastream.Batch{Record: rec, Watermark: wm, Split: pb.split}, true, 0, nil
 }
 
 // reject asks SourceConfig.Reject about rec, the decoded messages of recs

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -466,4 +467,106 @@ func TestSourceConfigValidate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSourceMergeInTurn reads a 4-partition topic with MergeInTurn twice
+// from the start and once restored from the position after a few batches:
+// the batches (partition, rows) are the same sequence each time, a round
+// robin over the partitions in ascending order.
+func TestSourceMergeInTurn(t *testing.T) {
+	brokers := kafkatest.Brokers(t)
+	topic := kafkatest.Topic(t, brokers, 4, nil)
+	dlq := kafkatest.Topic(t, brokers, 1, nil)
+	var recs []*kgo.Record
+	for i := range 3000 {
+		// Keys skew the partitions' sizes, so they run out at different
+		// turns.
+		recs = append(recs, event("u"+strconv.Itoa(i%(1+i%7)), int64(i)))
+	}
+	kafkatest.Produce(t, brokers, topic, recs...)
+	cfg := sourceConfig(brokers, topic, dlq)
+	cfg.Merge, cfg.MaxBatchRows = kafka.MergeInTurn, 64
+	type batch struct {
+		split string
+		ns    string
+	}
+	// read returns the batches of a source started at pos, up to stop
+	// batches (0: the whole topic), and the position after them.
+	read := func(pos []byte, stop int) ([]batch, []byte) {
+		t.Helper()
+		src, err := kafka.NewSource(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close(context.Background())
+		if err := src.SeekTo(context.Background(), pos); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		var out []batch
+		for rows := countRows(pos); rows < 3000 && (stop == 0 || len(out) < stop); {
+			b, err := src.ReadBatch(ctx)
+			if err != nil {
+				t.Fatalf("ReadBatch after %d batches: %v", len(out), err)
+			}
+			if b.Record == nil {
+				continue
+			}
+			ns := b.Record.Column(1).(*array.Int64)
+			out = append(out, batch{b.Split, fmt.Sprint(ns.Int64Values())})
+			rows += ns.Len()
+			b.Record.Release()
+		}
+		p, err := src.Position()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := src.Stats(); st.MergeTimeouts != 0 {
+			t.Errorf("%d merge timeouts reading a topic whose records are all there", st.MergeTimeouts)
+		}
+		return out, p
+	}
+	ref, _ := read(nil, 0)
+	again, _ := read(nil, 0)
+	if !slices.Equal(ref, again) {
+		t.Fatalf("two reads from the start differ:\n%v\n%v", ref, again)
+	}
+	// The round robin: each batch's partition follows the previous one's
+	// in ascending order, but for partitions that ran out.
+	left := map[string]int{}
+	for _, b := range ref {
+		left[b.split]++
+	}
+	for i := 1; i < len(ref); i++ {
+		prev, cur := ref[i-1].split, ref[i].split
+		for s := range left {
+			between := (prev < s && s < cur) || (cur <= prev && (s > prev || s < cur))
+			if between && left[s] > 0 {
+				t.Fatalf("batch %d is of %s after one of %s: %s, with batches left, was skipped", i, cur, prev, s)
+			}
+		}
+		left[prev]--
+	}
+	for _, stop := range []int{1, 5, 13} {
+		head, pos := read(nil, stop)
+		tail, _ := read(pos, 0)
+		if got := append(head, tail...); !slices.Equal(got, ref) {
+			t.Fatalf("restored after %d batches: %d batches differ from an uninterrupted read's %d", stop, len(got), len(ref))
+		}
+	}
+}
+
+// countRows sums the offsets of an encoded Position (nil: 0): the records
+// before it in a topic that starts at offset 0.
+func countRows(pos []byte) int {
+	var p kafka.Position
+	if err := p.UnmarshalBinary(pos); err != nil {
+		return 0
+	}
+	n := 0
+	for _, off := range p.Next {
+		n += int(off)
+	}
+	return n
 }
