@@ -119,7 +119,14 @@ func (s *Source) full(pb *partBuf) bool {
 }
 
 // overfull says whether pb holds so much that its fetching pauses
-// (MergeInTurn, while the turn waits for other partitions).
+// (MergeInTurn, while the turn waits for other partitions): more than two
+// fetches' worth (a fetch returns up to fetchPartitionBytes of a
+// partition). Pausing drops what franz-go buffered of the partition, to be
+// fetched and decompressed again, so it must not happen in a balanced
+// stream, where a partition's buffer holds about one fetch.
 func (s *Source) overfull(pb *partBuf) bool {
-	return len(pb.recs) >= 4*s.cfg.MaxBatchRows || pb.bytes >= 2*max(s.cfg.MaxBatchBytes, 1<<20)
+	return pb.bytes >= s.pauseBytes || len(pb.recs) >= s.pauseRecords
 }
+
+// fetchPartitionBytes is the most a fetch returns of one partition.
+func (s *Source) fetchPartitionBytes() int { return max(s.cfg.MaxBatchBytes, 1<<20) }

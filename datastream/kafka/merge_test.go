@@ -39,7 +39,7 @@ type mergeBatch struct{ part, first, last int64 }
 // source whose fetches deliver each partition's messages in chunks of
 // random size in an order the seed decides, as franz-go's fetches might.
 // It returns the batches and the position after each.
-func runMerge(t *testing.T, topic mergeTopic, pos []byte, seed uint64) ([]mergeBatch, [][]byte) {
+func runMerge(t *testing.T, topic mergeTopic, pos []byte, seed uint64) (_ []mergeBatch, _ [][]byte, pauses int) {
 	t.Helper()
 	cfg := DefaultSourceConfig()
 	cfg.Brokers, cfg.Topic, cfg.DeadLetterTopic, cfg.Schema = []string{"in-process"}, "t", "dlq", mergeSchema
@@ -59,9 +59,13 @@ func runMerge(t *testing.T, topic mergeTopic, pos []byte, seed uint64) ([]mergeB
 	// fetched of it but not yet polled is dropped (fetched again on
 	// resuming, from after the last record polled).
 	paused := map[int32]bool{}
+	s.pauseRecords = 3 * cfg.MaxBatchRows
 	s.pauseFetch = func(parts []int32, pause bool) {
 		for _, p := range parts {
 			paused[p] = pause
+			if pause {
+				pauses++
+			}
 		}
 	}
 	starts, ends := map[int32]int64{}, map[int32]int64{}
@@ -99,8 +103,9 @@ func runMerge(t *testing.T, topic mergeTopic, pos []byte, seed uint64) ([]mergeB
 		if wait == 0 {
 			continue
 		}
-		// A poll: one partition with records not fetched yet delivers a
-		// chunk of them; with none left, the topic is read.
+		// A poll: some of the partitions with records not fetched yet
+		// (at least one) deliver a chunk each; with none left, the topic
+		// is read.
 		var due []int32
 		for p, recs := range topic {
 			if s.parts[p].fetched < int64(len(recs)) && !paused[p] {
@@ -113,18 +118,25 @@ func runMerge(t *testing.T, topic mergeTopic, pos []byte, seed uint64) ([]mergeB
 					t.Fatalf("partition %d paused with %d records buffered, and the turn waits for another", p, len(s.parts[p].recs))
 				}
 			}
-			return got, positions
+			return got, positions, pauses
 		}
 		slices.Sort(due)
-		p := due[rng.IntN(len(due))]
-		from := s.parts[p].fetched
-		to := min(from+1+rng.Int64N(250), int64(len(topic[p])))
-		s.mu.Lock()
-		s.fetchedLocked(p, topic[p][from:to], int64(len(topic[p])), clock)
-		s.mu.Unlock()
+		first := rng.IntN(len(due))
+		for i, p := range due {
+			if i != first && rng.IntN(2) == 0 {
+				continue
+			}
+			from := s.parts[p].fetched
+			to := min(from+1+rng.Int64N(250), int64(len(topic[p])))
+			s.mu.Lock()
+			if s.fetchedLocked(p, topic[p][from:to], int64(len(topic[p])), clock) {
+				s.pauseFetch([]int32{p}, true)
+			}
+			s.mu.Unlock()
+		}
 		clock = clock.Add(time.Millisecond)
 		for p, on := range paused {
-			if on && len(s.parts[p].recs) > 4*cfg.MaxBatchRows+250 {
+			if on && len(s.parts[p].recs) >= s.pauseRecords+250 {
 				t.Fatalf("partition %d holds %d records while paused", p, len(s.parts[p].recs))
 			}
 		}
@@ -151,18 +163,23 @@ func TestMergeInTurn(t *testing.T) {
 			}
 		}
 	}
-	ref, positions := runMerge(t, topic, nil, 1)
+	ref, positions, _ := runMerge(t, topic, nil, 1)
 	if !slices.Equal(ref, want) {
 		t.Fatalf("batches %v,\nwant %v", ref, want)
 	}
+	pauses := 0
 	for seed := uint64(2); seed < 12; seed++ {
-		got, _ := runMerge(t, topic, nil, seed)
+		got, _, n := runMerge(t, topic, nil, seed)
 		if !slices.Equal(got, ref) {
 			t.Fatalf("fetch schedule %d: batches %v,\nwant %v", seed, got, ref)
 		}
+		pauses += n
+	}
+	if pauses == 0 {
+		t.Error("no partition ran far enough ahead of its turns to pause: the schedules test less than they should")
 	}
 	for i := range positions {
-		got, _ := runMerge(t, topic, positions[i], uint64(100+i))
+		got, _, _ := runMerge(t, topic, positions[i], uint64(100+i))
 		if !slices.Equal(got, ref[i+1:]) {
 			t.Fatalf("restored after batch %d: batches %v,\nwant %v", i, got, ref[i+1:])
 		}

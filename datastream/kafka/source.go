@@ -226,8 +226,10 @@ type Source struct {
 	hwm      map[int32]int64 // high watermark per partition from the last fetch
 	turns    turns           // MergeInTurn: the round robin
 	seekTurn int32           // MergeInTurn: the restored position's turn (-1: none)
-	// pauseFetch pauses or resumes fetching partitions (tests replace it).
-	pauseFetch func(parts []int32, pause bool)
+	// pauseFetch pauses or resumes fetching partitions (tests replace it),
+	// at pauseBytes or pauseRecords buffered (overfull).
+	pauseFetch               func(parts []int32, pause bool)
+	pauseBytes, pauseRecords int
 
 	decoded []int // indexes of the messages of the batch being cut that decoded (ReadBatch's goroutine)
 
@@ -253,6 +255,7 @@ func NewSource(cfg SourceConfig) (*Source, error) {
 	}
 	s := &Source{cfg: cfg, dec: dec, now: now, parts: map[int32]*partBuf{}, seekTurn: -1,
 		next: map[int32]int64{}, assigned: map[int32]bool{}, hwm: map[int32]int64{}, dead: map[Reason]int64{}}
+	s.pauseBytes, s.pauseRecords = 2*s.fetchPartitionBytes(), max(16*cfg.MaxBatchRows, 1<<16)
 	s.pauseFetch = func(parts []int32, pause bool) {
 		if pause {
 			s.cl.PauseFetchPartitions(map[string][]int32{s.cfg.Topic: parts})
@@ -548,7 +551,7 @@ func (s *Source) endOffsets(ctx context.Context, adm *kadm.Client) (map[int32]in
 func (s *Source) connect(ctx context.Context) error {
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(s.cfg.Brokers...),
-		kgo.FetchMaxPartitionBytes(int32(max(s.cfg.MaxBatchBytes, 1<<20))),
+		kgo.FetchMaxPartitionBytes(int32(s.fetchPartitionBytes())),
 		kgo.FetchMaxBytes(int32(max(4*s.cfg.MaxBatchBytes, 16<<20))),
 	}
 	if !s.cfg.ReadUncommitted {
