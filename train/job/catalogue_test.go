@@ -1,11 +1,14 @@
 package job_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -70,6 +73,36 @@ func TestRunSavesCatalogue(t *testing.T) {
 	cat := m.Catalogue()
 	if cat == nil || len(cat.Users) != 30 || len(cat.Items) > 60 || len(cat.Seen) != 30*15 {
 		t.Fatalf("catalogue %v", cat)
+	}
+
+	// A catalogue past its bounds (here a user id over MaxCatalogueValue)
+	// is left out with a warning; the version is saved and scores pairs.
+	rb = array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	rb.Field(0).(*array.StringBuilder).AppendValues([]string{strings.Repeat("u", model.MaxCatalogueValue+1), "u1"}, nil)
+	rb.Field(1).(*array.StringBuilder).AppendValues([]string{"i1", "i2"}, nil)
+	rb.Field(2).(*array.Float64Builder).AppendValues([]float64{4, 2}, nil)
+	big := rb.NewRecord()
+	rb.Release()
+	defer big.Release()
+	if err := dataset.WriteFile(ctx, store, "ratings/dt=2026-11-02/part-0.parquet", schema, []arrow.Record{big}, dataset.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := lake.Commit(ctx, store, "ratings/dt=2026-11-02"); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	c2 := c
+	c2.DT, c2.Output, c2.Logger = "2026-11-02", "rec-big", slog.New(slog.NewTextHandler(&logs, nil))
+	if _, err := job.Run(ctx, c2); err != nil {
+		t.Fatal(err)
+	}
+	if big, err := model.Load(ctx, store, "rec-big", 1); err != nil {
+		t.Fatal(err)
+	} else if big.Catalogue() != nil {
+		t.Errorf("rec-big has a catalogue of %d items; want none", len(big.Catalogue().Items))
+	}
+	if !strings.Contains(logs.String(), "without its catalogue") {
+		t.Errorf("no warning in the logs:\n%s", logs.String())
 	}
 
 	const n = 10
