@@ -90,6 +90,9 @@ func (s *Spec) InputColumns(labels bool) []string {
 		add(s.Label.Column, 0)
 		add(s.Weight, 0)
 		add(s.EventTime, 0)
+		for _, w := range s.Windows {
+			add(w.Name, 0) // the runtime computes every window
+		}
 	}
 	for _, n := range s.Numeric {
 		add(n.Column, 0)
