@@ -3,9 +3,7 @@ package train
 import (
 	"math"
 
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/gonum"
-
+	"github.com/lakestream/lakestream/internal/vec32"
 	"github.com/lakestream/lakestream/model"
 )
 
@@ -32,7 +30,8 @@ const (
 // Everything is a hand-written kernel on float32 slices: the sparse parts
 // (pooling, the linear and FM terms and their gradients) and the tower,
 // whose forward and backward passes are whole-batch matrix products
-// (gemm) with the ReLUs and the loss in between. The gradient of
+// (feature-major, as loops of axpy and dot over the batch: package
+// vec32, AVX2 and FMA on amd64) with the ReLUs and the loss in between. The gradient of
 // the loss with respect to the tower's input and to the sparse part's score
 // flows back into the embedding kernels. The buffers are reused from batch
 // to batch: a step allocates nothing once the largest batch was seen.
@@ -48,13 +47,13 @@ type deepModel struct {
 	first  int // index in Params.Dense of the first layer's weights
 	layers []layerShape
 
-	x   []float32   // B × F·k pooled embeddings: the tower's input
+	x   []float32   // F·k × B pooled embeddings: the tower's input
 	s   []float32   // B sparse scores
 	z   []float64   // B logits
 	dz  []float32   // B weighted ∂loss/∂z
-	act [][]float32 // per layer, B × out activations (after the ReLU but the last's)
-	dlt [][]float32 // per layer, B × out ∂loss/∂(pre-activation)
-	dx  []float32   // B × F·k ∂loss/∂x
+	act [][]float32 // per layer, out × B activations (after the ReLU but the last's)
+	dlt [][]float32 // per layer, out × B ∂loss/∂(pre-activation)
+	dx  []float32   // F·k × B ∂loss/∂x
 	sum []float64   // FM Σ_j v_jf x_j of a row
 }
 
@@ -96,40 +95,14 @@ func (m *deepModel) Tables() []Table {
 }
 func (m *deepModel) CheckLabel(y float32) bool { return m.loss.checkLabel(y) }
 
-// gemm computes C = alpha·op(A)·op(B) + beta·C (row-major, op = transpose
-// when the flag says so) with gonum's pure-Go Sgemm, whose float32 kernels
-// use SSE on amd64. Sgemm splits a product of four or more 64×64 blocks of C
-// across goroutines, which allocates and competes with the other training
-// workers for the cores; gemm hands it tiles of C of at most 64×128, which
-// it computes serially and without allocating.
-func gemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	const tm, tn = 64, 128
-	opA, opB := blas.NoTrans, blas.NoTrans
-	if tA {
-		opA = blas.Trans
-	}
-	if tB {
-		opB = blas.Trans
-	}
-	for i := 0; i < m; i += tm {
-		mi := min(tm, m-i)
-		ai := a[i*lda:] // rows i… of A
-		if tA {
-			ai = a[i:] // columns i… of the stored k×m A
-		}
-		for j := 0; j < n; j += tn {
-			nj := min(tn, n-j)
-			bj := b[j:] // columns j… of B
-			if tB {
-				bj = b[j*ldb:] // rows j… of the stored n×k B
-			}
-			gonum.Implementation{}.Sgemm(opA, opB, mi, nj, k, alpha, ai, lda, bj, ldb, beta, c[i*ldc+j:], ldc)
-		}
-	}
-}
+// The tower works on feature-major matrices: a layer's input, activations
+// and deltas are (width × n), row i holding feature i of every example of
+// the batch. Every product is then a loop of axpy or dot calls over vectors
+// of n (the batch size) elements, long enough that the call overhead does
+// not count, and the loops run on the calling goroutine without allocating.
 
-// input returns layer l's input for n rows: the pooled embeddings or the
-// previous layer's activations.
+// input returns layer l's input for n rows, feature-major: the pooled
+// embeddings or the previous layer's activations.
 func (m *deepModel) input(l, n int) []float32 {
 	if l == 0 {
 		return m.x[:n*m.layers[0].in]
@@ -138,21 +111,28 @@ func (m *deepModel) input(l, n int) []float32 {
 }
 
 // forward runs the tower over the n rows prepared in m.x and m.s and sets
-// m.z: per layer, act = relu(in·W + b) (no ReLU on the last, whose single
+// m.z: per layer, actᵀ = relu(Wᵀ·inᵀ + b) (no ReLU on the last, whose single
 // output plus the sparse score is the logit).
 func (m *deepModel) forward(p *Params, n int) {
 	for l, ly := range m.layers {
 		m.act[l] = grow(m.act[l], n*ly.out)
-		a := m.act[l]
-		bias := p.Dense[m.first+2*l+1]
-		for r := range n {
-			copy(a[r*ly.out:(r+1)*ly.out], bias)
-		}
-		gemm(false, false, n, ly.out, ly.in, 1, m.input(l, n), ly.in, p.Dense[m.first+2*l], ly.out, 1, a, ly.out)
-		if l < len(m.layers)-1 {
-			for i, v := range a {
-				if v < 0 {
-					a[i] = 0
+		a, in := m.act[l], m.input(l, n)
+		w, bias := p.Dense[m.first+2*l], p.Dense[m.first+2*l+1]
+		for o := range ly.out {
+			row := a[o*n : (o+1)*n]
+			for r := range row {
+				row[r] = bias[o]
+			}
+			for i := range ly.in {
+				if wi := w[i*ly.out+o]; wi != 0 {
+					vec32.Axpy(wi, in[i*n:(i+1)*n], row)
+				}
+			}
+			if l < len(m.layers)-1 {
+				for r, v := range row {
+					if v < 0 {
+						row[r] = 0
+					}
 				}
 			}
 		}
@@ -164,23 +144,32 @@ func (m *deepModel) forward(p *Params, n int) {
 }
 
 // backward propagates m.dz (∂loss/∂z per row) through the tower: it adds
-// the layers' gradients to g and leaves ∂loss/∂x in m.dx.
+// the layers' gradients to g and leaves ∂loss/∂x, feature-major, in m.dx.
 func (m *deepModel) backward(g, p *Params, n int) {
 	last := len(m.layers) - 1
 	m.dlt[last] = grow(m.dlt[last], n)
 	copy(m.dlt[last], m.dz[:n])
 	for l := last; l >= 0; l-- {
 		ly := m.layers[l]
-		d := m.dlt[l][:n*ly.out]
-		// ∂W = inᵀ·δ and ∂b = Σ_rows δ.
-		gemm(true, false, ly.in, ly.out, n, 1, m.input(l, n), ly.in, d, ly.out, 1, g.Dense[m.first+2*l], ly.out)
-		gb := g.Dense[m.first+2*l+1]
-		for r := range n {
-			for o, v := range d[r*ly.out : (r+1)*ly.out] {
-				gb[o] += v
+		d, in := m.dlt[l][:n*ly.out], m.input(l, n)
+		w := p.Dense[m.first+2*l]
+		gw, gb := g.Dense[m.first+2*l], g.Dense[m.first+2*l+1]
+		// ∂W[i,o] = Σ_r in[r,i]·δ[r,o] and ∂b[o] = Σ_r δ[r,o].
+		for o := range ly.out {
+			var sum float32
+			for _, v := range d[o*n : (o+1)*n] {
+				sum += v
+			}
+			gb[o] += sum
+		}
+		for i := range ly.in {
+			xi := in[i*n : (i+1)*n]
+			for o := range ly.out {
+				gw[i*ly.out+o] += vec32.Dot(xi, d[o*n:(o+1)*n])
 			}
 		}
-		// ∂in = δ·Wᵀ, then through the previous layer's ReLU.
+		// ∂in[r,i] = Σ_o W[i,o]·δ[r,o], then through the previous layer's
+		// ReLU.
 		var din []float32
 		if l == 0 {
 			m.dx = grow(m.dx, n*ly.in)
@@ -189,11 +178,19 @@ func (m *deepModel) backward(g, p *Params, n int) {
 			m.dlt[l-1] = grow(m.dlt[l-1], n*ly.in)
 			din = m.dlt[l-1]
 		}
-		gemm(false, true, n, ly.in, ly.out, 1, d, ly.out, p.Dense[m.first+2*l], ly.out, 0, din, ly.in)
-		if l > 0 {
-			for i, a := range m.act[l-1][:n*ly.in] {
-				if a <= 0 {
-					din[i] = 0
+		clear(din)
+		for i := range ly.in {
+			row := din[i*n : (i+1)*n]
+			for o := range ly.out {
+				if wi := w[i*ly.out+o]; wi != 0 {
+					vec32.Axpy(wi, d[o*n:(o+1)*n], row)
+				}
+			}
+			if l > 0 {
+				for r, a := range in[i*n : (i+1)*n] {
+					if a <= 0 {
+						row[r] = 0
+					}
 				}
 			}
 		}
@@ -207,7 +204,6 @@ func (m *deepModel) prepare(b *Batch, p *Params) {
 	clear(m.x)
 	m.s = grow(m.s, n)
 	for r := range n {
-		xr := m.x[r*d : r*d+d]
 		var z float64
 		if m.kind == KindDeepFM {
 			z = float64(p.Dense[0][0])
@@ -223,7 +219,7 @@ func (m *deepModel) prepare(b *Batch, p *Params) {
 			x := b.Values[j]
 			v := row[m.emb:]
 			for c := range k {
-				xr[f*k+c] += v[c] * x
+				m.x[(f*k+c)*n+r] += v[c] * x
 			}
 			if m.kind == KindDeepFM {
 				z += float64(row[0] * x)
@@ -275,11 +271,10 @@ func (m *deepModel) Gradient(g *Params, pred []float64, b *Batch, p *Params) flo
 	}
 	m.backward(g, p, n)
 	dx, dz := m.dx, m.dz
-	d, k := m.f*m.k, m.k
+	k := m.k
 	var gb float64
 	for r := range n {
 		gb += float64(dz[r])
-		dxr := dx[r*d : r*d+d]
 		if m.kind == KindDeepFM {
 			clear(m.sum)
 			for j := b.Indptr[r]; j < b.Indptr[r+1]; j++ {
@@ -295,7 +290,7 @@ func (m *deepModel) Gradient(g *Params, pred []float64, b *Batch, p *Params) flo
 			row, gr := p.Sparse[s:s+m.width], g.Sparse[s:s+m.width]
 			x := b.Values[j]
 			for c := range k {
-				gr[m.emb+c] += x * dxr[f*k+c]
+				gr[m.emb+c] += x * dx[(f*k+c)*n+r]
 			}
 			if m.kind == KindDeepFM {
 				gr[0] += dz[r] * x

@@ -63,6 +63,17 @@ func newTowerGraph(m *deepModel, n int, grad bool) (*towerGraph, error) {
 	return t, nil
 }
 
+// transpose returns the rows × cols row-major matrix a as cols × rows.
+func transpose(a []float32, rows, cols int) []float32 {
+	t := make([]float32, rows*cols)
+	for i := range rows {
+		for j := range cols {
+			t[j*rows+i] = a[i*cols+j]
+		}
+	}
+	return t
+}
+
 // TestTowerMatchesGorgonia runs the hand-written tower and the gorgonia
 // graph on the same pooled inputs and parameters and compares the logits,
 // the loss and every gradient (layers, tower input, sparse score).
@@ -76,7 +87,7 @@ func TestTowerMatchesGorgonia(t *testing.T) {
 		{KindDeepFM, LossLogistic, []int{16, 8}, 4, 37},
 		{KindMLP, LossLogistic, []int{12}, 4, 37},
 		{KindMLP, LossSquared, []int{7, 5, 3}, 4, 37},
-		// Larger than gemm's 64×128 tiles in every dimension.
+		// Wider layers and a larger batch.
 		{KindDeepFM, LossLogistic, []int{130, 3}, 30, 150},
 	} {
 		t.Run(fmt.Sprintf("%s/%s/k=%d/%v", tc.kind, tc.loss, tc.factors, tc.hidden), func(t *testing.T) {
@@ -117,7 +128,7 @@ func TestTowerMatchesGorgonia(t *testing.T) {
 				}
 			}
 			for _, gr := range []*towerGraph{ref, fwd} {
-				let(gr.x, n, m.f*m.k, m.x[:n*m.f*m.k])
+				let(gr.x, n, m.f*m.k, transpose(m.x, m.f*m.k, n))
 				let(gr.s, n, 1, m.s[:n])
 				let(gr.y, n, 1, yv)
 				let(gr.wt, n, 1, wv)
@@ -155,7 +166,7 @@ func TestTowerMatchesGorgonia(t *testing.T) {
 				}
 			}
 			for i, v := range grad(ref.x) {
-				near(fmt.Sprintf("∂x[%d]", i), float64(m.dx[i]), float64(v))
+				near(fmt.Sprintf("∂x[%d]", i), float64(transpose(m.dx, m.f*m.k, n)[i]), float64(v))
 			}
 			for i, v := range grad(ref.s) {
 				near(fmt.Sprintf("∂s[%d]", i), float64(m.dz[i]), float64(v))
