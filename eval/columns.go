@@ -6,6 +6,8 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+
+	"github.com/lakestream/lakestream/train/feature"
 )
 
 // column returns the record's column called name.
@@ -70,38 +72,19 @@ func appendFloats(dst []float64, rec arrow.Record, name string) ([]float64, erro
 
 // AppendMillis appends the event times of column name of rec to dst, in
 // milliseconds since the Unix epoch: a timestamp column of any unit, or an
-// int64 holding milliseconds. A missing column, another type or a null is an
-// error wrapping ErrColumn.
+// int64 holding milliseconds, read as feature.AppendMillis reads them (the
+// Featurizer reads a spec's event_time the same way, derived columns
+// included, into feature.Batch.EventTimes). A missing column, another type
+// or a null is an error wrapping ErrColumn.
 func AppendMillis(dst []int64, rec arrow.Record, name string) ([]int64, error) {
 	col, err := column(rec, name)
 	if err != nil {
 		return dst, err
 	}
-	if col.NullN() > 0 {
-		return dst, fmt.Errorf("event-time column %q holds %d nulls: %w", name, col.NullN(), ErrColumn)
+	if dst, err = feature.AppendMillis(dst, col, name); err != nil {
+		return dst, fmt.Errorf("%w: %w", err, ErrColumn)
 	}
-	switch c := col.(type) {
-	case *array.Int64:
-		return append(dst, c.Int64Values()...), nil
-	case *array.Timestamp:
-		unit := c.DataType().(*arrow.TimestampType).Unit
-		for _, v := range c.TimestampValues() {
-			var ms int64
-			switch unit {
-			case arrow.Second:
-				ms = int64(v) * 1000
-			case arrow.Millisecond:
-				ms = int64(v)
-			case arrow.Microsecond:
-				ms = int64(v) / 1000
-			default:
-				ms = int64(v) / 1_000_000
-			}
-			dst = append(dst, ms)
-		}
-		return dst, nil
-	}
-	return dst, fmt.Errorf("event-time column %q has type %s, want a timestamp or int64 milliseconds: %w", name, col.DataType(), ErrColumn)
+	return dst, nil
 }
 
 // groupKeys maps the values of a group column (integers or strings) to

@@ -98,6 +98,9 @@ func Fit(ctx context.Context, ss []*Stepper, in *Bounded, cfg Config) (Result, e
 	if len(in.Spec.Windows) > 0 && len(ss) > 1 {
 		return Result{}, fmt.Errorf("%w: windowed features need one train subtask (their operator sees the rows of every key in event-time order), got %d", ErrBadConfig, len(ss))
 	}
+	if cfg.Observe != nil && (len(ss) > 1 || cfg.Epochs > 1) {
+		return Result{}, fmt.Errorf("%w: test-then-train (Observe) needs one train subtask and one epoch, not %d and %d", ErrBadConfig, len(ss), cfg.Epochs)
+	}
 	ck := cfg.Checkpoint
 	if ck.Every > 0 {
 		switch {
@@ -313,6 +316,7 @@ func (f *fit) trainEpoch(ctx context.Context, epoch int, restore bool) (EpochRep
 			return rep, err
 		}
 		sinks[i] = &fitSink{Sink: NewSink(s, fz, f.in.BatchSize), fit: f, part: i, examples: &examples}
+		sinks[i].Observe = f.cfg.Observe
 		if i == 0 {
 			sinks[i].pr = pr
 		}
@@ -330,6 +334,7 @@ func (f *fit) trainEpoch(ctx context.Context, epoch int, restore bool) (EpochRep
 	for _, s := range sinks {
 		st := s.Stats()
 		rep.Examples += st.Examples
+		rep.Positives += st.Positives
 		loss += st.Loss
 		weight += st.Weight
 	}

@@ -46,8 +46,11 @@ type SinkStats struct {
 	Records  int64
 	Examples int64
 	Steps    int64
-	Loss     float64 // summed weighted loss before each update
-	Weight   float64
+	// Positives counts the examples whose label is not 0 (for a binary
+	// label, the positive class); 0 or Examples means one class only.
+	Positives int64
+	Loss      float64 // summed weighted loss before each update
+	Weight    float64
 }
 
 // NewSink returns a Sink training st's model on records featurized by fz, in
@@ -73,6 +76,12 @@ func (s *Sink) WriteBatch(ctx context.Context, b datastream.Batch) error {
 	}
 	s.cut.lo = 0
 	s.preds = s.preds[:0]
+	var pos int64
+	for _, y := range s.cut.fb.Labels {
+		if y != 0 {
+			pos++
+		}
+	}
 	var ex, steps int64
 	var loss, weight float64
 	for s.cut.next() {
@@ -96,6 +105,7 @@ func (s *Sink) WriteBatch(ctx context.Context, b datastream.Batch) error {
 	s.mu.Lock()
 	s.stats.Records++
 	s.stats.Examples += ex
+	s.stats.Positives += pos
 	s.stats.Steps += steps
 	s.stats.Loss += loss
 	s.stats.Weight += weight

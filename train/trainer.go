@@ -1,11 +1,16 @@
 package train
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"math"
 	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+
+	"github.com/lakestream/lakestream/train/feature"
 )
 
 // Config controls a training run. The zero value is not valid; start from
@@ -37,6 +42,14 @@ type Config struct {
 	// Checkpoint, when its Every is set, makes Fit checkpoint the training
 	// state and resume from the latest checkpoint.
 	Checkpoint Checkpointing
+	// Observe, when set, is the test half of test-then-train: the train
+	// operator calls it after each record with the record, the predictions
+	// the model made for its rows before learning from them and the
+	// featurized rows (labels, weights, event times), as Sink.Observe. Fit
+	// refuses it with more than one Stepper or more than one epoch, where
+	// a prediction would not precede the only update from its row. The
+	// slices are reused after it returns.
+	Observe func(ctx context.Context, rec arrow.Record, preds []float64, b *feature.Batch) error
 }
 
 // DefaultConfig returns one epoch, no clipping, no early stopping, logs every
@@ -69,8 +82,12 @@ func (c Config) Validate() error {
 
 // EpochReport describes one finished epoch.
 type EpochReport struct {
-	Epoch      int // 0-based
-	Examples   int64
+	Epoch    int // 0-based
+	Examples int64
+	// Positives counts the examples whose label is not 0: for a binary
+	// label, the positive class. 0 or Examples means the epoch's labels
+	// held one class only.
+	Positives  int64
 	TrainLoss  float64 // mean weighted loss over the epoch, measured before each update
 	Validation *Metrics
 	Duration   time.Duration

@@ -70,7 +70,7 @@ func runQuickstart(ctx context.Context, args []string, stdout io.Writer) error {
 		trainRows, trainDays[0].DT, trainDays[len(trainDays)-1].DT, test.Rows, test.DT, 100*test.CTR, time.Since(t0).Round(time.Millisecond))
 	fmt.Fprintf(stdout, "  planted model: best possible test AUC %.4f (log loss %.4f)\n\n", test.BestAUC, test.BestLogLoss)
 
-	spec, err := feature.Parse([]byte(clicklog.SpecYAML(*bits)))
+	spec, err := feature.Parse([]byte(clicklog.EventTimeSpecYAML(*bits)))
 	if err != nil {
 		return fmt.Errorf("quickstart spec: %w", err)
 	}
@@ -99,7 +99,7 @@ func runQuickstart(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	// The spec goes next to the data so "trainer train" can reuse it.
 	specKey := "specs/" + quickstartTable + ".yaml"
-	if err := lake.PutBytes(ctx, store, specKey, []byte(clicklog.SpecYAML(*bits))); err != nil {
+	if err := lake.PutBytes(ctx, store, specKey, []byte(clicklog.EventTimeSpecYAML(*bits))); err != nil {
 		return err
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)

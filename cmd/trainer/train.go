@@ -54,6 +54,7 @@ type trainJob struct {
 	// and --restore.
 	checkpointEvery time.Duration
 	restore         bool
+	prequential     *job.Prequential // "trainer train --prequential"
 	stderr          io.Writer
 	logger          *slog.Logger
 }
@@ -68,7 +69,7 @@ func (j *trainJob) config() job.Config {
 		Model: j.model, Optimizer: j.opt, Train: j.run,
 		BatchSize: j.batchSize, ShuffleBuffer: j.shuffle, Parallel: max(j.parallel, 1),
 		Seed: j.seed, Output: j.output, WarmStart: j.warm, Promote: j.promote,
-		CheckpointEvery: j.checkpointEvery, Restore: j.restore,
+		CheckpointEvery: j.checkpointEvery, Restore: j.restore, Prequential: j.prequential,
 		Logger: j.logger,
 	}
 	if f, ok := j.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
@@ -288,10 +289,16 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) error {
 	restore := fs.Bool("restore", false, "refuse to start unless a checkpoint of this --output exists to resume from (with --checkpoint-every)")
 	var pf promoteFlags
 	pf.register(fs)
+	var pq prequentialFlags
+	pq.register(fs)
 	if err := parseConfig(fs, args, nil); err != nil {
 		return err
 	}
 	if err := pf.check(args, "trainer train"); err != nil {
+		return err
+	}
+	preq, err := pq.config(args)
+	if err != nil {
 		return err
 	}
 	j, err := finish()
@@ -307,6 +314,7 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) error {
 	j.stderr = os.Stderr
 	j.logger = newLogger(os.Stderr)
 	j.promote = pf.promotion(j)
+	j.prequential = preq
 	out, err := j.execute(ctx)
 	if err != nil {
 		return err
@@ -316,6 +324,9 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) error {
 		out.Model.Kind(), out.Rows, len(res.Epochs), out.Duration.Round(time.Millisecond), rate(res.Examples, res.TrainTime))
 	if v := res.Validation; v != nil {
 		fmt.Fprintf(stdout, "validation (epoch %d): %s\n", res.BestEpoch+1, formatMetrics(*v))
+	}
+	if out.Prequential != nil {
+		printPrequential(stdout, out.Prequential)
 	}
 	if out.Version != 0 {
 		fmt.Fprintf(stdout, "saved models/%s/%d\n", j.output, out.Version)

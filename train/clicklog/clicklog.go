@@ -378,3 +378,13 @@ func SpecYAML(hashBits int) string {
 	}
 	return b.String()
 }
+
+// EventTimeSpecYAML is SpecYAML with the rows' event time: the hour column
+// (YYMMDDHH) as milliseconds since the epoch in the derived column
+// event_ms, named by event_time. It is the spec "trainer quickstart" writes,
+// so "trainer train --prequential" and "trainer stream" windows can read the
+// generated rows in event-time order. Readers of it must read the hour
+// column.
+func EventTimeSpecYAML(hashBits int) string {
+	return SpecYAML(hashBits) + "event_time: event_ms\nderived:\n  - {name: event_ms, expr: 'epoch_ms(hour, \"YYMMDDHH\")'}\n"
+}

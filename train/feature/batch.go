@@ -19,6 +19,10 @@ type Batch struct {
 	Fields  []int32
 	Labels  []float32
 	Weights []float32
+	// EventTimes holds each row's event time in milliseconds since the
+	// Unix epoch when the spec names event_time (a record column or a
+	// derived one) and the featurizer reads labels; it is empty otherwise.
+	EventTimes []int64
 }
 
 // Row returns row r's keys, values and field ids, sharing the Batch's memory.
@@ -43,6 +47,7 @@ func (b *Batch) resize(rows, nnz int, labels bool) {
 		b.Labels = b.Labels[:0]
 	}
 	b.Weights = grow(b.Weights, rows)
+	b.EventTimes = b.EventTimes[:0]
 }
 
 // grow returns s with length n, reallocating with headroom only when its

@@ -7,7 +7,7 @@
 //	version: 1
 //	label: {column: click, type: binary}   # binary | multiclass (with classes) | real
 //	weight: imp_weight                     # optional, finite and ≥ 0
-//	event_time: ts                         # optional, timestamp or int64 ms
+//	event_time: ts                         # optional, timestamp or int64 ms (a derived column too)
 //	hash_bits: 20                          # default buckets per field: 2^hash_bits
 //	numeric:
 //	  - {column: price, clip: [0, 1000], log1p: true, standardize: true}

@@ -52,6 +52,7 @@ type Featurizer struct {
 	bound     *arrow.Schema
 	labelCol  int
 	weightCol int
+	timeCol   int // the event-time column, or -1
 
 	classByName map[string]int32
 	classByInt  map[int64]int32
@@ -254,7 +255,7 @@ func (f *Featurizer) bind(schema *arrow.Schema) error {
 			f.single = append(f.single, fd.id)
 		}
 	}
-	f.labelCol, f.weightCol = -1, -1
+	f.labelCol, f.weightCol, f.timeCol = -1, -1, -1
 	if !f.opts.noLabels {
 		l := &f.spec.Label
 		col, dt, err := find(l.Column, l.line)
@@ -293,13 +294,14 @@ func (f *Featurizer) bind(schema *arrow.Schema) error {
 		}
 	}
 	if et := f.spec.EventTime; et != "" && !f.opts.noLabels {
-		_, dt, err := find(et, f.spec.eventTimeLine)
+		col, dt, err := find(et, f.spec.eventTimeLine)
 		if err != nil {
 			return fmt.Errorf("event_time: %w", err)
 		}
 		if dt.ID() != arrow.TIMESTAMP && dt.ID() != arrow.INT64 {
-			return fmt.Errorf("event_time: %w", mistyped(et, f.spec.eventTimeLine, dt, "a timestamp or int64 (ms since epoch) column"))
+			return fmt.Errorf("event_time: %w", mistyped(et, f.spec.eventTimeLine, dt, "a timestamp or int64 (ms since epoch) column, or a derived column epoch_ms(…)"))
 		}
+		f.timeCol = col
 	}
 	f.bound = schema
 	return nil
@@ -410,6 +412,12 @@ func (f *Featurizer) Featurize(rec arrow.Record, dst *Batch) error {
 	}
 	if err := f.readLabels(rec.Column(f.labelCol), dst.Labels); err != nil {
 		return err
+	}
+	if f.timeCol >= 0 {
+		var err error
+		if dst.EventTimes, err = AppendMillis(dst.EventTimes[:0], rec.Column(f.timeCol), f.spec.EventTime); err != nil {
+			return err
+		}
 	}
 	if f.weightCol >= 0 {
 		return f.readWeights(rec.Column(f.weightCol), dst.Weights)

@@ -55,9 +55,10 @@ type Spec struct {
 	Label Label `yaml:"label,omitempty"`
 	// Weight optionally names a column of per-example weights.
 	Weight string `yaml:"weight,omitempty"`
-	// EventTime optionally names the event-time column (timestamp or int64
-	// milliseconds since the epoch). The featurizer does not read it; it is
-	// validated so the runtime can rely on it.
+	// EventTime optionally names the event-time column: a timestamp, int64
+	// milliseconds since the epoch, or a derived column such as
+	// epoch_ms(hour, "YYMMDDHH"). A Featurizer with labels reads it into
+	// Batch.EventTimes.
 	EventTime string `yaml:"event_time,omitempty"`
 	// HashBits is the default bucket exponent of categorical fields and
 	// crosses; 0 means DefaultHashBits.

@@ -84,6 +84,12 @@ type Config struct {
 	// Restore refuses to start without a checkpoint to resume from
 	// (--restore); without it a job resumes when it finds one.
 	Restore bool
+	// Prequential, when set, scores every training row before the model
+	// learns from it, in event-time order (the spec's event_time), and
+	// reports AUC and log loss over all rows, the recent ones and
+	// event-time windows (--prequential). It needs one epoch, one train
+	// subtask, no shuffle buffer and no checkpoints.
+	Prequential *Prequential
 	// Progress receives a progress line while training; nil shows none.
 	Progress io.Writer
 	// Logger receives the job's log lines; nil discards them.
@@ -203,6 +209,9 @@ func (c *Config) Validate() error {
 		if m, err := train.NewModel(mc); err == nil && train.DefaultMetric(m) != train.MetricAUC {
 			return fmt.Errorf("--promote: the gate compares AUCs and --model %s is not a binary model; promote it with trainer models promote --no-gate", mc.Kind)
 		}
+	}
+	if err := c.checkPrequential(); err != nil {
+		return err
 	}
 	if err := c.Optimizer.Validate(); err != nil {
 		return fmt.Errorf("optimizer: %w", err)

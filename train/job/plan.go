@@ -34,16 +34,23 @@ func SpecColumns(s *feature.Spec, extra ...string) []string {
 // errors ("training", "validation"). It fails with train.ErrNoData when no
 // row matches, and when the table's types do not fit the spec.
 func Plan(ctx context.Context, store lake.Store, c *Config, filter dataset.Filter, what string) (*dataset.Plan, error) {
+	p, _, err := planTable(ctx, store, c, filter, what)
+	return p, err
+}
+
+// planTable is Plan; it also returns the names of the table's partition
+// columns.
+func planTable(ctx context.Context, store lake.Store, c *Config, filter dataset.Filter, what string) (*dataset.Plan, []string, error) {
 	var opts []dataset.Option
 	if c.IncludeUncommitted {
 		opts = append(opts, dataset.WithoutSuccessMarkers())
 	}
 	ds, err := dataset.Open(ctx, store, c.Data, opts...)
 	if ue := (*dataset.UncommittedError)(nil); errors.As(err, &ue) {
-		return nil, fmt.Errorf("open --data %s: %w; pass --include-uncommitted to read them anyway", c.Data, err)
+		return nil, nil, fmt.Errorf("open --data %s: %w; pass --include-uncommitted to read them anyway", c.Data, err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open --data %s: %w", c.Data, err)
+		return nil, nil, fmt.Errorf("open --data %s: %w", c.Data, err)
 	}
 	skipped := ds.SkippedPartitions()
 	if len(skipped) > 0 && c.Logger != nil {
@@ -54,22 +61,30 @@ func Plan(ctx context.Context, store lake.Store, c *Config, filter dataset.Filte
 	if col, _, ok := strings.Cut(c.ValidationHash, ":"); ok {
 		extra = append(extra, col)
 	}
+	var parts []string
+	for _, f := range ds.PartitionColumns() {
+		parts = append(parts, f.Name)
+	}
+	if c.Prequential != nil {
+		// A row out of event-time order is reported with its partition.
+		extra = append(extra, parts...)
+	}
 	cols := SpecColumns(c.Spec, extra...)
 	p, err := ds.Plan(ctx, dataset.Query{Columns: cols, Where: filter})
 	if err != nil {
-		return nil, fmt.Errorf("plan %s data of %s: %w", what, c.Data, err)
+		return nil, nil, fmt.Errorf("plan %s data of %s: %w", what, c.Data, err)
 	}
 	if p.Rows() == 0 {
 		why := ""
 		if len(skipped) > 0 {
 			why = fmt.Sprintf(" among the committed partitions; %s skipped for want of a _SUCCESS marker: pass --include-uncommitted to read them", dataset.PartitionList(skipped))
 		}
-		return nil, fmt.Errorf("%s data: %w: no rows of %s match %s%s", what, train.ErrNoData, c.Data, filter, why)
+		return nil, nil, fmt.Errorf("%s data: %w: no rows of %s match %s%s", what, train.ErrNoData, c.Data, filter, why)
 	}
 	if err := c.Spec.ValidateSchema(p.Schema()); err != nil {
-		return nil, fmt.Errorf("spec %s against %s: %w", c.SpecPath, c.Data, err)
+		return nil, nil, fmt.Errorf("spec %s against %s: %w", c.SpecPath, c.Data, err)
 	}
-	return p, nil
+	return p, parts, nil
 }
 
 // FitSpec returns spec with its standardization statistics fitted on every

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"strings"
 	"time"
@@ -49,6 +50,9 @@ type Outcome struct {
 	// and, with Config.Promote, the gate's decision (or why it could not
 	// be judged in Error). nil when Config.Output is "".
 	Published *publish.Version
+	// Prequential is the test-then-train evaluation of the training rows
+	// when Config.Prequential was set, nil otherwise.
+	Prequential *PrequentialReport
 	// WarmStart is the version training started from, "name@version"
 	// (resolved when Config.WarmStart named the latest), or "".
 	WarmStart string
@@ -71,7 +75,7 @@ func Run(ctx context.Context, c Config) (*Outcome, error) {
 	}
 	filter, _ := dataset.ParseWhere(c.Where) // checked by Validate
 	dts, _ := DTFilter(c.DT)
-	trainPlan, err := Plan(ctx, store, &c, append(filter, dts...), "training")
+	trainPlan, partitions, err := planTable(ctx, store, &c, append(filter, dts...), "training")
 	if err != nil {
 		return nil, err
 	}
@@ -149,9 +153,19 @@ func Run(ctx context.Context, c Config) (*Outcome, error) {
 			return nil, err
 		}
 	}
+	var preq *prequential
+	if c.Prequential != nil {
+		if preq, err = newPrequential(&c, train.DefaultMetric(m) == train.MetricRMSE, partitions, cfg); err != nil {
+			return nil, err
+		}
+		cfg.Observe = preq.observe
+	}
 	res, err := train.Fit(ctx, steppers, in, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("train %s on %s: %w", m.Kind(), c.Data, err)
+	}
+	if preq != nil {
+		out.Prequential = preq.finish()
 	}
 	if c.CheckpointEvery > 0 {
 		// The job is done: a later run of the same job starts afresh.
@@ -162,6 +176,9 @@ func Run(ctx context.Context, c Config) (*Outcome, error) {
 	out.Result, out.Model, out.ModelConfig, out.Spec = res, m, mc, c.Spec
 	for _, w := range QualityWarnings(res) {
 		c.Logger.Warn(w, "data", c.Data, "output", c.Output)
+	}
+	if w := TrainingLabelWarning(m, res, c.Spec.Label.Column, c.DT); w != "" {
+		c.Logger.Warn(w, "data", c.Data, "label", c.Spec.Label.Column, "dt", dtRange(c.DT), "output", c.Output)
 	}
 	if c.Output != "" {
 		v, err := publishVersion(ctx, store, &c, trainPlan, out)
@@ -190,6 +207,39 @@ func QualityWarnings(res train.Result) []string {
 		return []string{fmt.Sprintf("validation AUC %.4f ≤ 0.5: the model ranks no better than chance; check that the label column is right and that the training rows hold both classes", v.AUC)}
 	}
 	return nil
+}
+
+// TrainingLabelWarning returns what a person should hear before a binary
+// model is saved when its training rows held one class of the label column
+// (every label 0, or every label 1): such a model learns no ranking at all,
+// whether or not validation rows exist. It returns "" otherwise.
+func TrainingLabelWarning(m train.Model, res train.Result, label, dt string) string {
+	if train.DefaultMetric(m) != train.MetricAUC || len(res.Epochs) == 0 {
+		return ""
+	}
+	e := res.Epochs[0] // every epoch reads the same rows
+	class := ""
+	switch {
+	case e.Examples == 0:
+		return ""
+	case e.Positives == 0:
+		class = "0 (no positives)"
+	case e.Positives == e.Examples:
+		class = "1 (no negatives)"
+	default:
+		return ""
+	}
+	return fmt.Sprintf("training label %q holds one class: all %d training rows of --dt %s are %s; the model cannot learn to rank; check the label column and the --dt range",
+		label, e.Examples, dtRange(dt), class)
+}
+
+// dtRange is the --dt range for messages: "(all partitions)" when none
+// was given.
+func dtRange(dt string) string {
+	if dt == "" {
+		return "(all partitions)"
+	}
+	return dt
 }
 
 // sources returns an opener of the plan's scans as datastream sources: part
@@ -289,6 +339,9 @@ func artifact(c *Config, plan *dataset.Plan, out *Outcome) (*model.Model, error)
 		default:
 			meta.Metrics["validation_auc"], meta.Metrics["validation_logloss"] = v.AUC, v.LogLoss
 		}
+	}
+	if p := out.Prequential; p != nil {
+		maps.Copy(meta.Metrics, p.metrics())
 	}
 	meta.Lineage = lineage(c, plan, res)
 	art, err := train.NewArtifact(out.ModelConfig, out.Spec, res.Tables, meta)

@@ -88,7 +88,6 @@ type StreamConfig struct {
 type Stream struct {
 	cfg    StreamConfig
 	outs   int
-	ts     []int64
 	y, w   []float64
 	closed []eval.WindowResult
 	wm     int64
@@ -185,11 +184,11 @@ func (s *Stream) observe(_ context.Context, rec arrow.Record, preds []float64, b
 	}
 	var ts []int64
 	if s.cfg.Eval.Config().Windows != (eval.Windows{}) {
-		var err error
-		if s.ts, err = eval.AppendMillis(s.ts[:0], rec, s.cfg.EventTime); err != nil {
-			return err
+		// The featurizer read the spec's event_time (derived or not).
+		if len(b.EventTimes) != n {
+			return fmt.Errorf("event-time windows: the spec's event_time %q was not read", s.cfg.EventTime)
 		}
-		ts = s.ts
+		ts = b.EventTimes
 	}
 	if err := s.cfg.Eval.Observe(ts, preds, s.y, s.w); err != nil {
 		return fmt.Errorf("prequential evaluation: %w", err)
