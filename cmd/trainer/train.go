@@ -310,11 +310,11 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	j.parallel = *parallel
 	j.checkpointEvery, j.restore = *every, *restore
+	j.prequential = preq
 	j.applyTrainDefaults()
 	j.stderr = os.Stderr
 	j.logger = newLogger(os.Stderr)
 	j.promote = pf.promotion(j)
-	j.prequential = preq
 	out, err := j.execute(ctx)
 	if err != nil {
 		return err
@@ -337,10 +337,16 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) error {
 // applyTrainDefaults gives "trainer train" the model kind's shuffle window
 // and, when the job has a validation split, its early-stopping patience,
 // unless the flags set them. Checkpointing needs file order and no early
-// stopping, so with --checkpoint-every the job keeps both off.
+// stopping, so with --checkpoint-every the job keeps both off; a
+// prequential run needs file (event-time) order and one epoch, so with
+// --prequential it keeps file order and trains one epoch unless --epochs
+// says otherwise (which the job then refuses).
 func (j *trainJob) applyTrainDefaults() {
 	d := train.KindDefaults(j.model.Kind)
-	if j.checkpointEvery > 0 {
+	if j.prequential != nil && !j.set["epochs"] {
+		j.run.Epochs = 1
+	}
+	if j.checkpointEvery > 0 || j.prequential != nil {
 		return
 	}
 	if !j.set["shuffle-buffer"] {
