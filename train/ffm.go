@@ -26,28 +26,39 @@ func (m *ffmModel) Tables() []Table {
 }
 func (m *ffmModel) CheckLabel(y float32) bool { return m.loss.checkLabel(y) }
 
-// factors returns v_{j,f} for batch entry j.
-func (m *ffmModel) factors(tab []float32, p *Params, j int32, field int32) []float32 {
-	if int(field) >= m.f || field < 0 {
-		panic("train: ffm: batch field number beyond ModelConfig.Fields")
+// checkFields panics when a field number of row r is outside [0, F): the
+// kernels then index factor blocks without checking each pair.
+func (m *ffmModel) checkFields(b *Batch, r int) {
+	for _, f := range b.Fields[b.Indptr[r]:b.Indptr[r+1]] {
+		if int(f) >= m.f || f < 0 {
+			panic("train: ffm: batch field number beyond ModelConfig.Fields")
+		}
 	}
-	o := int(p.Slot[j])*m.width + 1 + int(field)*m.k
-	return tab[o : o+m.k]
 }
 
+// score returns row r's z. The factor block v_{j,f} of batch entry j starts
+// at Slot[j]·width + 1 + f·k; each pair reads two blocks of k contiguous
+// values.
 func (m *ffmModel) score(b *Batch, p *Params, r int) float64 {
+	m.checkFields(b, r)
 	z := float64(p.Dense[0][0])
 	lo, hi := b.Indptr[r], b.Indptr[r+1]
+	k, tab := m.k, p.Sparse
 	for a := lo; a < hi; a++ {
-		z += float64(p.Sparse[int(p.Slot[a])*m.width]) * float64(b.Values[a])
+		ra := int(p.Slot[a])*m.width + 1
+		xa := float64(b.Values[a])
+		z += float64(tab[ra-1]) * xa
+		fa := int(b.Fields[a]) * k
 		for c := a + 1; c < hi; c++ {
-			va := m.factors(p.Sparse, p, a, b.Fields[c])
-			vc := m.factors(p.Sparse, p, c, b.Fields[a])
+			rc := int(p.Slot[c])*m.width + 1
+			oa := ra + int(b.Fields[c])*k
+			va := tab[oa : oa+k]
+			vc := tab[rc+fa : rc+fa+k][:len(va)]
 			var dot float32
-			for f := range va {
-				dot += va[f] * vc[f]
+			for f, v := range va {
+				dot += v * vc[f]
 			}
-			z += float64(dot) * float64(b.Values[a]) * float64(b.Values[c])
+			z += float64(dot) * xa * float64(b.Values[c])
 		}
 	}
 	return z
@@ -70,18 +81,22 @@ func (m *ffmModel) Gradient(g *Params, pred []float64, b *Batch, p *Params) floa
 		dz *= wt
 		gb += dz
 		lo, hi := b.Indptr[r], b.Indptr[r+1]
+		k, tab, gt := m.k, p.Sparse, g.Sparse
 		for a := lo; a < hi; a++ {
+			ra := int(p.Slot[a])*m.width + 1
 			xa := float64(b.Values[a])
-			g.Sparse[int(p.Slot[a])*m.width] += float32(dz * xa)
+			gt[ra-1] += float32(dz * xa)
+			fa := int(b.Fields[a]) * k
 			for c := a + 1; c < hi; c++ {
 				s := float32(dz * xa * float64(b.Values[c]))
-				va := m.factors(p.Sparse, p, a, b.Fields[c])
-				vc := m.factors(p.Sparse, p, c, b.Fields[a])
-				ga := m.factors(g.Sparse, p, a, b.Fields[c])
-				gc := m.factors(g.Sparse, p, c, b.Fields[a])
-				for f := range va {
+				rc := int(p.Slot[c])*m.width + 1
+				oa, oc := ra+int(b.Fields[c])*k, rc+fa
+				va, vc := tab[oa:oa+k], tab[oc:oc+k]
+				ga, gc := gt[oa:oa+k], gt[oc:oc+k]
+				vc, ga, gc = vc[:len(va)], ga[:len(va)], gc[:len(va)]
+				for f, v := range va {
 					ga[f] += s * vc[f]
-					gc[f] += s * va[f]
+					gc[f] += s * v
 				}
 			}
 		}
