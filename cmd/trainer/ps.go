@@ -146,10 +146,16 @@ func runPS(ctx context.Context, args []string, stdout io.Writer) error {
 	expireEvery := fs.Duration("expire-every", time.Minute, "how often to drop rows past their table's TTL")
 	var pf promoteFlags
 	pf.register(fs)
+	var sf psStreamFlags
+	sf.register(fs)
 	if err := parseConfig(fs, args, nil); err != nil {
 		return err
 	}
-	if err := pf.check(args, "trainer ps --output"); err != nil {
+	if sf.topic == "" {
+		if err := pf.check(args, "trainer ps --output"); err != nil {
+			return err
+		}
+	} else if err := sf.check(args, *consistency); err != nil {
 		return err
 	}
 	j, err := finish()
@@ -239,7 +245,16 @@ func runPS(ctx context.Context, args []string, stdout io.Writer) error {
 	scfg := paramserver.ServerConfig{Store: store, Consistency: cc, Lake: lk, SnapshotPrefix: *prefix, Token: cl.token, TLS: srvTLS,
 		MaxMsgBytes: cl.maxMsg, ExpireEvery: *expireEvery, Logger: log}
 	var co *paramserver.Coordinator
-	if coordinate {
+	var sco *paramserver.StreamCoordinator
+	if coordinate && sf.topic != "" {
+		if len(cl.shardMap) != n {
+			return &usageError{fmt.Sprintf("--shards lists %d addresses, --shard says %d shards", len(cl.shardMap), n)}
+		}
+		if sco, err = newStreamCoordinator(ctx, sf, pf.ann.brokers, *workers, *lease, lk, *prefix, log); err != nil {
+			return err
+		}
+		scfg.StreamCoordinator = sco
+	} else if coordinate {
 		if scfg.Clocks, err = paramserver.NewClocks(cc); err != nil {
 			return err
 		}
@@ -274,6 +289,9 @@ func runPS(ctx context.Context, args []string, stdout io.Writer) error {
 	g.Go(func() error { return srv.Serve(gctx, lis) })
 	if co != nil {
 		g.Go(func() error { return runCoordinator(gctx, co, cl, log, stdout, cj) })
+	}
+	if sco != nil {
+		g.Go(func() error { return runStreamCoordinator(gctx, sco, cl, stdout) })
 	}
 	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
 		return err

@@ -569,7 +569,10 @@ func TestStreamWorkerFlags(t *testing.T) {
 		want string
 	}{
 		{"no brokers", nil, "--kafka-brokers is required"},
-		{"coordinator", []string{"--brokers", "b:9092", "--coordinator", "c:1"}, "--coordinator is for Parquet jobs"},
+		{"coordinator without an index", []string{"--brokers", "b:9092", "--coordinator", "c:1"}, "--worker-index is required"},
+		{"index without a coordinator", []string{"--brokers", "b:9092", "--worker-index", "0"}, "give --coordinator too"},
+		{"group with a coordinator", []string{"--brokers", "b:9092", "--coordinator", "c:1", "--worker-index", "0", "--group", "g"}, "--group is for at-least-once"},
+		{"max records with a coordinator", []string{"--brokers", "b:9092", "--coordinator", "c:1", "--worker-index", "0", "--max-records", "5"}, "--max-records is for at-least-once"},
 		{"epochs", []string{"--brokers", "b:9092", "--epochs", "2"}, "--epochs"},
 		{"shuffle", []string{"--brokers", "b:9092", "--shuffle-buffer", "100"}, "--shuffle-buffer"},
 		{"dead letters into the input", []string{"--brokers", "b:9092", "--dead-letter-topic", "clicks"}, "--dead-letter-topic must differ"},

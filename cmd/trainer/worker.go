@@ -62,6 +62,7 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer) error {
 	workerBatch := fs.Int("worker-batch-size", 0, "rows per mini-batch of this worker (default: --batch-size under ssp and async; ⌈--batch-size / the coordinator's --workers⌉ under sync, where --batch-size is the global batch)")
 	var sf streamFlags
 	sf.register(fs)
+	index := fs.Int("worker-index", -1, "stream mode with --coordinator (exactly-once): this worker's index 0..W-1 in the job (W: the coordinator's --workers); it reads the partitions p with p mod W = index")
 	fs.Usage = func() {
 		out := fs.Output()
 		fmt.Fprintln(out, "Usage: trainer worker --shards host:port[,...] --token T --lake L --data TABLE --spec SPEC [flags]")
@@ -71,6 +72,10 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintln(out, "            the partitions over the running workers and rebalances when one dies or joins. Offsets")
 		fmt.Fprintln(out, "            are committed only after the shards acknowledged the records' gradients (at-least-once).")
 		fmt.Fprintln(out, "            Needs async shards (trainer ps --consistency async); --data types the JSON columns.")
+		fmt.Fprintln(out, "  Kafka, exactly-once: --topic T --kafka-brokers B --coordinator host:port --worker-index i, with")
+		fmt.Fprintln(out, "            \"trainer ps --coordinate --topic T\": worker i reads the partitions p with p mod W = i;")
+		fmt.Fprintln(out, "            the coordinator's checkpoints hold every worker's offsets, and after any process dies")
+		fmt.Fprintln(out, "            the job rolls back to the last one: no record is trained twice or lost.")
 		fs.PrintDefaults()
 	}
 	if err := parseConfig(fs, args, nil); err != nil {
@@ -101,7 +106,16 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer) error {
 		if j.run.Patience != 0 {
 			return &usageError{"--patience: a stream worker trains one pass over the topic and does not stop early; drop it"}
 		}
+		if *coordAddr != "" {
+			return runExactlyOnceWorker(ctx, args, j, cl, sf, *name, *coordAddr, *index, stdout)
+		}
+		if *index >= 0 {
+			return &usageError{"--worker-index is for exactly-once stream jobs: give --coordinator too (the ps started with --coordinate --topic)"}
+		}
 		return runStreamWorker(ctx, j, cl, sf, *name, *coordAddr, stdout)
+	}
+	if *index >= 0 {
+		return &usageError{"--worker-index is for exactly-once stream jobs (with --topic); Parquet workers take splits from the coordinator"}
 	}
 	if *coordAddr == "" {
 		return &usageError{"--coordinator is required (the address of the ps started with --coordinate)"}

@@ -62,6 +62,9 @@ type SourceConfig struct {
 	// member takes its partitions back without waiting for a session timeout.
 	InstanceID string
 	Assignment Assignment
+	// Partitions, with AssignAll, reads only these partitions of the
+	// topic (a static assignment); nil reads every partition.
+	Partitions []int32
 	Start      StartKind
 	// StartMillis is the timestamp (ms since the epoch) for StartTimestamp.
 	StartMillis int64
@@ -149,6 +152,8 @@ func (c SourceConfig) Validate() error {
 		return fmt.Errorf("kafka source: unknown start kind %d", c.Start)
 	case c.Assignment != AssignByGroup && c.Assignment != AssignAll:
 		return fmt.Errorf("kafka source: unknown assignment %d", c.Assignment)
+	case c.Partitions != nil && c.Assignment != AssignAll:
+		return errors.New("kafka source: a partition list needs AssignAll (the group assigns partitions itself)")
 	case c.MaxBatchRows <= 0 || c.MaxBatchBytes <= 0 || c.MaxBatchDelay <= 0:
 		return errors.New("kafka source: batch limits must be positive")
 	case c.MaxRecordBytes <= 0:
@@ -567,6 +572,17 @@ func (s *Source) connect(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		if s.cfg.Partitions != nil {
+			only := make(map[int32]int64, len(s.cfg.Partitions))
+			for _, p := range s.cfg.Partitions {
+				off, ok := starts[p]
+				if !ok {
+					return fmt.Errorf("kafka source %s: partition %d does not exist (the topic has %d)", s.cfg.Topic, p, len(starts))
+				}
+				only[p] = off
+			}
+			starts = only
+		}
 		var ends map[int32]int64
 		if s.cfg.Merge == MergeInTurn {
 			if ends, err = s.endOffsets(ctx, adm); err != nil {
@@ -665,21 +681,41 @@ func (s *Source) dropPartitions(_ context.Context, _ *kgo.Client, lost map[strin
 // Messages that do not decode are produced to the dead-letter topic (and
 // acknowledged) before the batch that passes them is returned.
 func (s *Source) ReadBatch(ctx context.Context) (datastream.Batch, error) {
+	b, _, err := s.read(ctx, -1)
+	return b, err
+}
+
+// ReadBatchWithin is ReadBatch that gives up after wait: ok is false when
+// no batch was ready by then (nothing is lost: records fetched meanwhile
+// stay buffered for the next call). Position covers exactly the batches
+// returned so far, so a caller that trains each batch before the next call
+// reads, at a batch boundary, the offsets of everything it trained.
+func (s *Source) ReadBatchWithin(ctx context.Context, wait time.Duration) (b datastream.Batch, ok bool, err error) {
+	return s.read(ctx, max(wait, 0))
+}
+
+// read is ReadBatch with a limit on the wait; a negative limit waits until
+// a batch is ready.
+func (s *Source) read(ctx context.Context, limit time.Duration) (datastream.Batch, bool, error) {
 	if s.closed.Load() {
-		return datastream.Batch{}, ErrClosed
+		return datastream.Batch{}, false, ErrClosed
 	}
 	if s.cl == nil {
 		if err := s.connect(ctx); err != nil {
-			return datastream.Batch{}, err
+			return datastream.Batch{}, false, err
 		}
+	}
+	var deadline time.Time
+	if limit >= 0 {
+		deadline = time.Now().Add(limit)
 	}
 	for {
 		if b, ok := s.announceSplit(); ok {
-			return b, nil
+			return b, true, nil
 		}
 		b, ok, wait, err := s.cut(ctx)
 		if err != nil || ok {
-			return b, err
+			return b, ok, err
 		}
 		if s.cfg.Merge == MergeArrival {
 			wait = s.cfg.MaxBatchDelay
@@ -695,8 +731,15 @@ func (s *Source) ReadBatch(ctx context.Context) (datastream.Batch, error) {
 		if wait <= 0 {
 			continue // a batch of dead letters only: the next one may be ready
 		}
+		if limit >= 0 {
+			left := time.Until(deadline)
+			if left <= 0 {
+				return datastream.Batch{}, false, nil
+			}
+			wait = min(wait, left)
+		}
 		if err := s.poll(ctx, wait); err != nil {
-			return datastream.Batch{}, err
+			return datastream.Batch{}, false, err
 		}
 	}
 }

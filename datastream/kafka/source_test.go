@@ -12,6 +12,7 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/lakestream/lakestream/datastream"
@@ -569,4 +570,76 @@ func countRows(pos []byte) int {
 		n += int(off)
 	}
 	return n
+}
+
+// TestSourcePartitionsWithin: a source given a partition list reads only
+// those partitions, all of their records, and ReadBatchWithin returns
+// ok=false once nothing is left instead of blocking; its position names
+// exactly the listed partitions.
+func TestSourcePartitionsWithin(t *testing.T) {
+	brokers := kafkatest.Brokers(t)
+	topic := kafkatest.Topic(t, brokers, 4, nil)
+	dlq := kafkatest.Topic(t, brokers, 1, nil)
+	var recs []*kgo.Record
+	for i := range 400 {
+		recs = append(recs, event("u"+strconv.Itoa(i), int64(i))) // keys spread over the partitions
+	}
+	kafkatest.Produce(t, brokers, topic, recs...)
+	ends, err := kafkatest.Admin(t, brokers).ListEndOffsets(context.Background(), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int32]int{}
+	ends.Each(func(o kadm.ListedOffset) { want[o.Partition] = int(o.Offset) })
+	if want[1] == 0 || want[3] == 0 {
+		t.Fatalf("partitions 1 and 3 received no record: %v", want)
+	}
+	cfg := sourceConfig(brokers, topic, dlq)
+	cfg.Partitions = []int32{1, 3}
+	src, err := kafka.NewSource(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	got := map[string]int{}
+	for {
+		b, ok, err := src.ReadBatchWithin(ctx, 2*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		if b.Record != nil {
+			got[b.Split] += int(b.Record.NumRows())
+			b.Record.Release()
+		}
+	}
+	wantSplits := map[string]int{topic + "/1": want[1], topic + "/3": want[3]}
+	if fmt.Sprint(got) != fmt.Sprint(wantSplits) {
+		t.Errorf("read %v, want %v", got, wantSplits)
+	}
+	raw, err := src.Position()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p kafka.Position
+	if err := p.UnmarshalBinary(raw); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(p.Next) != fmt.Sprint(map[int32]int64{1: int64(want[1]), 3: int64(want[3])}) {
+		t.Errorf("position %v, want partitions 1 and 3 at their ends", p.Next)
+	}
+	bad := sourceConfig(brokers, topic, dlq)
+	bad.Partitions = []int32{7}
+	src2, err := kafka.NewSource(bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src2.Close(context.Background())
+	if _, _, err := src2.ReadBatchWithin(ctx, time.Second); err == nil || !strings.Contains(err.Error(), "partition 7 does not exist") {
+		t.Errorf("a missing partition: %v", err)
+	}
 }
