@@ -53,7 +53,6 @@ type windowRows struct {
 }
 
 func (w *windowRows) WriteBatch(_ context.Context, b datastream.Batch) error {
-	defer b.Record.Release()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	rec := b.Record
