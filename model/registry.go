@@ -161,6 +161,20 @@ func ResolveRef(ctx context.Context, store lake.Store, ref string) (string, int,
 	return name, v, nil
 }
 
+// LoadRef loads the version a reference designates (see ResolveRef); its
+// errors start "model <ref>: ".
+func LoadRef(ctx context.Context, store lake.Store, ref string) (*Model, error) {
+	name, version, err := ResolveRef(ctx, store, ref)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %w", ref, err)
+	}
+	m, err := Load(ctx, store, name, version)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %w", ref, err)
+	}
+	return m, nil
+}
+
 // SetAlias points alias of name at version, which must be a complete
 // version, and returns the new record. The alias's current version goes to
 // the front of its history.

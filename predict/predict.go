@@ -13,9 +13,6 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
-	"github.com/apache/arrow/go/v17/parquet"
-	"github.com/apache/arrow/go/v17/parquet/compress"
-	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 
 	"github.com/lakestream/lakestream/dataset"
 	"github.com/lakestream/lakestream/lake"
@@ -217,32 +214,22 @@ func prepare(ctx context.Context, store lake.Store, cfg Config) (*job, error) {
 	cfg.Output = strings.TrimSuffix(cfg.Output, "/")
 	j := &job{cfg: cfg, store: store}
 
-	name, version, err := model.ResolveRef(ctx, store, cfg.Model)
-	if err != nil {
-		return nil, fmt.Errorf("model %s: %w", cfg.Model, err)
-	}
-	if j.m, err = model.Load(ctx, store, name, version); err != nil {
-		return nil, fmt.Errorf("model %s: %w", cfg.Model, err)
+	var err error
+	if j.m, err = model.LoadRef(ctx, store, cfg.Model); err != nil {
+		return nil, err
 	}
 	meta := j.m.Meta()
 	j.ref = meta.Name + "@" + strconv.Itoa(meta.Version)
 	j.outputs = j.m.Outputs()
 
-	var opts []dataset.Option
-	if cfg.IncludeUncommitted {
-		opts = append(opts, dataset.WithoutSuccessMarkers())
-	}
-	ds, err := dataset.Open(ctx, store, cfg.Data, opts...)
+	ds, err := openInput(ctx, store, cfg.Data, cfg.Output, cfg.IncludeUncommitted, "input table")
 	if err != nil {
-		return nil, fmt.Errorf("input table %s: %w", cfg.Data, err)
+		return nil, err
 	}
 	skipped := ds.SkippedPartitions()
 	if len(skipped) > 0 && cfg.Logger != nil {
 		cfg.Logger.Warn("skipping partitions without a _SUCCESS marker",
 			"data", cfg.Data, "partitions", dataset.PartitionList(skipped))
-	}
-	if in, out := ds.Prefix(), cfg.Output+"/"; strings.HasPrefix(out, in) || strings.HasPrefix(in, out) {
-		return nil, fmt.Errorf("output %s and input table %s overlap: write the scores to a folder outside the table: %w", cfg.Output, cfg.Data, ErrInvalidConfig)
 	}
 	partCols := map[string]bool{}
 	for _, f := range ds.PartitionColumns() {
@@ -284,7 +271,7 @@ func prepare(ctx context.Context, store lake.Store, cfg Config) (*job, error) {
 		return nil, fmt.Errorf("input table %s: %w: no committed rows match %s%s", cfg.Data, ErrNoRows, filter, why)
 	}
 	j.plan = plan
-	if err := j.checkTypes(); err != nil {
+	if err := checkTypes(j.m, plan.Schema(), cfg.Data, j.ref, "input table"); err != nil {
 		return nil, err
 	}
 
@@ -309,40 +296,11 @@ func prepare(ctx context.Context, store lake.Store, cfg Config) (*job, error) {
 		return nil, err
 	}
 	for _, g := range j.groups {
-		objs, err := lake.ListAll(ctx, store, j.folder(g)+"/")
-		if err != nil {
-			return nil, fmt.Errorf("output %s: %w", j.folder(g), err)
-		}
-		if len(objs) > 0 && !cfg.Overwrite {
-			return nil, &OutputExistsError{Folder: j.folder(g), Objects: len(objs), First: objs[0].Key}
+		if err := checkOutput(ctx, store, j.folder(g), cfg.Overwrite); err != nil {
+			return nil, err
 		}
 	}
 	return j, nil
-}
-
-// checkTypes refuses input columns whose type differs from the one the
-// model was trained on: the featurizer hashes an integer and its string
-// differently, so the scores would not be the predictor's.
-func (j *job) checkTypes() error {
-	trained := j.m.Meta().Inputs
-	if len(trained) == 0 {
-		return nil // an older artifact: nothing recorded to compare with
-	}
-	have, err := model.InputsOf(j.plan.Schema(), j.m.Spec())
-	if err != nil {
-		return fmt.Errorf("input table %s: %w", j.cfg.Data, err)
-	}
-	types := map[string]string{}
-	for _, c := range have {
-		types[c.Name] = c.Type
-	}
-	for _, c := range trained {
-		if t, ok := types[c.Name]; ok && t != c.Type {
-			return fmt.Errorf("input table %s: column %s is %s, but model %s was trained on %s: cast the column (scores of other types would not be the predictor's): %w",
-				j.cfg.Data, c.Name, t, j.ref, c.Type, model.ErrIncompatible)
-		}
-	}
-	return nil
 }
 
 // groupSplits groups splits by the Hive partition folders of their files,
@@ -436,43 +394,12 @@ func boolInt(b bool) int {
 // writePartition scores the splits of g into one Parquet file at key,
 // uploaded as it is encoded, and returns the number of rows.
 func (j *job) writePartition(ctx context.Context, w *batchWriter, g group, key string) (int64, error) {
-	pr, pw := io.Pipe()
-	uploaded := make(chan error, 1)
-	go func() {
-		err := j.store.Put(ctx, key, pr, -1)
-		pr.CloseWithError(err) // a Put that stopped reading fails the writer
-		uploaded <- err
-	}()
-	rows, err := j.encode(ctx, w, g, writerOnly{pw})
-	if err != nil {
-		pw.CloseWithError(err) // Put fails and keeps no object
-		<-uploaded
-		return rows, err
-	}
-	pw.Close()
-	if err := <-uploaded; err != nil {
-		return rows, fmt.Errorf("upload %s: %w", key, err)
-	}
-	return rows, nil
+	return upload(ctx, j.store, key, func(sink io.Writer) (int64, error) { return j.encode(ctx, w, g, sink) })
 }
-
-// writerOnly hides the pipe's Close from the Parquet writer, whose Close
-// would otherwise end the upload before the caller decides how.
-type writerOnly struct{ w io.Writer }
-
-func (w writerOnly) Write(p []byte) (int, error) { return w.w.Write(p) }
 
 // encode scans g's splits, scores each batch and writes it to sink.
 func (j *job) encode(ctx context.Context, w *batchWriter, g group, sink io.Writer) (int64, error) {
-	// Plain encoding: a dictionary encoder allocates per distinct value,
-	// and scores and ids are nearly all distinct.
-	props := parquet.NewWriterProperties(
-		parquet.WithCompression(compress.Codecs.Snappy),
-		parquet.WithDictionaryDefault(false),
-		parquet.WithStats(true),
-		parquet.WithMaxRowGroupLength(j.cfg.RowGroupRows),
-	)
-	fw, err := pqarrow.NewFileWriter(j.out, sink, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+	fw, err := newFileWriter(j.out, sink, j.cfg.RowGroupRows)
 	if err != nil {
 		return 0, err
 	}

@@ -13,9 +13,6 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
-	"github.com/apache/arrow/go/v17/parquet"
-	"github.com/apache/arrow/go/v17/parquet/compress"
-	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 
 	"github.com/lakestream/lakestream/dataset"
 	"github.com/lakestream/lakestream/lake"
@@ -109,31 +106,19 @@ func TopN(ctx context.Context, store lake.Store, cfg TopNConfig) (*TopNResult, e
 		return nil, err
 	}
 	cfg.Output = strings.TrimSuffix(cfg.Output, "/")
-	name, version, err := model.ResolveRef(ctx, store, cfg.Model)
+	m, err := model.LoadRef(ctx, store, cfg.Model)
 	if err != nil {
-		return nil, fmt.Errorf("model %s: %w", cfg.Model, err)
-	}
-	m, err := model.Load(ctx, store, name, version)
-	if err != nil {
-		return nil, fmt.Errorf("model %s: %w", cfg.Model, err)
+		return nil, err
 	}
 	meta := m.Meta()
 	if m.Kind() != model.KindMF {
 		return nil, fmt.Errorf("model %s is %s: %w", cfg.Model, m.Kind(), ErrNotRecommender)
 	}
-	fields := m.Spec().Fields()
-	userCol, itemCol := fields[meta.Arch.UserField].Columns[0], fields[meta.Arch.ItemField].Columns[0]
+	userCol, itemCol := m.UserColumn(), m.ItemColumn()
 
-	var opts []dataset.Option
-	if cfg.IncludeUncommitted {
-		opts = append(opts, dataset.WithoutSuccessMarkers())
-	}
-	ds, err := dataset.Open(ctx, store, cfg.Data, opts...)
+	ds, err := openInput(ctx, store, cfg.Data, cfg.Output, cfg.IncludeUncommitted, "interactions")
 	if err != nil {
-		return nil, fmt.Errorf("interactions %s: %w", cfg.Data, err)
-	}
-	if in, out := ds.Prefix(), cfg.Output+"/"; strings.HasPrefix(out, in) || strings.HasPrefix(in, out) {
-		return nil, fmt.Errorf("output %s and input table %s overlap: write the items to a folder outside the table: %w", cfg.Output, cfg.Data, ErrInvalidConfig)
+		return nil, err
 	}
 	filter, _ := dataset.ParseWhere(cfg.Where)
 	dt, _ := dataset.DayRange("dt", cfg.DT)
@@ -145,23 +130,12 @@ func TopN(ctx context.Context, store lake.Store, cfg TopNConfig) (*TopNResult, e
 		return nil, fmt.Errorf("interactions %s: %w", cfg.Data, ErrNoRows)
 	}
 	schema := plan.Schema()
-	inputs, typed, err := m.InputSchema()
-	if err != nil {
+	ref := meta.Name + "@" + strconv.Itoa(meta.Version)
+	if err := checkTypes(m, schema, cfg.Data, ref, "interactions"); err != nil {
 		return nil, err
 	}
-	for _, c := range []string{userCol, itemCol} {
-		have := schema.Field(schema.FieldIndices(c)[0]).Type
-		if i := inputs.FieldIndices(c); typed && len(i) == 1 && !arrow.TypeEqual(inputs.Field(i[0]).Type, have) {
-			return nil, fmt.Errorf("interactions %s: column %s is %s, but model %s was trained on %s: %w",
-				cfg.Data, c, have, cfg.Model, inputs.Field(i[0]).Type, model.ErrIncompatible)
-		}
-	}
-	objs, err := lake.ListAll(ctx, store, cfg.Output+"/")
-	if err != nil {
-		return nil, fmt.Errorf("output %s: %w", cfg.Output, err)
-	}
-	if len(objs) > 0 && !cfg.Overwrite {
-		return nil, &OutputExistsError{Folder: cfg.Output, Objects: len(objs), First: objs[0].Key}
+	if err := checkOutput(ctx, store, cfg.Output, cfg.Overwrite); err != nil {
+		return nil, err
 	}
 
 	// The interactions: users in order of first appearance, the catalogue,
@@ -176,27 +150,14 @@ func TopN(ctx context.Context, store lake.Store, cfg TopNConfig) (*TopNResult, e
 	w := &topNWriter{cfg: cfg, m: m, userCol: userCol, itemCol: itemCol, userType: userType, itemType: itemType,
 		cat: cat}
 	res := &TopNResult{Model: meta.Name, Version: meta.Version, Users: len(cat.Users), Items: len(cat.Items)}
-	if len(objs) > 0 {
+	if cfg.Overwrite {
 		if err := clear(ctx, store, cfg.Output); err != nil {
 			return nil, err
 		}
 	}
-	pr, pw := io.Pipe()
-	uploaded := make(chan error, 1)
-	go func() {
-		err := store.Put(ctx, cfg.Output+"/"+FileName, pr, -1)
-		pr.CloseWithError(err)
-		uploaded <- err
-	}()
-	rows, err := w.write(ctx, writerOnly{pw})
+	rows, err := upload(ctx, store, cfg.Output+"/"+FileName, func(sink io.Writer) (int64, error) { return w.write(ctx, sink) })
 	if err != nil {
-		pw.CloseWithError(err)
-		<-uploaded
 		return nil, err
-	}
-	pw.Close()
-	if err := <-uploaded; err != nil {
-		return nil, fmt.Errorf("upload %s: %w", cfg.Output, err)
 	}
 	if err := lake.Commit(ctx, store, cfg.Output); err != nil {
 		return nil, err
@@ -232,8 +193,7 @@ func (w *topNWriter) write(ctx context.Context, sink io.Writer) (int64, error) {
 		{Name: w.userCol, Type: w.userType}, {Name: w.itemCol, Type: w.itemType},
 		{Name: "score", Type: arrow.PrimitiveTypes.Float64}, {Name: "rank", Type: arrow.PrimitiveTypes.Int32},
 	}, &md)
-	props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Snappy), parquet.WithStats(true))
-	fw, err := pqarrow.NewFileWriter(out, sink, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+	fw, err := newFileWriter(out, sink, DefaultConfig().RowGroupRows)
 	if err != nil {
 		return 0, err
 	}

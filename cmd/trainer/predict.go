@@ -59,26 +59,11 @@ func runPredict(ctx context.Context, args []string, stdout io.Writer) error {
 			cfg.Keep[i] = strings.TrimSpace(cfg.Keep[i])
 		}
 	}
-	switch {
-	case cfg.Data == "":
-		return &usageError{"--data is required (the input table in the lake)"}
-	case cfg.Model == "":
-		return &usageError{"--model is required (name, name@version or name@alias)"}
-	case cfg.Output == "":
-		return &usageError{"--output is required (the folder of the output table in the lake)"}
-	case cfg.BatchSize <= 0:
-		return &usageError{fmt.Sprintf("--batch-size %d: want > 0", cfg.BatchSize)}
-	case cfg.RowGroupRows <= 0:
-		return &usageError{fmt.Sprintf("--row-group-rows %d: want > 0", cfg.RowGroupRows)}
-	}
-	if _, _, err := model.ParseRef(cfg.Model); err != nil {
-		return &usageError{fmt.Sprintf("--model: %v", err)}
-	}
-	if err := lake.ValidateKey(strings.TrimSuffix(cfg.Output, "/")); err != nil {
-		return &usageError{fmt.Sprintf("--output %q: %v", cfg.Output, err)}
-	}
-	if err := checkSlice(cfg.Where, cfg.DT); err != nil {
+	if err := checkPredictFlags(cfg.Data, cfg.Model, cfg.Output, cfg.Where, cfg.DT, cfg.BatchSize, "the input table"); err != nil {
 		return err
+	}
+	if cfg.RowGroupRows <= 0 {
+		return &usageError{fmt.Sprintf("--row-group-rows %d: want > 0", cfg.RowGroupRows)}
 	}
 	if err := predict.CheckKeep(cfg.Keep); err != nil {
 		return &usageError{"--keep: " + err.Error()}
@@ -89,14 +74,8 @@ func runPredict(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	cfg.Logger = newLogger(os.Stderr)
 	res, err := predict.Run(ctx, store, cfg)
-	var exists *predict.OutputExistsError
-	switch {
-	case errors.As(err, &exists):
-		return &usageError{err.Error() + ": pass --overwrite to replace it, or choose another --output"}
-	case errors.Is(err, predict.ErrInvalidConfig):
-		return &usageError{strings.TrimSuffix(err.Error(), ": "+predict.ErrInvalidConfig.Error())}
-	case err != nil:
-		return uncommittedHint(err)
+	if err != nil {
+		return predictError(err)
 	}
 	for _, p := range res.Partitions {
 		fmt.Fprintf(stdout, "%s: %d rows\n", p.Folder, p.Rows)
@@ -107,23 +86,7 @@ func runPredict(ctx context.Context, args []string, stdout io.Writer) error {
 
 // runTopN is "trainer predict --top-n".
 func runTopN(ctx context.Context, lakeURI string, cfg predict.TopNConfig, stdout io.Writer) error {
-	switch {
-	case cfg.Data == "":
-		return &usageError{"--data is required (the interactions table in the lake)"}
-	case cfg.Model == "":
-		return &usageError{"--model is required (an mf model: name, name@version or name@alias)"}
-	case cfg.Output == "":
-		return &usageError{"--output is required (the folder of the output table in the lake)"}
-	case cfg.BatchSize <= 0:
-		return &usageError{fmt.Sprintf("--batch-size %d: want > 0", cfg.BatchSize)}
-	}
-	if _, _, err := model.ParseRef(cfg.Model); err != nil {
-		return &usageError{fmt.Sprintf("--model: %v", err)}
-	}
-	if err := lake.ValidateKey(strings.TrimSuffix(cfg.Output, "/")); err != nil {
-		return &usageError{fmt.Sprintf("--output %q: %v", cfg.Output, err)}
-	}
-	if err := checkSlice(cfg.Where, cfg.DT); err != nil {
+	if err := checkPredictFlags(cfg.Data, cfg.Model, cfg.Output, cfg.Where, cfg.DT, cfg.BatchSize, "the interactions table"); err != nil {
 		return err
 	}
 	store, err := lake.Open(ctx, lakeURI)
@@ -131,18 +94,48 @@ func runTopN(ctx context.Context, lakeURI string, cfg predict.TopNConfig, stdout
 		return &usageError{fmt.Sprintf("--lake: %v", err)}
 	}
 	res, err := predict.TopN(ctx, store, cfg)
-	var exists *predict.OutputExistsError
-	switch {
-	case errors.As(err, &exists):
-		return &usageError{err.Error() + ": pass --overwrite to replace it, or choose another --output"}
-	case errors.Is(err, predict.ErrNotRecommender):
+	if errors.Is(err, predict.ErrNotRecommender) {
 		return &usageError{"--top-n: " + err.Error()}
-	case errors.Is(err, predict.ErrInvalidConfig):
-		return &usageError{strings.TrimSuffix(err.Error(), ": "+predict.ErrInvalidConfig.Error())}
-	case err != nil:
-		return uncommittedHint(err)
+	}
+	if err != nil {
+		return predictError(err)
 	}
 	fmt.Fprintf(stdout, "wrote the top %d of %d items for %d users (%d rows) with %s@%d to %s\n",
 		cfg.N, res.Items, res.Users, res.Rows, res.Model, res.Version, cfg.Output)
 	return nil
+}
+
+// checkPredictFlags checks the flags "trainer predict" and its --top-n
+// share, before anything is read; table names --data's table in errors.
+func checkPredictFlags(data, ref, output, where, dt string, batchSize int, table string) error {
+	switch {
+	case data == "":
+		return &usageError{"--data is required (" + table + " in the lake)"}
+	case ref == "":
+		return &usageError{"--model is required (name, name@version or name@alias)"}
+	case output == "":
+		return &usageError{"--output is required (the folder of the output table in the lake)"}
+	case batchSize <= 0:
+		return &usageError{fmt.Sprintf("--batch-size %d: want > 0", batchSize)}
+	}
+	if _, _, err := model.ParseRef(ref); err != nil {
+		return &usageError{fmt.Sprintf("--model: %v", err)}
+	}
+	if err := lake.ValidateKey(strings.TrimSuffix(output, "/")); err != nil {
+		return &usageError{fmt.Sprintf("--output %q: %v", output, err)}
+	}
+	return checkSlice(where, dt)
+}
+
+// predictError says what to change for an error of predict.Run or
+// predict.TopN.
+func predictError(err error) error {
+	var exists *predict.OutputExistsError
+	switch {
+	case errors.As(err, &exists):
+		return &usageError{err.Error() + ": pass --overwrite to replace it, or choose another --output"}
+	case errors.Is(err, predict.ErrInvalidConfig):
+		return &usageError{strings.TrimSuffix(err.Error(), ": "+predict.ErrInvalidConfig.Error())}
+	}
+	return uncommittedHint(err)
 }

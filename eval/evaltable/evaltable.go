@@ -342,13 +342,9 @@ func aucDecision(g model.Gate, slice string, champion, challenger *eval.ModelRef
 
 // load loads the model ref designates; it must give one score per row.
 func load(ctx context.Context, store lake.Store, ref string) (*model.Model, *eval.ModelRef, error) {
-	name, version, err := model.ResolveRef(ctx, store, ref)
+	m, err := model.LoadRef(ctx, store, ref)
 	if err != nil {
-		return nil, nil, fmt.Errorf("model %s: %w", ref, err)
-	}
-	m, err := model.Load(ctx, store, name, version)
-	if err != nil {
-		return nil, nil, fmt.Errorf("model %s: %w", ref, err)
+		return nil, nil, err
 	}
 	if m.Outputs() != 1 {
 		return nil, nil, fmt.Errorf("model %s: %s models give %d scores per row; binary and regression models only", ref, m.Kind(), m.Outputs())

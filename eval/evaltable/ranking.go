@@ -98,21 +98,16 @@ func EvaluateRanking(ctx context.Context, store lake.Store, cfg RankingConfig) (
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	name, version, err := model.ResolveRef(ctx, store, cfg.Model)
+	m, err := model.LoadRef(ctx, store, cfg.Model)
 	if err != nil {
-		return nil, fmt.Errorf("model %s: %w", cfg.Model, err)
-	}
-	m, err := model.Load(ctx, store, name, version)
-	if err != nil {
-		return nil, fmt.Errorf("model %s: %w", cfg.Model, err)
+		return nil, err
 	}
 	meta := m.Meta()
 	if m.Kind() != model.KindMF {
 		return nil, fmt.Errorf("model %s is %s: %w (kind mf)", cfg.Model, m.Kind(), ErrNotRecommender)
 	}
 	spec := m.Spec()
-	fields := spec.Fields()
-	userCol, itemCol := fields[meta.Arch.UserField].Columns[0], fields[meta.Arch.ItemField].Columns[0]
+	userCol, itemCol := m.UserColumn(), m.ItemColumn()
 	label := spec.Label.Column
 	if label == "" {
 		return nil, fmt.Errorf("model %s: its spec's label is an expression; ranking reads a label column: %w", cfg.Model, ErrInvalidConfig)
