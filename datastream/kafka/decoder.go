@@ -59,6 +59,7 @@ type column struct {
 	unit     arrow.TimeUnit
 	nullable bool
 	gen      uint32 // == Decoder.gen when set in the current message
+	lastData int    // string data bytes of the previous record (Reserve)
 	v        value
 	elems    []value // staged list elements
 
@@ -109,6 +110,7 @@ type Decoder struct {
 	index    map[string]int
 	gen      uint32
 	rows     int
+	lastRows int // rows of the previous record (Reserve)
 	maxBytes int
 	buf      []byte // unescaped strings of the current message
 	keyBuf   []byte
@@ -178,12 +180,32 @@ func (d *Decoder) Schema() *arrow.Schema { return d.schema }
 // Len returns the number of rows decoded since the last NewRecord.
 func (d *Decoder) Len() int { return d.rows }
 
-// Reserve makes room for n more rows in every builder.
-func (d *Decoder) Reserve(n int) { d.rb.Reserve(n) }
+// Reserve makes room for n more rows in every builder, and in string
+// columns for n values of the mean length of the previous record's, so
+// their data buffers do not grow (and copy) row by row.
+func (d *Decoder) Reserve(n int) {
+	d.rb.Reserve(n)
+	if d.lastRows == 0 {
+		return
+	}
+	for i := range d.cols {
+		if c := &d.cols[i]; c.kind == kString && !c.list {
+			c.str.ReserveData(n * c.lastData / d.lastRows)
+		}
+	}
+}
 
 // NewRecord returns the rows decoded so far as a record, which the caller
 // owns and must Release, and resets the builders for the next rows.
 func (d *Decoder) NewRecord() arrow.Record {
+	if d.rows > 0 {
+		d.lastRows = d.rows
+		for i := range d.cols {
+			if c := &d.cols[i]; c.kind == kString && !c.list {
+				c.lastData = c.str.DataLen()
+			}
+		}
+	}
 	d.rows = 0
 	return d.rb.NewRecord()
 }

@@ -118,15 +118,26 @@ func (s *Source) full(pb *partBuf) bool {
 	return len(pb.recs) >= s.cfg.MaxBatchRows || pb.bytes >= s.cfg.MaxBatchBytes
 }
 
-// overfull says whether pb holds so much that its fetching pauses
-// (MergeInTurn, while the turn waits for other partitions): more than two
-// fetches' worth (a fetch returns up to fetchPartitionBytes of a
-// partition). Pausing drops what franz-go buffered of the partition, to be
-// fetched and decompressed again, so it must not happen in a balanced
-// stream, where a partition's buffer holds about one fetch.
+// overfull says whether pb should stop fetching (MergeInTurn): the
+// buffers hold the budget (pauseBytes or pauseRecords, four times the most
+// one fetch returns) and pb holds a fetch's worth of it. Pausing drops what
+// franz-go buffered of the partition, to be fetched and decompressed again,
+// so it must not happen in a balanced stream, where the buffers hold about
+// a fetch; it happens while the turn waits for a partition that the broker
+// serves behind the others.
 func (s *Source) overfull(pb *partBuf) bool {
-	return pb.bytes >= s.pauseBytes || len(pb.recs) >= s.pauseRecords
+	over := s.bufferedBytes >= s.pauseBytes || s.bufferedRecs >= s.pauseRecords
+	return over && (pb.bytes >= s.fetchPartitionBytes() || len(pb.recs) >= s.pauseRecords/8)
 }
 
-// fetchPartitionBytes is the most a fetch returns of one partition.
+// drained says whether a paused pb may fetch again: the buffers are under
+// half the budget, or pb no longer holds a whole batch (its next turn would
+// wait for a fetch).
+func (s *Source) drained(pb *partBuf) bool {
+	return (s.bufferedBytes < s.pauseBytes/2 && s.bufferedRecs < s.pauseRecords/2) || !s.full(pb)
+}
+
+// fetchPartitionBytes is the most a fetch returns of one partition, and
+// fetchMaxBytes of all.
 func (s *Source) fetchPartitionBytes() int { return max(s.cfg.MaxBatchBytes, 1<<20) }
+func (s *Source) fetchMaxBytes() int       { return max(4*s.cfg.MaxBatchBytes, 16<<20) }

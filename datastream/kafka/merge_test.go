@@ -59,7 +59,7 @@ func runMerge(t *testing.T, topic mergeTopic, pos []byte, seed uint64) (_ []merg
 	// fetched of it but not yet polled is dropped (fetched again on
 	// resuming, from after the last record polled).
 	paused := map[int32]bool{}
-	s.pauseRecords = 3 * cfg.MaxBatchRows
+	s.pauseRecords = 12 * cfg.MaxBatchRows
 	s.pauseFetch = func(parts []int32, pause bool) {
 		for _, p := range parts {
 			paused[p] = pause
@@ -136,8 +136,8 @@ func runMerge(t *testing.T, topic mergeTopic, pos []byte, seed uint64) (_ []merg
 		}
 		clock = clock.Add(time.Millisecond)
 		for p, on := range paused {
-			if on && len(s.parts[p].recs) >= s.pauseRecords+250 {
-				t.Fatalf("partition %d holds %d records while paused", p, len(s.parts[p].recs))
+			if on && s.bufferedRecs >= s.pauseRecords+5*250 {
+				t.Fatalf("%d records buffered, partition %d paused", s.bufferedRecs, p)
 			}
 		}
 	}

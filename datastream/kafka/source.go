@@ -231,10 +231,11 @@ type Source struct {
 	hwm      map[int32]int64 // high watermark per partition from the last fetch
 	turns    turns           // MergeInTurn: the round robin
 	seekTurn int32           // MergeInTurn: the restored position's turn (-1: none)
-	// pauseFetch pauses or resumes fetching partitions (tests replace it),
-	// at pauseBytes or pauseRecords buffered (overfull).
-	pauseFetch               func(parts []int32, pause bool)
-	pauseBytes, pauseRecords int
+	// pauseFetch pauses or resumes fetching partitions (tests replace it)
+	// when the buffers hold pauseBytes or pauseRecords in all (overfull).
+	pauseFetch                  func(parts []int32, pause bool)
+	pauseBytes, pauseRecords    int
+	bufferedBytes, bufferedRecs int // MergeInTurn: held by all partitions' buffers
 
 	decoded []int // indexes of the messages of the batch being cut that decoded (ReadBatch's goroutine)
 
@@ -260,7 +261,7 @@ func NewSource(cfg SourceConfig) (*Source, error) {
 	}
 	s := &Source{cfg: cfg, dec: dec, now: now, parts: map[int32]*partBuf{}, seekTurn: -1,
 		next: map[int32]int64{}, assigned: map[int32]bool{}, hwm: map[int32]int64{}, dead: map[Reason]int64{}}
-	s.pauseBytes, s.pauseRecords = 2*s.fetchPartitionBytes(), max(16*cfg.MaxBatchRows, 1<<16)
+	s.pauseBytes, s.pauseRecords = 4*s.fetchMaxBytes(), max(64*cfg.MaxBatchRows, 1<<18)
 	s.pauseFetch = func(parts []int32, pause bool) {
 		if pause {
 			s.cl.PauseFetchPartitions(map[string][]int32{s.cfg.Topic: parts})
@@ -557,7 +558,7 @@ func (s *Source) connect(ctx context.Context) error {
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(s.cfg.Brokers...),
 		kgo.FetchMaxPartitionBytes(int32(s.fetchPartitionBytes())),
-		kgo.FetchMaxBytes(int32(max(4*s.cfg.MaxBatchBytes, 16<<20))),
+		kgo.FetchMaxBytes(int32(s.fetchMaxBytes())),
 	}
 	if !s.cfg.ReadUncommitted {
 		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
@@ -814,12 +815,16 @@ func (s *Source) fetchedLocked(p int32, recs []*kgo.Record, bound int64, now tim
 		pb.since = now
 	}
 	pb.recs = append(pb.recs, recs...)
+	size := 0
 	for _, r := range recs {
-		pb.bytes += len(r.Value)
+		size += len(r.Value)
 	}
+	pb.bytes += size
 	if !inTurn {
 		return false
 	}
+	s.bufferedBytes += size
+	s.bufferedRecs += len(recs)
 	pb.fetched, pb.stalled = recs[len(recs)-1].Offset+1, false
 	if !pb.paused && s.overfull(pb) {
 		pb.paused = true
@@ -882,12 +887,14 @@ func (s *Source) cut(ctx context.Context) (datastream.Batch, bool, time.Duration
 	recs := pb.recs[:n:n]
 	pb.recs = pb.recs[n:]
 	pb.bytes -= size
+	s.bufferedBytes -= size
+	s.bufferedRecs -= n
 	if len(pb.recs) == 0 {
 		pb.recs = nil
 	} else {
 		pb.since = now
 	}
-	resume := pb.paused && !s.overfull(pb)
+	resume := pb.paused && s.drained(pb)
 	if s.cfg.Merge == MergeInTurn {
 		s.turns.passed(part)
 		pb.paused = pb.paused && !resume
