@@ -10,6 +10,12 @@ const (
 	MFFactorL2 = 0.05
 )
 
+// AdPredictorPriorVariance is adpredictor's prior variance of each weight
+// by default (ModelConfig.PriorVariance), chosen on the quickstart's click
+// log and on Adult (bench/RESULTS.md, "Defaults"): with β² = 1, a prior of
+// 1 let the first impressions of a key move its weight too far.
+const AdPredictorPriorVariance = 0.1
+
 // Defaults are the training settings a job of a model kind uses for what
 // its user leaves unset. They were chosen on data, recorded with the search
 // in bench/RESULTS.md ("Defaults"), so a model trained with default flags
@@ -29,14 +35,19 @@ type Defaults struct {
 }
 
 // KindDefaults returns the defaults of kind. Kinds without their own
-// (every kind but mf) train one epoch of FTRL (α = 0.1, β = 1) in file
-// order.
+// (every kind but mf and adpredictor) train one epoch of FTRL (α = 0.1,
+// β = 1) in file order, with no early stopping: on the quickstart's click
+// log and on Adult their second epoch did not do worse (bench/RESULTS.md).
 func KindDefaults(kind Kind) Defaults {
 	switch kind {
 	case KindMF:
 		o := optim.DefaultConfig(optim.Adam)
 		o.LearningRate = 0.01
 		return Defaults{Optimizer: o, Epochs: 30, Patience: 3, ShuffleBuffer: 1 << 18}
+	case KindAdPredictor:
+		// A second pass counts the same evidence twice and makes the
+		// posterior overconfident: validated, it keeps the best epoch.
+		return Defaults{Optimizer: optim.DefaultConfig(optim.FTRL), Epochs: 1, Patience: 1}
 	}
 	return Defaults{Optimizer: optim.DefaultConfig(optim.FTRL), Epochs: 1}
 }

@@ -78,7 +78,8 @@ type ModelConfig struct {
 	BiasL2, FactorL2 float64
 	Seed             uint64
 	// PriorVariance is the prior variance of each weight of the Bayesian
-	// models (default 1); NoiseVariance is the observation noise σ² of
+	// models (default 1 for bayes-linear, AdPredictorPriorVariance for
+	// adpredictor); NoiseVariance is the observation noise σ² of
 	// bayes-linear and β² of adpredictor (default 1).
 	PriorVariance, NoiseVariance float64
 }
@@ -95,6 +96,9 @@ func DefaultModelConfig(kind Kind) ModelConfig {
 	}
 	if kind == KindSoftmax {
 		c.Classes = 2
+	}
+	if kind == KindAdPredictor {
+		c.PriorVariance = AdPredictorPriorVariance
 	}
 	return c
 }

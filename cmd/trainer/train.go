@@ -107,7 +107,7 @@ func trainFlags(fs *flag.FlagSet) func() (*trainJob, error) {
 	negatives := fs.Int("negatives", 0, "mf implicit feedback: sampled negatives per example")
 	userField := fs.Int("user-field", 0, "mf: field number (spec order) of the user column")
 	itemField := fs.Int("item-field", 1, "mf: field number (spec order) of the item column")
-	prior := fs.Float64("prior-variance", 1, "bayes-linear and adpredictor: prior variance of each weight")
+	prior := fs.Float64("prior-variance", 1, "bayes-linear and adpredictor: prior variance of each weight (adpredictor's default: 0.1)")
 	noise := fs.Float64("noise-variance", 1, "bayes-linear: observation noise σ²; adpredictor: β²")
 	optName := fs.String("optimizer", "", fmt.Sprintf("optimizer: %v (default: adam for mf, ftrl otherwise)", optim.Names()))
 	var lr, alpha, beta optionalFloat
@@ -121,7 +121,7 @@ func trainFlags(fs *flag.FlagSet) func() (*trainJob, error) {
 	fs.IntVar(&j.shuffle, "shuffle-buffer", 0, "shuffle rows within windows of this many rows, anew each epoch (0: file order; trainer train's default for mf: 262144)")
 	seed := fs.Uint64("seed", 1, "seed of shuffles, initial values and sampling")
 	fs.Float64Var(&j.run.ClipNorm, "clip-norm", 0, "clip each step's gradient to this L2 norm (0: off)")
-	fs.IntVar(&j.run.Patience, "patience", 0, "early stopping: epochs without validation improvement, then keep the best epoch (0: off; trainer train's default for mf with a validation split: 3)")
+	fs.IntVar(&j.run.Patience, "patience", 0, "early stopping: epochs without validation improvement, then keep the best epoch (0: off; trainer train's default with a validation split: 3 for mf, 1 for adpredictor)")
 	metric := fs.String("metric", "", "validation metric: auc, logloss, rmse or accuracy (default by model)")
 	fs.StringVar(&j.output, "output", "", "save the model as models/<output>/<version>/ in the lake")
 	fs.StringVar(&j.warm, "warm-start", "", "start from a saved model: name (its latest version), name@version or name@alias (e.g. ctr@champion)")
@@ -167,7 +167,10 @@ func trainFlags(fs *flag.FlagSet) func() (*trainJob, error) {
 		}
 		j.model.Factors, j.model.Negatives = *factors, *negatives
 		j.model.UserField, j.model.ItemField = *userField, *itemField
-		j.model.PriorVariance, j.model.NoiseVariance = *prior, *noise
+		if j.set["prior-variance"] || j.model.Kind != train.KindAdPredictor {
+			j.model.PriorVariance = *prior
+		}
+		j.model.NoiseVariance = *noise
 		j.model.Hidden = nil
 		for _, h := range strings.Split(*hidden, ",") {
 			var w int
