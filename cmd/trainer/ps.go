@@ -246,13 +246,19 @@ func runPS(ctx context.Context, args []string, stdout io.Writer) error {
 		MaxMsgBytes: cl.maxMsg, ExpireEvery: *expireEvery, Logger: log}
 	var co *paramserver.Coordinator
 	var sco *paramserver.StreamCoordinator
+	var spub *streamPublisher
 	if coordinate && sf.topic != "" {
 		if len(cl.shardMap) != n {
 			return &usageError{fmt.Sprintf("--shards lists %d addresses, --shard says %d shards", len(cl.shardMap), n)}
 		}
-		if sco, err = newStreamCoordinator(ctx, sf, pf.ann.brokers, *workers, *lease, lk, *prefix, log); err != nil {
+		pub, err := newStreamPublisher(ctx, j, cj, &pf, sf, lk, log, stdout)
+		if err != nil {
 			return err
 		}
+		if sco, err = newStreamCoordinator(ctx, sf, pf.ann.brokers, *workers, *lease, lk, *prefix, pub, log); err != nil {
+			return err
+		}
+		spub = pub
 		scfg.StreamCoordinator = sco
 	} else if coordinate {
 		if scfg.Clocks, err = paramserver.NewClocks(cc); err != nil {
@@ -291,7 +297,7 @@ func runPS(ctx context.Context, args []string, stdout io.Writer) error {
 		g.Go(func() error { return runCoordinator(gctx, co, cl, log, stdout, cj) })
 	}
 	if sco != nil {
-		g.Go(func() error { return runStreamCoordinator(gctx, sco, cl, stdout) })
+		g.Go(func() error { return runStreamCoordinator(gctx, sco, cl, spub, stdout) })
 	}
 	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
 		return err

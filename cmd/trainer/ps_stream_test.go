@@ -18,8 +18,9 @@ func TestPSStreamFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"output", []string{"--output", "m"}, "--output is not supported with --topic"},
-		{"promote", []string{"--promote"}, "--promote is not supported with --topic"},
+		{"gate without promote", []string{"--min-auc", "0.6"}, "--min-auc applies with --promote"},
+		{"publish every", []string{"--output", "m", "--publish-every-checkpoints", "0"}, "want at least 1"},
+		{"epochs", []string{"--epochs", "2"}, "--epochs is not supported with --topic"},
 		{"checkpoint every", []string{"--checkpoint-every", "3"}, "--checkpoint-interval sets its checkpoints"},
 		{"sync", []string{"--consistency", "sync"}, "--consistency async"},
 		{"interval", []string{"--checkpoint-interval", "0s"}, "--checkpoint-interval 0s: must be positive"},

@@ -152,3 +152,43 @@ func PinnedRef(ref string) (string, int, error) {
 	}
 	return name, v, nil
 }
+
+// StreamShards is what the coordinator of a distributed stream job needs
+// to publish the shards' tables as versions (PublishShards).
+type StreamShards struct {
+	// Model and ModelConfig are the job's model, as the shards declare it.
+	Model       train.Model
+	ModelConfig train.ModelConfig
+	// Spec is the spec the workers featurize with.
+	Spec *feature.Spec
+	// Meta is the versions' metadata (inputs, optimizer, seed,
+	// hyperparameters); PublishShards sets Rows and Lineage.
+	Meta model.Metadata
+	// Publisher is the publish step, with the job's name as lineage Job.
+	Publisher *publish.Publisher
+}
+
+// PublishShards exports the tables the shards hold and publishes them
+// through s.Publisher with lineage lin (a checkpoint's offsets and
+// examples): the publish step of "trainer stream" — a version whose
+// lineage is not past the job's last is skipped, and the gate, promotion
+// and announcement are the Publisher's. The shards must not change while
+// it exports (a stream coordinator calls it with the workers stopped at
+// the checkpoint's barrier). It returns the version and whether it was
+// published.
+func PublishShards(ctx context.Context, ps *paramserver.Client, s *StreamShards, lin model.Lineage) (publish.Version, bool, error) {
+	if !s.Publisher.Behind(lin.Examples) {
+		return publish.Version{}, false, nil
+	}
+	tables, err := ExportShards(ctx, ps, s.Model)
+	if err != nil {
+		return publish.Version{}, false, fmt.Errorf("export the shards: %w", err)
+	}
+	meta := s.Meta
+	meta.Rows, meta.Lineage = lin.Examples, &lin
+	m, err := train.NewArtifact(s.ModelConfig, s.Spec, tables, meta)
+	if err != nil {
+		return publish.Version{}, false, fmt.Errorf("build version: %w", err)
+	}
+	return s.Publisher.Publish(ctx, m)
+}
