@@ -41,6 +41,8 @@ func TestPrequentialMatchesReferenceLoop(t *testing.T) {
 	c.BatchSize = 64
 	c.Prequential = &job.Prequential{Recent: 700, Window: 6 * time.Hour}
 	c.Output = "preq"
+	var logs bytes.Buffer
+	c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	out, err := job.Run(ctx, c)
 	if err != nil {
 		t.Fatal(err)
@@ -48,6 +50,16 @@ func TestPrequentialMatchesReferenceLoop(t *testing.T) {
 	got := out.Prequential
 	if got == nil {
 		t.Fatal("no prequential report")
+	}
+	// Each window is logged as it closes, during the epoch: the first day's
+	// windows before the epoch ends.
+	text := logs.String()
+	if n := strings.Count(text, `msg="prequential window"`); n != 12 {
+		t.Errorf("%d window log lines, want 12:\n%s", n, text)
+	}
+	if w, e := strings.Index(text, `msg="prequential window"`), strings.Index(text, `msg="epoch done"`); w < 0 || e < 0 || w > e ||
+		!strings.Contains(text, `msg="prequential done"`) {
+		t.Errorf("want window lines during the epoch and a final prequential line:\n%s", text)
 	}
 
 	// The reference: the same plan, records and mini-batches, scored
