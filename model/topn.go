@@ -46,8 +46,46 @@ type recommender struct {
 }
 
 type topNScratch struct {
-	scores []float64
-	heap   []int32
+	heap []ranked
+}
+
+// ranked is a catalogue item and its score.
+type ranked struct {
+	s float64
+	i int32
+}
+
+// worse reports whether a ranks below b: a lower score, or the same score
+// later in the catalogue (the batch's stable sort keeps catalogue order).
+func worse(a, b ranked) bool { return a.s < b.s || a.s == b.s && a.i > b.i }
+
+// siftUp and siftDown keep h a heap with its worst entry first.
+func siftUp(h []ranked, c int) {
+	for c > 0 {
+		p := (c - 1) / 2
+		if !worse(h[c], h[p]) {
+			return
+		}
+		h[c], h[p] = h[p], h[c]
+		c = p
+	}
+}
+
+func siftDown(h []ranked, i int) {
+	for {
+		l := 2*i + 1
+		if l >= len(h) {
+			return
+		}
+		if c := l + 1; c < len(h) && worse(h[c], h[l]) {
+			l = c
+		}
+		if !worse(h[l], h[i]) {
+			return
+		}
+		h[i], h[l] = h[l], h[i]
+		i = l
+	}
 }
 
 // SetCatalogue attaches c to an mf model: Save stores it with the version,
@@ -85,7 +123,7 @@ func (m *Model) SetCatalogue(c *Catalogue) error {
 	for u, v := range c.Users {
 		r.users[v] = int32(u)
 	}
-	r.pool.New = func() any { return &topNScratch{scores: make([]float64, len(c.Items))} }
+	r.pool.New = func() any { return new(topNScratch) }
 	m.catalogue, m.rec = c, r
 	return nil
 }
@@ -182,15 +220,23 @@ func (m *Model) TopN(user string, n int, dst *Recommendation) error {
 	}
 	s := r.pool.Get().(*topNScratch)
 	defer r.pool.Put(s)
-	scores := s.scores
 	// The same sums in the same order as mfKernel, so the scores are
 	// Score's: μ, then b_u, then b_i, then the factor products one by one.
 	base := float64(r.mu)
 	if pu != nil {
 		base += float64(pu[0])
 	}
-	for i := range scores {
-		qi := r.items[i*width : (i+1)*width]
+	// A min-heap of the best n so far, its worst on top, filled as the
+	// scores are computed; the user's items (ascending, like i) are
+	// skipped.
+	h := s.heap[:0]
+	next := 0
+	for i := range int32(len(r.cat.Items)) {
+		if next < len(seen) && seen[next] == i {
+			next++
+			continue
+		}
+		qi := r.items[int(i)*width : int(i+1)*width]
 		z := base + float64(qi[0])
 		if pu != nil {
 			for f := 1; f < width; f++ {
@@ -200,62 +246,25 @@ func (m *Model) TopN(user string, n int, dst *Recommendation) error {
 		if r.sigmoid {
 			z = sigmoid(z)
 		}
-		scores[i] = z
-	}
-	// A min-heap of the best n so far, its worst on top.
-	h := s.heap[:0]
-	worse := func(a, b int32) bool {
-		return scores[a] < scores[b] || scores[a] == scores[b] && a > b
-	}
-	down := func(h []int32, i int) {
-		for {
-			l := 2*i + 1
-			if l >= len(h) {
-				return
-			}
-			if c := l + 1; c < len(h) && worse(h[c], h[l]) {
-				l = c
-			}
-			if !worse(h[l], h[i]) {
-				return
-			}
-			h[i], h[l] = h[l], h[i]
-			i = l
-		}
-	}
-	next := 0 // position in seen, ascending like i
-	for i := range int32(len(scores)) {
-		if next < len(seen) && seen[next] == i {
-			next++
-			continue
-		}
+		e := ranked{z, i}
 		if len(h) < n {
-			h = append(h, i)
-			for c := len(h) - 1; c > 0; {
-				p := (c - 1) / 2
-				if !worse(h[c], h[p]) {
-					break
-				}
-				h[c], h[p] = h[p], h[c]
-				c = p
-			}
-			continue
-		}
-		if worse(h[0], i) {
-			h[0] = i
-			down(h, 0)
+			h = append(h, e)
+			siftUp(h, len(h)-1)
+		} else if worse(h[0], e) {
+			h[0] = e
+			siftDown(h, 0)
 		}
 	}
 	s.heap = h
 	// Pop the worst to the back: h ends up best first.
 	for end := len(h) - 1; end > 0; end-- {
 		h[0], h[end] = h[end], h[0]
-		down(h[:end], 0)
+		siftDown(h[:end], 0)
 	}
-	dst.Items = append(dst.Items[:0], h...)
-	dst.Scores = dst.Scores[:0]
-	for _, i := range h {
-		dst.Scores = append(dst.Scores, scores[i])
+	dst.Items, dst.Scores = dst.Items[:0], dst.Scores[:0]
+	for _, e := range h {
+		dst.Items = append(dst.Items, e.i)
+		dst.Scores = append(dst.Scores, e.s)
 	}
 	dst.KnownUser = known
 	return nil

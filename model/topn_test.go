@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -216,5 +217,41 @@ func TestCatalogueBuilderBounds(t *testing.T) {
 	if !slices.Equal(c.Items, []string{"b", "a"}) || !slices.Equal(c.Users, []string{"u", "v"}) ||
 		!slices.Equal(c.SeenBy(0), []int32{0, 1}) || !slices.Equal(c.SeenBy(1), []int32{1}) {
 		t.Errorf("catalogue %+v", c)
+	}
+}
+
+// TestTopNTiesKeepCatalogueOrder: items the model never trained all score
+// μ + b_u, so the top N is the catalogue order, less the user's items.
+func TestTopNTiesKeepCatalogueOrder(t *testing.T) {
+	m, rec := modeltest.RandomMF(t, modeltest.MFConfig{Users: 3, Items: 5, PerUser: 2, Factors: 2, Loss: model.LossSquared})
+	defer rec.Release()
+	b := model.NewCatalogueBuilder()
+	for i := range 300 {
+		if err := b.Add("u1", "x"+strconv.Itoa(i)); err != nil {
+			t.Fatal(err)
+		}
+		if i%3 == 0 {
+			if err := b.Add("u2", "x"+strconv.Itoa(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := m.SetCatalogue(b.Catalogue()); err != nil {
+		t.Fatal(err)
+	}
+	var r model.Recommendation
+	for _, n := range []int{1, 7, 150, 1000} {
+		if err := m.TopN("u2", n, &r); err != nil {
+			t.Fatal(err)
+		}
+		var want []int32
+		for i := int32(0); i < 300 && len(want) < n; i++ {
+			if i%3 != 0 {
+				want = append(want, i)
+			}
+		}
+		if !slices.Equal(r.Items, want) {
+			t.Fatalf("n %d: %v, want catalogue order %v", n, r.Items, want)
+		}
 	}
 }
