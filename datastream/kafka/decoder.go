@@ -250,7 +250,7 @@ func (d *Decoder) Decode(msg []byte) error {
 				return syntaxErr(p, "expected an object key")
 			}
 			d.keyBuf = d.keyBuf[:0]
-			key, end, ok := scanString(msg, p, &d.keyBuf)
+			key, end, ok, _ := scanString(msg, p, &d.keyBuf)
 			if !ok {
 				return syntaxErr(end, "malformed key")
 			}
@@ -412,13 +412,13 @@ func (d *Decoder) scalar(c *column, v *value, msg []byte, p int) (int, error) {
 		}
 		return end, c.number(v, msg[p:end], integer, p)
 	case ch == '"':
-		s, end, ok := scanString(msg, p, &d.buf)
+		s, end, ok, ascii := scanString(msg, p, &d.buf)
 		if !ok {
 			return end, syntaxErr(end, "malformed string")
 		}
 		switch c.kind {
 		case kString:
-			if !utf8.Valid(s) {
+			if !ascii && !utf8.Valid(s) {
 				return end, c.wrongType(p, "string is not valid UTF-8")
 			}
 			v.s = s

@@ -31,25 +31,29 @@ func skipWS(b []byte, p int) int {
 // scanString reads the string whose opening quote is at b[p]. It returns the
 // string's contents (a sub-slice of b if there were no escapes, otherwise
 // unescaped into *buf), and the position after the closing quote. ok is false
-// for malformed strings.
-func scanString(b []byte, p int, buf *[]byte) (s []byte, end int, ok bool) {
+// for malformed strings. ascii says the contents are ASCII, so valid UTF-8
+// without a further check (it is false for escaped strings, which may or
+// may not be).
+func scanString(b []byte, p int, buf *[]byte) (s []byte, end int, ok, ascii bool) {
 	p++ // opening quote
 	start := p
+	var high byte
 	for p < len(b) {
 		c := b[p]
+		high |= c
 		if c == '"' {
-			return b[start:p], p + 1, true
+			return b[start:p], p + 1, true, high < 0x80
 		}
 		if c == '\\' {
 			break
 		}
 		if c < 0x20 {
-			return nil, p, false
+			return nil, p, false, false
 		}
 		p++
 	}
 	if p >= len(b) {
-		return nil, p, false
+		return nil, p, false, false
 	}
 	out := append((*buf)[:len(*buf)], b[start:p]...)
 	first := len(*buf)
@@ -58,16 +62,16 @@ func scanString(b []byte, p int, buf *[]byte) (s []byte, end int, ok bool) {
 		switch {
 		case c == '"':
 			*buf = out
-			return out[first:], p + 1, true
+			return out[first:], p + 1, true, false
 		case c < 0x20:
-			return nil, p, false
+			return nil, p, false, false
 		case c != '\\':
 			out = append(out, c)
 			p++
 			continue
 		}
 		if p+1 >= len(b) {
-			return nil, p, false
+			return nil, p, false, false
 		}
 		switch b[p+1] {
 		case '"', '\\', '/':
@@ -85,7 +89,7 @@ func scanString(b []byte, p int, buf *[]byte) (s []byte, end int, ok bool) {
 		case 'u':
 			r, ok := hex4(b, p+2)
 			if !ok {
-				return nil, p, false
+				return nil, p, false, false
 			}
 			p += 6
 			if utf16.IsSurrogate(r) {
@@ -103,11 +107,11 @@ func scanString(b []byte, p int, buf *[]byte) (s []byte, end int, ok bool) {
 			out = utf8.AppendRune(out, r)
 			continue
 		default:
-			return nil, p, false
+			return nil, p, false, false
 		}
 		p += 2
 	}
-	return nil, p, false
+	return nil, p, false, false
 }
 
 func hex4(b []byte, p int) (rune, bool) {
@@ -257,7 +261,7 @@ func skipValue(b []byte, p, depth int, buf *[]byte) (int, bool) {
 	switch c := b[p]; {
 	case c == '"':
 		mark := len(*buf)
-		_, end, ok := scanString(b, p, buf)
+		_, end, ok, _ := scanString(b, p, buf)
 		*buf = (*buf)[:mark]
 		return end, ok
 	case c == '-' || (c >= '0' && c <= '9'):
@@ -289,7 +293,7 @@ func skipValue(b []byte, p, depth int, buf *[]byte) (int, bool) {
 					return p, false
 				}
 				mark := len(*buf)
-				_, p, ok = scanString(b, p, buf)
+				_, p, ok, _ = scanString(b, p, buf)
 				*buf = (*buf)[:mark]
 				if !ok {
 					return p, false
