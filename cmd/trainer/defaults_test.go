@@ -3,15 +3,18 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lakestream/lakestream/eval"
 	"github.com/lakestream/lakestream/internal/movielens"
 	"github.com/lakestream/lakestream/lake"
+	"github.com/lakestream/lakestream/train"
 )
 
 // TestMFDefaultsBeatBiasBaselineOnMovieLens trains mf with default flags on
@@ -151,5 +154,68 @@ func TestBinaryDefaults(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestKindDefaultsApply: every command that takes the job flags gets the
+// kind's optimizer and penalties, but only "trainer train" its epochs,
+// shuffle window and (validated) patience: a stream of mf is one pass,
+// and checkpoints keep file order and no early stopping. A flag given wins.
+func TestKindDefaultsApply(t *testing.T) {
+	spec := filepath.Join(t.TempDir(), "spec.yaml")
+	if err := os.WriteFile(spec, []byte(movielens.SpecYAML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	parse := func(args ...string) *trainJob {
+		t.Helper()
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		finish := trainFlags(fs)
+		if err := fs.Parse(append([]string{"--data", "ratings", "--spec", spec}, args...)); err != nil {
+			t.Fatal(err)
+		}
+		j, err := finish()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return j
+	}
+	type got struct {
+		opt                       string
+		epochs, shuffle, patience int
+		factorL2                  float64
+	}
+	state := func(j *trainJob) got {
+		return got{j.opt.Name, j.run.Epochs, j.shuffle, j.run.Patience, j.model.FactorL2}
+	}
+	mf := train.KindDefaults(train.KindMF)
+	stream := parse("--model", "mf")
+	if g, want := state(stream), (got{"adam", 1, 0, 0, train.MFFactorL2}); g != want {
+		t.Errorf("mf before trainer train's defaults: %+v, want %+v", g, want)
+	}
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		every time.Duration
+		want  got
+	}{
+		{"mf", []string{"--model", "mf"}, 0, got{"adam", mf.Epochs, mf.ShuffleBuffer, 0, train.MFFactorL2}},
+		{"mf validated", []string{"--model", "mf", "--validation-dt", "2026-01-02"}, 0, got{"adam", mf.Epochs, mf.ShuffleBuffer, mf.Patience, train.MFFactorL2}},
+		{"mf checkpointed", []string{"--model", "mf", "--validation-dt", "2026-01-02"}, time.Second, got{"adam", mf.Epochs, 0, 0, train.MFFactorL2}},
+		{"mf flags win", []string{"--model", "mf", "--validation-dt", "2026-01-02", "--epochs", "2", "--shuffle-buffer", "10", "--patience", "0", "--optimizer", "ftrl", "--factor-l2", "0"}, 0, got{"ftrl", 2, 10, 0, 0}},
+		{"fm", []string{"--model", "fm", "--validation-dt", "2026-01-02"}, 0, got{"ftrl", 1, 0, 0, 0}},
+		{"adpredictor validated", []string{"--model", "adpredictor", "--validation-dt", "2026-01-02"}, 0, got{"ftrl", 1, 0, 1, 0}},
+	} {
+		j := parse(tc.args...)
+		j.checkpointEvery = tc.every
+		j.applyTrainDefaults()
+		if g := state(j); g != tc.want {
+			t.Errorf("%s: %+v, want %+v", tc.name, g, tc.want)
+		}
+	}
+	if j := parse("--model", "adpredictor"); j.model.PriorVariance != train.AdPredictorPriorVariance {
+		t.Errorf("adpredictor prior variance %v, want %v", j.model.PriorVariance, train.AdPredictorPriorVariance)
+	}
+	if j := parse("--model", "bayes-linear"); j.model.PriorVariance != 1 {
+		t.Errorf("bayes-linear prior variance %v, want 1", j.model.PriorVariance)
 	}
 }

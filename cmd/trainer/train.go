@@ -116,7 +116,7 @@ func trainFlags(fs *flag.FlagSet) func() (*trainJob, error) {
 	fs.Var(&beta, "beta", "ftrl's β, ≥ 0 (default 1)")
 	l1 := fs.Float64("l1", 0, "L1 penalty, ≥ 0 (ftrl only)")
 	l2 := fs.Float64("l2", 0, "L2 penalty, ≥ 0")
-	fs.IntVar(&j.run.Epochs, "epochs", 0, "passes over the training data (default: 30 for mf, stopped early on the validation split when there is one; 1 otherwise)")
+	fs.IntVar(&j.run.Epochs, "epochs", 0, "passes over the training data (default 1; trainer train's default for mf: 30, stopped early on the validation split when there is one)")
 	fs.IntVar(&j.batchSize, "batch-size", train.DefaultBatchSize, "examples per mini-batch (one pull and push)")
 	fs.IntVar(&j.shuffle, "shuffle-buffer", 0, "shuffle rows within windows of this many rows, anew each epoch (0: file order; trainer train's default for mf: 262144)")
 	seed := fs.Uint64("seed", 1, "seed of shuffles, initial values and sampling")
@@ -157,7 +157,9 @@ func trainFlags(fs *flag.FlagSet) func() (*trainJob, error) {
 			return nil, &usageError{"--bias-l2 and --factor-l2 apply to --model mf only (use --l2)"}
 		}
 		if !j.set["epochs"] {
-			j.run.Epochs = defaults.Epochs
+			// One pass unless "trainer train" gives the kind's epochs
+			// (applyTrainDefaults): streams train in one pass.
+			j.run.Epochs = 1
 		}
 		if *optName == "" {
 			*optName = defaults.Optimizer.Name
@@ -337,19 +339,23 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) error {
 	return pf.report(stdout, j.output, out.Published)
 }
 
-// applyTrainDefaults gives "trainer train" the model kind's shuffle window
-// and, when the job has a validation split, its early-stopping patience,
-// unless the flags set them. Checkpointing needs file order and no early
+// applyTrainDefaults gives "trainer train" the model kind's epochs, shuffle
+// window and, when the job has a validation split, its early-stopping
+// patience, unless the flags set them (other commands keep one epoch in
+// file order). Checkpointing needs file order and no early
 // stopping, so with --checkpoint-every the job keeps both off; a
 // prequential run needs file (event-time) order and one epoch, so with
 // --prequential it keeps file order and trains one epoch unless --epochs
 // says otherwise (which the job then refuses).
 func (j *trainJob) applyTrainDefaults() {
 	d := train.KindDefaults(j.model.Kind)
-	if j.prequential != nil && !j.set["epochs"] {
-		j.run.Epochs = 1
+	if j.prequential != nil {
+		return
 	}
-	if j.checkpointEvery > 0 || j.prequential != nil {
+	if !j.set["epochs"] {
+		j.run.Epochs = d.Epochs
+	}
+	if j.checkpointEvery > 0 {
 		return
 	}
 	if !j.set["shuffle-buffer"] {
