@@ -97,7 +97,7 @@ func TestBinaryDefaults(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs the Adult table and trains 13 models per data set; run without -short (make test)")
 	}
-	data := os.Getenv("LAKESTREAM_DATA")
+	data := os.Getenv("LAKESTREAM_DATASETS")
 	if data == "" {
 		home, _ := os.UserHomeDir()
 		data = filepath.Join(home, ".cache", "lakestream", "data")

@@ -53,8 +53,8 @@ done
 "$LAKESTREAM_PYTHON" -c 'import pyarrow, sklearn, grpc, nbclient' \
   || { echo "cold-install-check: the Python environment lacks a package the tests import" >&2; exit 1; }
 
-[ -s "$LAKESTREAM_DATA/ml-100k/ml-100k.inter" ] && [ -f "$LAKESTREAM_DATA/lake/adult/dt=2026-01-03/_SUCCESS" ] \
-  || { echo "cold-install-check: deploy/local/datasets.sh left no MovieLens 100k or no Adult table in $LAKESTREAM_DATA" >&2; exit 1; }
+[ -s "$LAKESTREAM_DATASETS/ml-100k/ml-100k.inter" ] && [ -f "$LAKESTREAM_DATASETS/lake/adult/dt=2026-01-03/_SUCCESS" ] \
+  || { echo "cold-install-check: deploy/local/datasets.sh left no MovieLens 100k or no Adult table in $LAKESTREAM_DATASETS" >&2; exit 1; }
 
 # Both services answer from the fresh install (up.sh waited for health; ask once more).
 bin=$cache/bin/lakestream-healthcheck

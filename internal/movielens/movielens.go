@@ -37,10 +37,10 @@ type Rating struct {
 	Rating     float64
 }
 
-// Path returns the path of ml-100k.inter under $LAKESTREAM_DATA, or under
+// Path returns the path of ml-100k.inter under $LAKESTREAM_DATASETS, or under
 // ~/.cache/lakestream/data when that is not set.
 func Path() string {
-	dir := os.Getenv("LAKESTREAM_DATA")
+	dir := os.Getenv("LAKESTREAM_DATASETS")
 	if dir == "" {
 		home, _ := os.UserHomeDir()
 		dir = filepath.Join(home, ".cache", "lakestream", "data")
