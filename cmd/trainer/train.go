@@ -121,7 +121,7 @@ func trainFlags(fs *flag.FlagSet) func() (*trainJob, error) {
 	fs.IntVar(&j.shuffle, "shuffle-buffer", 0, "shuffle rows within windows of this many rows, anew each epoch (0: file order; trainer train's default for mf: 262144)")
 	seed := fs.Uint64("seed", 1, "seed of shuffles, initial values and sampling")
 	fs.Float64Var(&j.run.ClipNorm, "clip-norm", 0, "clip each step's gradient to this L2 norm (0: off)")
-	fs.IntVar(&j.run.Patience, "patience", 0, "early stopping: epochs without validation improvement, then keep the best epoch (0: off; trainer train's default with a validation split: 3 for mf, 1 for adpredictor)")
+	fs.IntVar(&j.run.Patience, "patience", 0, "early stopping: epochs without validation improvement, then keep the best epoch (0: off; trainer train's default with a validation split: 3 for mf, 1 for linear, bayes-linear and adpredictor)")
 	metric := fs.String("metric", "", "validation metric: auc, logloss, rmse or accuracy (default by model)")
 	fs.StringVar(&j.output, "output", "", "save the model as models/<output>/<version>/ in the lake")
 	fs.StringVar(&j.warm, "warm-start", "", "start from a saved model: name (its latest version), name@version or name@alias (e.g. ctr@champion)")

@@ -19,6 +19,14 @@
 # by the registries this machine reaches; Adult is the real binary
 # classification set of tabular categorical features the binary models are
 # measured on.
+#
+# Diabetes (Efron et al. 2004: 442 patients, 10 measurements, a real
+# disease-progression target) and digits (UCI optical digits: 1,797 8×8
+# images, 10 classes) as scikit-learn ships them in its package
+# (sklearn/datasets/data), read from the venv's scikit-learn (no download),
+# written as the lake tables data/lake/diabetes (label `progression`) and
+# data/lake/digits (pixels p00..p63, label `digit`) with Adult's 80/10/10
+# split: the real sets of linear and bayes-linear regression and softmax.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/common.sh"
@@ -80,6 +88,29 @@ for dt, keep in (("2026-01-01", lambda p: p >= 2), ("2026-01-02", lambda p: p ==
     os.makedirs(folder, exist_ok=True)
     pq.write_table(t.filter(pa.array([keep(p) for p in part])), os.path.join(folder, "part-0.parquet"), compression="snappy")
     open(os.path.join(folder, "_SUCCESS"), "w").close()
+PY
+fi
+if [ ! -f "$data/lake/diabetes/dt=2026-01-03/_SUCCESS" ] || [ ! -f "$data/lake/digits/dt=2026-01-03/_SUCCESS" ]; then
+  "$("$here/python.sh")" - "$data/lake" <<'PY' || die "cannot write the diabetes and digits lake tables from scikit-learn's data"
+import hashlib, os, sys
+import numpy as np, pyarrow as pa, pyarrow.parquet as pq, sklearn
+src = os.path.join(os.path.dirname(sklearn.__file__), "datasets", "data")
+def write(name, t):
+    part = [int.from_bytes(hashlib.sha256(b"%s%d" % (name.encode(), i)).digest()[:8], "little") % 10 for i in range(t.num_rows)]
+    for dt, keep in (("2026-01-01", lambda p: p >= 2), ("2026-01-02", lambda p: p == 1), ("2026-01-03", lambda p: p == 0)):
+        folder = os.path.join(sys.argv[1], name, "dt=" + dt)
+        os.makedirs(folder, exist_ok=True)
+        pq.write_table(t.filter(pa.array([keep(p) for p in part])), os.path.join(folder, "part-0.parquet"), compression="snappy")
+        open(os.path.join(folder, "_SUCCESS"), "w").close()
+x = np.loadtxt(os.path.join(src, "diabetes_data_raw.csv.gz"))
+cols = {c: pa.array(x[:, i]) for i, c in enumerate(["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"])}
+cols["sex"] = pa.array(x[:, 1].astype(np.int64).astype(str))
+cols["progression"] = pa.array(np.loadtxt(os.path.join(src, "diabetes_target.csv.gz")))
+write("diabetes", pa.table(cols))
+z = np.loadtxt(os.path.join(src, "digits.csv.gz"), delimiter=",")
+cols = {"p%02d" % i: pa.array(z[:, i]) for i in range(64)}
+cols["digit"] = pa.array(z[:, 64].astype(np.int64))
+write("digits", pa.table(cols))
 PY
 fi
 echo "$data"

@@ -105,9 +105,11 @@ func Run(ctx context.Context, c Config) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	if mc.Kind == train.KindMF && mc.Loss == train.LossSquared && c.WarmStart == "" {
+	if (mc.Kind == train.KindMF && mc.Loss == train.LossSquared || mc.Kind == train.KindLinear) && c.WarmStart == "" {
 		// Ratings start from their global mean μ (Koren et al. 2009), not
-		// 0: the biases and factors then learn deviations from it.
+		// 0: the biases and factors then learn deviations from it. So does
+		// linear regression's intercept: from 0, a pass of FTRL does not
+		// reach a label mean far from 0 (bench/RESULTS.md, "Defaults").
 		mean, err := MeanLabel(ctx, c.Spec, trainPlan)
 		if err != nil {
 			return nil, err
