@@ -66,6 +66,11 @@
 // fires, and Run returns a Summary with per-operator counts. Operators have
 // no batch mode.
 //
+// WindowFeatures computes the spec's windowed per-key aggregates (count,
+// sum, mean, distinct count, last value, ratio) over bucketed sliding
+// event-time windows, point-in-time correct (a row sees only its key's
+// events strictly before its event time), with its state in checkpoints.
+//
 // # Checkpoints
 //
 // With WithCheckpoints, a coordinator injects aligned barriers at the

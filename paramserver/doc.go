@@ -84,6 +84,15 @@
 // shard's instance id changes (it restarted empty), it restores every shard
 // from the last checkpoint and rewinds the splits to it.
 //
+// StreamCoordinator does the same for an unbounded Kafka job, exactly once:
+// workers with fixed indexes read fixed partitions and report their next
+// offsets; at every checkpoint barrier they stop at a batch boundary, every
+// shard snapshots, and the manifest (written last) holds every worker's
+// offsets and the example count. A worker restart, an expired lease, or a
+// lost or restarted shard rolls the whole job back: every shard restores
+// the last checkpoint and every worker seeks to the manifest's offsets. A
+// restarted coordinator resumes from the latest manifest in the lake.
+//
 // # Snapshots
 //
 // WriteSnapshot and ReadSnapshot store every table, with optimizer state and

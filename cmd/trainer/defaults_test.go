@@ -15,6 +15,7 @@ import (
 	"github.com/lakestream/lakestream/internal/movielens"
 	"github.com/lakestream/lakestream/lake"
 	"github.com/lakestream/lakestream/train"
+	"github.com/lakestream/lakestream/train/feature"
 )
 
 // TestMFDefaultsBeatBiasBaselineOnMovieLens trains mf with default flags on
@@ -211,6 +212,15 @@ func TestKindDefaultsApply(t *testing.T) {
 		if g := state(j); g != tc.want {
 			t.Errorf("%s: %+v, want %+v", tc.name, g, tc.want)
 		}
+	}
+	// Windows are computed over the rows in event-time order: a spec with
+	// windows keeps file order (the job would refuse a shuffle it was never
+	// asked for).
+	windowed := parse("--model", "mf")
+	windowed.spec.Windows = []feature.Window{{Name: "w"}}
+	windowed.applyTrainDefaults()
+	if windowed.shuffle != 0 || windowed.run.Epochs != mf.Epochs {
+		t.Errorf("mf with windows: shuffle %d, epochs %d; want 0, %d", windowed.shuffle, windowed.run.Epochs, mf.Epochs)
 	}
 	if j := parse("--model", "adpredictor"); j.model.PriorVariance != train.AdPredictorPriorVariance {
 		t.Errorf("adpredictor prior variance %v, want %v", j.model.PriorVariance, train.AdPredictorPriorVariance)

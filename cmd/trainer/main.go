@@ -34,7 +34,7 @@ var commands = []command{
 	{"predict", "score a lake table with a model version and write the scores to the lake as Parquet, partitioned like the input", runPredict},
 	{"eval", "evaluate a model (or champion vs challenger) on a held-out table: report.json and plots", runEval},
 	{"ps", "serve one parameter-server shard (--shard i/n); shard 0 can coordinate the job's workers", runPS},
-	{"worker", "join a distributed training job against the ps shards: the coordinator's Parquet splits, or with --topic the Kafka partitions its consumer group assigns", runWorker},
+	{"worker", "join a distributed training job against the ps shards: the coordinator's Parquet splits, with --topic the Kafka partitions its consumer group assigns (at-least-once), or with --topic --coordinator --worker-index fixed partitions of an exactly-once stream job", runWorker},
 	{"console", "serve the model registry and jobs as a web page and a REST API (read-only unless --allow-writes)", runConsole},
 	{"schedule", "scheduled retraining from a YAML file of jobs: serve | run JOB --interval ID | backfill JOB --from --to | status [JOB]", runSchedule},
 	{"scan", "print a Parquet table's schema, partitions, files and rows (--generate-sample DIR: no services needed)", runScan},

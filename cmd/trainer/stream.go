@@ -86,8 +86,6 @@ func runStream(ctx context.Context, args []string, stdout io.Writer) error {
 		return &usageError{"--output is required: the model name the stream publishes versions under"}
 	case j.run.Epochs != 1:
 		return &usageError{"--epochs: a stream is trained in one pass; drop --epochs"}
-	case j.parallel > 1:
-		return &usageError{"--parallel: trainer stream trains in one subtask, in the order its source merges the partitions; drop --parallel"}
 	case j.shuffle != 0:
 		return &usageError{"--shuffle-buffer is not supported by trainer stream (records train in partition order)"}
 	case j.run.Patience != 0:

@@ -346,7 +346,9 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) error {
 // stopping, so with --checkpoint-every the job keeps both off; a
 // prequential run needs file (event-time) order and one epoch, so with
 // --prequential it keeps file order and trains one epoch unless --epochs
-// says otherwise (which the job then refuses).
+// says otherwise (which the job then refuses). Windows in the spec are
+// computed over the rows in event-time order, so a spec with windows keeps
+// file order too.
 func (j *trainJob) applyTrainDefaults() {
 	d := train.KindDefaults(j.model.Kind)
 	if j.prequential != nil {
@@ -358,7 +360,7 @@ func (j *trainJob) applyTrainDefaults() {
 	if j.checkpointEvery > 0 {
 		return
 	}
-	if !j.set["shuffle-buffer"] {
+	if !j.set["shuffle-buffer"] && (j.spec == nil || len(j.spec.Windows) == 0) {
 		j.shuffle = d.ShuffleBuffer
 	}
 	if !j.set["patience"] && (j.valDT != "" || j.valHash != "") {

@@ -55,7 +55,7 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer) error {
 	finish := trainFlags(fs)
 	var cl clusterFlags
 	cl.register(fs)
-	coordAddr := fs.String("coordinator", "", "address of the coordinator (the ps running --coordinate), host:port (required)")
+	coordAddr := fs.String("coordinator", "", "address of the coordinator (the ps running --coordinate), host:port (required, except for a consumer-group stream worker: --topic --group)")
 	host, _ := os.Hostname()
 	name := fs.String("name", fmt.Sprintf("%s-%d", host, os.Getpid()), "this worker's unique name in the job")
 	heartbeat := fs.Duration("heartbeat", 2*time.Second, "how often to renew the lease while training (well under the coordinator's --lease)")
@@ -101,7 +101,7 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer) error {
 			return &usageError{"--worker-batch-size is for synchronous Parquet jobs; a stream worker trains in --batch-size mini-batches"}
 		}
 		if j.output != "" {
-			return &usageError{"--output: stream workers do not write a model version yet; name the consumer group with --group, or train and publish from one process with \"trainer stream --output\""}
+			return &usageError{"--output: workers do not write model versions; give --output to the coordinating shard (trainer ps --coordinate --topic --output), or train and publish from one process with \"trainer stream --output\""}
 		}
 		if j.run.Patience != 0 {
 			return &usageError{"--patience: a stream worker trains one pass over the topic and does not stop early; drop it"}

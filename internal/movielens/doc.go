@@ -1,6 +1,7 @@
 // Package movielens reads MovieLens 100k (GroupLens: 100,000 ratings 1–5 of
 // 1,682 movies by 943 users) as deploy/local/datasets.sh fetches it from a
-// package registry into ~/.cache/lakestream/data, and writes it to a lake
+// package registry into ~/.cache/lakestream/data ($LAKESTREAM_DATASETS
+// moves it), and writes it to a lake
 // as a ratings table, so the quality tests and the defaults benchmark train
 // and judge recommendation models on real ratings.
 //

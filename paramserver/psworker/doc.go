@@ -29,6 +29,13 @@
 // depend on RPC timing. A heartbeat goroutine, owned and stopped by Run,
 // renews the lease while a split trains.
 //
+// RunStream (StreamConfig) is the worker's half of the exactly-once stream
+// protocol (paramserver.StreamCoordinator): the worker reads fixed
+// partitions (StreamPartitions: p mod W = its index), reports its next
+// offsets at batch boundaries, stops at the coordinator's checkpoint
+// barriers until the shards' snapshot and the manifest are durable, and on
+// a rollback seeks its partitions back to the last manifest's offsets.
+//
 // The Coordinator and Clocks interfaces are what the worker calls;
 // *paramserver.CoordinatorClient and *paramserver.Client implement them over
 // gRPC, and the tests drive the real in-process paramserver.Coordinator and

@@ -12,4 +12,12 @@
 // to the parameter server's table declarations: the in-process store of Run,
 // the shards of "trainer ps" and the distributed workers all use it, so every
 // process of a job declares the same tables with the same initial values.
+//
+// Config.Prequential runs the job test-then-train in event-time order (the
+// evaluator trainer stream uses). An mf version is saved with its
+// catalogue (the items and each user's items), which online top N reads.
+// SaveShards assembles a distributed job's model from the shards' exports;
+// PublishShards does the same at an exactly-once stream job's checkpoints
+// and sends the version through the publish step (gate, promote,
+// announce).
 package job
