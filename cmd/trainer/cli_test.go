@@ -165,6 +165,7 @@ func TestTrainRefusesBadInputBeforeWork(t *testing.T) {
 		{[]string{"--promote", "--output", "m"}, "--validation-dt"},
 		{[]string{"--promote", "--output", "m", "--validation-dt", "2014-10-24", "--model", "linear"}, "not a binary model"},
 		{[]string{"--promote", "--output", "m", "--validation-dt", "2014-10-24", "--max-drop", "-1"}, "--max-drop"},
+		{[]string{"--model", "softmax"}, "needs a multiclass label"},
 	} {
 		start := time.Now()
 		out, code, err := runCLI(append(append([]string{}, base...), tc.args...)...)

@@ -143,6 +143,11 @@ func runStream(ctx context.Context, args []string, stdout io.Writer) error {
 		j.model.Classes = j.spec.NumClasses()
 	}
 	j.model.Seed = j.seed
+	// softmax's classes come from the spec's label: a binary one is refused
+	// for what it is (CheckSpec), not as "classes = 1" (NewModel).
+	if err := train.CheckSpec(j.model, j.spec); err != nil && j.model.Kind == train.KindSoftmax {
+		return &usageError{fmt.Sprintf("--model %s with --spec: %v", j.model.Kind, err)}
+	}
 	m, err := train.NewModel(j.model)
 	if err != nil {
 		return &usageError{err.Error()}

@@ -192,6 +192,11 @@ func (c *Config) Validate() error {
 		}
 	}
 	mc := c.modelConfig()
+	// softmax's classes come from the spec's label: a binary one is refused
+	// for what it is (CheckSpec), not as "classes = 1" (Validate).
+	if err := train.CheckSpec(mc, c.Spec); err != nil && mc.Kind == train.KindSoftmax {
+		return fmt.Errorf("--model %s with --spec: %w", mc.Kind, err)
+	}
 	if err := mc.Validate(); err != nil {
 		return err
 	}

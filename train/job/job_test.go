@@ -77,7 +77,7 @@ func TestConfigValidate(t *testing.T) {
 			c.Model, c.Train.Metric = train.DefaultModelConfig(train.KindAdPredictor), train.MetricLogLoss
 		}, ""},
 		{"rmse of a click model", func(c *job.Config) { c.Train.Metric = train.MetricRMSE }, "--metric"},
-		{"softmax on clicks", func(c *job.Config) { c.Model = train.DefaultModelConfig(train.KindSoftmax) }, "model softmax"},
+		{"softmax on clicks", func(c *job.Config) { c.Model = train.DefaultModelConfig(train.KindSoftmax) }, "needs a multiclass label"},
 		{"promote", func(c *job.Config) {
 			c.Output, c.ValidationDT, c.Promote = "m", "2026-11-04", &job.Promotion{Gate: model.Gate{Metric: "auc"}}
 		}, ""},
