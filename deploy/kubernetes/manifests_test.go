@@ -25,6 +25,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/yaml"
 
+	"github.com/lakestream/lakestream/datastream/kafka/kafkatest"
 	"github.com/lakestream/lakestream/train/feature"
 	"github.com/lakestream/lakestream/train/schedule"
 )
@@ -237,6 +238,16 @@ func loadBase(t *testing.T) *manifests {
 	return &m
 }
 
+// loadAll decodes the base and the objects the stream-distributed overlay
+// adds (its patch, which scales the base's stream trainer to 0, is not
+// applied: both stream jobs are checked).
+func loadAll(t *testing.T) *manifests {
+	t.Helper()
+	var m, patches manifests
+	load(t, "overlays/stream-distributed", &m, &patches)
+	return &m
+}
+
 // TestManifestsDecodeStrictly: the base and every overlay decode into the
 // k8s.io/api types with no unknown field, and every file is listed.
 func TestManifestsDecodeStrictly(t *testing.T) {
@@ -257,7 +268,7 @@ func TestManifestsDecodeStrictly(t *testing.T) {
 // the container port (flags address pods by DNS name and port number);
 // every ConfigMap and Secret a pod reads exists; pods run as non-root.
 func TestServicesMatchPods(t *testing.T) {
-	m := loadBase(t)
+	m := loadAll(t)
 	for _, svc := range m.services {
 		var sel []workload
 		for _, w := range m.workloads() {
@@ -341,9 +352,11 @@ func shardMap(t *testing.T, m *manifests, sts appsv1.StatefulSet) string {
 // shard map, its --shard is the pod index over its replica count, it
 // listens on its container port; every worker names the same map, and the
 // coordinator it names is shard 0 of a set that coordinates, whose
-// --workers quorum is the Job's parallelism.
+// --workers quorum is the Indexed Job's parallelism (bounded job) or the
+// replicas of the workers' StatefulSet (exactly-once stream job, whose
+// shards coordinate the workers' --topic asynchronously).
 func TestShardMapsAgree(t *testing.T) {
-	m := loadBase(t)
+	m := loadAll(t)
 	maps := map[string]appsv1.StatefulSet{} // shard map → its StatefulSet
 	for _, sts := range m.statefulSets {
 		c := sts.Spec.Template.Spec.Containers[0]
@@ -385,19 +398,47 @@ func TestShardMapsAgree(t *testing.T) {
 		}
 		psArgs := sts.Spec.Template.Spec.Containers[0].Args
 		consistency, _ := flagValue(psArgs, "consistency")
-		coord, hasCoord := flagValue(c.Args, "coordinator")
-		_, topic := flagValue(c.Args, "topic")
-		switch {
-		case topic:
-			if consistency != "async" || hasCoord {
-				t.Errorf("%s %s: a stream worker needs async shards and no coordinator (shards %s run %s)", w.kind, w.name, sts.Name, consistency)
-			}
-		case coord != strings.Split(shards, ",")[0]:
+		coord, _ := flagValue(c.Args, "coordinator")
+		topic, isStream := flagValue(c.Args, "topic")
+		if coord != strings.Split(shards, ",")[0] {
 			t.Errorf("%s %s: --coordinator=%s is not shard 0 (%s)", w.kind, w.name, coord, strings.Split(shards, ",")[0])
-		default:
-			if _, ok := flagValue(psArgs, "coordinate"); !ok {
-				t.Errorf("%s %s: its shards (%s) run no coordinator", w.kind, w.name, sts.Name)
+			continue
+		}
+		if _, ok := flagValue(psArgs, "coordinate"); !ok {
+			t.Errorf("%s %s: its shards (%s) run no coordinator", w.kind, w.name, sts.Name)
+		}
+		quorum, _ := flagValue(psArgs, "workers")
+		switch {
+		case isStream:
+			// The exactly-once stream job: the coordinator runs the
+			// same topic on async shards, and the workers are a
+			// StatefulSet whose pod index is --worker-index, so a
+			// restarted pod takes its index (its partitions) back.
+			psTopic, _ := flagValue(psArgs, "topic")
+			if consistency != "async" || psTopic != topic {
+				t.Errorf("%s %s: --topic=%s needs async shards coordinating that topic (shards %s: --consistency=%s --topic=%s)", w.kind, w.name, topic, sts.Name, consistency, psTopic)
 			}
+			var set *appsv1.StatefulSet
+			for i := range m.statefulSets {
+				if m.statefulSets[i].Name == w.name {
+					set = &m.statefulSets[i]
+				}
+			}
+			if set == nil {
+				t.Errorf("%s %s: exactly-once stream workers must be a StatefulSet (stable --worker-index)", w.kind, w.name)
+				continue
+			}
+			if quorum != fmt.Sprint(*set.Spec.Replicas) {
+				t.Errorf("StatefulSet %s runs %d workers; the coordinator waits for --workers=%s", set.Name, *set.Spec.Replicas, quorum)
+			}
+			if idx, _ := flagValue(c.Args, "worker-index"); idx != "$(WORKER_INDEX)" || len(c.Env) == 0 || c.Env[0].Name != "WORKER_INDEX" ||
+				c.Env[0].ValueFrom == nil || c.Env[0].ValueFrom.FieldRef == nil || c.Env[0].ValueFrom.FieldRef.FieldPath != "metadata.labels['apps.kubernetes.io/pod-index']" {
+				t.Errorf("StatefulSet %s: --worker-index=%s does not come from the pod-index label", set.Name, idx)
+			}
+			if name, _ := flagValue(c.Args, "name"); !strings.Contains(name, "$(WORKER_INDEX)") {
+				t.Errorf("StatefulSet %s: --name=%s is not unique per index", set.Name, name)
+			}
+		default:
 			var job *batchv1.Job
 			for i := range m.jobs {
 				if m.jobs[i].Name == w.name {
@@ -408,7 +449,6 @@ func TestShardMapsAgree(t *testing.T) {
 				t.Errorf("%s %s: bounded workers must be an Indexed Job", w.kind, w.name)
 				continue
 			}
-			quorum, _ := flagValue(psArgs, "workers")
 			if quorum != fmt.Sprint(*job.Spec.Parallelism) || *job.Spec.Parallelism != *job.Spec.Completions {
 				t.Errorf("Job %s runs %d workers (%d completions); the coordinator waits for --workers=%s", job.Name, *job.Spec.Parallelism, *job.Spec.Completions, quorum)
 			}
@@ -466,7 +506,7 @@ func TestPredictor(t *testing.T) {
 // loads; job.yaml's keys are checked as flags by
 // TestProbesReachRealEndpoints, which starts shards with them.
 func TestJobConfig(t *testing.T) {
-	m := loadBase(t)
+	m := loadAll(t)
 	etc := t.TempDir()
 	writeConfigMaps(t, m, etc)
 	for _, cm := range m.configMaps {
@@ -509,9 +549,15 @@ func freePort(t *testing.T) int {
 // cleanup.
 func start(t *testing.T, bin string, c corev1.Container, env []string, etc string) map[int32]int {
 	t.Helper()
+	return startWith(t, bin, c.Args, env, etc)
+}
+
+// startWith is start with the container's args given (some rewritten).
+func startWith(t *testing.T, bin string, cargs []string, env []string, etc string) map[int32]int {
+	t.Helper()
 	ports := map[int32]int{}
 	var args []string
-	for _, a := range c.Args {
+	for _, a := range cargs {
 		for _, f := range []string{"listen", "metrics-listen"} {
 			if v, ok := strings.CutPrefix(a, "--"+f+"="); ok {
 				p := freePort(t)
@@ -542,15 +588,19 @@ func start(t *testing.T, bin string, c corev1.Container, env []string, etc strin
 }
 
 // TestProbesReachRealEndpoints starts the real trainer ps (shard 0 of every
-// shard StatefulSet, with the job ConfigMap's files) and predictor with the manifests' arguments on
-// free loopback ports, and checks that what each probe targets answers: a
-// TCP connection on the shard's port, gRPC health (NOT_SERVING until a
-// model exists, but an answer) and /metrics on the predictor's ports.
+// shard StatefulSet, with the job ConfigMap's files), predictor, trainer
+// schedule serve and trainer stream with the manifests' arguments on free
+// loopback ports (the stream jobs on a fresh topic of the real Kafka), and
+// checks that what each probe targets answers: a TCP connection on the
+// shard's port, gRPC health (NOT_SERVING until a model exists, but an
+// answer) and /metrics on the predictor's ports, every HTTP probe of the
+// scheduler and the stream trainer. Stream workers serve nothing (no
+// probe): their flags are parsed by trainer worker.
 func TestProbesReachRealEndpoints(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the trainer and predictor binaries")
 	}
-	m := loadBase(t)
+	m := loadAll(t)
 	dir := t.TempDir()
 	// The ConfigMaps the pods mount under /etc/lakestream, with that
 	// folder moved to etc.
@@ -568,10 +618,39 @@ func TestProbesReachRealEndpoints(t *testing.T) {
 	if out, err := exec.Command(trainer, "quickstart", "--lake", lakeDir, "--rows", "20000", "--epochs", "1", "--hash-bits", "12").CombinedOutput(); err != nil {
 		t.Fatalf("trainer quickstart: %v\n%s", err, out)
 	}
+	// The stream jobs' topic (the manifests' --topic=clicks) is a fresh
+	// 4-partition topic of the real Kafka with its dead-letter topic.
+	var streamEnv []string
+	var topic string
+	streamArgs := func(args []string) []string {
+		if topic == "" {
+			brokers := kafkatest.Brokers(t)
+			topic = kafkatest.Topic(t, brokers, 4, nil)
+			createTopic(t, brokers, topic+".dead-letters")
+			streamEnv = []string{"LAKESTREAM_LAKE=" + lakeDir, "LAKESTREAM_KAFKA_BROKERS=" + strings.Join(brokers, ",")}
+		}
+		out := slices.Clone(args)
+		for i, a := range out {
+			if strings.HasPrefix(a, "--topic=") {
+				out[i] = "--topic=" + topic
+			}
+		}
+		return out
+	}
 	deadline := time.Now().Add(time.Minute)
 	for _, sts := range m.statefulSets {
 		c := sts.Spec.Template.Spec.Containers[0]
-		ports := start(t, trainer, c, env, etc)
+		if c.Args[0] != "ps" {
+			// Workers serve nothing and have no probe; their flags
+			// must still be the binary's.
+			checkFlags(t, trainer, "StatefulSet "+sts.Name, c.Args)
+			continue
+		}
+		args, penv := c.Args, env
+		if _, ok := flagValue(c.Args, "topic"); ok {
+			args, penv = streamArgs(args), streamEnv
+		}
+		ports := startWith(t, trainer, args, penv, etc)
 		p := c.ReadinessProbe.TCPSocket.Port
 		addr := fmt.Sprintf("127.0.0.1:%d", ports[resolvePort(t, "ps readiness", sts.Spec.Template.Spec, p).ContainerPort])
 		for {
@@ -623,27 +702,80 @@ func TestProbesReachRealEndpoints(t *testing.T) {
 		}
 	}
 	for _, d := range m.deployments {
-		if d.Name != "scheduler" {
+		if d.Name != "scheduler" && d.Name != "stream-trainer" {
 			continue
 		}
 		c := d.Spec.Template.Spec.Containers[0]
-		ports := start(t, trainer, c, env, etc)
-		p := resolvePort(t, "scheduler liveness", d.Spec.Template.Spec, c.LivenessProbe.HTTPGet.Port).ContainerPort
-		url := fmt.Sprintf("http://127.0.0.1:%d%s", ports[p], c.LivenessProbe.HTTPGet.Path)
-		for {
-			resp, err := http.Get(url)
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK {
-					t.Errorf("scheduler liveness %s: %s", url, resp.Status)
-				}
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("scheduler liveness %s: %v", url, err)
-			}
-			time.Sleep(100 * time.Millisecond)
+		args, penv := c.Args, env
+		if d.Name == "stream-trainer" {
+			args, penv = streamArgs(args), streamEnv
 		}
+		ports := startWith(t, trainer, args, penv, etc)
+		probes := map[string]*corev1.Probe{"liveness": c.LivenessProbe, "readiness": c.ReadinessProbe, "startup": c.StartupProbe}
+		for _, kind := range []string{"liveness", "readiness", "startup"} {
+			pr := probes[kind]
+			if pr == nil {
+				if kind == "liveness" {
+					t.Errorf("Deployment %s has no liveness probe", d.Name)
+				}
+				continue
+			}
+			if pr.HTTPGet == nil {
+				t.Errorf("Deployment %s: %s probe is not an HTTP GET", d.Name, kind)
+				continue
+			}
+			p := resolvePort(t, d.Name+" "+kind, d.Spec.Template.Spec, pr.HTTPGet.Port).ContainerPort
+			url := fmt.Sprintf("http://127.0.0.1:%d%s", ports[p], pr.HTTPGet.Path)
+			for {
+				resp, err := http.Get(url)
+				if err == nil {
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusOK {
+						t.Errorf("Deployment %s %s %s: %s", d.Name, kind, url, resp.Status)
+					}
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("Deployment %s %s %s: %v", d.Name, kind, url, err)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+	}
+}
+
+// createTopic creates a one-partition topic and deletes it at cleanup.
+func createTopic(t *testing.T, brokers []string, name string) {
+	t.Helper()
+	adm := kafkatest.Admin(t, brokers)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	resp, err := adm.CreateTopic(ctx, 1, 1, nil, name)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil {
+		t.Fatalf("create topic %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, _ = adm.DeleteTopics(ctx, name)
+	})
+}
+
+// checkFlags runs the binary's subcommand with args and -h last: every
+// flag before it is parsed, so an unknown one fails instead of printing
+// the usage.
+func checkFlags(t *testing.T, bin, what string, args []string) {
+	t.Helper()
+	var a []string
+	for _, v := range args {
+		a = append(a, strings.ReplaceAll(v, "$(WORKER_INDEX)", "0"))
+	}
+	out, _ := exec.Command(bin, append(a, "-h")...).CombinedOutput()
+	if !bytes.HasPrefix(out, []byte("Usage: trainer "+args[0])) {
+		t.Errorf("%s: trainer %v: %s", what, args, out)
 	}
 }
 
