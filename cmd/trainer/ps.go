@@ -95,6 +95,37 @@ func (c *clusterFlags) clientConfig() (paramserver.ClientConfig, error) {
 	return cfg, nil
 }
 
+// dial connects to every shard of --shards, waiting up to 2 minutes for
+// them to come up (pods of one job start in any order).
+func (c *clusterFlags) dial(ctx context.Context) (*paramserver.Client, error) {
+	ccfg, err := c.clientConfig()
+	if err != nil {
+		return nil, err
+	}
+	dctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	return paramserver.Dial(dctx, ccfg)
+}
+
+// dialAsync is dial for stream workers, which train asynchronously: shards
+// of another consistency are refused.
+func (c *clusterFlags) dialAsync(ctx context.Context) (*paramserver.Client, error) {
+	ps, err := c.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	mode, err := shardsConsistency(ctx, ps)
+	if err == nil && mode != paramserver.Async {
+		err = &usageError{fmt.Sprintf("--topic trains asynchronously, but the shards' consistency is %s: start them with "+
+			"\"trainer ps --consistency async\". Per-step barriers (sync, ssp) would let a worker whose partitions are quiet stop the others", mode)}
+	}
+	if err != nil {
+		ps.Close()
+		return nil, err
+	}
+	return ps, nil
+}
+
 // parseShard parses "i/n".
 func parseShard(s string) (int, int, error) {
 	a, b, ok := strings.Cut(s, "/")
@@ -310,13 +341,7 @@ func runPS(ctx context.Context, args []string, stdout io.Writer) error {
 // when cj has an --output. The shard keeps serving afterwards so the trained
 // tables can be read.
 func runCoordinator(ctx context.Context, co *paramserver.Coordinator, cl clusterFlags, log *slog.Logger, stdout io.Writer, cj *coordinatorJob) error {
-	ccfg, err := cl.clientConfig()
-	if err != nil {
-		return err
-	}
-	dctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	client, err := paramserver.Dial(dctx, ccfg)
-	cancel()
+	client, err := cl.dial(ctx)
 	if err != nil {
 		return fmt.Errorf("coordinator: %w", err)
 	}

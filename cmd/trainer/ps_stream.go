@@ -110,13 +110,7 @@ func topicPartitions(ctx context.Context, brokers, topic string) (int, error) {
 // runStreamCoordinator connects the stream coordinator to every shard and
 // drives it until ctx is done.
 func runStreamCoordinator(ctx context.Context, co *paramserver.StreamCoordinator, cl clusterFlags, pub *streamPublisher, stdout io.Writer) error {
-	ccfg, err := cl.clientConfig()
-	if err != nil {
-		return err
-	}
-	dctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	client, err := paramserver.Dial(dctx, ccfg)
-	cancel()
+	client, err := cl.dial(ctx)
 	if err != nil {
 		return fmt.Errorf("coordinator: %w", err)
 	}

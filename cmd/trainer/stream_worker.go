@@ -23,7 +23,6 @@ import (
 	"github.com/lakestream/lakestream/datastream/kafka"
 	"github.com/lakestream/lakestream/internal/cliconfig"
 	"github.com/lakestream/lakestream/internal/kafkaretry"
-	"github.com/lakestream/lakestream/paramserver"
 	"github.com/lakestream/lakestream/train"
 	"github.com/lakestream/lakestream/train/feature"
 )
@@ -137,25 +136,12 @@ func runStreamWorker(ctx context.Context, j *trainJob, cl clusterFlags, sf strea
 	if err != nil {
 		return err
 	}
-	ccfg, err := cl.clientConfig()
-	if err != nil {
-		return err
-	}
-	dctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	ps, err := paramserver.Dial(dctx, ccfg)
-	cancel()
+	ps, err := cl.dialAsync(ctx)
 	if err != nil {
 		return err
 	}
 	defer ps.Close()
-	mode, err := shardsConsistency(ctx, ps)
-	if err != nil {
-		return err
-	}
-	if mode != paramserver.Async {
-		return &usageError{fmt.Sprintf("--topic trains asynchronously, but the shards' consistency is %s: start them with "+
-			"\"trainer ps --consistency async\". Per-step barriers (sync, ssp) would let a worker whose partitions are quiet stop the others", mode)}
-	}
+
 	if err := w.checkTopics(ctx, brokers); err != nil {
 		return err
 	}

@@ -39,24 +39,12 @@ func runExactlyOnceWorker(ctx context.Context, args []string, j *trainJob, cl cl
 	if err != nil {
 		return err
 	}
-	ccfg, err := cl.clientConfig()
-	if err != nil {
-		return err
-	}
-	dctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	ps, err := paramserver.Dial(dctx, ccfg)
-	cancel()
+	ps, err := cl.dialAsync(ctx)
 	if err != nil {
 		return err
 	}
 	defer ps.Close()
-	mode, err := shardsConsistency(ctx, ps)
-	if err != nil {
-		return err
-	}
-	if mode != paramserver.Async {
-		return &usageError{fmt.Sprintf("--topic trains asynchronously, but the shards' consistency is %s: start them with \"trainer ps --consistency async\"", mode)}
-	}
+
 	if err := w.checkTopics(ctx, brokers); err != nil {
 		return err
 	}
@@ -80,6 +68,10 @@ func runExactlyOnceWorker(ctx context.Context, args []string, j *trainJob, cl cl
 	sink := train.NewSink(train.NewStepper(model, ps, j.run.ClipNorm), fz, j.batchSize)
 	task := streamtask.New(scfg, sink)
 	defer task.Close(context.WithoutCancel(ctx))
+	ccfg, err := cl.clientConfig()
+	if err != nil {
+		return err
+	}
 	coord, err := paramserver.DialStreamCoordinator(coordAddr, ccfg)
 	if err != nil {
 		return err

@@ -134,14 +134,7 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	w.plan, w.splits, w.model = plan, plan.Splits(), model
-	ccfg, err := cl.clientConfig()
-	if err != nil {
-		return err
-	}
-	dctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	w.ps, err = paramserver.Dial(dctx, ccfg)
-	cancel()
-	if err != nil {
+	if w.ps, err = cl.dial(ctx); err != nil {
 		return err
 	}
 	defer w.ps.Close()
@@ -150,6 +143,10 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	w.async = mode == paramserver.Async
+	ccfg, err := cl.clientConfig()
+	if err != nil {
+		return err
+	}
 	coord, err := paramserver.DialCoordinator(*coordAddr, ccfg)
 	if err != nil {
 		return err
