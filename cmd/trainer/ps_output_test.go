@@ -159,16 +159,21 @@ func TestDistributedSavesModel(t *testing.T) {
 var epochLine = regexp.MustCompile(`epoch ([0-9]+) validation: auc ([0-9.]+)  logloss ([0-9.]+)`)
 
 // TestDistributedPatience: --patience on the coordinator. FM (k = 8) for up
-// to 4 epochs with --metric logloss --patience 1: the coordinator validates
+// to 6 epochs with --metric logloss --patience 1: the coordinator validates
 // every epoch, stops at the first epoch whose log loss does not improve,
 // restores the best epoch's checkpoint on every shard and saves that. The
 // version records the best epoch, its metrics and rows; the workers' last
 // validation and trainer eval agree with the best epoch's figures. With
-// seed 7 the log loss was 0.37629, 0.36572, 0.36593: a stop after epoch 3
-// and a restore of epoch 2, which the test requires (sync runs repeat the
-// same figures to float rounding, far below that 2e-4 step).
+// seed 7 the log loss was 0.37629, 0.36572, 0.36593 on a quiet machine: a
+// stop after epoch 3 and a restore of epoch 2. Under load one run gave
+// 0.37629, 0.36572, 0.36522, 0.37271 (a stop after epoch 4, restoring 3):
+// a shard sums a step's pushes in arrival order, and FTRL's L1 threshold
+// can turn that float rounding into a different weight, so the third
+// epoch is not reproducible to its 2e-4 margin. So the job may run up to 6
+// epochs and the test requires an early stop before the last with a best
+// epoch before the stop, whichever epochs those are.
 func TestDistributedPatience(t *testing.T) {
-	c := newCluster(t, "fm", "--epochs", "4", "--metric", "logloss", "--patience", "1")
+	c := newCluster(t, "fm", "--epochs", "6", "--metric", "logloss", "--patience", "1")
 	addrs := c.startShards(2, paramserver.Sync, "--output", "distfm")
 	var ws []*proc
 	for i := range 3 {
@@ -209,8 +214,8 @@ func TestDistributedPatience(t *testing.T) {
 		_, stopped = es.Observe(i, &train.Metrics{AUC: auc, LogLoss: ll})
 	}
 	best := es.BestEpoch()
-	if !stopped || len(lines) >= 4 || best == len(lines)-1 {
-		t.Fatalf("log losses %v: want an early stop before epoch 4 with a best epoch before the last (the restore)", lls)
+	if !stopped || len(lines) >= 6 || best == len(lines)-1 {
+		t.Fatalf("log losses %v: want an early stop before epoch 6 with a best epoch before the last (the restore)", lls)
 	}
 	if want := fmt.Sprintf("early stopping after epoch %d: the best is epoch %d", len(lines), best+1); !strings.Contains(out, want) {
 		t.Errorf("coordinator output lacks %q", want)

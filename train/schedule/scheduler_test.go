@@ -143,10 +143,13 @@ func newScheduler(t *testing.T, store lake.Store, clock Clock, p Pipeline, owner
 	return s
 }
 
-// eventually polls cond for up to 10 s of real time.
+// eventually polls cond for up to 2 minutes of real time. The schedulers
+// run on a fake clock, so real time only bounds a hang: 10 s was too short
+// for 20 intervals against MinIO while the machine built and ran other
+// packages (the condition returns as soon as it holds).
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
