@@ -134,10 +134,13 @@ func TestTrainerStreamServes(t *testing.T) {
 	// --max-drop 0.05: the AUC of consecutive versions on ~25,000-example
 	// windows moves by a few 0.001 either way; this test is about serving
 	// successive versions (the gate's refusals are TestTrainerStreamPublishes').
+	// --idle-exit 30s ends the job once the producer stopped; 3 s was
+	// shorter than a produce call could stall on a machine running two
+	// suites at once, and the job stopped after four versions.
 	tr := c.start("stream", "stream", "--lake", lakeURI, "--schema", schemaFile, "--spec", c.spec,
 		"--model", "logistic", "--seed", "7", "--topic", s.topic, "--brokers", strings.Join(brokers, ","),
 		"--dead-letter-topic", s.dlq, "--output", "ctr", "--publish-every", "1s", "--min-auc", "0.55",
-		"--max-drop", "0.05", "--idle-exit", "3s", "--model-topic", modelTopic)
+		"--max-drop", "0.05", "--idle-exit", "30s", "--model-topic", modelTopic)
 
 	// The predictor starts once there is a champion to serve.
 	ctx := context.Background()
