@@ -5,8 +5,10 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	pb "github.com/lakestream/lakestream/api/paramserver"
@@ -60,9 +62,20 @@ type Client struct {
 	conns   []*grpc.ClientConn
 	stubs   []pb.ParamServerClient
 	widths  map[string]int
-	scratch sync.Pool // *fanout
-	multi   sync.Pool // *tableFanout
+	scratch sync.Pool    // *fanout
+	multi   sync.Pool    // *tableFanout
+	gen     atomic.Int64 // the generation pushes carry (SetGeneration)
 }
+
+// SetGeneration sets the generation that every later push, push-pull and
+// exchange carries (0 until it is set: jobs without a coordinator never set
+// it). A worker sets it when its coordinator runs it in a new generation,
+// before it pushes there; a shard refuses pushes below its fence with
+// ErrFenced (see Local.Fence).
+func (c *Client) SetGeneration(gen int64) { c.gen.Store(gen) }
+
+// Generation returns the generation pushes carry.
+func (c *Client) Generation() int64 { return c.gen.Load() }
 
 // Dial connects to every shard and checks that each serves the shard the map
 // says, with the same tables. It fails when a shard is unreachable within
@@ -191,6 +204,9 @@ func fromStatus(err error) error {
 		if strings.Contains(msg, ErrWorkerExpired.Error()) {
 			return fmt.Errorf("%w (%s)", ErrWorkerExpired, msg)
 		}
+		if strings.Contains(msg, ErrFenced.Error()) {
+			return fmt.Errorf("%w (%s)", ErrFenced, msg)
+		}
 	case codes.DataLoss:
 		return fmt.Errorf("%w (%s)", ErrBadSnapshot, msg)
 	case codes.InvalidArgument:
@@ -315,7 +331,7 @@ func (c *Client) pushShard(ctx context.Context, s int, table string, w int, keys
 	for lo := 0; lo < len(keys); lo += step {
 		hi := min(lo+step, len(keys))
 		cctx, cancel := c.callCtx(ctx)
-		_, err := c.stubs[s].Push(cctx, &pb.PushRequest{Table: table, Keys: keyBytes(keys[lo:hi]), Grads: floatBytes(grads[lo*w : hi*w])})
+		_, err := c.stubs[s].Push(cctx, &pb.PushRequest{Table: table, Keys: keyBytes(keys[lo:hi]), Grads: floatBytes(grads[lo*w : hi*w]), Generation: c.gen.Load()})
 		cancel()
 		if err != nil {
 			return c.shardErr(s, "push", table, err)
@@ -412,7 +428,7 @@ func (c *Client) PushPull(ctx context.Context, table string, pushKeys []uint64, 
 			return c.pullShard(ctx, s, table, w, lk, out, false)
 		}
 		cctx, cancel := c.callCtx(ctx)
-		resp, err := c.stubs[s].PushPull(cctx, &pb.PushPullRequest{Table: table, PushKeys: keyBytes(pk), Grads: floatBytes(g), PullKeys: keyBytes(lk)})
+		resp, err := c.stubs[s].PushPull(cctx, &pb.PushPullRequest{Table: table, PushKeys: keyBytes(pk), Grads: floatBytes(g), PullKeys: keyBytes(lk), Generation: c.gen.Load()})
 		cancel()
 		if err != nil {
 			return c.shardErr(s, "push-pull", table, err)
@@ -707,7 +723,7 @@ func (c *Client) exchangeOnce(ctx context.Context, s int, tf *tableFanout) error
 	if np+nl == 0 {
 		return nil
 	}
-	req.Pushes, req.Pulls = tf.pushes[s][:np], tf.pulls[s][:nl]
+	req.Pushes, req.Pulls, req.Generation = tf.pushes[s][:np], tf.pulls[s][:nl], c.gen.Load()
 	// Drop the references to the caller's memory once the call is done.
 	defer func() {
 		for _, sec := range req.Pushes {
@@ -832,6 +848,29 @@ func (c *Client) Restore(ctx context.Context, name string) error {
 		}
 		return nil
 	})
+}
+
+// Fence raises every shard's push fence to gen (Local.Fence) and returns
+// the highest fence of the shards after the call (above gen when a shard
+// was fenced higher before, e.g. by a coordinator that restarted since):
+// once it returns, every shard refuses pushes of earlier generations and
+// none is being applied. Coordinators call it before a restore.
+func (c *Client) Fence(ctx context.Context, gen int64) (int64, error) {
+	fences := make([]int64, len(c.stubs))
+	err := eachShard(len(c.stubs), func(s int) error {
+		cctx, cancel := c.callCtx(ctx)
+		defer cancel()
+		resp, err := c.stubs[s].Fence(cctx, &pb.FenceRequest{Generation: gen})
+		if err != nil {
+			return c.shardErr(s, "fence", "", err)
+		}
+		fences[s] = resp.Generation
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return slices.Max(fences), nil
 }
 
 // Info returns the description each shard gives of itself.

@@ -15,12 +15,15 @@ import (
 )
 
 // Checkpointer is what the coordinator needs from the shards: every shard
-// snapshots or restores the named checkpoint, and reports an instance id
-// that changes when its process restarts (and so lost its tables). *Client
-// implements it.
+// snapshots or restores the named checkpoint, raises its push fence (the
+// lowest generation whose pushes it applies, see Local.Fence; Fence returns
+// the highest fence of the shards after the call), and reports an instance
+// id that changes when its process restarts (and so lost its tables).
+// *Client implements it.
 type Checkpointer interface {
 	Snapshot(ctx context.Context, name string) ([]string, error)
 	Restore(ctx context.Context, name string) error
+	Fence(ctx context.Context, gen int64) (int64, error)
 	Instances(ctx context.Context) ([]uint64, error)
 }
 
@@ -538,6 +541,18 @@ func (co *Coordinator) checkpoint(ctx context.Context, shards Checkpointer) erro
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	co.mu.Lock()
+	first := co.last == nil
+	gen := co.gen
+	co.mu.Unlock()
+	if first {
+		// Shards that outlived an earlier coordinator keep its fence:
+		// start above it, so this job's pushes are not refused.
+		if gen, err = shards.Fence(ctx, gen); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+	}
+	co.mu.Lock()
+	co.gen = max(co.gen, gen)
 	if co.instances != nil && !slices.Equal(before, co.instances) {
 		co.pause = wantRecovery // a shard restarted: its state is not worth saving
 		co.mu.Unlock()
@@ -612,6 +627,18 @@ func (co *Coordinator) recover(ctx context.Context, shards Checkpointer) error {
 	if err != nil {
 		return fmt.Errorf("recovery from %s: %w", m.Name, err)
 	}
+	// Fence before the restore: a worker of the generation that ends here
+	// (one that lost its lease but still pushes) is refused from now on,
+	// and what it pushed before is overwritten by the restore. The
+	// instance check below makes sure no shard restarted (and forgot its
+	// fence) in between; see Local.Fence.
+	co.mu.Lock()
+	next := co.gen + 1
+	co.mu.Unlock()
+	next, err = shards.Fence(ctx, next)
+	if err != nil {
+		return fmt.Errorf("recovery from %s: %w", m.Name, err)
+	}
 	if err := shards.Restore(ctx, m.Name); err != nil {
 		return fmt.Errorf("recovery from %s: %w", m.Name, err)
 	}
@@ -621,7 +648,7 @@ func (co *Coordinator) recover(ctx context.Context, shards Checkpointer) error {
 	co.mu.Lock()
 	defer co.mu.Unlock()
 	co.instances = before
-	co.gen++
+	co.gen = next
 	co.epoch = m.Epoch
 	for i := range co.splits {
 		co.splits[i] = splitState{done: m.Done[i], trained: m.Epoch}

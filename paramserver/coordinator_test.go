@@ -29,6 +29,10 @@ func (c *localCheckpointer) Snapshot(ctx context.Context, name string) ([]string
 	return []string{key}, c.l.SaveSnapshot(ctx, c.store, key)
 }
 
+func (c *localCheckpointer) Fence(_ context.Context, gen int64) (int64, error) {
+	return c.l.Fence(gen), nil
+}
+
 func (c *localCheckpointer) Restore(ctx context.Context, name string) error {
 	return c.l.LoadSnapshot(ctx, c.store, SnapshotKey("ckpt", name, 0, 1))
 }

@@ -93,6 +93,14 @@
 // the last checkpoint and every worker seeks to the manifest's offsets. A
 // restarted coordinator resumes from the latest manifest in the lake.
 //
+// Both coordinators fence the shards: every push carries the pusher's
+// generation (Client.SetGeneration), and before a restore opens a new
+// generation every shard raises its fence to it (Checkpointer.Fence,
+// Local.Fence), so a worker retired while a batch was in flight (a long
+// pause, a partition) gets ErrFenced and changes nothing instead of adding
+// the batch to the restored tables. Jobs without a coordinator push at
+// generation 0 and never raise a fence.
+//
 // # Snapshots
 //
 // WriteSnapshot and ReadSnapshot store every table, with optimizer state and

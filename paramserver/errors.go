@@ -32,6 +32,12 @@ var (
 	// ErrTooManyKeys is returned by a shard for a call with more keys than
 	// its per-call limit (ServerConfig.MaxKeysPerCall).
 	ErrTooManyKeys = errors.New("paramserver: too many keys in one call")
+	// ErrFenced is returned for a push of a generation below the shard's
+	// fence (Local.Fence): the pusher belongs to a generation the job
+	// rolled back from, and the push changed nothing. The worker stops
+	// pushing and asks its coordinator what to do, as after a lost lease;
+	// it is not a shard failure.
+	ErrFenced = errors.New("paramserver: push of a stale generation refused")
 )
 
 // KeyRangeError is returned when a key of a dense table is not a row index

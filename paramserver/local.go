@@ -63,6 +63,8 @@ type Local struct {
 	flushMu sync.Mutex
 	flushed int64 // highest clock flushed
 
+	fence fenceGate // see Fence
+
 	// base holds the warm start's rows per table (SetBase); set before
 	// use, read-only after.
 	base map[string]*baseTable

@@ -232,7 +232,7 @@ func toStatus(err error) error {
 		return status.Error(codes.NotFound, err.Error())
 	case errors.As(err, &kre):
 		return status.Error(codes.OutOfRange, err.Error())
-	case errors.Is(err, ErrWorkerExpired):
+	case errors.Is(err, ErrWorkerExpired), errors.Is(err, ErrFenced):
 		return status.Error(codes.FailedPrecondition, err.Error())
 	case errors.Is(err, ErrBadSnapshot), errors.Is(err, lake.ErrNotExist):
 		return status.Error(codes.DataLoss, err.Error())
@@ -286,7 +286,7 @@ func (s *Server) pull(ctx context.Context, op string, spec TableSpec, keys []uin
 	return floatBytes(vals), nil
 }
 
-func (s *Server) push(ctx context.Context, sc *serverScratch, spec TableSpec, keyBytes, gradBytes []byte) error {
+func (s *Server) push(ctx context.Context, sc *serverScratch, gen int64, spec TableSpec, keyBytes, gradBytes []byte) error {
 	var err error
 	sc.keys, err = decodeKeys(sc.keys[:0], keyBytes)
 	if err != nil {
@@ -300,7 +300,7 @@ func (s *Server) push(ctx context.Context, sc *serverScratch, spec TableSpec, ke
 	if err := decodeFloats(sc.vals, gradBytes); err != nil {
 		return invalid("push %q of width %d: %v", spec.Name, spec.Width, err)
 	}
-	return toStatus(s.cfg.Store.Push(ctx, spec.Name, sc.keys, sc.vals))
+	return toStatus(s.cfg.Store.PushAt(ctx, gen, spec.Name, sc.keys, sc.vals))
 }
 
 // Pull implements the Pull RPC.
@@ -339,7 +339,7 @@ func (s *Server) Push(ctx context.Context, req *pb.PushRequest) (*pb.PushRespons
 	}
 	sc := s.scratch.Get().(*serverScratch)
 	defer s.scratch.Put(sc)
-	if err := s.push(ctx, sc, spec, req.Keys, req.Grads); err != nil {
+	if err := s.push(ctx, sc, req.Generation, spec, req.Keys, req.Grads); err != nil {
 		return nil, err
 	}
 	return &pb.PushResponse{}, nil
@@ -362,7 +362,7 @@ func (s *Server) PushPull(ctx context.Context, req *pb.PushPullRequest) (*pb.Pul
 	sc := s.scratch.Get().(*serverScratch)
 	defer s.scratch.Put(sc)
 	if len(req.PushKeys) > 0 {
-		if err := s.push(ctx, sc, spec, req.PushKeys, req.Grads); err != nil {
+		if err := s.push(ctx, sc, req.Generation, spec, req.PushKeys, req.Grads); err != nil {
 			return nil, err
 		}
 	}
@@ -428,7 +428,7 @@ func (s *Server) Exchange(ctx context.Context, req *pb.ExchangeRequest) (*pb.Exc
 		return nil, toStatus(err)
 	}
 	if len(sc.pushNames) > 0 {
-		if err := st.PushTables(ctx, sc.pushNames, sc.pushKeys, sc.pushVals); err != nil {
+		if err := st.PushTablesAt(ctx, req.Generation, sc.pushNames, sc.pushKeys, sc.pushVals); err != nil {
 			return nil, toStatus(err)
 		}
 	}
@@ -638,6 +638,19 @@ func (s *Server) Restore(ctx context.Context, req *pb.RestoreRequest) (*pb.Resto
 	}
 	s.cfg.Logger.Info("snapshot restored", "key", key)
 	return &pb.RestoreResponse{Key: key}, nil
+}
+
+// Fence implements the Fence RPC: it raises the store's fence (Local.Fence)
+// under the snapshot lock, so it never interleaves with a restore.
+func (s *Server) Fence(ctx context.Context, req *pb.FenceRequest) (*pb.FenceResponse, error) {
+	s.snapMu.Lock()
+	defer s.snapMu.Unlock()
+	before := s.cfg.Store.Fenced()
+	g := s.cfg.Store.Fence(req.Generation)
+	if g > before {
+		s.cfg.Logger.Info("push fence raised", "generation", g)
+	}
+	return &pb.FenceResponse{Generation: g}, nil
 }
 
 // Info implements the Info RPC.

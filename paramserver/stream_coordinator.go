@@ -531,6 +531,18 @@ func (co *StreamCoordinator) take(ctx context.Context, shards Checkpointer, firs
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
+	fenced := int64(0)
+	if first {
+		// The first checkpoint opens generation 1 (or the generation
+		// above shards fenced by an earlier process): the workers run
+		// under it, and nothing of an earlier one is accepted once they do.
+		co.mu.Lock()
+		gen := co.gen + 1
+		co.mu.Unlock()
+		if fenced, err = shards.Fence(ctx, gen); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+	}
 	co.mu.Lock()
 	if co.instances != nil && !slices.Equal(before, co.instances) {
 		co.rollbackLocked("shard restarted")
@@ -539,7 +551,7 @@ func (co *StreamCoordinator) take(ctx context.Context, shards Checkpointer, firs
 	}
 	gen := co.gen
 	if first {
-		gen = co.gen + 1
+		gen = max(co.gen+1, fenced)
 	}
 	m := &StreamManifest{Name: fmt.Sprintf("stream-%09d", co.barrier), Barrier: co.barrier, Generation: gen, Topic: co.cfg.Topic,
 		Partitions: co.cfg.Partitions, Workers: co.cfg.Workers, Offsets: map[int32]int64{}, Time: co.now().UTC()}
@@ -612,6 +624,22 @@ func (co *StreamCoordinator) restore(ctx context.Context, shards Checkpointer) e
 	if err != nil {
 		return fmt.Errorf("recovery from %s: %w", m.Name, err)
 	}
+	// Fence before the restore and before any worker runs in the new
+	// generation: a retired process that still has a batch in flight (a
+	// long pause, a partition) is refused from now on instead of adding
+	// it to the restored tables, and what it pushed before is overwritten
+	// by the restore. The instance check below makes sure no shard
+	// restarted (and forgot its fence) in between; see Local.Fence.
+	// The shards may be fenced higher than this generation (by this
+	// coordinator's previous process, after the manifest it resumed
+	// from): the new generation is above every fence.
+	co.mu.Lock()
+	next := co.gen + 1
+	co.mu.Unlock()
+	next, err = shards.Fence(ctx, next)
+	if err != nil {
+		return fmt.Errorf("recovery from %s: %w", m.Name, err)
+	}
 	if err := shards.Restore(ctx, m.Name); err != nil {
 		return fmt.Errorf("recovery from %s: %w", m.Name, err)
 	}
@@ -621,7 +649,7 @@ func (co *StreamCoordinator) restore(ctx context.Context, shards Checkpointer) e
 	co.mu.Lock()
 	defer co.mu.Unlock()
 	co.instances = before
-	co.gen++
+	co.gen = next
 	co.recoveries++
 	co.barrier = max(co.barrier, m.Barrier)
 	co.phase = streamRunning

@@ -75,7 +75,7 @@ func (x AcquireResponse_State) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use AcquireResponse_State.Descriptor instead.
 func (AcquireResponse_State) EnumDescriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{29, 0}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{31, 0}
 }
 
 type StreamOrderResponse_Command int32
@@ -121,7 +121,7 @@ func (x StreamOrderResponse_Command) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use StreamOrderResponse_Command.Descriptor instead.
 func (StreamOrderResponse_Command) EnumDescriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{41, 0}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{43, 0}
 }
 
 type PullRequest struct {
@@ -231,10 +231,14 @@ func (x *PullResponse) GetValues() []byte {
 }
 
 type PushRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Table         string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
-	Keys          []byte                 `protobuf:"bytes,2,opt,name=keys,proto3" json:"keys,omitempty"`   // packed little-endian uint64
-	Grads         []byte                 `protobuf:"bytes,3,opt,name=grads,proto3" json:"grads,omitempty"` // packed little-endian float32, len(keys)*width
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Table string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	Keys  []byte                 `protobuf:"bytes,2,opt,name=keys,proto3" json:"keys,omitempty"`   // packed little-endian uint64
+	Grads []byte                 `protobuf:"bytes,3,opt,name=grads,proto3" json:"grads,omitempty"` // packed little-endian float32, len(keys)*width
+	// generation is the pusher's generation (0 without a coordinator). A
+	// shard refuses a push below its fence (FAILED_PRECONDITION, "stale
+	// generation") and changes nothing.
+	Generation    int64 `protobuf:"varint,4,opt,name=generation,proto3" json:"generation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -290,6 +294,13 @@ func (x *PushRequest) GetGrads() []byte {
 	return nil
 }
 
+func (x *PushRequest) GetGeneration() int64 {
+	if x != nil {
+		return x.Generation
+	}
+	return 0
+}
+
 type PushResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -327,11 +338,13 @@ func (*PushResponse) Descriptor() ([]byte, []int) {
 }
 
 type PushPullRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Table         string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
-	PushKeys      []byte                 `protobuf:"bytes,2,opt,name=push_keys,json=pushKeys,proto3" json:"push_keys,omitempty"`
-	Grads         []byte                 `protobuf:"bytes,3,opt,name=grads,proto3" json:"grads,omitempty"`
-	PullKeys      []byte                 `protobuf:"bytes,4,opt,name=pull_keys,json=pullKeys,proto3" json:"pull_keys,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Table    string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	PushKeys []byte                 `protobuf:"bytes,2,opt,name=push_keys,json=pushKeys,proto3" json:"push_keys,omitempty"`
+	Grads    []byte                 `protobuf:"bytes,3,opt,name=grads,proto3" json:"grads,omitempty"`
+	PullKeys []byte                 `protobuf:"bytes,4,opt,name=pull_keys,json=pullKeys,proto3" json:"pull_keys,omitempty"`
+	// generation: as in PushRequest; a refused push-pull pulls nothing.
+	Generation    int64 `protobuf:"varint,5,opt,name=generation,proto3" json:"generation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -392,6 +405,13 @@ func (x *PushPullRequest) GetPullKeys() []byte {
 		return x.PullKeys
 	}
 	return nil
+}
+
+func (x *PushPullRequest) GetGeneration() int64 {
+	if x != nil {
+		return x.Generation
+	}
+	return 0
 }
 
 // TablePush is one table's part of an Exchange push, packed like
@@ -523,8 +543,11 @@ type ExchangeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// pushes are applied in order, all before the first pull. A table may
 	// appear in several sections; each is applied as one Push.
-	Pushes        []*TablePush `protobuf:"bytes,1,rep,name=pushes,proto3" json:"pushes,omitempty"`
-	Pulls         []*TablePull `protobuf:"bytes,2,rep,name=pulls,proto3" json:"pulls,omitempty"`
+	Pushes []*TablePush `protobuf:"bytes,1,rep,name=pushes,proto3" json:"pushes,omitempty"`
+	Pulls  []*TablePull `protobuf:"bytes,2,rep,name=pulls,proto3" json:"pulls,omitempty"`
+	// generation: as in PushRequest, for every push section; a refused
+	// exchange applies and pulls nothing.
+	Generation    int64 `protobuf:"varint,3,opt,name=generation,proto3" json:"generation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -571,6 +594,13 @@ func (x *ExchangeRequest) GetPulls() []*TablePull {
 		return x.Pulls
 	}
 	return nil
+}
+
+func (x *ExchangeRequest) GetGeneration() int64 {
+	if x != nil {
+		return x.Generation
+	}
+	return 0
 }
 
 type ExchangeResponse struct {
@@ -1152,6 +1182,95 @@ func (x *RestoreResponse) GetKey() string {
 	return ""
 }
 
+type FenceRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Generation    int64                  `protobuf:"varint,1,opt,name=generation,proto3" json:"generation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FenceRequest) Reset() {
+	*x = FenceRequest{}
+	mi := &file_paramserver_paramserver_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FenceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FenceRequest) ProtoMessage() {}
+
+func (x *FenceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_paramserver_paramserver_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FenceRequest.ProtoReflect.Descriptor instead.
+func (*FenceRequest) Descriptor() ([]byte, []int) {
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *FenceRequest) GetGeneration() int64 {
+	if x != nil {
+		return x.Generation
+	}
+	return 0
+}
+
+type FenceResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// generation is the shard's fence after the call.
+	Generation    int64 `protobuf:"varint,1,opt,name=generation,proto3" json:"generation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FenceResponse) Reset() {
+	*x = FenceResponse{}
+	mi := &file_paramserver_paramserver_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FenceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FenceResponse) ProtoMessage() {}
+
+func (x *FenceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_paramserver_paramserver_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FenceResponse.ProtoReflect.Descriptor instead.
+func (*FenceResponse) Descriptor() ([]byte, []int) {
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *FenceResponse) GetGeneration() int64 {
+	if x != nil {
+		return x.Generation
+	}
+	return 0
+}
+
 type ExportRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Table string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
@@ -1166,7 +1285,7 @@ type ExportRequest struct {
 
 func (x *ExportRequest) Reset() {
 	*x = ExportRequest{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[21]
+	mi := &file_paramserver_paramserver_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1178,7 +1297,7 @@ func (x *ExportRequest) String() string {
 func (*ExportRequest) ProtoMessage() {}
 
 func (x *ExportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[21]
+	mi := &file_paramserver_paramserver_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1191,7 +1310,7 @@ func (x *ExportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportRequest.ProtoReflect.Descriptor instead.
 func (*ExportRequest) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{21}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ExportRequest) GetTable() string {
@@ -1227,7 +1346,7 @@ type ExportResponse struct {
 
 func (x *ExportResponse) Reset() {
 	*x = ExportResponse{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[22]
+	mi := &file_paramserver_paramserver_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1239,7 +1358,7 @@ func (x *ExportResponse) String() string {
 func (*ExportResponse) ProtoMessage() {}
 
 func (x *ExportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[22]
+	mi := &file_paramserver_paramserver_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1252,7 +1371,7 @@ func (x *ExportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportResponse.ProtoReflect.Descriptor instead.
 func (*ExportResponse) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{22}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ExportResponse) GetKeys() []byte {
@@ -1284,7 +1403,7 @@ type InfoRequest struct {
 
 func (x *InfoRequest) Reset() {
 	*x = InfoRequest{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[23]
+	mi := &file_paramserver_paramserver_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1296,7 +1415,7 @@ func (x *InfoRequest) String() string {
 func (*InfoRequest) ProtoMessage() {}
 
 func (x *InfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[23]
+	mi := &file_paramserver_paramserver_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1309,7 +1428,7 @@ func (x *InfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InfoRequest.ProtoReflect.Descriptor instead.
 func (*InfoRequest) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{23}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{25}
 }
 
 type TableInfo struct {
@@ -1325,7 +1444,7 @@ type TableInfo struct {
 
 func (x *TableInfo) Reset() {
 	*x = TableInfo{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[24]
+	mi := &file_paramserver_paramserver_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1337,7 +1456,7 @@ func (x *TableInfo) String() string {
 func (*TableInfo) ProtoMessage() {}
 
 func (x *TableInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[24]
+	mi := &file_paramserver_paramserver_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1350,7 +1469,7 @@ func (x *TableInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TableInfo.ProtoReflect.Descriptor instead.
 func (*TableInfo) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{24}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *TableInfo) GetName() string {
@@ -1405,7 +1524,7 @@ type InfoResponse struct {
 
 func (x *InfoResponse) Reset() {
 	*x = InfoResponse{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[25]
+	mi := &file_paramserver_paramserver_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1417,7 +1536,7 @@ func (x *InfoResponse) String() string {
 func (*InfoResponse) ProtoMessage() {}
 
 func (x *InfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[25]
+	mi := &file_paramserver_paramserver_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1430,7 +1549,7 @@ func (x *InfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InfoResponse.ProtoReflect.Descriptor instead.
 func (*InfoResponse) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{25}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *InfoResponse) GetShard() int32 {
@@ -1485,7 +1604,7 @@ type RegisterRequest struct {
 
 func (x *RegisterRequest) Reset() {
 	*x = RegisterRequest{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[26]
+	mi := &file_paramserver_paramserver_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1497,7 +1616,7 @@ func (x *RegisterRequest) String() string {
 func (*RegisterRequest) ProtoMessage() {}
 
 func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[26]
+	mi := &file_paramserver_paramserver_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1510,7 +1629,7 @@ func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterRequest.ProtoReflect.Descriptor instead.
 func (*RegisterRequest) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{26}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *RegisterRequest) GetWorker() string {
@@ -1538,7 +1657,7 @@ type RegisterResponse struct {
 
 func (x *RegisterResponse) Reset() {
 	*x = RegisterResponse{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[27]
+	mi := &file_paramserver_paramserver_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1550,7 +1669,7 @@ func (x *RegisterResponse) String() string {
 func (*RegisterResponse) ProtoMessage() {}
 
 func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[27]
+	mi := &file_paramserver_paramserver_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1563,7 +1682,7 @@ func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterResponse.ProtoReflect.Descriptor instead.
 func (*RegisterResponse) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{27}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *RegisterResponse) GetWorkers() int32 {
@@ -1582,7 +1701,7 @@ type AcquireRequest struct {
 
 func (x *AcquireRequest) Reset() {
 	*x = AcquireRequest{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[28]
+	mi := &file_paramserver_paramserver_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1594,7 +1713,7 @@ func (x *AcquireRequest) String() string {
 func (*AcquireRequest) ProtoMessage() {}
 
 func (x *AcquireRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[28]
+	mi := &file_paramserver_paramserver_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1607,7 +1726,7 @@ func (x *AcquireRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcquireRequest.ProtoReflect.Descriptor instead.
 func (*AcquireRequest) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{28}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *AcquireRequest) GetWorker() string {
@@ -1630,7 +1749,7 @@ type AcquireResponse struct {
 
 func (x *AcquireResponse) Reset() {
 	*x = AcquireResponse{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[29]
+	mi := &file_paramserver_paramserver_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1642,7 +1761,7 @@ func (x *AcquireResponse) String() string {
 func (*AcquireResponse) ProtoMessage() {}
 
 func (x *AcquireResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[29]
+	mi := &file_paramserver_paramserver_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1655,7 +1774,7 @@ func (x *AcquireResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcquireResponse.ProtoReflect.Descriptor instead.
 func (*AcquireResponse) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{29}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *AcquireResponse) GetState() AcquireResponse_State {
@@ -1705,7 +1824,7 @@ type ProgressRequest struct {
 
 func (x *ProgressRequest) Reset() {
 	*x = ProgressRequest{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[30]
+	mi := &file_paramserver_paramserver_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1717,7 +1836,7 @@ func (x *ProgressRequest) String() string {
 func (*ProgressRequest) ProtoMessage() {}
 
 func (x *ProgressRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[30]
+	mi := &file_paramserver_paramserver_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1730,7 +1849,7 @@ func (x *ProgressRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProgressRequest.ProtoReflect.Descriptor instead.
 func (*ProgressRequest) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{30}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ProgressRequest) GetWorker() string {
@@ -1769,7 +1888,7 @@ type ProgressResponse struct {
 
 func (x *ProgressResponse) Reset() {
 	*x = ProgressResponse{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[31]
+	mi := &file_paramserver_paramserver_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1781,7 +1900,7 @@ func (x *ProgressResponse) String() string {
 func (*ProgressResponse) ProtoMessage() {}
 
 func (x *ProgressResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[31]
+	mi := &file_paramserver_paramserver_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1794,7 +1913,7 @@ func (x *ProgressResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProgressResponse.ProtoReflect.Descriptor instead.
 func (*ProgressResponse) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{31}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{33}
 }
 
 type CompleteRequest struct {
@@ -1808,7 +1927,7 @@ type CompleteRequest struct {
 
 func (x *CompleteRequest) Reset() {
 	*x = CompleteRequest{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[32]
+	mi := &file_paramserver_paramserver_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1820,7 +1939,7 @@ func (x *CompleteRequest) String() string {
 func (*CompleteRequest) ProtoMessage() {}
 
 func (x *CompleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[32]
+	mi := &file_paramserver_paramserver_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1833,7 +1952,7 @@ func (x *CompleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteRequest.ProtoReflect.Descriptor instead.
 func (*CompleteRequest) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{32}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *CompleteRequest) GetWorker() string {
@@ -1865,7 +1984,7 @@ type CompleteResponse struct {
 
 func (x *CompleteResponse) Reset() {
 	*x = CompleteResponse{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[33]
+	mi := &file_paramserver_paramserver_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1877,7 +1996,7 @@ func (x *CompleteResponse) String() string {
 func (*CompleteResponse) ProtoMessage() {}
 
 func (x *CompleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[33]
+	mi := &file_paramserver_paramserver_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1890,7 +2009,7 @@ func (x *CompleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteResponse.ProtoReflect.Descriptor instead.
 func (*CompleteResponse) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{33}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{35}
 }
 
 type FailRequest struct {
@@ -1906,7 +2025,7 @@ type FailRequest struct {
 
 func (x *FailRequest) Reset() {
 	*x = FailRequest{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[34]
+	mi := &file_paramserver_paramserver_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1918,7 +2037,7 @@ func (x *FailRequest) String() string {
 func (*FailRequest) ProtoMessage() {}
 
 func (x *FailRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[34]
+	mi := &file_paramserver_paramserver_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1931,7 +2050,7 @@ func (x *FailRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FailRequest.ProtoReflect.Descriptor instead.
 func (*FailRequest) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{34}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *FailRequest) GetWorker() string {
@@ -1977,7 +2096,7 @@ type FailResponse struct {
 
 func (x *FailResponse) Reset() {
 	*x = FailResponse{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[35]
+	mi := &file_paramserver_paramserver_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1989,7 +2108,7 @@ func (x *FailResponse) String() string {
 func (*FailResponse) ProtoMessage() {}
 
 func (x *FailResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[35]
+	mi := &file_paramserver_paramserver_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2002,7 +2121,7 @@ func (x *FailResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FailResponse.ProtoReflect.Descriptor instead.
 func (*FailResponse) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{35}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{37}
 }
 
 type HeartbeatRequest struct {
@@ -2014,7 +2133,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[36]
+	mi := &file_paramserver_paramserver_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2026,7 +2145,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[36]
+	mi := &file_paramserver_paramserver_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2039,7 +2158,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{36}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *HeartbeatRequest) GetWorker() string {
@@ -2057,7 +2176,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[37]
+	mi := &file_paramserver_paramserver_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2069,7 +2188,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[37]
+	mi := &file_paramserver_paramserver_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2082,7 +2201,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{37}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{39}
 }
 
 type StatusRequest struct {
@@ -2093,7 +2212,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[38]
+	mi := &file_paramserver_paramserver_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2105,7 +2224,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[38]
+	mi := &file_paramserver_paramserver_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2118,7 +2237,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{38}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{40}
 }
 
 type StatusResponse struct {
@@ -2142,7 +2261,7 @@ type StatusResponse struct {
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[39]
+	mi := &file_paramserver_paramserver_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2154,7 +2273,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[39]
+	mi := &file_paramserver_paramserver_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2167,7 +2286,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{39}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *StatusResponse) GetEpoch() int64 {
@@ -2272,7 +2391,7 @@ type StreamReportRequest struct {
 
 func (x *StreamReportRequest) Reset() {
 	*x = StreamReportRequest{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[40]
+	mi := &file_paramserver_paramserver_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2284,7 +2403,7 @@ func (x *StreamReportRequest) String() string {
 func (*StreamReportRequest) ProtoMessage() {}
 
 func (x *StreamReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[40]
+	mi := &file_paramserver_paramserver_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2297,7 +2416,7 @@ func (x *StreamReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamReportRequest.ProtoReflect.Descriptor instead.
 func (*StreamReportRequest) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{40}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *StreamReportRequest) GetWorker() int32 {
@@ -2381,7 +2500,7 @@ type StreamOrderResponse struct {
 
 func (x *StreamOrderResponse) Reset() {
 	*x = StreamOrderResponse{}
-	mi := &file_paramserver_paramserver_proto_msgTypes[41]
+	mi := &file_paramserver_paramserver_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2393,7 +2512,7 @@ func (x *StreamOrderResponse) String() string {
 func (*StreamOrderResponse) ProtoMessage() {}
 
 func (x *StreamOrderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_paramserver_paramserver_proto_msgTypes[41]
+	mi := &file_paramserver_paramserver_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2406,7 +2525,7 @@ func (x *StreamOrderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamOrderResponse.ProtoReflect.Descriptor instead.
 func (*StreamOrderResponse) Descriptor() ([]byte, []int) {
-	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{41}
+	return file_paramserver_paramserver_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *StreamOrderResponse) GetCommand() StreamOrderResponse_Command {
@@ -2461,17 +2580,23 @@ const file_paramserver_paramserver_proto_rawDesc = "" +
 	"\x04keys\x18\x02 \x01(\fR\x04keys\x12!\n" +
 	"\ftrained_only\x18\x03 \x01(\bR\vtrainedOnly\"&\n" +
 	"\fPullResponse\x12\x16\n" +
-	"\x06values\x18\x01 \x01(\fR\x06values\"M\n" +
+	"\x06values\x18\x01 \x01(\fR\x06values\"m\n" +
 	"\vPushRequest\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12\x12\n" +
 	"\x04keys\x18\x02 \x01(\fR\x04keys\x12\x14\n" +
-	"\x05grads\x18\x03 \x01(\fR\x05grads\"\x0e\n" +
-	"\fPushResponse\"w\n" +
+	"\x05grads\x18\x03 \x01(\fR\x05grads\x12\x1e\n" +
+	"\n" +
+	"generation\x18\x04 \x01(\x03R\n" +
+	"generation\"\x0e\n" +
+	"\fPushResponse\"\x97\x01\n" +
 	"\x0fPushPullRequest\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12\x1b\n" +
 	"\tpush_keys\x18\x02 \x01(\fR\bpushKeys\x12\x14\n" +
 	"\x05grads\x18\x03 \x01(\fR\x05grads\x12\x1b\n" +
-	"\tpull_keys\x18\x04 \x01(\fR\bpullKeys\"K\n" +
+	"\tpull_keys\x18\x04 \x01(\fR\bpullKeys\x12\x1e\n" +
+	"\n" +
+	"generation\x18\x05 \x01(\x03R\n" +
+	"generation\"K\n" +
 	"\tTablePush\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12\x12\n" +
 	"\x04keys\x18\x02 \x01(\fR\x04keys\x12\x14\n" +
@@ -2479,10 +2604,13 @@ const file_paramserver_paramserver_proto_rawDesc = "" +
 	"\tTablePull\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12\x12\n" +
 	"\x04keys\x18\x02 \x01(\fR\x04keys\x12!\n" +
-	"\ftrained_only\x18\x03 \x01(\bR\vtrainedOnly\"\x8b\x01\n" +
+	"\ftrained_only\x18\x03 \x01(\bR\vtrainedOnly\"\xab\x01\n" +
 	"\x0fExchangeRequest\x12<\n" +
 	"\x06pushes\x18\x01 \x03(\v2$.lakestream.paramserver.v1.TablePushR\x06pushes\x12:\n" +
-	"\x05pulls\x18\x02 \x03(\v2$.lakestream.paramserver.v1.TablePullR\x05pulls\"*\n" +
+	"\x05pulls\x18\x02 \x03(\v2$.lakestream.paramserver.v1.TablePullR\x05pulls\x12\x1e\n" +
+	"\n" +
+	"generation\x18\x03 \x01(\x03R\n" +
+	"generation\"*\n" +
 	"\x10ExchangeResponse\x12\x16\n" +
 	"\x06values\x18\x01 \x03(\fR\x06values\"%\n" +
 	"\vJoinRequest\x12\x16\n" +
@@ -2508,7 +2636,15 @@ const file_paramserver_paramserver_proto_rawDesc = "" +
 	"\x0eRestoreRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"#\n" +
 	"\x0fRestoreResponse\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\tR\x03key\"X\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\".\n" +
+	"\fFenceRequest\x12\x1e\n" +
+	"\n" +
+	"generation\x18\x01 \x01(\x03R\n" +
+	"generation\"/\n" +
+	"\rFenceResponse\x12\x1e\n" +
+	"\n" +
+	"generation\x18\x01 \x01(\x03R\n" +
+	"generation\"X\n" +
 	"\rExportRequest\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12\x16\n" +
 	"\x06cursor\x18\x02 \x01(\x04R\x06cursor\x12\x19\n" +
@@ -2627,7 +2763,7 @@ const file_paramserver_paramserver_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\x1c\n" +
 	"\aCommand\x12\b\n" +
 	"\x04STOP\x10\x00\x12\a\n" +
-	"\x03RUN\x10\x012\xf1\b\n" +
+	"\x03RUN\x10\x012\xcd\t\n" +
 	"\vParamServer\x12W\n" +
 	"\x04Pull\x12&.lakestream.paramserver.v1.PullRequest\x1a'.lakestream.paramserver.v1.PullResponse\x12W\n" +
 	"\x04Push\x12&.lakestream.paramserver.v1.PushRequest\x1a'.lakestream.paramserver.v1.PushResponse\x12_\n" +
@@ -2638,7 +2774,8 @@ const file_paramserver_paramserver_proto_rawDesc = "" +
 	"\x05Flush\x12'.lakestream.paramserver.v1.FlushRequest\x1a(.lakestream.paramserver.v1.FlushResponse\x12Z\n" +
 	"\x05Leave\x12'.lakestream.paramserver.v1.LeaveRequest\x1a(.lakestream.paramserver.v1.LeaveResponse\x12c\n" +
 	"\bSnapshot\x12*.lakestream.paramserver.v1.SnapshotRequest\x1a+.lakestream.paramserver.v1.SnapshotResponse\x12`\n" +
-	"\aRestore\x12).lakestream.paramserver.v1.RestoreRequest\x1a*.lakestream.paramserver.v1.RestoreResponse\x12W\n" +
+	"\aRestore\x12).lakestream.paramserver.v1.RestoreRequest\x1a*.lakestream.paramserver.v1.RestoreResponse\x12Z\n" +
+	"\x05Fence\x12'.lakestream.paramserver.v1.FenceRequest\x1a(.lakestream.paramserver.v1.FenceResponse\x12W\n" +
 	"\x04Info\x12&.lakestream.paramserver.v1.InfoRequest\x1a'.lakestream.paramserver.v1.InfoResponse\x12]\n" +
 	"\x06Export\x12(.lakestream.paramserver.v1.ExportRequest\x1a).lakestream.paramserver.v1.ExportResponse2\xbe\x05\n" +
 	"\vCoordinator\x12c\n" +
@@ -2665,7 +2802,7 @@ func file_paramserver_paramserver_proto_rawDescGZIP() []byte {
 }
 
 var file_paramserver_paramserver_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_paramserver_paramserver_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
+var file_paramserver_paramserver_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
 var file_paramserver_paramserver_proto_goTypes = []any{
 	(AcquireResponse_State)(0),       // 0: lakestream.paramserver.v1.AcquireResponse.State
 	(StreamOrderResponse_Command)(0), // 1: lakestream.paramserver.v1.StreamOrderResponse.Command
@@ -2690,38 +2827,40 @@ var file_paramserver_paramserver_proto_goTypes = []any{
 	(*SnapshotResponse)(nil),         // 20: lakestream.paramserver.v1.SnapshotResponse
 	(*RestoreRequest)(nil),           // 21: lakestream.paramserver.v1.RestoreRequest
 	(*RestoreResponse)(nil),          // 22: lakestream.paramserver.v1.RestoreResponse
-	(*ExportRequest)(nil),            // 23: lakestream.paramserver.v1.ExportRequest
-	(*ExportResponse)(nil),           // 24: lakestream.paramserver.v1.ExportResponse
-	(*InfoRequest)(nil),              // 25: lakestream.paramserver.v1.InfoRequest
-	(*TableInfo)(nil),                // 26: lakestream.paramserver.v1.TableInfo
-	(*InfoResponse)(nil),             // 27: lakestream.paramserver.v1.InfoResponse
-	(*RegisterRequest)(nil),          // 28: lakestream.paramserver.v1.RegisterRequest
-	(*RegisterResponse)(nil),         // 29: lakestream.paramserver.v1.RegisterResponse
-	(*AcquireRequest)(nil),           // 30: lakestream.paramserver.v1.AcquireRequest
-	(*AcquireResponse)(nil),          // 31: lakestream.paramserver.v1.AcquireResponse
-	(*ProgressRequest)(nil),          // 32: lakestream.paramserver.v1.ProgressRequest
-	(*ProgressResponse)(nil),         // 33: lakestream.paramserver.v1.ProgressResponse
-	(*CompleteRequest)(nil),          // 34: lakestream.paramserver.v1.CompleteRequest
-	(*CompleteResponse)(nil),         // 35: lakestream.paramserver.v1.CompleteResponse
-	(*FailRequest)(nil),              // 36: lakestream.paramserver.v1.FailRequest
-	(*FailResponse)(nil),             // 37: lakestream.paramserver.v1.FailResponse
-	(*HeartbeatRequest)(nil),         // 38: lakestream.paramserver.v1.HeartbeatRequest
-	(*HeartbeatResponse)(nil),        // 39: lakestream.paramserver.v1.HeartbeatResponse
-	(*StatusRequest)(nil),            // 40: lakestream.paramserver.v1.StatusRequest
-	(*StatusResponse)(nil),           // 41: lakestream.paramserver.v1.StatusResponse
-	(*StreamReportRequest)(nil),      // 42: lakestream.paramserver.v1.StreamReportRequest
-	(*StreamOrderResponse)(nil),      // 43: lakestream.paramserver.v1.StreamOrderResponse
-	nil,                              // 44: lakestream.paramserver.v1.StreamReportRequest.OffsetsEntry
-	nil,                              // 45: lakestream.paramserver.v1.StreamOrderResponse.OffsetsEntry
+	(*FenceRequest)(nil),             // 23: lakestream.paramserver.v1.FenceRequest
+	(*FenceResponse)(nil),            // 24: lakestream.paramserver.v1.FenceResponse
+	(*ExportRequest)(nil),            // 25: lakestream.paramserver.v1.ExportRequest
+	(*ExportResponse)(nil),           // 26: lakestream.paramserver.v1.ExportResponse
+	(*InfoRequest)(nil),              // 27: lakestream.paramserver.v1.InfoRequest
+	(*TableInfo)(nil),                // 28: lakestream.paramserver.v1.TableInfo
+	(*InfoResponse)(nil),             // 29: lakestream.paramserver.v1.InfoResponse
+	(*RegisterRequest)(nil),          // 30: lakestream.paramserver.v1.RegisterRequest
+	(*RegisterResponse)(nil),         // 31: lakestream.paramserver.v1.RegisterResponse
+	(*AcquireRequest)(nil),           // 32: lakestream.paramserver.v1.AcquireRequest
+	(*AcquireResponse)(nil),          // 33: lakestream.paramserver.v1.AcquireResponse
+	(*ProgressRequest)(nil),          // 34: lakestream.paramserver.v1.ProgressRequest
+	(*ProgressResponse)(nil),         // 35: lakestream.paramserver.v1.ProgressResponse
+	(*CompleteRequest)(nil),          // 36: lakestream.paramserver.v1.CompleteRequest
+	(*CompleteResponse)(nil),         // 37: lakestream.paramserver.v1.CompleteResponse
+	(*FailRequest)(nil),              // 38: lakestream.paramserver.v1.FailRequest
+	(*FailResponse)(nil),             // 39: lakestream.paramserver.v1.FailResponse
+	(*HeartbeatRequest)(nil),         // 40: lakestream.paramserver.v1.HeartbeatRequest
+	(*HeartbeatResponse)(nil),        // 41: lakestream.paramserver.v1.HeartbeatResponse
+	(*StatusRequest)(nil),            // 42: lakestream.paramserver.v1.StatusRequest
+	(*StatusResponse)(nil),           // 43: lakestream.paramserver.v1.StatusResponse
+	(*StreamReportRequest)(nil),      // 44: lakestream.paramserver.v1.StreamReportRequest
+	(*StreamOrderResponse)(nil),      // 45: lakestream.paramserver.v1.StreamOrderResponse
+	nil,                              // 46: lakestream.paramserver.v1.StreamReportRequest.OffsetsEntry
+	nil,                              // 47: lakestream.paramserver.v1.StreamOrderResponse.OffsetsEntry
 }
 var file_paramserver_paramserver_proto_depIdxs = []int32{
 	7,  // 0: lakestream.paramserver.v1.ExchangeRequest.pushes:type_name -> lakestream.paramserver.v1.TablePush
 	8,  // 1: lakestream.paramserver.v1.ExchangeRequest.pulls:type_name -> lakestream.paramserver.v1.TablePull
-	26, // 2: lakestream.paramserver.v1.InfoResponse.tables:type_name -> lakestream.paramserver.v1.TableInfo
+	28, // 2: lakestream.paramserver.v1.InfoResponse.tables:type_name -> lakestream.paramserver.v1.TableInfo
 	0,  // 3: lakestream.paramserver.v1.AcquireResponse.state:type_name -> lakestream.paramserver.v1.AcquireResponse.State
-	44, // 4: lakestream.paramserver.v1.StreamReportRequest.offsets:type_name -> lakestream.paramserver.v1.StreamReportRequest.OffsetsEntry
+	46, // 4: lakestream.paramserver.v1.StreamReportRequest.offsets:type_name -> lakestream.paramserver.v1.StreamReportRequest.OffsetsEntry
 	1,  // 5: lakestream.paramserver.v1.StreamOrderResponse.command:type_name -> lakestream.paramserver.v1.StreamOrderResponse.Command
-	45, // 6: lakestream.paramserver.v1.StreamOrderResponse.offsets:type_name -> lakestream.paramserver.v1.StreamOrderResponse.OffsetsEntry
+	47, // 6: lakestream.paramserver.v1.StreamOrderResponse.offsets:type_name -> lakestream.paramserver.v1.StreamOrderResponse.OffsetsEntry
 	2,  // 7: lakestream.paramserver.v1.ParamServer.Pull:input_type -> lakestream.paramserver.v1.PullRequest
 	4,  // 8: lakestream.paramserver.v1.ParamServer.Push:input_type -> lakestream.paramserver.v1.PushRequest
 	6,  // 9: lakestream.paramserver.v1.ParamServer.PushPull:input_type -> lakestream.paramserver.v1.PushPullRequest
@@ -2732,38 +2871,40 @@ var file_paramserver_paramserver_proto_depIdxs = []int32{
 	17, // 14: lakestream.paramserver.v1.ParamServer.Leave:input_type -> lakestream.paramserver.v1.LeaveRequest
 	19, // 15: lakestream.paramserver.v1.ParamServer.Snapshot:input_type -> lakestream.paramserver.v1.SnapshotRequest
 	21, // 16: lakestream.paramserver.v1.ParamServer.Restore:input_type -> lakestream.paramserver.v1.RestoreRequest
-	25, // 17: lakestream.paramserver.v1.ParamServer.Info:input_type -> lakestream.paramserver.v1.InfoRequest
-	23, // 18: lakestream.paramserver.v1.ParamServer.Export:input_type -> lakestream.paramserver.v1.ExportRequest
-	28, // 19: lakestream.paramserver.v1.Coordinator.Register:input_type -> lakestream.paramserver.v1.RegisterRequest
-	30, // 20: lakestream.paramserver.v1.Coordinator.Acquire:input_type -> lakestream.paramserver.v1.AcquireRequest
-	32, // 21: lakestream.paramserver.v1.Coordinator.Progress:input_type -> lakestream.paramserver.v1.ProgressRequest
-	34, // 22: lakestream.paramserver.v1.Coordinator.Complete:input_type -> lakestream.paramserver.v1.CompleteRequest
-	36, // 23: lakestream.paramserver.v1.Coordinator.Fail:input_type -> lakestream.paramserver.v1.FailRequest
-	38, // 24: lakestream.paramserver.v1.Coordinator.Heartbeat:input_type -> lakestream.paramserver.v1.HeartbeatRequest
-	40, // 25: lakestream.paramserver.v1.Coordinator.Status:input_type -> lakestream.paramserver.v1.StatusRequest
-	42, // 26: lakestream.paramserver.v1.StreamCoordinator.Report:input_type -> lakestream.paramserver.v1.StreamReportRequest
-	3,  // 27: lakestream.paramserver.v1.ParamServer.Pull:output_type -> lakestream.paramserver.v1.PullResponse
-	5,  // 28: lakestream.paramserver.v1.ParamServer.Push:output_type -> lakestream.paramserver.v1.PushResponse
-	3,  // 29: lakestream.paramserver.v1.ParamServer.PushPull:output_type -> lakestream.paramserver.v1.PullResponse
-	10, // 30: lakestream.paramserver.v1.ParamServer.Exchange:output_type -> lakestream.paramserver.v1.ExchangeResponse
-	12, // 31: lakestream.paramserver.v1.ParamServer.Join:output_type -> lakestream.paramserver.v1.JoinResponse
-	14, // 32: lakestream.paramserver.v1.ParamServer.Clock:output_type -> lakestream.paramserver.v1.ClockResponse
-	16, // 33: lakestream.paramserver.v1.ParamServer.Flush:output_type -> lakestream.paramserver.v1.FlushResponse
-	18, // 34: lakestream.paramserver.v1.ParamServer.Leave:output_type -> lakestream.paramserver.v1.LeaveResponse
-	20, // 35: lakestream.paramserver.v1.ParamServer.Snapshot:output_type -> lakestream.paramserver.v1.SnapshotResponse
-	22, // 36: lakestream.paramserver.v1.ParamServer.Restore:output_type -> lakestream.paramserver.v1.RestoreResponse
-	27, // 37: lakestream.paramserver.v1.ParamServer.Info:output_type -> lakestream.paramserver.v1.InfoResponse
-	24, // 38: lakestream.paramserver.v1.ParamServer.Export:output_type -> lakestream.paramserver.v1.ExportResponse
-	29, // 39: lakestream.paramserver.v1.Coordinator.Register:output_type -> lakestream.paramserver.v1.RegisterResponse
-	31, // 40: lakestream.paramserver.v1.Coordinator.Acquire:output_type -> lakestream.paramserver.v1.AcquireResponse
-	33, // 41: lakestream.paramserver.v1.Coordinator.Progress:output_type -> lakestream.paramserver.v1.ProgressResponse
-	35, // 42: lakestream.paramserver.v1.Coordinator.Complete:output_type -> lakestream.paramserver.v1.CompleteResponse
-	37, // 43: lakestream.paramserver.v1.Coordinator.Fail:output_type -> lakestream.paramserver.v1.FailResponse
-	39, // 44: lakestream.paramserver.v1.Coordinator.Heartbeat:output_type -> lakestream.paramserver.v1.HeartbeatResponse
-	41, // 45: lakestream.paramserver.v1.Coordinator.Status:output_type -> lakestream.paramserver.v1.StatusResponse
-	43, // 46: lakestream.paramserver.v1.StreamCoordinator.Report:output_type -> lakestream.paramserver.v1.StreamOrderResponse
-	27, // [27:47] is the sub-list for method output_type
-	7,  // [7:27] is the sub-list for method input_type
+	23, // 17: lakestream.paramserver.v1.ParamServer.Fence:input_type -> lakestream.paramserver.v1.FenceRequest
+	27, // 18: lakestream.paramserver.v1.ParamServer.Info:input_type -> lakestream.paramserver.v1.InfoRequest
+	25, // 19: lakestream.paramserver.v1.ParamServer.Export:input_type -> lakestream.paramserver.v1.ExportRequest
+	30, // 20: lakestream.paramserver.v1.Coordinator.Register:input_type -> lakestream.paramserver.v1.RegisterRequest
+	32, // 21: lakestream.paramserver.v1.Coordinator.Acquire:input_type -> lakestream.paramserver.v1.AcquireRequest
+	34, // 22: lakestream.paramserver.v1.Coordinator.Progress:input_type -> lakestream.paramserver.v1.ProgressRequest
+	36, // 23: lakestream.paramserver.v1.Coordinator.Complete:input_type -> lakestream.paramserver.v1.CompleteRequest
+	38, // 24: lakestream.paramserver.v1.Coordinator.Fail:input_type -> lakestream.paramserver.v1.FailRequest
+	40, // 25: lakestream.paramserver.v1.Coordinator.Heartbeat:input_type -> lakestream.paramserver.v1.HeartbeatRequest
+	42, // 26: lakestream.paramserver.v1.Coordinator.Status:input_type -> lakestream.paramserver.v1.StatusRequest
+	44, // 27: lakestream.paramserver.v1.StreamCoordinator.Report:input_type -> lakestream.paramserver.v1.StreamReportRequest
+	3,  // 28: lakestream.paramserver.v1.ParamServer.Pull:output_type -> lakestream.paramserver.v1.PullResponse
+	5,  // 29: lakestream.paramserver.v1.ParamServer.Push:output_type -> lakestream.paramserver.v1.PushResponse
+	3,  // 30: lakestream.paramserver.v1.ParamServer.PushPull:output_type -> lakestream.paramserver.v1.PullResponse
+	10, // 31: lakestream.paramserver.v1.ParamServer.Exchange:output_type -> lakestream.paramserver.v1.ExchangeResponse
+	12, // 32: lakestream.paramserver.v1.ParamServer.Join:output_type -> lakestream.paramserver.v1.JoinResponse
+	14, // 33: lakestream.paramserver.v1.ParamServer.Clock:output_type -> lakestream.paramserver.v1.ClockResponse
+	16, // 34: lakestream.paramserver.v1.ParamServer.Flush:output_type -> lakestream.paramserver.v1.FlushResponse
+	18, // 35: lakestream.paramserver.v1.ParamServer.Leave:output_type -> lakestream.paramserver.v1.LeaveResponse
+	20, // 36: lakestream.paramserver.v1.ParamServer.Snapshot:output_type -> lakestream.paramserver.v1.SnapshotResponse
+	22, // 37: lakestream.paramserver.v1.ParamServer.Restore:output_type -> lakestream.paramserver.v1.RestoreResponse
+	24, // 38: lakestream.paramserver.v1.ParamServer.Fence:output_type -> lakestream.paramserver.v1.FenceResponse
+	29, // 39: lakestream.paramserver.v1.ParamServer.Info:output_type -> lakestream.paramserver.v1.InfoResponse
+	26, // 40: lakestream.paramserver.v1.ParamServer.Export:output_type -> lakestream.paramserver.v1.ExportResponse
+	31, // 41: lakestream.paramserver.v1.Coordinator.Register:output_type -> lakestream.paramserver.v1.RegisterResponse
+	33, // 42: lakestream.paramserver.v1.Coordinator.Acquire:output_type -> lakestream.paramserver.v1.AcquireResponse
+	35, // 43: lakestream.paramserver.v1.Coordinator.Progress:output_type -> lakestream.paramserver.v1.ProgressResponse
+	37, // 44: lakestream.paramserver.v1.Coordinator.Complete:output_type -> lakestream.paramserver.v1.CompleteResponse
+	39, // 45: lakestream.paramserver.v1.Coordinator.Fail:output_type -> lakestream.paramserver.v1.FailResponse
+	41, // 46: lakestream.paramserver.v1.Coordinator.Heartbeat:output_type -> lakestream.paramserver.v1.HeartbeatResponse
+	43, // 47: lakestream.paramserver.v1.Coordinator.Status:output_type -> lakestream.paramserver.v1.StatusResponse
+	45, // 48: lakestream.paramserver.v1.StreamCoordinator.Report:output_type -> lakestream.paramserver.v1.StreamOrderResponse
+	28, // [28:49] is the sub-list for method output_type
+	7,  // [7:28] is the sub-list for method input_type
 	7,  // [7:7] is the sub-list for extension type_name
 	7,  // [7:7] is the sub-list for extension extendee
 	0,  // [0:7] is the sub-list for field type_name
@@ -2780,7 +2921,7 @@ func file_paramserver_paramserver_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_paramserver_paramserver_proto_rawDesc), len(file_paramserver_paramserver_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   44,
+			NumMessages:   46,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

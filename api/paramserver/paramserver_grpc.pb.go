@@ -37,6 +37,7 @@ const (
 	ParamServer_Leave_FullMethodName    = "/lakestream.paramserver.v1.ParamServer/Leave"
 	ParamServer_Snapshot_FullMethodName = "/lakestream.paramserver.v1.ParamServer/Snapshot"
 	ParamServer_Restore_FullMethodName  = "/lakestream.paramserver.v1.ParamServer/Restore"
+	ParamServer_Fence_FullMethodName    = "/lakestream.paramserver.v1.ParamServer/Fence"
 	ParamServer_Info_FullMethodName     = "/lakestream.paramserver.v1.ParamServer/Info"
 	ParamServer_Export_FullMethodName   = "/lakestream.paramserver.v1.ParamServer/Export"
 )
@@ -81,6 +82,10 @@ type ParamServerClient interface {
 	Snapshot(ctx context.Context, in *SnapshotRequest, opts ...grpc.CallOption) (*SnapshotResponse, error)
 	// Restore replaces the shard's tables with a snapshot from its lake.
 	Restore(ctx context.Context, in *RestoreRequest, opts ...grpc.CallOption) (*RestoreResponse, error)
+	// Fence raises the lowest generation the shard accepts pushes of (it
+	// never lowers it). It returns once no push below it is being applied,
+	// so a restore that follows holds no stale push. A shard starts at 0.
+	Fence(ctx context.Context, in *FenceRequest, opts ...grpc.CallOption) (*FenceResponse, error)
 	// Info describes the shard and its tables.
 	Info(ctx context.Context, in *InfoRequest, opts ...grpc.CallOption) (*InfoResponse, error)
 	// Export returns one page of the rows of a sparse table that the shard
@@ -201,6 +206,16 @@ func (c *paramServerClient) Restore(ctx context.Context, in *RestoreRequest, opt
 	return out, nil
 }
 
+func (c *paramServerClient) Fence(ctx context.Context, in *FenceRequest, opts ...grpc.CallOption) (*FenceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(FenceResponse)
+	err := c.cc.Invoke(ctx, ParamServer_Fence_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *paramServerClient) Info(ctx context.Context, in *InfoRequest, opts ...grpc.CallOption) (*InfoResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(InfoResponse)
@@ -261,6 +276,10 @@ type ParamServerServer interface {
 	Snapshot(context.Context, *SnapshotRequest) (*SnapshotResponse, error)
 	// Restore replaces the shard's tables with a snapshot from its lake.
 	Restore(context.Context, *RestoreRequest) (*RestoreResponse, error)
+	// Fence raises the lowest generation the shard accepts pushes of (it
+	// never lowers it). It returns once no push below it is being applied,
+	// so a restore that follows holds no stale push. A shard starts at 0.
+	Fence(context.Context, *FenceRequest) (*FenceResponse, error)
 	// Info describes the shard and its tables.
 	Info(context.Context, *InfoRequest) (*InfoResponse, error)
 	// Export returns one page of the rows of a sparse table that the shard
@@ -310,6 +329,9 @@ func (UnimplementedParamServerServer) Snapshot(context.Context, *SnapshotRequest
 }
 func (UnimplementedParamServerServer) Restore(context.Context, *RestoreRequest) (*RestoreResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Restore not implemented")
+}
+func (UnimplementedParamServerServer) Fence(context.Context, *FenceRequest) (*FenceResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Fence not implemented")
 }
 func (UnimplementedParamServerServer) Info(context.Context, *InfoRequest) (*InfoResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Info not implemented")
@@ -518,6 +540,24 @@ func _ParamServer_Restore_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ParamServer_Fence_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(FenceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ParamServerServer).Fence(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ParamServer_Fence_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ParamServerServer).Fence(ctx, req.(*FenceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ParamServer_Info_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(InfoRequest)
 	if err := dec(in); err != nil {
@@ -600,6 +640,10 @@ var ParamServer_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Restore",
 			Handler:    _ParamServer_Restore_Handler,
+		},
+		{
+			MethodName: "Fence",
+			Handler:    _ParamServer_Fence_Handler,
 		},
 		{
 			MethodName: "Info",

@@ -79,7 +79,7 @@ func runExactlyOnceWorker(ctx context.Context, args []string, j *trainJob, cl cl
 	defer coord.Close()
 	start := time.Now()
 	log.Info("exactly-once stream worker started", "coordinator", coordAddr, "dead_letter_topic", dlq)
-	err = psworker.RunStream(ctx, psworker.StreamConfig{Index: index, Coordinator: coord, Task: task, Logger: log})
+	err = psworker.RunStream(ctx, psworker.StreamConfig{Index: index, Coordinator: coord, Task: task, Generations: ps, Logger: log})
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("stream worker %d on %s: %w", index, sf.topic, err)
 	}

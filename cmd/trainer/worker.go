@@ -152,7 +152,7 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer coord.Close()
-	w.proto, err = psworker.New(psworker.Config{Name: w.name, Splits: len(w.splits), Coordinator: coord, Clocks: w.ps,
+	w.proto, err = psworker.New(psworker.Config{Name: w.name, Splits: len(w.splits), Coordinator: coord, Clocks: w.ps, Generations: w.ps,
 		Mode: mode, Heartbeat: *heartbeat, Logger: log})
 	if err != nil {
 		return err

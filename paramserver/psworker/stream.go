@@ -49,8 +49,19 @@ type StreamConfig struct {
 	// means 50ms. A barrier waits up to about Poll plus one batch for
 	// each worker.
 	Poll time.Duration
+	// Generations, when set, is told the generation the coordinator runs
+	// the worker in before the worker pushes in it (*paramserver.Client
+	// implements it): its pushes carry it, and a shard fenced above it
+	// refuses them with paramserver.ErrFenced.
+	Generations GenerationSetter
 	// Logger receives the worker's warnings; nil means slog.Default().
 	Logger *slog.Logger
+}
+
+// GenerationSetter sets the generation that later pushes carry;
+// *paramserver.Client implements it.
+type GenerationSetter interface {
+	SetGeneration(gen int64)
 }
 
 // RunStream runs the exactly-once stream protocol for one worker until ctx
@@ -61,7 +72,9 @@ type StreamConfig struct {
 // it trained since it last seeked, and waits; when the job rolls back it
 // stops, and seeks its partitions to the checkpoint's offsets when told to
 // run again. A push that fails because a shard went away is reported, and
-// the job rolls back. The worker stops pushing whenever it cannot reach the
+// the job rolls back; one a shard refuses as of an older generation
+// (paramserver.ErrFenced) only stops the worker until the coordinator
+// answers. The worker stops pushing whenever it cannot reach the
 // coordinator, so a coordinator that restarts (and may have lost the
 // job's state) finds every worker stopped.
 func RunStream(ctx context.Context, cfg StreamConfig) error {
@@ -94,6 +107,12 @@ func RunStream(ctx context.Context, cfg StreamConfig) error {
 				continue
 			case ctx.Err() != nil:
 				return ctx.Err()
+			case errors.Is(err, paramserver.ErrFenced):
+				// The job rolled back past this worker's generation (its
+				// lease expired, or another rollback): the shards are
+				// fine, the coordinator says what comes next.
+				log.Warn("a shard refused a push of an old generation; stopping", "generation", s.gen, "err", err)
+				s.stop(0)
 			case ShardLost(err):
 				log.Warn("parameter server failed; the job rolls back", "err", err)
 				s.stop(0)
@@ -139,6 +158,9 @@ func RunStream(ctx context.Context, cfg StreamConfig) error {
 				}
 				s.examples, s.seeked = 0, true
 				log.Info("partitions positioned", "generation", o.Generation, "partitions", o.Partitions, "offsets", o.Offsets)
+			}
+			if cfg.Generations != nil {
+				cfg.Generations.SetGeneration(o.Generation)
 			}
 			s.gen, s.stopped, s.barrier = o.Generation, false, 0
 		}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -83,6 +84,14 @@ func (s *streamShard) Restore(ctx context.Context, name string) error {
 	return l.LoadSnapshot(ctx, s.lake, paramserver.SnapshotKey("ckpt", name, 0, 1))
 }
 
+func (s *streamShard) Fence(_ context.Context, gen int64) (int64, error) {
+	l, err := s.store()
+	if err != nil {
+		return 0, err
+	}
+	return l.Fence(gen), nil
+}
+
 func (s *streamShard) Instances(context.Context) ([]uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -130,7 +139,15 @@ type memTask struct {
 	next  map[int32]int64
 	parts []int32
 	turn  int
+	gen   int64 // set by RunStream (SetGeneration); every push carries it
+	// hold, when set, runs between a batch's two pushes and says whether
+	// it paused there; after a pause, held receives the second push's
+	// error (nil if accepted), and the task then waits for its end.
+	hold func() bool
+	held chan<- error
 }
+
+func (m *memTask) SetGeneration(gen int64) { m.gen = gen }
 
 func (m *memTask) Seek(_ context.Context, parts []int32, offs map[int32]int64) error {
 	m.parts, m.next = parts, map[int32]int64{}
@@ -155,13 +172,20 @@ func (m *memTask) Step(ctx context.Context, wait time.Duration) (int64, error) {
 		}
 		half := len(recs) / 2
 		for i, part := range [][]uint64{recs[:half], recs[half:]} {
+			paused := i == 1 && m.hold != nil && m.hold()
 			if i == 1 && ctx.Err() != nil {
 				return 0, ctx.Err() // killed between the two calls
 			}
 			if m.shard.busy.Load() > 0 {
 				panic("a push during a snapshot or restore")
 			}
-			if err := l.Push(ctx, "w", part, ones(len(part))); err != nil {
+			err := l.PushAt(ctx, m.gen, "w", part, ones(len(part)))
+			if paused {
+				m.held <- err
+				<-ctx.Done()
+				return 0, ctx.Err()
+			}
+			if err != nil {
 				return 0, err
 			}
 		}
@@ -249,16 +273,19 @@ func (j *streamJob) stopCoordinator() {
 }
 
 func (j *streamJob) startWorker(i int) {
+	j.startTask(i, &memTask{topic: j.topic, shard: j.shard, batch: 7})
+}
+
+func (j *streamJob) startTask(i int, task *memTask) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	j.wStop[i], j.wDone[i] = cancel, done
-	task := &memTask{topic: j.topic, shard: j.shard, batch: 7}
 	var co psworker.StreamCoordinator = &j.sw
 	if j.remote != nil {
 		co = j.remote
 	}
 	go func() {
-		err := psworker.RunStream(ctx, psworker.StreamConfig{Index: i, Coordinator: co, Task: task, Poll: time.Millisecond,
+		err := psworker.RunStream(ctx, psworker.StreamConfig{Index: i, Coordinator: co, Task: task, Generations: task, Poll: time.Millisecond,
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		if !errors.Is(err, context.Canceled) {
 			j.t.Errorf("worker %d: %v", i, err)
@@ -492,5 +519,125 @@ func TestStreamLeaseExpiry(t *testing.T) {
 	st := j.finish(co)
 	if st.Recoveries < 1 {
 		t.Errorf("no rollback after a lease expired: %+v", st)
+	}
+}
+
+// TestStreamZombieFenced: worker 0 pauses in the middle of a batch (half of
+// it pushed) for longer than its lease, as a process in a long GC pause or
+// behind a partition does. The coordinator retires it, a replacement takes
+// index 0, every shard restores the last checkpoint in a new generation,
+// and only then does the paused process push the rest of its batch: the
+// shard refuses it with ErrFenced (the replacement trains those records
+// again), so every record is still trained exactly once.
+func TestStreamZombieFenced(t *testing.T) {
+	j := newStreamJob(t, 2, 4, 2000)
+	j.lease = 100 * time.Millisecond
+	co := j.startCoordinator()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	paused, resume, held := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	var once sync.Once
+	zombie := &memTask{topic: j.topic, shard: j.shard, batch: 7, held: held}
+	zombie.hold = func() (did bool) {
+		if co.Status().Checkpoints < 1 {
+			return false
+		}
+		once.Do(func() {
+			close(paused)
+			<-resume
+			did = true
+		})
+		return did
+	}
+	j.startTask(0, zombie)
+	j.startWorker(1)
+	select {
+	case <-paused:
+	case <-ctx.Done():
+		t.Fatalf("worker 0 never paused mid-batch: %+v", co.Status())
+	}
+	zombieStop, zombieDone := j.wStop[0], j.wDone[0]
+	if err := co.WaitFor(ctx, func(st paramserver.StreamStatus) bool { return st.Workers == 1 && st.Phase == "recovering" }); err != nil {
+		t.Fatalf("the paused worker's lease did not expire: %+v", co.Status())
+	}
+	j.startWorker(0)
+	if err := co.WaitFor(ctx, func(st paramserver.StreamStatus) bool { return st.Recoveries >= 1 && st.Phase == "running" }); err != nil {
+		t.Fatalf("no restore after the replacement joined: %+v", co.Status())
+	}
+	close(resume)
+	if err := <-held; !errors.Is(err, paramserver.ErrFenced) {
+		t.Errorf("the retired worker's push after the restore: %v, want ErrFenced", err)
+	}
+	zombieStop()
+	if err := <-zombieDone; !errors.Is(err, context.Canceled) {
+		t.Fatalf("retired worker: %v", err)
+	}
+	j.finish(co)
+}
+
+// fencedTask trains nothing: its first Step fails as a push a shard fenced
+// off does, its others wait.
+type fencedTask struct{ steps int }
+
+func (f *fencedTask) Seek(context.Context, []int32, map[int32]int64) error { return nil }
+func (f *fencedTask) Offsets() map[int32]int64                             { return map[int32]int64{} }
+func (f *fencedTask) Step(ctx context.Context, wait time.Duration) (int64, error) {
+	if f.steps++; f.steps == 1 {
+		return 0, fmt.Errorf("train sink: record 0: %w", paramserver.ErrFenced)
+	}
+	time.Sleep(wait / 10)
+	return 0, nil
+}
+
+// reportLog answers run in generation 3, and records the reports.
+type reportLog struct {
+	mu      sync.Mutex
+	reports []paramserver.StreamReport
+}
+
+func (r *reportLog) Report(_ context.Context, rep paramserver.StreamReport) (paramserver.StreamOrder, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reports = append(r.reports, rep)
+	return paramserver.StreamOrder{Command: paramserver.StreamRun, Generation: 3, Partitions: []int32{0}, Seek: len(r.reports) == 1}, nil
+}
+
+// TestStreamFencedPushStops: a push refused as of an old generation stops
+// the worker, which reports stopped without claiming a lost shard (which
+// would roll the job back again) and goes on when told to run; the
+// generation it runs in reaches the pushes (StreamConfig.Generations).
+func TestStreamFencedPushStops(t *testing.T) {
+	co, task := &reportLog{}, &fencedTask{}
+	gens := &memTask{}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- psworker.RunStream(ctx, psworker.StreamConfig{Coordinator: co, Task: task, Generations: gens, Poll: time.Millisecond,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	}()
+	for {
+		co.mu.Lock()
+		n := len(co.reports)
+		co.mu.Unlock()
+		if n >= 4 {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("the worker ended on a fenced push: %v", err)
+		case <-time.After(time.Millisecond):
+		}
+	}
+	cancel()
+	<-done
+	// Reports: the first (stopped, before any run), then the one after the
+	// refused push.
+	r := co.reports[1]
+	if !r.Stopped || r.ShardLost || r.Generation != 3 {
+		t.Errorf("report after a fenced push: %+v, want stopped in generation 3 without a lost shard", r)
+	}
+	if gens.gen != 3 {
+		t.Errorf("pushes carry generation %d, want the coordinator's 3", gens.gen)
 	}
 }

@@ -60,6 +60,10 @@ type Config struct {
 	// Poll is how long to wait before asking again after Wait; 0 means
 	// 20ms.
 	Poll time.Duration
+	// Generations, when set, is told the generation of every assignment
+	// before its split trains (*paramserver.Client implements it), so the
+	// pushes carry it and shards fenced above it refuse them.
+	Generations GenerationSetter
 	// Logger receives the worker's warnings; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -187,6 +191,9 @@ func (w *Worker) Run(ctx context.Context, train SplitFunc) error {
 			}
 			w.joined = true
 		}
+		if w.cfg.Generations != nil {
+			w.cfg.Generations.SetGeneration(a.Generation)
+		}
 		err = train(ctx, &Lease{w: w, a: a})
 		if err != nil {
 			w.leave(ctx)
@@ -196,7 +203,9 @@ func (w *Worker) Run(ctx context.Context, train SplitFunc) error {
 			if err := co.Complete(ctx, w.cfg.Name, a); err != nil && !errors.Is(err, paramserver.ErrLeaseLost) {
 				return err
 			}
-		case errors.Is(err, paramserver.ErrLeaseLost):
+		case errors.Is(err, paramserver.ErrLeaseLost), errors.Is(err, paramserver.ErrFenced):
+			// ErrFenced: the job recovered from a checkpoint while the
+			// split trained, and the shards refuse the old generation.
 			w.log.Warn("split taken away; acquiring another", "split", a.Split, "err", err)
 		case errors.Is(err, paramserver.ErrWorkerExpired):
 			// Declared dead (a pause longer than the lease): the split went

@@ -92,6 +92,9 @@ func (c checkpointer) Snapshot(ctx context.Context, name string) ([]string, erro
 func (c checkpointer) Restore(ctx context.Context, name string) error {
 	return c.store.LoadSnapshot(ctx, c.lake, paramserver.SnapshotKey("ckpt", name, 0, 1))
 }
+func (c checkpointer) Fence(_ context.Context, gen int64) (int64, error) {
+	return c.store.Fence(gen), nil
+}
 func (c checkpointer) Instances(context.Context) ([]uint64, error) { return []uint64{1}, nil }
 
 // job is one in-process distributed job: a shard, its clock table, a
