@@ -108,3 +108,24 @@ func equalBits(a, b []uint32) bool {
 	}
 	return true
 }
+
+// TestPushAtAllocatesLikePush: the fence costs a compare per call, no
+// allocation: a fenced push of existing rows allocates no more than Push.
+func TestPushAtAllocatesLikePush(t *testing.T) {
+	ctx := context.Background()
+	l := mustLocal(t, Config{Tables: remoteSpecs()})
+	l.Fence(2)
+	keys, grads := []uint64{1, 2, 3}, []float32{1, 1, 1}
+	if err := l.PushAt(ctx, 2, "w", keys, grads); err != nil {
+		t.Fatal(err)
+	}
+	plain := testing.AllocsPerRun(200, func() { _ = l.Push(ctx, "w", keys, grads) })
+	fenced := testing.AllocsPerRun(200, func() {
+		if err := l.PushAt(ctx, 2, "w", keys, grads); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if fenced > plain {
+		t.Errorf("PushAt allocates %.1f per call, Push %.1f", fenced, plain)
+	}
+}
