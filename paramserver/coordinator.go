@@ -59,6 +59,13 @@ type CoordinatorConfig struct {
 	// A nil Lake disables checkpoints and recovery from shard failures.
 	Lake   lake.Store
 	Prefix string
+	// Keep is the number of complete checkpoints kept: once a new
+	// manifest is durable, older checkpoints (those an earlier run left
+	// under Prefix included) are deleted, manifest first, then the
+	// snapshots it lists; the newest and the one pinned with Pin never
+	// are. A delete error is logged and retried at the next checkpoint.
+	// 0 means DefaultKeepCheckpoints.
+	Keep int
 	// EpochEnd, when set, is called once an epoch's last checkpoint is
 	// durable (name is that checkpoint, epoch counts from 0), before the
 	// next epoch opens: no split is in progress and none is handed out
@@ -167,7 +174,9 @@ type Coordinator struct {
 	examples  int64 // rows of the completed splits
 	last      *Manifest
 	instances []uint64 // shard instances that hold the state since the last checkpoint or restore
+	pinned    string   // a checkpoint retention keeps (Pin)
 	changed   chan struct{}
+	retain    *retainer // nil without Lake
 }
 
 type splitState struct {
@@ -190,6 +199,9 @@ func NewCoordinator(c CoordinatorConfig) (*Coordinator, error) {
 	if c.Epochs < 0 || c.CheckpointEvery < 0 || c.LeaseTTL < 0 || c.Workers < 0 {
 		return nil, errors.New("paramserver: coordinator: negative Epochs, CheckpointEvery, LeaseTTL or Workers")
 	}
+	if err := validKeep(c.Keep); err != nil {
+		return nil, err
+	}
 	if c.Epochs == 0 {
 		c.Epochs = 1
 	}
@@ -203,7 +215,18 @@ func NewCoordinator(c CoordinatorConfig) (*Coordinator, error) {
 	if co.log == nil {
 		co.log = slog.Default()
 	}
+	if c.Lake != nil {
+		co.retain = newRetainer(c.Lake, c.Prefix, "ckpt-", c.Keep, co.log)
+	}
 	return co, nil
+}
+
+// Pin keeps checkpoint name from retention (Keep) until another is pinned:
+// an EpochEnd that may restore the best epoch's checkpoint later pins it.
+func (co *Coordinator) Pin(name string) {
+	co.mu.Lock()
+	co.pinned = name
+	co.mu.Unlock()
 }
 
 // checkpoints reports whether checkpoints (and so recoveries) are enabled.
@@ -585,6 +608,14 @@ func (co *Coordinator) checkpoint(ctx context.Context, shards Checkpointer) erro
 		return fmt.Errorf("checkpoint manifest %s: %w", key, err)
 	}
 	co.log.Info("checkpoint taken", "name", m.Name, "epoch", m.Epoch)
+	// Older checkpoints go once this one is durable, after the epoch end
+	// (which may pin a checkpoint) and the release of the workers.
+	defer func() {
+		co.mu.Lock()
+		pinned := co.pinned
+		co.mu.Unlock()
+		co.retain.added(ctx, m.Name, key, m.Shards, pinned)
+	}()
 	co.mu.Lock()
 	co.last, co.ckpts, co.sinceCkpt, co.instances = m, co.ckpts+1, 0, before
 	if co.pause != wantCheckpoint {

@@ -42,6 +42,13 @@ type StreamCoordinatorConfig struct {
 	// Required: the manifest is where the workers' offsets live.
 	Lake   lake.Store
 	Prefix string
+	// Keep is the number of complete checkpoints kept: once a new
+	// manifest is durable and the workers are released, older checkpoints
+	// (those an earlier run of the job left under Prefix included) are
+	// deleted, manifest first, then the snapshots it lists; the newest,
+	// which a recovery restores, never is. A delete error is logged and
+	// retried at the next checkpoint. 0 means DefaultKeepCheckpoints.
+	Keep int
 	// OnCheckpoint, when set, is called after a manifest is durable and
 	// before the workers are released, so the shards hold exactly the
 	// manifest's state while it runs (a publish step exports them then).
@@ -220,6 +227,7 @@ type StreamCoordinator struct {
 	recoveries int
 	want       bool // Checkpoint was called
 	changed    chan struct{}
+	retain     *retainer
 }
 
 // NewStreamCoordinator returns a stream coordinator; call Run to drive it.
@@ -236,6 +244,9 @@ func NewStreamCoordinator(c StreamCoordinatorConfig) (*StreamCoordinator, error)
 	case c.CheckpointEvery < 0 || c.LeaseTTL < 0:
 		return nil, errors.New("paramserver: stream coordinator: negative CheckpointEvery or LeaseTTL")
 	}
+	if err := validKeep(c.Keep); err != nil {
+		return nil, err
+	}
 	if c.LeaseTTL == 0 {
 		c.LeaseTTL = 10 * time.Second
 	}
@@ -247,6 +258,7 @@ func NewStreamCoordinator(c StreamCoordinatorConfig) (*StreamCoordinator, error)
 	if co.log == nil {
 		co.log = slog.Default()
 	}
+	co.retain = newRetainer(c.Lake, c.Prefix, "stream-", c.Keep, co.log)
 	return co, nil
 }
 
@@ -611,6 +623,7 @@ func (co *StreamCoordinator) take(ctx context.Context, shards Checkpointer, firs
 			co.log.Warn("offset commit failed (the manifest holds them)", "name", m.Name, "err", err)
 		}
 	}
+	co.retain.added(ctx, m.Name, co.key(m.Name), m.Shards)
 	return nil
 }
 

@@ -173,6 +173,7 @@ func runPS(ctx context.Context, args []string, stdout io.Writer) error {
 	workers := fs.Int("workers", 1, "coordinator: workers that must register before any split is handed out (and, under sync and ssp, join before the first barrier)")
 	prefix := fs.String("checkpoint-prefix", "checkpoints/ps", "lake folder of parameter-server checkpoints")
 	every := fs.Int("checkpoint-every", 0, "coordinator: checkpoint after this many completed splits (0: at start and epoch ends)")
+	keep := fs.Int("keep-checkpoints", paramserver.DefaultKeepCheckpoints, "coordinator: complete checkpoints kept under --checkpoint-prefix (at least 1); older ones, an earlier run's included, are deleted once a new one is written (give each job its own --checkpoint-prefix)")
 	lease := fs.Duration("lease", 10*time.Second, "coordinator: a worker silent for this long is dead and its split reassigned")
 	expireEvery := fs.Duration("expire-every", time.Minute, "how often to drop rows past their table's TTL")
 	var pf promoteFlags
@@ -181,6 +182,9 @@ func runPS(ctx context.Context, args []string, stdout io.Writer) error {
 	sf.register(fs)
 	if err := parseConfig(fs, args, nil); err != nil {
 		return err
+	}
+	if *keep < 1 {
+		return &usageError{fmt.Sprintf("--keep-checkpoints %d: want at least 1 (the newest checkpoint is what a recovery restores)", *keep)}
 	}
 	if sf.topic == "" {
 		if err := pf.check(args, "trainer ps --output"); err != nil {
@@ -286,7 +290,7 @@ func runPS(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if sco, err = newStreamCoordinator(ctx, sf, pf.ann.brokers, *workers, *lease, lk, *prefix, pub, log); err != nil {
+		if sco, err = newStreamCoordinator(ctx, sf, pf.ann.brokers, *workers, *lease, lk, *prefix, *keep, pub, log); err != nil {
 			return err
 		}
 		spub = pub
@@ -299,7 +303,7 @@ func runPS(ctx context.Context, args []string, stdout io.Writer) error {
 			return &usageError{fmt.Sprintf("--shards lists %d addresses, --shard says %d shards", len(cl.shardMap), n)}
 		}
 		ccfg := paramserver.CoordinatorConfig{Epochs: j.run.Epochs, LeaseTTL: *lease, Workers: *workers,
-			CheckpointEvery: *every, Clocks: scfg.Clocks, Lake: lk, Prefix: *prefix, Logger: log}
+			CheckpointEvery: *every, Clocks: scfg.Clocks, Lake: lk, Prefix: *prefix, Keep: *keep, Logger: log}
 		if cj != nil && j.valDT != "" {
 			ccfg.EpochEnd = cj.epochEnd
 		}
@@ -411,6 +415,7 @@ func (cj *coordinatorJob) epochEnd(ctx context.Context, epoch int, ckpt string) 
 	cj.log.Info("epoch validated", "epoch", epoch+1, "auc", m.AUC, "logloss", m.LogLoss, "best_epoch", cj.es.BestEpoch()+1, "stop", stop)
 	if best {
 		cj.best, cj.bestEp, cj.examples = ckpt, epoch, cj.co.Status().Examples
+		cj.co.Pin(ckpt) // restored at the end if a later epoch is worse
 	}
 	if (stop || epoch+1 >= cj.j.run.Epochs) && !best {
 		if err := cj.client.Restore(ctx, cj.best); err != nil {

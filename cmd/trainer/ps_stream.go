@@ -63,7 +63,7 @@ func (f *psStreamFlags) check(args []string, consistency string) error {
 // newStreamCoordinator reads the topic's partition count and returns the
 // job's stream coordinator.
 func newStreamCoordinator(ctx context.Context, f psStreamFlags, brokers string, workers int, lease time.Duration,
-	lk lake.Store, prefix string, pub *streamPublisher, log *slog.Logger) (*paramserver.StreamCoordinator, error) {
+	lk lake.Store, prefix string, keep int, pub *streamPublisher, log *slog.Logger) (*paramserver.StreamCoordinator, error) {
 	if brokers == "" {
 		return nil, &usageError{"--topic needs --kafka-brokers (the Kafka seed brokers host:port[,...])"}
 	}
@@ -75,7 +75,7 @@ func newStreamCoordinator(ctx context.Context, f psStreamFlags, brokers string, 
 		return nil, &usageError{fmt.Sprintf("--workers %d: topic %s has %d partitions, so a worker would read nothing; start at most %d workers", workers, f.topic, n, n)}
 	}
 	cfg := paramserver.StreamCoordinatorConfig{Workers: workers, Partitions: n, Topic: f.topic,
-		CheckpointEvery: f.every, LeaseTTL: lease, Lake: lk, Prefix: prefix, Logger: log}
+		CheckpointEvery: f.every, LeaseTTL: lease, Lake: lk, Prefix: prefix, Keep: keep, Logger: log}
 	if pub != nil {
 		cfg.OnCheckpoint = pub.onCheckpoint
 	}
