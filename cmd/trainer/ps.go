@@ -180,6 +180,9 @@ func runPS(ctx context.Context, args []string, stdout io.Writer) error {
 	pf.register(fs)
 	var sf psStreamFlags
 	sf.register(fs)
+	// One flag, two uses on the coordinator: the topic of a --topic job and
+	// the announcements of --promote.
+	fs.Lookup("kafka-brokers").Usage = "Kafka seed brokers host:port[,...]: the topic of a --topic stream job, and the model topic where --promote announces a promotion so predictors load it at once (env LAKESTREAM_KAFKA_BROKERS)"
 	if err := parseConfig(fs, args, nil); err != nil {
 		return err
 	}
