@@ -16,8 +16,9 @@ import (
 const MaxTopN = 1000
 
 // ErrNoCatalogue is wrapped by the error of TopN for a model without a
-// catalogue: not an mf model, or one saved without (see SetCatalogue).
-var ErrNoCatalogue = errors.New("the model has no item catalogue: top-N items need an mf model trained with one")
+// catalogue: not an mf model, or one saved without (see SetCatalogue). Its
+// text names the jobs that save one.
+var ErrNoCatalogue = errors.New("the model has no item catalogue: top-N items need an mf version saved by trainer train, trainer ps --output or trainer schedule (versions of trainer stream have none)")
 
 // Recommendation is the result of TopN, reused by the caller from one call to
 // the next: catalogue item indices (see Catalogue.Items) and their scores,

@@ -165,6 +165,8 @@ func TestTopNRefusals(t *testing.T) {
 	var r model.Recommendation
 	if err := m.TopN("u0", 3, &r); !errors.Is(err, model.ErrNoCatalogue) {
 		t.Errorf("TopN without a catalogue = %v, want ErrNoCatalogue", err)
+	} else if !strings.Contains(err.Error(), "trainer ps --output") || !strings.Contains(err.Error(), "trainer stream") {
+		t.Errorf("TopN without a catalogue = %q: want the jobs that save one (trainer ps --output among them) and the one that does not", err)
 	}
 	if err := m.SetCatalogue(modeltest.Catalogue(t, rec)); err != nil {
 		t.Fatal(err)

@@ -128,7 +128,7 @@ func recommenderOf(v *version) (Recommender, arrow.Field, arrow.DataType, error)
 		}
 	}
 	return nil, arrow.Field{}, nil, status.Errorf(codes.FailedPrecondition,
-		"model %s version %s answers no top-N requests: it is not an mf model saved with its catalogue (trainer train --model mf saves one)", v.name, v.version)
+		"model %s version %s answers no top-N requests: it is not an mf model saved with its catalogue (trainer train, trainer ps --output and trainer schedule save one with an mf model; versions of trainer stream have none)", v.name, v.version)
 }
 
 // topNMetadata describes the top-N variant of the version.

@@ -277,8 +277,8 @@ func TestTopNNotRecommender(t *testing.T) {
 	req := topNRequest("u1", 10)
 	req.ModelName = "ctr:topn"
 	_, err := c.ModelInfer(context.Background(), req)
-	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "catalogue") {
-		t.Errorf("ctr:topn = %v, want FailedPrecondition naming the catalogue", err)
+	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "catalogue") || !strings.Contains(err.Error(), "trainer ps --output") {
+		t.Errorf("ctr:topn = %v, want FailedPrecondition naming the catalogue and the jobs that save one", err)
 	}
 	req.ModelName = "other:topn"
 	if _, err := c.ModelInfer(context.Background(), req); status.Code(err) != codes.NotFound {

@@ -16,7 +16,9 @@ import (
 // each user's items, left out of that user's top N. It is one more scan of
 // the user and item columns. A catalogue past the bounds
 // (model.MaxCatalogueItems and the rest) is left out with a warning: the
-// version then scores pairs but answers no top-N request.
+// version then scores pairs but answers no top-N request. Run and
+// SaveShards (a distributed bounded job) both call it, through
+// publishVersion.
 func attachCatalogue(ctx context.Context, store lake.Store, c *Config, art *model.Model) error {
 	if art.Kind() != model.KindMF {
 		return nil
