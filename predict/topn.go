@@ -1,12 +1,10 @@
 package predict
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -99,8 +97,11 @@ type TopNResult struct {
 // of the catalogue the user has not interacted with there that the model
 // scores highest: rows (user, item, score, rank) with rank 1 the best,
 // ties broken by the item's first appearance. The output is one file,
-// Output/part-00000.parquet, then Output/_SUCCESS. Scoring costs users ×
-// items calls of the model's kernel.
+// Output/part-00000.parquet, then Output/_SUCCESS. The catalogue is the
+// selected rows', not the one saved with the version: the model's top-N
+// index (model.SetCatalogue, model.TopN, what the predictor answers from)
+// is built over it, so scoring costs users × items products of k factors,
+// and the scores are Score's bit for bit.
 func TopN(ctx context.Context, store lake.Store, cfg TopNConfig) (*TopNResult, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -144,6 +145,9 @@ func TopN(ctx context.Context, store lake.Store, cfg TopNConfig) (*TopNResult, e
 	if err != nil {
 		return nil, fmt.Errorf("interactions %s: %w", cfg.Data, err)
 	}
+	if err := m.SetCatalogue(cat); err != nil {
+		return nil, fmt.Errorf("interactions %s: %w", cfg.Data, err)
+	}
 
 	userType := schema.Field(schema.FieldIndices(userCol)[0]).Type
 	itemType := schema.Field(schema.FieldIndices(itemCol)[0]).Type
@@ -166,7 +170,8 @@ func TopN(ctx context.Context, store lake.Store, cfg TopNConfig) (*TopNResult, e
 	return res, nil
 }
 
-// topNWriter scores every user against the catalogue and writes the top N.
+// topNWriter writes every catalogue user's top N (model.TopN over the
+// catalogue set on m).
 type topNWriter struct {
 	cfg                TopNConfig
 	m                  *model.Model
@@ -176,18 +181,6 @@ type topNWriter struct {
 }
 
 func (w *topNWriter) write(ctx context.Context, sink io.Writer) (int64, error) {
-	mem := memory.DefaultAllocator
-	ib := array.NewBuilder(mem, w.itemType)
-	defer ib.Release()
-	for _, v := range w.cat.Items {
-		if err := ib.AppendValueFromString(v); err != nil {
-			return 0, fmt.Errorf("item %q: %w", v, err)
-		}
-	}
-	items := ib.NewArray()
-	defer items.Release()
-	n := len(w.cat.Items)
-	in := arrow.NewSchema([]arrow.Field{{Name: w.userCol, Type: w.userType}, {Name: w.itemCol, Type: w.itemType}}, nil)
 	md := arrow.NewMetadata([]string{ModelMetadataKey}, []string{w.m.Meta().Name + "@" + strconv.Itoa(w.m.Meta().Version)})
 	out := arrow.NewSchema([]arrow.Field{
 		{Name: w.userCol, Type: w.userType}, {Name: w.itemCol, Type: w.itemType},
@@ -197,12 +190,9 @@ func (w *topNWriter) write(ctx context.Context, sink io.Writer) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	ob := array.NewRecordBuilder(mem, out)
+	ob := array.NewRecordBuilder(memory.DefaultAllocator, out)
 	defer ob.Release()
-	ub := array.NewBuilder(mem, w.userType)
-	defer ub.Release()
-	scores := make([]float64, n)
-	order := make([]int, 0, n)
+	var r model.Recommendation
 	var rows int64
 	flush := func() error {
 		rec := ob.NewRecord()
@@ -212,37 +202,16 @@ func (w *topNWriter) write(ctx context.Context, sink io.Writer) (int64, error) {
 		}
 		return fw.WriteBuffered(rec)
 	}
-	for u, uv := range w.cat.Users {
+	for _, uv := range w.cat.Users {
 		if err := ctx.Err(); err != nil {
 			fw.Close()
 			return rows, err
 		}
-		for range n {
-			if err := ub.AppendValueFromString(uv); err != nil {
-				fw.Close()
-				return rows, fmt.Errorf("user %q: %w", uv, err)
-			}
-		}
-		col := ub.NewArray()
-		rec := array.NewRecord(in, []arrow.Array{col, items}, int64(n))
-		col.Release()
-		err := w.m.Score(rec, scores)
-		rec.Release()
-		if err != nil {
+		if err := w.m.TopN(uv, w.cfg.N, &r); err != nil {
 			fw.Close()
-			return rows, fmt.Errorf("score user %s: %w", uv, err)
+			return rows, fmt.Errorf("top %d of user %s: %w", w.cfg.N, uv, err)
 		}
-		order = order[:0]
-		seen := w.cat.SeenBy(u)
-		for i := range n {
-			if len(seen) > 0 && int(seen[0]) == i {
-				seen = seen[1:]
-				continue
-			}
-			order = append(order, i)
-		}
-		slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(scores[b], scores[a]) })
-		for rank, i := range order[:min(w.cfg.N, len(order))] {
+		for rank, i := range r.Items {
 			if err := ob.Field(0).AppendValueFromString(uv); err != nil {
 				fw.Close()
 				return rows, err
@@ -251,7 +220,7 @@ func (w *topNWriter) write(ctx context.Context, sink io.Writer) (int64, error) {
 				fw.Close()
 				return rows, err
 			}
-			ob.Field(2).(*array.Float64Builder).Append(scores[i])
+			ob.Field(2).(*array.Float64Builder).Append(r.Scores[rank])
 			ob.Field(3).(*array.Int32Builder).Append(int32(rank + 1))
 			rows++
 		}

@@ -1,9 +1,11 @@
 package predict_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -237,27 +239,7 @@ func TestTopNEqualsOnline(t *testing.T) {
 			if _, err := predict.TopN(ctx, store, cfg); err != nil {
 				t.Fatal(err)
 			}
-			batch := map[string][]string{}
-			out, err := dataset.Open(ctx, store, "recs")
-			if err != nil {
-				t.Fatal(err)
-			}
-			p, err := out.Plan(ctx, dataset.Query{Columns: []string{"user", "item", "score", "rank"}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			sc := p.Scan(ctx, p.Splits(), dataset.ScanOptions{})
-			for sc.Next() {
-				r := sc.At()
-				for row := range int(r.NumRows()) {
-					u := r.Column(0).ValueStr(row)
-					batch[u] = append(batch[u], fmt.Sprintf("%d %s %v", r.Column(3).(*array.Int32).Value(row), r.Column(1).ValueStr(row), r.Column(2).(*array.Float64).Value(row)))
-				}
-			}
-			sc.Close()
-			if err := sc.Err(); err != nil {
-				t.Fatal(err)
-			}
+			batch := readRecs(t, store, "recs")
 			// u0 has every item (see RandomMF), so the batch writes no row
 			// for it and the online answer is empty.
 			if len(batch) != len(cat.Users)-1 {
@@ -275,7 +257,89 @@ func TestTopNEqualsOnline(t *testing.T) {
 				if strings.Join(got, "; ") != strings.Join(batch[u], "; ") {
 					t.Fatalf("user %s:\nonline %v\nbatch  %v", u, got, batch[u])
 				}
+				if want := scoreSortTopN(t, m, rec.Schema(), cat, u, n); strings.Join(want, "; ") != strings.Join(batch[u], "; ") {
+					t.Fatalf("user %s:\nScore and sort %v\nbatch          %v", u, want, batch[u])
+				}
+			}
+			// Every unseen item ranked: the 3 items without a row (RandomMF's
+			// Unmodelled) tie, and keep catalogue order.
+			cfg.N, cfg.Output = predict.MaxTopN, "recsall"
+			if _, err := predict.TopN(ctx, store, cfg); err != nil {
+				t.Fatal(err)
+			}
+			all := readRecs(t, store, "recsall")
+			for _, u := range cat.Users[1:] {
+				if want := scoreSortTopN(t, m, rec.Schema(), cat, u, predict.MaxTopN); strings.Join(want, "; ") != strings.Join(all[u], "; ") {
+					t.Fatalf("user %s, every item:\nScore and sort %v\nbatch          %v", u, want, all[u])
+				}
 			}
 		})
 	}
+}
+
+// scoreSortTopN is the reference top N of user (the batch's former
+// algorithm): model.Score of the user against every catalogue item, in the
+// table's column types, the user's items left out, a stable sort by score
+// (ties keep catalogue order); as "rank item score" strings. The last 3
+// items of RandomMF's Unmodelled have no row, so they tie.
+func scoreSortTopN(t *testing.T, m *model.Model, schema *arrow.Schema, cat *model.Catalogue, user string, n int) []string {
+	t.Helper()
+	u := slices.Index(cat.Users, user)
+	ub, ib := array.NewBuilder(memory.DefaultAllocator, schema.Field(0).Type), array.NewBuilder(memory.DefaultAllocator, schema.Field(1).Type)
+	defer ub.Release()
+	defer ib.Release()
+	for _, it := range cat.Items {
+		if err := errors.Join(ub.AppendValueFromString(user), ib.AppendValueFromString(it)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	uc, ic := ub.NewArray(), ib.NewArray()
+	defer uc.Release()
+	defer ic.Release()
+	r := array.NewRecord(schema, []arrow.Array{uc, ic}, int64(len(cat.Items)))
+	defer r.Release()
+	scores := make([]float64, len(cat.Items))
+	if err := m.Score(r, scores); err != nil {
+		t.Fatal(err)
+	}
+	var order []int
+	for i := range cat.Items {
+		if !slices.Contains(cat.SeenBy(u), int32(i)) {
+			order = append(order, i)
+		}
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(scores[b], scores[a]) })
+	var out []string
+	for rank, i := range order[:min(n, len(order))] {
+		out = append(out, fmt.Sprintf("%d %s %v", rank+1, cat.Items[i], scores[i]))
+	}
+	return out
+}
+
+// readRecs reads a top-N table as each user's "rank item score" strings.
+func readRecs(t *testing.T, store lake.Store, folder string) map[string][]string {
+	t.Helper()
+	ctx := context.Background()
+	batch := map[string][]string{}
+	out, err := dataset.Open(ctx, store, folder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := out.Plan(ctx, dataset.Query{Columns: []string{"user", "item", "score", "rank"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := p.Scan(ctx, p.Splits(), dataset.ScanOptions{})
+	for sc.Next() {
+		r := sc.At()
+		for row := range int(r.NumRows()) {
+			u := r.Column(0).ValueStr(row)
+			batch[u] = append(batch[u], fmt.Sprintf("%d %s %v", r.Column(3).(*array.Int32).Value(row), r.Column(1).ValueStr(row), r.Column(2).(*array.Float64).Value(row)))
+		}
+	}
+	sc.Close()
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return batch
 }
