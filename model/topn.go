@@ -48,6 +48,7 @@ type recommender struct {
 
 type topNScratch struct {
 	heap []ranked
+	nan  []ranked // the first n NaN-scored items, in catalogue order
 }
 
 // ranked is a catalogue item and its score.
@@ -58,6 +59,7 @@ type ranked struct {
 
 // worse reports whether a ranks below b: a lower score, or the same score
 // later in the catalogue (the batch's stable sort keeps catalogue order).
+// NaN scores never reach the heap (see TopN).
 func worse(a, b ranked) bool { return a.s < b.s || a.s == b.s && a.i > b.i }
 
 // siftUp and siftDown keep h a heap with its worst entry first.
@@ -230,7 +232,7 @@ func (m *Model) TopN(user string, n int, dst *Recommendation) error {
 	// A min-heap of the best n so far, its worst on top, filled as the
 	// scores are computed; the user's items (ascending, like i) are
 	// skipped.
-	h := s.heap[:0]
+	h, nan := s.heap[:0], s.nan[:0]
 	next := 0
 	for i := range int32(len(r.cat.Items)) {
 		if next < len(seen) && seen[next] == i {
@@ -247,6 +249,15 @@ func (m *Model) TopN(user string, n int, dst *Recommendation) error {
 		if r.sigmoid {
 			z = sigmoid(z)
 		}
+		if z != z {
+			// NaN (a model whose training diverged): below every other
+			// score, in catalogue order, as a stable sort by cmp.Compare
+			// ranks it; kept aside so that the heap's order is total.
+			if len(nan) < n {
+				nan = append(nan, ranked{z, i})
+			}
+			continue
+		}
 		e := ranked{z, i}
 		if len(h) < n {
 			h = append(h, e)
@@ -256,7 +267,7 @@ func (m *Model) TopN(user string, n int, dst *Recommendation) error {
 			siftDown(h, 0)
 		}
 	}
-	s.heap = h
+	s.heap, s.nan = h, nan
 	// Pop the worst to the back: h ends up best first.
 	for end := len(h) - 1; end > 0; end-- {
 		h[0], h[end] = h[end], h[0]
@@ -264,6 +275,10 @@ func (m *Model) TopN(user string, n int, dst *Recommendation) error {
 	}
 	dst.Items, dst.Scores = dst.Items[:0], dst.Scores[:0]
 	for _, e := range h {
+		dst.Items = append(dst.Items, e.i)
+		dst.Scores = append(dst.Scores, e.s)
+	}
+	for _, e := range nan[:min(len(nan), n-len(h))] {
 		dst.Items = append(dst.Items, e.i)
 		dst.Scores = append(dst.Scores, e.s)
 	}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -57,6 +58,9 @@ func bruteTopN(t *testing.T, m *model.Model, cat *model.Catalogue, user string, 
 	return order, out
 }
 
+// sameBits reports whether a and b are the same float64, NaN included.
+func sameBits(a, b float64) bool { return math.Float64bits(a) == math.Float64bits(b) }
+
 // TestTopNEqualsScore checks TopN against Score and a sort, for every user
 // of the catalogue and for users it does not hold, at several N: the same
 // items in the same order with the same scores, bit for bit, and no item
@@ -69,6 +73,8 @@ func TestTopNEqualsScore(t *testing.T) {
 		{"ratings, string ids", modeltest.MFConfig{Users: 30, Items: 200, PerUser: 15, Factors: 8, Loss: model.LossSquared, Seed: 1}},
 		{"implicit, int ids", modeltest.MFConfig{Users: 30, Items: 200, PerUser: 15, Factors: 4, IntIDs: true, Loss: model.LossLogistic, Seed: 2}},
 		{"cold users and items", modeltest.MFConfig{Users: 20, Items: 50, PerUser: 40, Factors: 3, Loss: model.LossSquared, Unmodelled: 5, Seed: 3}},
+		// NaN scores rank last, in catalogue order, as cmp.Compare sorts them.
+		{"NaN items", modeltest.MFConfig{Users: 20, Items: 50, PerUser: 5, Factors: 3, Loss: model.LossSquared, NaNItems: 6, Seed: 5}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, rec := modeltest.RandomMF(t, tc.cfg)
@@ -96,7 +102,7 @@ func TestTopNEqualsScore(t *testing.T) {
 						t.Errorf("user %s: KnownUser %v", user, got.KnownUser)
 					}
 					items, scores := bruteTopN(t, m, cat, user, seen, n)
-					if !slices.Equal(got.Items, items) || !slices.Equal(got.Scores, scores) {
+					if !slices.Equal(got.Items, items) || !slices.EqualFunc(got.Scores, scores, sameBits) {
 						t.Fatalf("user %s, n %d: TopN %v %v\nwant %v %v", user, n, got.Items, got.Scores, items, scores)
 					}
 				}

@@ -1,6 +1,7 @@
 package modeltest
 
 import (
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"testing"
@@ -23,7 +24,10 @@ type MFConfig struct {
 	// Unmodelled users and items appear in the interactions but have no
 	// row in the model (cold start): the last Unmodelled of each.
 	Unmodelled int
-	Seed       uint64
+	// NaNItems gives the first NaNItems items a NaN bias, as a training
+	// run that diverged leaves them: their scores are NaN.
+	NaNItems int
+	Seed     uint64
 }
 
 // RandomMF returns an mf model with random rows (biases and factors drawn
@@ -99,6 +103,9 @@ func RandomMF(t testing.TB, c MFConfig) (*model.Model, arrow.Record) {
 			w.Keys = append(w.Keys, k)
 			for range 1 + c.Factors {
 				w.Values = append(w.Values, float32(rng.NormFloat64()*0.5))
+			}
+			if fields[j] == 1 && r < c.NaNItems {
+				w.Values[len(w.Values)-1-c.Factors] = float32(math.NaN())
 			}
 		}
 	}
