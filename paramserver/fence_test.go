@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/lakestream/lakestream/lake/laketest"
@@ -77,7 +78,7 @@ func TestFenceRefusesStalePushes(t *testing.T) {
 			t.Errorf("%s of generation 0 after fence 1: %v, want ErrFenced", name, err)
 		}
 	}
-	if got := pull(); !equalBits(got, restored) {
+	if got := pull(); !slices.Equal(got, restored) {
 		t.Error("a refused push changed the restored tables")
 	}
 	if got := rows(); got != rowsBefore {
@@ -92,21 +93,9 @@ func TestFenceRefusesStalePushes(t *testing.T) {
 	if err := c.PushTables(ctx, []string{"w", "v"}, [][]uint64{keys, keys}, [][]float32{grads, vgrads}); err != nil {
 		t.Fatalf("push of generation 1 after fence 1: %v", err)
 	}
-	if got := pull(); equalBits(got, restored) {
+	if got := pull(); slices.Equal(got, restored) {
 		t.Error("the push of the current generation changed nothing")
 	}
-}
-
-func equalBits(a, b []uint32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestPushAtAllocatesLikePush: the fence costs a compare per call, no

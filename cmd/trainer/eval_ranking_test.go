@@ -12,7 +12,6 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
-	"github.com/parquet-go/parquet-go"
 
 	"github.com/lakestream/lakestream/eval/evaltable"
 	"github.com/lakestream/lakestream/lake"
@@ -53,17 +52,7 @@ func TestMFRankingAndTopN(t *testing.T) {
 				rows = append(rows, ratingRow{fmt.Sprintf("u%d", u), fmt.Sprintf("i%d", i), r - float64(rng.IntN(2))})
 			}
 		}
-		var buf bytes.Buffer
-		w := parquet.NewGenericWriter[ratingRow](&buf)
-		if _, err := w.Write(rows); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
-		if err := lake.PutBytes(ctx, store, "ratings/dt="+day+"/part-0.parquet", buf.Bytes()); err != nil {
-			t.Fatal(err)
-		}
+		putParquet(t, store, "ratings/dt="+day+"/part-0.parquet", rows)
 		if err := lake.Commit(ctx, store, "ratings/dt="+day); err != nil {
 			t.Fatal(err)
 		}

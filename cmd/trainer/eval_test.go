@@ -49,20 +49,25 @@ func writeHeldOut(t *testing.T, n int) (string, []heldOutRow) {
 		}
 	}
 	for part, chunk := range [][]heldOutRow{rows[:n/2], rows[n/2:]} {
-		var buf bytes.Buffer
-		w := parquet.NewGenericWriter[heldOutRow](&buf)
-		if _, err := w.Write(chunk); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
-		key := filepath.ToSlash(filepath.Join("heldout", "part-"+string(rune('0'+part))+".parquet"))
-		if err := lake.PutBytes(context.Background(), store, key, buf.Bytes()); err != nil {
-			t.Fatal(err)
-		}
+		putParquet(t, store, filepath.ToSlash(filepath.Join("heldout", "part-"+string(rune('0'+part))+".parquet")), chunk)
 	}
 	return dir, rows
+}
+
+// putParquet writes rows as one Parquet file at key in store.
+func putParquet[T any](t *testing.T, store lake.Store, key string, rows []T) {
+	t.Helper()
+	var buf bytes.Buffer
+	w := parquet.NewGenericWriter[T](&buf)
+	if _, err := w.Write(rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := lake.PutBytes(context.Background(), store, key, buf.Bytes()); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestEvalCommandWritesReportAndPlots(t *testing.T) {

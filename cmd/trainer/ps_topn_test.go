@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
-	"github.com/parquet-go/parquet-go"
 
 	"github.com/lakestream/lakestream/lake"
 	"github.com/lakestream/lakestream/model"
@@ -56,17 +54,7 @@ func TestDistributedSavesCatalogue(t *testing.T) {
 					rows = append(rows, ratingRow{fmt.Sprintf("u%d", u), fmt.Sprintf("i%d", i), float64(1 + rng.IntN(5))})
 				}
 			}
-			var buf bytes.Buffer
-			w := parquet.NewGenericWriter[ratingRow](&buf)
-			if _, err := w.Write(rows); err != nil {
-				t.Fatal(err)
-			}
-			if err := w.Close(); err != nil {
-				t.Fatal(err)
-			}
-			if err := lake.PutBytes(ctx, store, fmt.Sprintf("ratings/dt=%s/part-%d.parquet", day, part), buf.Bytes()); err != nil {
-				t.Fatal(err)
-			}
+			putParquet(t, store, fmt.Sprintf("ratings/dt=%s/part-%d.parquet", day, part), rows)
 		}
 		if err := lake.Commit(ctx, store, "ratings/dt="+day); err != nil {
 			t.Fatal(err)
